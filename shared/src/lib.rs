@@ -1,0 +1,10 @@
+//! The library both programs share: the domain model (catalog, mirror registry), the store
+//! (SQLite or PostgreSQL), and the snapshot format the checker publishes and the server reads.
+
+pub mod catalog;
+mod countries;
+pub mod duration;
+pub mod geo;
+pub mod registry;
+pub mod testing;
+pub mod yaml;

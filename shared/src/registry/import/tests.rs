@@ -1,0 +1,259 @@
+use super::*;
+use crate::registry::export_dir;
+use crate::testing::{example, shared_data};
+
+fn judged(text: &str) -> (FileReport, Option<Mirror>) {
+    judge(text, "t.yml")
+}
+
+const GOOD: &str = "name: m.example.org
+address:
+  http: http://m.example.org/pub/
+  https: https://m.example.org/pub
+update_frequency: 3h
+sponsor: Example
+sponsor_url: https://example.org/
+";
+
+#[test]
+fn a_clean_file_is_accepted_and_normalised() {
+    let (report, mirror) = judged(GOOD);
+    assert_eq!(
+        report.outcome,
+        FileOutcome::Accepted,
+        "{:?}",
+        report.messages
+    );
+    let m = mirror.unwrap();
+    assert_eq!(m.name, "m.example.org");
+    assert_eq!(m.urls[&Protocol::Https], "https://m.example.org/pub/");
+    assert!(m.enabled && m.approved && !m.private);
+}
+
+/// Each case: text, expected outcome, a fragment the messages must contain.
+#[test]
+fn bad_input_gets_a_clear_verdict() {
+    let with = |extra: &str| format!("{GOOD}{extra}");
+    let replace = |from: &str, to: &str| GOOD.replace(from, to);
+    use FileOutcome::*;
+    let cases: Vec<(String, FileOutcome, &str)> = vec![
+        ("".into(), Rejected, "t.yml: the file is empty"),
+        ("name: [unclosed\n".into(), Rejected, "t.yml: line 2: not valid YAML"),
+        ("- a\n- b\n".into(), Rejected, "expected a mapping of fields, found a list"),
+        (replace("name: m.example.org", "name: https://m.example.org/"), Rejected, "line 1: name: \"https://m.example.org/\" is not a host name"),
+        (replace("name: m.example.org\n", ""), Rejected, "name: missing"),
+        (replace("http://m.example.org/pub/", "http://user:secret@m.example.org/pub/"), Rejected, "line 3: address.http: the URL carries credentials"),
+        (replace("http://m.example.org/pub/", "gopher://m.example.org/pub/"), AcceptedWithWarnings, "address.http: \"gopher://m.example.org/pub/\" is not a http URL; ignored"),
+        (replace("address:\n  http: http://m.example.org/pub/\n  https: https://m.example.org/pub\n", "address:\n  ftp: ftp://m.example.org/\n"), Rejected, "address: no usable http or https base URL"),
+        (replace("https://m.example.org/pub", "https://m.example.org/pub?x=1"), Rejected, "a base URL has no query"),
+        (replace("sponsor: Example\n", ""), Rejected, "sponsor: missing or empty"),
+        (with("subnets:\n  - 192.0.2.0/24\n  - 300.1.2.0/24\n"), Rejected, "line 10: subnets[1]: \"300.1.2.0/24\""),
+        (with("subnets: 12\n"), Rejected, "subnets: expected a list of CIDRs or a URL"),
+        (with("subnets: ftp://x.example/list.json\n"), Rejected, "neither a list of CIDRs nor an http(s) URL"),
+        (with("asn: [64500, banana]\n"), Rejected, "asn[1]: banana is not an AS number"),
+        (with("asn: -5\n"), Rejected, "asn: -5 is not an AS number"),
+        (with("private: maybe\n"), Rejected, "private: expected true or false, found maybe"),
+        (with("private: 1\n"), Rejected, "private: expected true or false, found 1"),
+        (with("monopoly: no\n"), AcceptedWithWarnings, "monopoly: no read as false; write true or false"),
+        (with("countries_allowed: [DE, QQ]\n"), Rejected, "countries_allowed[1]: \"QQ\" is not a country code"),
+        (with("geolocation:\n  country: XX\n"), AcceptedWithWarnings, "line 9: geolocation.country: \"XX\" is not a known country; ignored"),
+        (with("geolocation:\n  country: Germany\n"), AcceptedWithWarnings, "\"Germany\" is not an ISO 3166 code; read as DE"),
+        (with("geolocation:\n  country: DE\n  latitude: 123\n  longitude: 5\n"), AcceptedWithWarnings, "geolocation.latitude/longitude"),
+        (with("address_options:\n  kitten:\n    http: http://m.example.org/k/\n"), AcceptedWithWarnings, "address_options: unknown key, ignored (did you mean address_optional?)"),
+        (with("sponsor_url: https://other.example/\n"), AcceptedWithWarnings, "line 8: sponsor_url: repeats the key of line 7; the last value is used"),
+        (with("monopoly: true\n"), AcceptedWithWarnings, "monopoly: set without private: true"),
+        (with("private: true\n"), AcceptedWithWarnings, "matches no client"),
+        (with("subnets: [192.0.2.7/24]\n"), AcceptedWithWarnings, "192.0.2.7/24 has host bits set; read as 192.0.2.0/24"),
+        (with("email: not-an-address\n"), AcceptedWithWarnings, "email: \"not-an-address\" is not an email address"),
+        (replace("update_frequency: 3h", "update_frequency: often"), AcceptedWithWarnings, "update_frequency: \"often\" is not a duration"),
+        (with("address_optional:\n  kitten:\n    rsync: m.example.org::kitten\n    http: http://m.example.org/kitten\n"), AcceptedWithWarnings, "read as \"rsync://m.example.org/kitten\""),
+    ];
+    for (text, outcome, fragment) in cases {
+        let (report, mirror) = judged(&text);
+        let all = report.messages.join("\n");
+        assert_eq!(report.outcome, outcome, "for:\n{text}\nmessages:\n{all}");
+        assert!(
+            all.contains(fragment),
+            "for:\n{text}\nexpected {fragment:?} in:\n{all}"
+        );
+        assert_eq!(mirror.is_some(), outcome != Rejected);
+    }
+}
+
+#[test]
+fn oversized_binary_and_duplicate_files_do_not_stop_the_import() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.yml"), GOOD).unwrap();
+    std::fs::write(
+        dir.path().join("b.yml"),
+        GOOD.replace("sponsor: Example", "sponsor: Copycat"),
+    )
+    .unwrap();
+    let mut big = String::from(GOOD);
+    big.push_str("cloud_regions:\n");
+    while big.len() < 10 << 20 {
+        big.push_str("  - region-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n");
+    }
+    std::fs::write(dir.path().join("big.yml"), big).unwrap();
+    std::fs::write(dir.path().join("bin.yml"), [0xff, 0xfe, 0x00, 0x41]).unwrap();
+    std::fs::write(dir.path().join("empty.yaml"), "").unwrap();
+    std::fs::write(dir.path().join("other.txt"), "not a registry file").unwrap();
+    std::fs::write(
+        dir.path().join("z.yml"),
+        GOOD.replace("m.example.org", "z.example.org"),
+    )
+    .unwrap();
+    let report = import_dir(dir.path()).unwrap();
+    assert_eq!(report.files.len(), 6, "{}", report.details());
+    assert_eq!(
+        report
+            .mirrors
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect::<Vec<_>>(),
+        ["m.example.org", "z.example.org"]
+    );
+    let details = report.details();
+    assert!(
+        details.contains("b.yml: name: m.example.org is already registered by a.yml"),
+        "{details}"
+    );
+    assert!(
+        details.contains("big.yml: the file is larger than 1024 KiB"),
+        "{details}"
+    );
+    assert!(
+        details.contains("bin.yml: the file is not UTF-8 text"),
+        "{details}"
+    );
+    assert!(
+        details.contains("empty.yaml: the file is empty"),
+        "{details}"
+    );
+    assert_eq!(
+        report.summary(),
+        "6 files: 2 accepted, 0 accepted with warnings, 4 rejected"
+    );
+}
+
+#[test]
+fn export_then_import_gives_the_same_mirrors() {
+    let mut reports = vec![import_dir(&example("mirrors.d")).unwrap()];
+    if let Some(real) = shared_data("almalinux-mirrors/mirrors.d") {
+        reports.push(import_dir(&real).unwrap());
+    }
+    for report in reports {
+        let dir = tempfile::tempdir().unwrap();
+        export_dir(&report.mirrors, dir.path()).unwrap();
+        let again = import_dir(dir.path()).unwrap();
+        assert_eq!(again.count(FileOutcome::Rejected), 0, "{}", again.details());
+        // What an exported file can still be warned about is only what no rewrite can fix.
+        let fixable: Vec<&String> = again
+            .files
+            .iter()
+            .flat_map(|f| &f.messages)
+            .filter(|m| !m.contains("matches no client"))
+            .collect();
+        assert!(fixable.is_empty(), "{fixable:?}");
+        let mut before = report.mirrors.clone();
+        before.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(again.mirrors, before);
+    }
+}
+
+#[test]
+fn the_example_registry_covers_every_field_without_complaint() {
+    let report = import_dir(&example("mirrors.d")).unwrap();
+    assert_eq!(
+        report.count(FileOutcome::Rejected),
+        0,
+        "{}",
+        report.details()
+    );
+    assert_eq!(
+        report.count(FileOutcome::AcceptedWithWarnings),
+        0,
+        "{}",
+        report.details()
+    );
+    let m = &report.mirrors;
+    assert!(m
+        .iter()
+        .any(|m| m.private && m.monopoly && !m.subnets.is_empty()));
+    assert!(m.iter().any(|m| m.subnets_url.is_some()));
+    assert!(m.iter().any(|m| !m.countries_allowed.is_empty()));
+    assert!(m.iter().any(|m| m.geo.latitude.is_some()));
+    assert!(m.iter().any(|m| m.bandwidth_mbps.is_some()));
+    assert!(m.iter().any(|m| !m.module_urls.is_empty()));
+    assert!(m
+        .iter()
+        .any(|m| m.cloud_type.is_some() && !m.cloud_regions.is_empty()));
+    assert!(m.iter().any(|m| !m.enabled) && m.iter().any(|m| !m.approved));
+    assert!(
+        m.iter().any(|m| m.urls.contains_key(&Protocol::Rsync))
+            && m.iter().any(|m| m.urls.contains_key(&Protocol::Ftp))
+    );
+}
+
+/// The real registry: every one of its 530 files describes a usable mirror, so none is
+/// rejected. 50 need a warning: 21 private mirrors name no subnet or ASN (AlmaLinux serves
+/// them to nobody either), 10 addresses sit under the wrong protocol key, 5 rsync addresses
+/// use `host::module`, 6 countries are names or `UK`, 5 sponsor URLs lack a scheme, 3 files
+/// repeat a key, 4 have unknown keys (one the `address_options` typo), 1 writes `private: no`.
+#[test]
+fn real_almalinux_registry_counts() {
+    let Some(dir) = shared_data("almalinux-mirrors/mirrors.d") else {
+        return;
+    };
+    let report = import_dir(&dir).unwrap();
+    assert_eq!(
+        report.summary(),
+        "530 files: 480 accepted, 50 accepted with warnings, 0 rejected",
+        "{}",
+        report.details()
+    );
+    assert_eq!(report.mirrors.len(), 530);
+    let count = |fragment: &str| {
+        report
+            .files
+            .iter()
+            .filter(|f| f.messages.iter().any(|m| m.contains(fragment)))
+            .count()
+    };
+    assert_eq!(count("matches no client"), 21);
+    assert_eq!(count("read as \"rsync://"), 5);
+    assert_eq!(count("is not an ISO 3166 code"), 6);
+    assert_eq!(count("repeats the key"), 3);
+    assert_eq!(count("unknown key"), 4);
+    assert_eq!(count("did you mean address_optional?"), 1);
+    let by_name = |n: &str| report.mirrors.iter().find(|m| m.name == n).unwrap();
+    // `http: https://...` with no https given: the URL is used as the https address.
+    assert_eq!(
+        by_name("ftp.tc.edu.tw")
+            .urls
+            .get(&Protocol::Https)
+            .map(String::as_str),
+        Some("https://ftp.tc.edu.tw/Linux/almalinux/")
+    );
+    assert!(!by_name("ftp.tc.edu.tw").urls.contains_key(&Protocol::Http));
+    assert_eq!(
+        by_name("syd.mirror.rackspace.com").geo.country.as_deref(),
+        Some("AU")
+    );
+    assert!(!by_name("stygian.failzero.net").private);
+    assert_eq!(
+        by_name("pkg.adfinis-on-exoscale.ch").sponsor_url.as_deref(),
+        Some("https://www.exoscale.com")
+    );
+    let fcix = by_name("mirror.fcix.net");
+    assert_eq!(fcix.asns.len(), 12);
+    assert_eq!(fcix.subnets[0].to_string(), "2001:470:1::/48");
+    assert_eq!(
+        fcix.module_urls["kitten"][&Protocol::Https],
+        "https://mirror.fcix.net/almalinux-kitten/"
+    );
+    assert_eq!(
+        by_name("linux-mirrors.fnal.gov").subnets[1].to_string(),
+        "2001:400:2410::/48"
+    );
+}
