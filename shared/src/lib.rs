@@ -5,6 +5,8 @@ pub mod catalog;
 mod countries;
 pub mod duration;
 pub mod geo;
+pub mod model;
 pub mod registry;
+pub mod store;
 pub mod testing;
 pub mod yaml;

@@ -1,0 +1,77 @@
+//! Small shared vocabulary of check outcomes, health states and address families, as stored
+//! and as carried in snapshots.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Option<$name> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// What one repomd.xml check of a mirror found.
+    CheckOutcome {
+        Current = "current",
+        Behind = "behind",
+        Unknown = "unknown_content",
+        Missing = "missing",
+        Error = "error",
+    }
+}
+
+text_enum! {
+    /// A mirror's health for one capability, after hysteresis.
+    HealthState {
+        Up = "up",
+        Down = "down",
+        Unknown = "unknown",
+    }
+}
+
+text_enum! {
+    /// The address family a check went over; `any` when the checker did not pin one.
+    Family {
+        Any = "any",
+        V4 = "ipv4",
+        V6 = "ipv6",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_forms_round_trip() {
+        for o in CheckOutcome::ALL {
+            assert_eq!(CheckOutcome::parse(o.as_str()), Some(*o));
+        }
+        for s in HealthState::ALL {
+            assert_eq!(HealthState::parse(&s.to_string()), Some(*s));
+        }
+        assert_eq!(Family::parse("ipv6"), Some(Family::V6));
+        assert_eq!(Family::parse("IPv6"), None);
+    }
+}

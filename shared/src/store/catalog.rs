@@ -1,0 +1,73 @@
+//! Catalog persistence: the spec as TOML, and one row per directory with a stable id that
+//! upstream history and check results refer to.
+
+use super::{col, now, Result, Store, StoreError};
+use crate::catalog::{Catalog, CatalogSpec};
+use std::collections::HashMap;
+
+impl Store {
+    /// Stores the catalog. Directories keep their ids across saves; those no longer in the
+    /// catalog are marked inactive, not deleted, so their history stays readable.
+    pub async fn save_catalog(&self, catalog: &Catalog) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO catalog (id, spec, updated_at) VALUES (1, $1, $2)
+             ON CONFLICT (id) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at",
+        )
+        .bind(catalog.spec.to_toml())
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE directories SET active = $1")
+            .bind(false)
+            .execute(&mut *tx)
+            .await?;
+        for d in &catalog.directories {
+            sqlx::query(
+                "INSERT INTO directories (path, release, repo, arch, module, vault_only, active)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (path) DO UPDATE SET release = excluded.release, repo = excluded.repo,
+                   arch = excluded.arch, module = excluded.module, vault_only = excluded.vault_only,
+                   active = excluded.active",
+            )
+            .bind(&d.path)
+            .bind(&d.release)
+            .bind(&d.repo)
+            .bind(&d.arch)
+            .bind(d.module.as_deref())
+            .bind(d.vault_only)
+            .bind(true)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The stored catalog, or `None` before one was saved.
+    pub async fn load_catalog(&self) -> Result<Option<Catalog>> {
+        let Some(row) = sqlx::query("SELECT spec FROM catalog WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let text: String = col(&row, "spec")?;
+        let spec = CatalogSpec::from_toml(&text, "stored catalog")
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Catalog::from_spec(spec)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// Path → id of every active directory.
+    pub async fn directory_ids(&self) -> Result<HashMap<String, i64>> {
+        let rows = sqlx::query("SELECT id, path FROM directories WHERE active = $1")
+            .bind(true)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((col(r, "path")?, col(r, "id")?)))
+            .collect()
+    }
+}

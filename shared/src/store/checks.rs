@@ -1,0 +1,339 @@
+//! Upstream repodata history, check results, health state with its change log, and the
+//! record of published snapshots.
+
+use super::{col, Result, Store, StoreError};
+use crate::model::{CheckOutcome, Family, HealthState};
+use crate::registry::Protocol;
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use std::collections::HashMap;
+
+/// One published version of a directory's repomd.xml.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepomdVersion {
+    pub size: u64,
+    /// The largest `<timestamp>` inside the file.
+    pub timestamp: i64,
+    pub md5: String,
+    pub sha1: String,
+    pub sha256: String,
+    pub sha512: String,
+    /// When the master was first seen publishing it.
+    pub first_seen: i64,
+}
+
+/// The latest check of one mirror × directory × protocol × address family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckRecord {
+    pub mirror_id: i64,
+    pub directory_id: i64,
+    pub protocol: Protocol,
+    pub family: Family,
+    pub outcome: CheckOutcome,
+    pub sha256_seen: Option<String>,
+    pub versions_behind: Option<i64>,
+    pub lag_seconds: Option<i64>,
+    pub http_status: Option<i64>,
+    pub latency_ms: Option<i64>,
+    pub bytes: i64,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub checked_at: i64,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthRecord {
+    pub mirror_id: i64,
+    /// `http`, `https`, `ipv4` or `ipv6`.
+    pub capability: String,
+    pub state: HealthState,
+    pub since: i64,
+    /// Why it is in this state, in words an operator understands.
+    pub reason: String,
+    pub consecutive_ok: i64,
+    pub consecutive_failed: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthEvent {
+    pub mirror_id: i64,
+    pub capability: String,
+    pub old_state: HealthState,
+    pub new_state: HealthState,
+    pub reason: String,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotRecord {
+    pub serial: i64,
+    pub created_at: i64,
+    pub path: String,
+    pub sha256: String,
+    pub size: i64,
+    pub mirrors: i64,
+    pub directories: i64,
+}
+
+fn parse_enum<T>(row: &AnyRow, name: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
+    let text: String = col(row, name)?;
+    parse(&text).ok_or_else(|| StoreError::Corrupt(format!("{name} {text:?} is not known")))
+}
+
+/// Rows per multi-row INSERT: well under both backends' limits on bound parameters.
+const BATCH_ROWS: usize = 400;
+
+impl Store {
+    /// Records a repomd.xml version of a directory; returns false when it was already known.
+    pub async fn record_repomd(&self, directory_id: i64, v: &RepomdVersion) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO repomd_versions (directory_id, size, timestamp, md5, sha1, sha256, sha512, first_seen)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (directory_id, sha256) DO NOTHING",
+        )
+        .bind(directory_id)
+        .bind(v.size as i64)
+        .bind(v.timestamp)
+        .bind(&v.md5)
+        .bind(&v.sha1)
+        .bind(&v.sha256)
+        .bind(&v.sha512)
+        .bind(v.first_seen)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Every directory's versions, newest first.
+    pub async fn repomd_history(&self) -> Result<HashMap<i64, Vec<RepomdVersion>>> {
+        let rows = sqlx::query(
+            "SELECT directory_id, size, timestamp, md5, sha1, sha256, sha512, first_seen
+             FROM repomd_versions ORDER BY directory_id, first_seen DESC, id DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: HashMap<i64, Vec<RepomdVersion>> = HashMap::new();
+        for row in &rows {
+            out.entry(col(row, "directory_id")?)
+                .or_default()
+                .push(RepomdVersion {
+                    size: col::<i64>(row, "size")? as u64,
+                    timestamp: col(row, "timestamp")?,
+                    md5: col(row, "md5")?,
+                    sha1: col(row, "sha1")?,
+                    sha256: col(row, "sha256")?,
+                    sha512: col(row, "sha512")?,
+                    first_seen: col(row, "first_seen")?,
+                });
+        }
+        Ok(out)
+    }
+
+    /// Stores check results, replacing earlier results for the same key, in one transaction.
+    pub async fn record_checks(&self, records: &[CheckRecord]) -> Result<()> {
+        const COLS: usize = 15;
+        let mut tx = self.pool.begin().await?;
+        for chunk in records.chunks(BATCH_ROWS) {
+            let mut sql = String::from(
+                "INSERT INTO check_results (mirror_id, directory_id, protocol, family, outcome, sha256_seen,
+                   versions_behind, lag_seconds, http_status, latency_ms, bytes, etag, last_modified,
+                   checked_at, error) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let params: Vec<String> =
+                    (1..=COLS).map(|c| format!("${}", i * COLS + c)).collect();
+                sql.push_str(if i == 0 { "(" } else { ", (" });
+                sql.push_str(&params.join(", "));
+                sql.push(')');
+            }
+            sql.push_str(
+                " ON CONFLICT (mirror_id, directory_id, protocol, family) DO UPDATE SET
+                   outcome = excluded.outcome, sha256_seen = excluded.sha256_seen,
+                   versions_behind = excluded.versions_behind, lag_seconds = excluded.lag_seconds,
+                   http_status = excluded.http_status, latency_ms = excluded.latency_ms,
+                   bytes = excluded.bytes, etag = excluded.etag, last_modified = excluded.last_modified,
+                   checked_at = excluded.checked_at, error = excluded.error",
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q
+                    .bind(r.mirror_id)
+                    .bind(r.directory_id)
+                    .bind(r.protocol.as_str())
+                    .bind(r.family.as_str())
+                    .bind(r.outcome.as_str())
+                    .bind(r.sha256_seen.as_deref())
+                    .bind(r.versions_behind)
+                    .bind(r.lag_seconds)
+                    .bind(r.http_status)
+                    .bind(r.latency_ms)
+                    .bind(r.bytes)
+                    .bind(r.etag.as_deref())
+                    .bind(r.last_modified.as_deref())
+                    .bind(r.checked_at)
+                    .bind(r.error.as_deref());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn load_checks(&self) -> Result<Vec<CheckRecord>> {
+        let rows = sqlx::query(
+            "SELECT mirror_id, directory_id, protocol, family, outcome, sha256_seen, versions_behind,
+                    lag_seconds, http_status, latency_ms, bytes, etag, last_modified, checked_at, error
+             FROM check_results ORDER BY mirror_id, directory_id, protocol, family",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CheckRecord {
+                    mirror_id: col(row, "mirror_id")?,
+                    directory_id: col(row, "directory_id")?,
+                    protocol: parse_enum(row, "protocol", Protocol::parse)?,
+                    family: parse_enum(row, "family", Family::parse)?,
+                    outcome: parse_enum(row, "outcome", CheckOutcome::parse)?,
+                    sha256_seen: col(row, "sha256_seen")?,
+                    versions_behind: col(row, "versions_behind")?,
+                    lag_seconds: col(row, "lag_seconds")?,
+                    http_status: col(row, "http_status")?,
+                    latency_ms: col(row, "latency_ms")?,
+                    bytes: col(row, "bytes")?,
+                    etag: col(row, "etag")?,
+                    last_modified: col(row, "last_modified")?,
+                    checked_at: col(row, "checked_at")?,
+                    error: col(row, "error")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Saves current health rows and appends state-change events, atomically.
+    pub async fn save_health(
+        &self,
+        records: &[HealthRecord],
+        events: &[HealthEvent],
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for r in records {
+            sqlx::query(
+                "INSERT INTO mirror_health (mirror_id, capability, state, since, reason, consecutive_ok, consecutive_failed)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (mirror_id, capability) DO UPDATE SET state = excluded.state,
+                   since = excluded.since, reason = excluded.reason,
+                   consecutive_ok = excluded.consecutive_ok, consecutive_failed = excluded.consecutive_failed",
+            )
+            .bind(r.mirror_id)
+            .bind(&r.capability)
+            .bind(r.state.as_str())
+            .bind(r.since)
+            .bind(&r.reason)
+            .bind(r.consecutive_ok)
+            .bind(r.consecutive_failed)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for e in events {
+            sqlx::query(
+                "INSERT INTO health_events (mirror_id, capability, old_state, new_state, reason, at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(e.mirror_id)
+            .bind(&e.capability)
+            .bind(e.old_state.as_str())
+            .bind(e.new_state.as_str())
+            .bind(&e.reason)
+            .bind(e.at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn load_health(&self) -> Result<Vec<HealthRecord>> {
+        let rows = sqlx::query(
+            "SELECT mirror_id, capability, state, since, reason, consecutive_ok, consecutive_failed
+             FROM mirror_health ORDER BY mirror_id, capability",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(HealthRecord {
+                    mirror_id: col(row, "mirror_id")?,
+                    capability: col(row, "capability")?,
+                    state: parse_enum(row, "state", HealthState::parse)?,
+                    since: col(row, "since")?,
+                    reason: col(row, "reason")?,
+                    consecutive_ok: col(row, "consecutive_ok")?,
+                    consecutive_failed: col(row, "consecutive_failed")?,
+                })
+            })
+            .collect()
+    }
+
+    /// State changes of one mirror, newest first.
+    pub async fn health_events(&self, mirror_id: i64, limit: i64) -> Result<Vec<HealthEvent>> {
+        let rows = sqlx::query(
+            "SELECT mirror_id, capability, old_state, new_state, reason, at FROM health_events
+             WHERE mirror_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+        )
+        .bind(mirror_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(HealthEvent {
+                    mirror_id: col(row, "mirror_id")?,
+                    capability: col(row, "capability")?,
+                    old_state: parse_enum(row, "old_state", HealthState::parse)?,
+                    new_state: parse_enum(row, "new_state", HealthState::parse)?,
+                    reason: col(row, "reason")?,
+                    at: col(row, "at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn record_snapshot(&self, r: &SnapshotRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO snapshots (serial, created_at, path, sha256, size, mirrors, directories)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(r.serial)
+        .bind(r.created_at)
+        .bind(&r.path)
+        .bind(&r.sha256)
+        .bind(r.size)
+        .bind(r.mirrors)
+        .bind(r.directories)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn latest_snapshot(&self) -> Result<Option<SnapshotRecord>> {
+        let row = sqlx::query(
+            "SELECT serial, created_at, path, sha256, size, mirrors, directories FROM snapshots
+             ORDER BY serial DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(SnapshotRecord {
+                serial: col(&row, "serial")?,
+                created_at: col(&row, "created_at")?,
+                path: col(&row, "path")?,
+                sha256: col(&row, "sha256")?,
+                size: col(&row, "size")?,
+                mirrors: col(&row, "mirrors")?,
+                directories: col(&row, "directories")?,
+            })
+        })
+        .transpose()
+    }
+}

@@ -1,0 +1,363 @@
+//! Registry persistence: mirrors with their site, URLs, netblocks, ASNs, allowed countries and
+//! cloud regions. Applying a registry is idempotent: unchanged mirrors are not touched.
+
+use super::{col, flag, now, Result, Store, StoreError};
+use crate::registry::{Geo, Mirror, Protocol};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
+use std::collections::{BTreeMap, HashMap};
+
+/// What applying a registry changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplyOutcome {
+    pub added: Vec<String>,
+    pub updated: Vec<String>,
+    pub unchanged: usize,
+    pub removed: Vec<String>,
+    /// Stored mirrors absent from the registry, kept because the import was not told to sync.
+    pub kept: Vec<String>,
+}
+
+impl ApplyOutcome {
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "{} added, {} updated, {} unchanged, {} removed",
+            self.added.len(),
+            self.updated.len(),
+            self.unchanged,
+            self.removed.len()
+        );
+        if !self.kept.is_empty() {
+            s.push_str(&format!(
+                "; {} stored mirrors are not in the registry and were kept (use --sync to remove them)",
+                self.kept.len()
+            ));
+        }
+        s
+    }
+}
+
+fn opt_f64(row: &AnyRow, name: &str) -> Result<Option<f64>> {
+    col::<Option<f64>>(row, name)
+}
+
+impl Store {
+    /// Stores the given mirrors: new ones are added, changed ones updated in place (same id,
+    /// so their check history stays), unchanged ones left alone. With `sync`, stored mirrors
+    /// missing from `mirrors` are removed; without it they are kept and listed.
+    pub async fn apply_registry(&self, mirrors: &[Mirror], sync: bool) -> Result<ApplyOutcome> {
+        let stored = self.load_mirrors_with_ids().await?;
+        let by_name: HashMap<&str, &(i64, Mirror)> =
+            stored.iter().map(|e| (e.1.name.as_str(), e)).collect();
+        let mut outcome = ApplyOutcome::default();
+        let mut tx = self.pool.begin().await?;
+        let at = now();
+        for m in mirrors {
+            match by_name.get(m.name.as_str()) {
+                Some((_, old)) if old == m => outcome.unchanged += 1,
+                Some((id, _)) => {
+                    write_mirror(&mut tx, Some(*id), m, at).await?;
+                    outcome.updated.push(m.name.clone());
+                }
+                None => {
+                    write_mirror(&mut tx, None, m, at).await?;
+                    outcome.added.push(m.name.clone());
+                }
+            }
+        }
+        let incoming: std::collections::HashSet<&str> =
+            mirrors.iter().map(|m| m.name.as_str()).collect();
+        for (id, old) in &stored {
+            if incoming.contains(old.name.as_str()) {
+                continue;
+            }
+            if sync {
+                sqlx::query("DELETE FROM mirrors WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                outcome.removed.push(old.name.clone());
+            } else {
+                outcome.kept.push(old.name.clone());
+            }
+        }
+        sqlx::query("DELETE FROM sites WHERE id NOT IN (SELECT site_id FROM mirrors)")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Every stored mirror, ordered by name.
+    pub async fn load_mirrors(&self) -> Result<Vec<Mirror>> {
+        Ok(self
+            .load_mirrors_with_ids()
+            .await?
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect())
+    }
+
+    /// Every stored mirror with its database id, ordered by name.
+    pub async fn load_mirrors_with_ids(&self) -> Result<Vec<(i64, Mirror)>> {
+        let rows = sqlx::query(
+            "SELECT m.id, m.name, s.name AS sponsor, s.url AS sponsor_url, m.email, m.country,
+                    m.state_province, m.city, m.latitude, m.longitude, m.bandwidth_mbps, m.private,
+                    m.monopoly, m.subnets_url, m.cloud_type, m.update_frequency, m.enabled, m.approved
+             FROM mirrors m JOIN sites s ON s.id = m.site_id ORDER BY m.name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut mirrors: Vec<(i64, Mirror)> = Vec::with_capacity(rows.len());
+        let mut index: HashMap<i64, usize> = HashMap::new();
+        for row in &rows {
+            let id: i64 = col(row, "id")?;
+            let sponsor_url: String = col(row, "sponsor_url")?;
+            let bandwidth: Option<i64> = col(row, "bandwidth_mbps")?;
+            let mut m = Mirror::new(
+                &col::<String>(row, "name")?,
+                &col::<String>(row, "sponsor")?,
+            );
+            m.sponsor_url = Some(sponsor_url).filter(|u| !u.is_empty());
+            m.email = col(row, "email")?;
+            m.geo = Geo {
+                country: col(row, "country")?,
+                state_province: col(row, "state_province")?,
+                city: col(row, "city")?,
+                latitude: opt_f64(row, "latitude")?,
+                longitude: opt_f64(row, "longitude")?,
+            };
+            m.bandwidth_mbps = bandwidth.map(|b| b as u32);
+            m.private = flag(row, "private")?;
+            m.monopoly = flag(row, "monopoly")?;
+            m.subnets_url = col(row, "subnets_url")?;
+            m.cloud_type = col(row, "cloud_type")?;
+            m.update_frequency = col(row, "update_frequency")?;
+            m.enabled = flag(row, "enabled")?;
+            m.approved = flag(row, "approved")?;
+            index.insert(id, mirrors.len());
+            mirrors.push((id, m));
+        }
+        let corrupt = |what: String| StoreError::Corrupt(what);
+        for row in sqlx::query("SELECT mirror_id, module, protocol, url FROM mirror_urls")
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let Some(&i) = index.get(&col::<i64>(&row, "mirror_id")?) else {
+                continue;
+            };
+            let protocol: String = col(&row, "protocol")?;
+            let protocol = Protocol::parse(&protocol)
+                .ok_or_else(|| corrupt(format!("unknown protocol {protocol:?}")))?;
+            let module: String = col(&row, "module")?;
+            let url: String = col(&row, "url")?;
+            let m = &mut mirrors[i].1;
+            if module.is_empty() {
+                m.urls.insert(protocol, url);
+            } else {
+                m.module_urls
+                    .entry(module)
+                    .or_insert_with(BTreeMap::new)
+                    .insert(protocol, url);
+            }
+        }
+        for row in
+            sqlx::query("SELECT mirror_id, cidr FROM mirror_netblocks ORDER BY mirror_id, position")
+                .fetch_all(&self.pool)
+                .await?
+        {
+            let Some(&i) = index.get(&col::<i64>(&row, "mirror_id")?) else {
+                continue;
+            };
+            let cidr: String = col(&row, "cidr")?;
+            mirrors[i].1.subnets.push(
+                cidr.parse()
+                    .map_err(|_| corrupt(format!("bad CIDR {cidr:?}")))?,
+            );
+        }
+        for row in
+            sqlx::query("SELECT mirror_id, asn FROM mirror_asns ORDER BY mirror_id, position")
+                .fetch_all(&self.pool)
+                .await?
+        {
+            let Some(&i) = index.get(&col::<i64>(&row, "mirror_id")?) else {
+                continue;
+            };
+            let asn: i64 = col(&row, "asn")?;
+            mirrors[i]
+                .1
+                .asns
+                .push(u32::try_from(asn).map_err(|_| corrupt(format!("bad ASN {asn}")))?);
+        }
+        for row in sqlx::query(
+            "SELECT mirror_id, country FROM mirror_countries_allowed ORDER BY mirror_id, position",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        {
+            let Some(&i) = index.get(&col::<i64>(&row, "mirror_id")?) else {
+                continue;
+            };
+            mirrors[i].1.countries_allowed.push(col(&row, "country")?);
+        }
+        for row in sqlx::query(
+            "SELECT mirror_id, region FROM mirror_cloud_regions ORDER BY mirror_id, position",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        {
+            let Some(&i) = index.get(&col::<i64>(&row, "mirror_id")?) else {
+                continue;
+            };
+            mirrors[i].1.cloud_regions.push(col(&row, "region")?);
+        }
+        Ok(mirrors)
+    }
+}
+
+async fn site_id(tx: &mut Transaction<'_, Any>, m: &Mirror) -> Result<i64> {
+    let url = m.sponsor_url.clone().unwrap_or_default();
+    sqlx::query("INSERT INTO sites (name, url) VALUES ($1, $2) ON CONFLICT (name, url) DO NOTHING")
+        .bind(&m.sponsor)
+        .bind(&url)
+        .execute(&mut **tx)
+        .await?;
+    let row = sqlx::query("SELECT id FROM sites WHERE name = $1 AND url = $2")
+        .bind(&m.sponsor)
+        .bind(&url)
+        .fetch_one(&mut **tx)
+        .await?;
+    col(&row, "id")
+}
+
+async fn write_mirror(
+    tx: &mut Transaction<'_, Any>,
+    id: Option<i64>,
+    m: &Mirror,
+    at: i64,
+) -> Result<i64> {
+    let site = site_id(tx, m).await?;
+    let g = &m.geo;
+    let id = match id {
+        Some(id) => {
+            sqlx::query(
+                "UPDATE mirrors SET site_id = $1, email = $2, country = $3, state_province = $4, city = $5,
+                   latitude = $6, longitude = $7, bandwidth_mbps = $8, private = $9, monopoly = $10,
+                   subnets_url = $11, cloud_type = $12, update_frequency = $13, enabled = $14,
+                   approved = $15, updated_at = $16 WHERE id = $17",
+            )
+            .bind(site)
+            .bind(m.email.as_deref())
+            .bind(g.country.as_deref())
+            .bind(g.state_province.as_deref())
+            .bind(g.city.as_deref())
+            .bind(g.latitude)
+            .bind(g.longitude)
+            .bind(m.bandwidth_mbps.map(i64::from))
+            .bind(m.private)
+            .bind(m.monopoly)
+            .bind(m.subnets_url.as_deref())
+            .bind(m.cloud_type.as_deref())
+            .bind(m.update_frequency.as_deref())
+            .bind(m.enabled)
+            .bind(m.approved)
+            .bind(at)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+            for table in [
+                "mirror_urls",
+                "mirror_netblocks",
+                "mirror_asns",
+                "mirror_countries_allowed",
+                "mirror_cloud_regions",
+            ] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE mirror_id = $1"))
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            id
+        }
+        None => {
+            let row = sqlx::query(
+                "INSERT INTO mirrors (name, site_id, email, country, state_province, city, latitude,
+                   longitude, bandwidth_mbps, private, monopoly, subnets_url, cloud_type,
+                   update_frequency, enabled, approved, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
+                 RETURNING id",
+            )
+            .bind(&m.name)
+            .bind(site)
+            .bind(m.email.as_deref())
+            .bind(g.country.as_deref())
+            .bind(g.state_province.as_deref())
+            .bind(g.city.as_deref())
+            .bind(g.latitude)
+            .bind(g.longitude)
+            .bind(m.bandwidth_mbps.map(i64::from))
+            .bind(m.private)
+            .bind(m.monopoly)
+            .bind(m.subnets_url.as_deref())
+            .bind(m.cloud_type.as_deref())
+            .bind(m.update_frequency.as_deref())
+            .bind(m.enabled)
+            .bind(m.approved)
+            .bind(at)
+            .fetch_one(&mut **tx)
+            .await?;
+            col(&row, "id")?
+        }
+    };
+    let urls = m.urls.iter().map(|(p, u)| ("", p, u));
+    let module_urls = m
+        .module_urls
+        .iter()
+        .flat_map(|(module, urls)| urls.iter().map(move |(p, u)| (module.as_str(), p, u)));
+    for (module, protocol, url) in urls.chain(module_urls) {
+        sqlx::query(
+            "INSERT INTO mirror_urls (mirror_id, module, protocol, url) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(module)
+        .bind(protocol.as_str())
+        .bind(url)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for (pos, net) in m.subnets.iter().enumerate() {
+        sqlx::query("INSERT INTO mirror_netblocks (mirror_id, position, cidr) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(pos as i64)
+            .bind(net.to_string())
+            .execute(&mut **tx)
+            .await?;
+    }
+    for (pos, asn) in m.asns.iter().enumerate() {
+        sqlx::query("INSERT INTO mirror_asns (mirror_id, position, asn) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(pos as i64)
+            .bind(i64::from(*asn))
+            .execute(&mut **tx)
+            .await?;
+    }
+    for (pos, country) in m.countries_allowed.iter().enumerate() {
+        sqlx::query("INSERT INTO mirror_countries_allowed (mirror_id, position, country) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(pos as i64)
+            .bind(country)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for (pos, region) in m.cloud_regions.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO mirror_cloud_regions (mirror_id, position, region) VALUES ($1, $2, $3)",
+        )
+        .bind(id)
+        .bind(pos as i64)
+        .bind(region)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(id)
+}

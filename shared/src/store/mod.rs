@@ -1,0 +1,172 @@
+//! The store: registry, catalog, upstream repodata history, check results, health and
+//! published snapshots, in SQLite (the embedded default: one file, WAL) or PostgreSQL (when
+//! several processes or machines share the state), behind one interface. Queries are written
+//! once, in the SQL both accept; the schema lives in `migrations/` and is applied at open.
+
+mod catalog;
+mod checks;
+mod mirrors;
+
+pub use checks::{CheckRecord, HealthEvent, HealthRecord, RepomdVersion, SnapshotRecord};
+pub use mirrors::ApplyOutcome;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::AnyPool;
+use std::borrow::Cow;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL {0:?}: use sqlite://FILE or postgres://USER@HOST/DB")]
+    UnsupportedUrl(String),
+    #[error("cannot open the database: {0}")]
+    Open(#[source] sqlx::Error),
+    #[error("cannot apply the database schema: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A handle to the store; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "registry catalog checks",
+    include_str!("../../../migrations/sqlite/0001_registry_catalog_checks.sql"),
+)];
+
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "registry catalog checks",
+    include_str!("../../../migrations/postgres/0001_registry_catalog_checks.sql"),
+)];
+
+fn migrator(backend: Backend) -> Migrator {
+    let list = match backend {
+        Backend::Sqlite => SQLITE_MIGRATIONS,
+        Backend::Postgres => POSTGRES_MIGRATIONS,
+    };
+    Migrator {
+        migrations: Cow::Owned(
+            list.iter()
+                .map(|(version, description, sql)| {
+                    Migration::new(
+                        *version,
+                        Cow::Borrowed(description),
+                        MigrationType::Simple,
+                        Cow::Borrowed(sql),
+                        false,
+                    )
+                })
+                .collect(),
+        ),
+        ..Migrator::DEFAULT
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and brings its schema up to date.
+    /// `sqlite://path/to/file.db` creates the file; a bare path is taken as SQLite too.
+    pub async fn open(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_string())
+        } else if let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            let sep = if rest.contains('?') { '&' } else { '?' };
+            let mode = if rest.contains("mode=") {
+                String::new()
+            } else {
+                format!("{sep}mode=rwc")
+            };
+            (Backend::Sqlite, format!("sqlite://{rest}{mode}"))
+        } else if !url.contains("://") && !url.is_empty() {
+            (Backend::Sqlite, format!("sqlite://{url}?mode=rwc"))
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_string()));
+        };
+        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        let options = match backend {
+            // One writer at a time is SQLite's rule; a small pool avoids lock contention.
+            Backend::Sqlite => options.max_connections(4).after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA journal_mode = WAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA foreign_keys = ON")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA busy_timeout = 10000")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA synchronous = NORMAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => options.max_connections(8),
+        };
+        let pool = options.connect(&url).await.map_err(StoreError::Open)?;
+        migrator(backend).run(&pool).await?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Reads a column, turning a decode failure into a clear error.
+pub(crate) fn col<T>(row: &AnyRow, name: &str) -> Result<T>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    use sqlx::Row;
+    row.try_get(name).map_err(StoreError::Query)
+}
+
+/// Reads a flag: BOOLEAN in PostgreSQL, a 0/1 INTEGER in SQLite.
+pub(crate) fn flag(row: &AnyRow, name: &str) -> Result<bool> {
+    use sqlx::Row;
+    match row.try_get::<bool, _>(name) {
+        Ok(b) => Ok(b),
+        Err(_) => Ok(row.try_get::<i64, _>(name).map_err(StoreError::Query)? != 0),
+    }
+}
+
+#[cfg(test)]
+mod tests;

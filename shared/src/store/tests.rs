@@ -1,0 +1,264 @@
+//! The store suite: every test runs against SQLite and, when a server is given, PostgreSQL.
+
+use super::*;
+use crate::catalog::Catalog;
+use crate::model::{CheckOutcome, Family, HealthState};
+use crate::registry::{self, Mirror, Protocol};
+use crate::testing::{example, shared_data, test_stores};
+
+fn example_catalog() -> Catalog {
+    Catalog::load(&example("catalog.toml")).unwrap()
+}
+
+fn example_mirrors() -> Vec<Mirror> {
+    registry::import_dir(&example("mirrors.d")).unwrap().mirrors
+}
+
+#[tokio::test]
+async fn opening_twice_applies_the_schema_once() {
+    let dir = std::env::temp_dir().join(format!("store-open-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("s.db").display());
+    let first = Store::open(&url).await.unwrap();
+    first
+        .apply_registry(&example_mirrors(), false)
+        .await
+        .unwrap();
+    first.close().await;
+    let second = Store::open(&url).await.unwrap();
+    assert_eq!(
+        second.load_mirrors().await.unwrap().len(),
+        example_mirrors().len()
+    );
+    let row = sqlx::query("PRAGMA journal_mode")
+        .fetch_one(second.pool())
+        .await
+        .unwrap();
+    assert_eq!(col::<String>(&row, "journal_mode").unwrap(), "wal");
+    assert!(matches!(
+        Store::open("mysql://x").await,
+        Err(StoreError::UnsupportedUrl(_))
+    ));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn catalog_round_trips_with_stable_directory_ids() {
+    for (backend, store) in test_stores("catalog").await {
+        assert!(store.load_catalog().await.unwrap().is_none());
+        let catalog = example_catalog();
+        store.save_catalog(&catalog).await.unwrap();
+        assert_eq!(
+            store.load_catalog().await.unwrap().as_ref(),
+            Some(&catalog),
+            "{backend:?}"
+        );
+        let ids = store.directory_ids().await.unwrap();
+        assert_eq!(ids.len(), catalog.directories.len());
+        // Dropping a repo keeps the other ids and deactivates its directories.
+        let mut spec = catalog.spec.clone();
+        spec.repos.retain(|r| r.name != "nfv");
+        let smaller = Catalog::from_spec(spec).unwrap();
+        store.save_catalog(&smaller).await.unwrap();
+        let after = store.directory_ids().await.unwrap();
+        assert_eq!(after.len(), smaller.directories.len());
+        for (path, id) in &after {
+            assert_eq!(ids[path], *id, "{backend:?}: {path} changed id");
+        }
+    }
+}
+
+#[tokio::test]
+async fn applying_a_registry_is_idempotent_and_syncs_only_when_told() {
+    for (backend, store) in test_stores("registry").await {
+        let mirrors = example_mirrors();
+        let first = store.apply_registry(&mirrors, false).await.unwrap();
+        assert_eq!(first.added.len(), mirrors.len());
+        let stored = store.load_mirrors_with_ids().await.unwrap();
+        let again = store.apply_registry(&mirrors, false).await.unwrap();
+        assert_eq!(
+            (again.added.len(), again.updated.len(), again.unchanged),
+            (0, 0, mirrors.len()),
+            "{backend:?}"
+        );
+
+        let mut changed = mirrors.clone();
+        changed[0].geo.city = Some("Elsewhere".into());
+        changed[0].asns = vec![64999, 64998];
+        changed[0].urls.remove(&Protocol::Rsync);
+        let dropped = changed.pop().unwrap();
+        let outcome = store.apply_registry(&changed, false).await.unwrap();
+        assert_eq!(outcome.updated, vec![changed[0].name.clone()]);
+        assert_eq!(outcome.kept, vec![dropped.name.clone()]);
+        assert!(outcome.removed.is_empty());
+        let now_stored = store.load_mirrors_with_ids().await.unwrap();
+        let id_of = |list: &[(i64, Mirror)], name: &str| {
+            list.iter().find(|(_, m)| m.name == name).unwrap().0
+        };
+        assert_eq!(
+            id_of(&stored, &changed[0].name),
+            id_of(&now_stored, &changed[0].name),
+            "updated in place"
+        );
+        assert_eq!(
+            now_stored
+                .iter()
+                .find(|(_, m)| m.name == changed[0].name)
+                .unwrap()
+                .1,
+            changed[0]
+        );
+
+        let synced = store.apply_registry(&changed, true).await.unwrap();
+        assert_eq!(synced.removed, vec![dropped.name.clone()]);
+        assert_eq!(store.load_mirrors().await.unwrap().len(), changed.len());
+    }
+}
+
+#[tokio::test]
+async fn the_real_registry_survives_import_store_export_import() {
+    let Some(dir) = shared_data("almalinux-mirrors/mirrors.d") else {
+        return;
+    };
+    let imported = registry::import_dir(&dir).unwrap();
+    for (backend, store) in test_stores("realregistry").await {
+        store.apply_registry(&imported.mirrors, true).await.unwrap();
+        let loaded = store.load_mirrors().await.unwrap();
+        let mut expected = imported.mirrors.clone();
+        expected.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(loaded, expected, "{backend:?}: store changed the mirrors");
+        let out = std::env::temp_dir().join(format!("export-{backend:?}-{}", std::process::id()));
+        registry::export_dir(&loaded, &out).unwrap();
+        let again = registry::import_dir(&out).unwrap();
+        assert_eq!(
+            again.mirrors, expected,
+            "{backend:?}: export changed the mirrors"
+        );
+        std::fs::remove_dir_all(&out).ok();
+        let unchanged = store.apply_registry(&again.mirrors, true).await.unwrap();
+        assert_eq!(unchanged.unchanged, expected.len());
+    }
+}
+
+fn version(n: i64) -> RepomdVersion {
+    RepomdVersion {
+        size: 3000 + n as u64,
+        timestamp: 1_700_000_000 + n,
+        md5: format!("{n:032x}"),
+        sha1: format!("{n:040x}"),
+        sha256: format!("{n:064x}"),
+        sha512: format!("{n:0128x}"),
+        first_seen: 1_700_000_100 + n * 3600,
+    }
+}
+
+#[tokio::test]
+async fn upstream_history_checks_health_and_snapshots() {
+    for (backend, store) in test_stores("checks").await {
+        store.save_catalog(&example_catalog()).await.unwrap();
+        store
+            .apply_registry(&example_mirrors(), false)
+            .await
+            .unwrap();
+        let dirs = store.directory_ids().await.unwrap();
+        let dir = dirs["9.8/BaseOS/x86_64/os"];
+        assert!(store.record_repomd(dir, &version(1)).await.unwrap());
+        assert!(store.record_repomd(dir, &version(2)).await.unwrap());
+        assert!(
+            !store.record_repomd(dir, &version(2)).await.unwrap(),
+            "{backend:?}: duplicate"
+        );
+        let history = store.repomd_history().await.unwrap();
+        assert_eq!(history[&dir], vec![version(2), version(1)], "newest first");
+
+        let mirrors = store.load_mirrors_with_ids().await.unwrap();
+        let mut records = Vec::new();
+        for (id, _) in &mirrors {
+            for d in dirs.values() {
+                for protocol in [Protocol::Http, Protocol::Https] {
+                    records.push(CheckRecord {
+                        mirror_id: *id,
+                        directory_id: *d,
+                        protocol,
+                        family: Family::Any,
+                        outcome: CheckOutcome::Current,
+                        sha256_seen: Some(version(2).sha256),
+                        versions_behind: None,
+                        lag_seconds: None,
+                        http_status: Some(200),
+                        latency_ms: Some(12),
+                        bytes: 3002,
+                        etag: Some("\"abc\"".into()),
+                        last_modified: None,
+                        checked_at: 1_700_100_000,
+                        error: None,
+                    });
+                }
+            }
+        }
+        store.record_checks(&records).await.unwrap();
+        records[0].outcome = CheckOutcome::Behind;
+        records[0].versions_behind = Some(1);
+        records[0].error = Some("behind".into());
+        store.record_checks(&records[..1]).await.unwrap();
+        let loaded = store.load_checks().await.unwrap();
+        assert_eq!(loaded.len(), records.len(), "{backend:?}");
+        assert!(loaded.contains(&records[0]));
+
+        let (mid, _) = mirrors[0];
+        let health = HealthRecord {
+            mirror_id: mid,
+            capability: "https".into(),
+            state: HealthState::Down,
+            since: 1_700_100_000,
+            reason: "https: certificate expired".into(),
+            consecutive_ok: 0,
+            consecutive_failed: 3,
+        };
+        let event = HealthEvent {
+            mirror_id: mid,
+            capability: "https".into(),
+            old_state: HealthState::Up,
+            new_state: HealthState::Down,
+            reason: health.reason.clone(),
+            at: health.since,
+        };
+        store
+            .save_health(&[health.clone()], &[event.clone()])
+            .await
+            .unwrap();
+        assert_eq!(store.load_health().await.unwrap(), vec![health]);
+        assert_eq!(store.health_events(mid, 10).await.unwrap(), vec![event]);
+
+        assert!(store.latest_snapshot().await.unwrap().is_none());
+        for serial in [1, 2] {
+            store
+                .record_snapshot(&SnapshotRecord {
+                    serial,
+                    created_at: 1_700_100_000 + serial,
+                    path: format!("snap-{serial}.bin"),
+                    sha256: "00".repeat(32),
+                    size: 1234,
+                    mirrors: 10,
+                    directories: 20,
+                })
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.latest_snapshot().await.unwrap().unwrap().serial, 2);
+
+        // Removing a mirror removes its results and health with it.
+        let keep: Vec<Mirror> = mirrors.iter().skip(1).map(|(_, m)| m.clone()).collect();
+        store.apply_registry(&keep, true).await.unwrap();
+        assert!(
+            store
+                .load_checks()
+                .await
+                .unwrap()
+                .iter()
+                .all(|r| r.mirror_id != mid),
+            "{backend:?}"
+        );
+        assert!(store.load_health().await.unwrap().is_empty());
+    }
+}
