@@ -7,6 +7,7 @@ pub mod duration;
 pub mod geo;
 pub mod model;
 pub mod registry;
+pub mod snapshot;
 pub mod store;
 pub mod testing;
 pub mod yaml;

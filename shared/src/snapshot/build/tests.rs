@@ -1,0 +1,203 @@
+use super::*;
+use crate::model::{CheckOutcome, Family, HealthState};
+use crate::registry::Protocol;
+use crate::snapshot::{HTTP, HTTPS};
+use crate::store::CheckRecord;
+use crate::testing::example;
+
+fn v(n: i64, first_seen: i64) -> RepomdVersion {
+    RepomdVersion {
+        size: 100,
+        timestamp: first_seen - 60,
+        md5: format!("{n:032x}"),
+        sha1: format!("{n:040x}"),
+        sha256: format!("{n:064x}"),
+        sha512: format!("{n:0128x}"),
+        first_seen,
+    }
+}
+
+const H: i64 = 3600;
+const NOW: i64 = 1_800_000_000;
+
+#[test]
+fn the_window_keeps_versions_superseded_recently() {
+    // Newest first: v4 published 1 h ago, v3 5 h ago, v2 20 h ago, v1 30 h ago.
+    let history = vec![
+        v(4, NOW - H),
+        v(3, NOW - 5 * H),
+        v(2, NOW - 20 * H),
+        v(1, NOW - 30 * H),
+    ];
+    let shas = |w: u64| {
+        versions_in_window(&history, NOW, w)
+            .iter()
+            .map(|x| x.md5.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(shas(12 * 3600), vec![v(4, 0).md5, v(3, 0).md5, v(2, 0).md5]);
+    assert_eq!(shas(3 * 3600), vec![v(4, 0).md5, v(3, 0).md5]);
+    assert_eq!(shas(0), vec![v(4, 0).md5]);
+    assert!(versions_in_window(&[], NOW, 100).is_empty());
+}
+
+fn check(mirror: i64, dir: i64, protocol: Protocol, sha: Option<&str>) -> CheckRecord {
+    CheckRecord {
+        mirror_id: mirror,
+        directory_id: dir,
+        protocol,
+        family: Family::Any,
+        outcome: CheckOutcome::Current,
+        sha256_seen: sha.map(str::to_string),
+        versions_behind: None,
+        lag_seconds: None,
+        http_status: Some(200),
+        latency_ms: Some(5),
+        bytes: 100,
+        etag: None,
+        last_modified: None,
+        checked_at: NOW,
+        error: None,
+    }
+}
+
+fn health(mirror: i64, capability: &str, state: HealthState) -> HealthRecord {
+    HealthRecord {
+        mirror_id: mirror,
+        capability: capability.into(),
+        state,
+        since: NOW - H,
+        reason: String::new(),
+        consecutive_ok: 1,
+        consecutive_failed: 0,
+    }
+}
+
+#[test]
+fn only_mirrors_holding_a_version_in_the_window_over_a_healthy_protocol_are_listed() {
+    let catalog = Catalog::load(&example("catalog.toml")).unwrap();
+    let directory_ids: HashMap<String, i64> = catalog
+        .directories
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.path.clone(), 100 + i as i64))
+        .collect();
+    let dir = directory_ids["9.8/BaseOS/x86_64/os"];
+    let source = directory_ids["9.8/BaseOS/Source"];
+    let names = [
+        "current",
+        "one-behind",
+        "three-behind",
+        "unknown",
+        "https-down",
+        "disabled",
+        "unapproved",
+        "v6",
+    ];
+    let mirrors: Vec<(i64, Mirror)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let mut m = Mirror::new(&format!("{n}.example.org"), "S");
+            m.enabled = *n != "disabled";
+            m.approved = *n != "unapproved";
+            (i as i64 + 1, m)
+        })
+        .collect();
+    let history = vec![
+        v(4, NOW - H),
+        v(3, NOW - 5 * H),
+        v(2, NOW - 20 * H),
+        v(1, NOW - 30 * H),
+    ];
+    let sha = |n: i64| format!("{n:064x}");
+    let mut checks = Vec::new();
+    let mut healths = Vec::new();
+    for (id, m) in &mirrors {
+        let seen = match m.name.split('.').next().unwrap() {
+            "one-behind" => Some(sha(3)),
+            "three-behind" => Some(sha(1)),
+            "unknown" => Some(sha(99)),
+            _ => Some(sha(4)),
+        };
+        for p in [Protocol::Http, Protocol::Https] {
+            checks.push(check(*id, dir, p, seen.as_deref()));
+            checks.push(check(*id, source, p, seen.as_deref()));
+            let state = if m.name.starts_with("https-down") && p == Protocol::Https {
+                HealthState::Down
+            } else {
+                HealthState::Up
+            };
+            healths.push(health(*id, p.as_str(), state));
+        }
+        if m.name.starts_with("v6") {
+            healths.push(health(*id, "ipv6", HealthState::Up));
+            healths.push(health(*id, "ipv4", HealthState::Down));
+        }
+    }
+    let input = SnapshotInput {
+        catalog: catalog.clone(),
+        mirrors,
+        history: HashMap::from([(dir, history), (source, vec![v(4, NOW - H)])]),
+        directory_ids,
+        checks,
+        health: healths,
+        fetched_subnets: HashMap::new(),
+    };
+    let snap = build(&input, 3, NOW, "test");
+    assert_eq!(snap, build(&input, 3, NOW, "test"), "deterministic");
+    assert_eq!(
+        snap.mirrors.len(),
+        6,
+        "disabled and unapproved mirrors are left out"
+    );
+    let d = &snap.directories[catalog.directory_index("9.8/BaseOS/x86_64/os").unwrap()];
+    assert_eq!(
+        d.versions.len(),
+        3,
+        "current plus two alternates within 12 h"
+    );
+    let listed: Vec<(&str, u8, u8)> = d
+        .mirrors
+        .iter()
+        .map(|dm| {
+            (
+                snap.mirrors[dm.mirror as usize]
+                    .name
+                    .split('.')
+                    .next()
+                    .unwrap(),
+                dm.protocols,
+                dm.behind,
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            ("current", HTTP | HTTPS, 0),
+            ("one-behind", HTTP | HTTPS, 1),
+            ("https-down", HTTP, 0),
+            ("v6", HTTP | HTTPS, 0)
+        ]
+    );
+    let v6 = snap
+        .mirrors
+        .iter()
+        .find(|m| m.name.starts_with("v6"))
+        .unwrap();
+    assert!(v6.ipv6 && !v6.ipv4);
+    let current = snap
+        .mirrors
+        .iter()
+        .find(|m| m.name.starts_with("current"))
+        .unwrap();
+    assert!(current.ipv4 && !current.ipv6);
+    assert!(
+        snap.directories[catalog.directory_index("9.8/BaseOS/Source").unwrap()]
+            .mirrors
+            .is_empty(),
+        "vault-only directories list no mirrors"
+    );
+    assert_eq!(snap.up_to_date_pairs(), 4);
+}

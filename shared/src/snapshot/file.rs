@@ -1,0 +1,235 @@
+//! The snapshot file format:
+//!
+//! ```text
+//! magic "MIRRSNAP" | format version: u32 LE | header length: u32 LE | header (JSON)
+//! | payload (postcard) | SHA-256 of everything before it (32 bytes)
+//! ```
+//!
+//! The JSON header makes a file self-describing (`head -c 600 file` shows what it is) and
+//! carries the payload length, so truncation is told apart from corruption. Files are written
+//! to a temporary name, synced, and renamed into place: a reader sees the old file or the
+//! new one, never a mix.
+
+use super::Snapshot;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::Path;
+
+pub const MAGIC: &[u8; 8] = b"MIRRSNAP";
+pub const FORMAT_VERSION: u32 = 1;
+const PREFIX: usize = 16;
+const CHECKSUM: usize = 32;
+/// Headers are a few hundred bytes; a larger one means a damaged file.
+const MAX_HEADER: usize = 64 * 1024;
+
+/// The readable part of a snapshot file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotHeader {
+    pub format: String,
+    pub format_version: u32,
+    pub serial: u64,
+    pub created_at: i64,
+    pub generator: String,
+    pub distribution: String,
+    pub payload_encoding: String,
+    pub payload_bytes: u64,
+    pub mirrors: u64,
+    pub directories: u64,
+    pub up_to_date_pairs: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}: not a snapshot file (it does not start with {MAGIC:?})")]
+    NotASnapshot(String),
+    #[error(
+        "{path}: snapshot format version {found}; this program reads version {FORMAT_VERSION}"
+    )]
+    WrongVersion { path: String, found: u32 },
+    #[error("{path}: the file is truncated: {found} bytes where the header promises {expected}")]
+    Truncated {
+        path: String,
+        expected: u64,
+        found: u64,
+    },
+    #[error("{path}: the file is corrupted: {detail}")]
+    Corrupted { path: String, detail: String },
+}
+
+fn encode(snapshot: &Snapshot) -> Vec<u8> {
+    let payload = postcard::to_stdvec(snapshot).expect("a snapshot always encodes");
+    let header = SnapshotHeader {
+        format: "mirror snapshot".into(),
+        format_version: FORMAT_VERSION,
+        serial: snapshot.serial,
+        created_at: snapshot.created_at,
+        generator: snapshot.generator.clone(),
+        distribution: snapshot.catalog.spec.distribution.clone(),
+        payload_encoding: "postcard".into(),
+        payload_bytes: payload.len() as u64,
+        mirrors: snapshot.mirrors.len() as u64,
+        directories: snapshot.directories.len() as u64,
+        up_to_date_pairs: snapshot.up_to_date_pairs() as u64,
+    };
+    let header = serde_json::to_vec(&header).expect("a header always encodes");
+    let mut out = Vec::with_capacity(PREFIX + header.len() + payload.len() + CHECKSUM);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&payload);
+    let digest = Sha256::digest(&out);
+    out.extend_from_slice(&digest);
+    out
+}
+
+/// Checks framing, version, length and checksum; returns the header and the payload slice.
+fn frame<'a>(bytes: &'a [u8], path: &str) -> Result<(SnapshotHeader, &'a [u8]), SnapshotError> {
+    let corrupted = |detail: String| SnapshotError::Corrupted {
+        path: path.to_string(),
+        detail,
+    };
+    if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+        return Err(SnapshotError::NotASnapshot(path.to_string()));
+    }
+    if bytes.len() < PREFIX {
+        return Err(SnapshotError::Truncated {
+            path: path.into(),
+            expected: PREFIX as u64,
+            found: bytes.len() as u64,
+        });
+    }
+    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    if version != FORMAT_VERSION {
+        return Err(SnapshotError::WrongVersion {
+            path: path.into(),
+            found: version,
+        });
+    }
+    let header_len = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")) as usize;
+    if header_len > MAX_HEADER {
+        return Err(corrupted(format!(
+            "header length {header_len} is implausible"
+        )));
+    }
+    if bytes.len() < PREFIX + header_len {
+        return Err(SnapshotError::Truncated {
+            path: path.into(),
+            expected: (PREFIX + header_len) as u64,
+            found: bytes.len() as u64,
+        });
+    }
+    let header: SnapshotHeader = serde_json::from_slice(&bytes[PREFIX..PREFIX + header_len])
+        .map_err(|e| corrupted(format!("header: {e}")))?;
+    let expected = (PREFIX + header_len) as u64 + header.payload_bytes + CHECKSUM as u64;
+    if (bytes.len() as u64) < expected {
+        return Err(SnapshotError::Truncated {
+            path: path.into(),
+            expected,
+            found: bytes.len() as u64,
+        });
+    }
+    if bytes.len() as u64 > expected {
+        return Err(corrupted(format!(
+            "{} bytes after the end of the snapshot",
+            bytes.len() as u64 - expected
+        )));
+    }
+    let body_end = bytes.len() - CHECKSUM;
+    if Sha256::digest(&bytes[..body_end]).as_slice() != &bytes[body_end..] {
+        return Err(corrupted("checksum mismatch".into()));
+    }
+    Ok((header, &bytes[PREFIX + header_len..body_end]))
+}
+
+/// Decodes a snapshot from bytes, verifying everything.
+pub fn decode(bytes: &[u8], path: &str) -> Result<Snapshot, SnapshotError> {
+    let (header, payload) = frame(bytes, path)?;
+    let snapshot: Snapshot =
+        postcard::from_bytes(payload).map_err(|e| SnapshotError::Corrupted {
+            path: path.into(),
+            detail: format!("payload: {e}"),
+        })?;
+    if snapshot.serial != header.serial
+        || snapshot.directories.len() != snapshot.catalog.directories.len()
+    {
+        return Err(SnapshotError::Corrupted {
+            path: path.into(),
+            detail: "payload disagrees with its header".into(),
+        });
+    }
+    let mirrors = snapshot.mirrors.len();
+    if snapshot
+        .directories
+        .iter()
+        .flat_map(|d| &d.mirrors)
+        .any(|m| m.mirror as usize >= mirrors)
+    {
+        return Err(SnapshotError::Corrupted {
+            path: path.into(),
+            detail: "a directory names a mirror that is not there".into(),
+        });
+    }
+    Ok(snapshot)
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> SnapshotError + '_ {
+    move |source| SnapshotError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Reads and verifies a snapshot file.
+pub fn read(path: &Path) -> Result<Snapshot, SnapshotError> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    decode(&bytes, &path.display().to_string())
+}
+
+/// Reads a snapshot file's header after verifying the whole file.
+pub fn read_header(path: &Path) -> Result<SnapshotHeader, SnapshotError> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    frame(&bytes, &path.display().to_string()).map(|(h, _)| h)
+}
+
+/// Writes a snapshot atomically: temporary file in the same folder, fsync, rename, fsync of
+/// the folder. Returns the file's SHA-256 (hex) and size.
+pub fn write_atomic(snapshot: &Snapshot, path: &Path) -> Result<(String, u64), SnapshotError> {
+    let bytes = encode(snapshot);
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let file_name = path
+        .file_name()
+        .map_or_else(|| "snapshot".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        // The rename is durable only once the folder is synced.
+        std::fs::File::open(&dir)?.sync_all()
+    })();
+    if let Err(e) = result {
+        std::fs::remove_file(&tmp).ok();
+        return Err(io(path)(e));
+    }
+    let digest = Sha256::digest(&bytes);
+    Ok((
+        digest.iter().map(|b| format!("{b:02x}")).collect(),
+        bytes.len() as u64,
+    ))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,105 @@
+use super::*;
+use crate::catalog::Catalog;
+use crate::snapshot::{SnapDirectory, Snapshot};
+use crate::testing::example;
+
+fn sample() -> Snapshot {
+    let catalog = Catalog::load(&example("catalog.toml")).unwrap();
+    Snapshot {
+        serial: 7,
+        created_at: 1_795_000_000,
+        generator: "test".into(),
+        directories: vec![SnapDirectory::default(); catalog.directories.len()],
+        catalog,
+        mirrors: Vec::new(),
+    }
+}
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("snapfile-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("snapshot.bin")
+}
+
+#[test]
+fn writes_atomically_and_reads_back() {
+    let path = temp("roundtrip");
+    let snap = sample();
+    let (sha, size) = write_atomic(&snap, &path).unwrap();
+    assert_eq!(sha.len(), 64);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), size);
+    assert_eq!(read(&path).unwrap(), snap);
+    let header = read_header(&path).unwrap();
+    assert_eq!(
+        (
+            header.serial,
+            header.distribution.as_str(),
+            header.format_version
+        ),
+        (7, "ExampleLinux", FORMAT_VERSION)
+    );
+    // Replacing leaves exactly one file and no temporaries behind.
+    let mut next = snap.clone();
+    next.serial = 8;
+    write_atomic(&next, &path).unwrap();
+    assert_eq!(read(&path).unwrap().serial, 8);
+    let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("snapshot.bin")]);
+}
+
+#[test]
+fn truncated_corrupted_and_foreign_files_are_refused_clearly() {
+    let path = temp("damage");
+    write_atomic(&sample(), &path).unwrap();
+    let good = std::fs::read(&path).unwrap();
+    let header_end = 16 + u32::from_le_bytes(good[12..16].try_into().unwrap()) as usize;
+    for cut in [
+        good.len() - 1,
+        good.len() - 32,
+        header_end + 3,
+        header_end - 5,
+        12,
+    ] {
+        let err = decode(&good[..cut], "s.bin").unwrap_err();
+        assert!(
+            matches!(err, SnapshotError::Truncated { .. }),
+            "cut at {cut}: {err}"
+        );
+        assert!(
+            err.to_string().starts_with("s.bin: the file is truncated"),
+            "{err}"
+        );
+    }
+    for at in [header_end + 10, good.len() - 40, good.len() - 1, 30] {
+        let mut bad = good.clone();
+        bad[at] ^= 0x55;
+        let err = decode(&bad, "s.bin").unwrap_err();
+        assert!(
+            err.to_string().starts_with("s.bin: the file is corrupted"),
+            "flip at {at}: {err}"
+        );
+    }
+    let mut longer = good.clone();
+    longer.extend_from_slice(b"junk");
+    assert!(decode(&longer, "s.bin")
+        .unwrap_err()
+        .to_string()
+        .contains("after the end"));
+    let mut v2 = good.clone();
+    v2[8..12].copy_from_slice(&2u32.to_le_bytes());
+    assert_eq!(
+        decode(&v2, "s.bin").unwrap_err().to_string(),
+        format!("s.bin: snapshot format version 2; this program reads version {FORMAT_VERSION}")
+    );
+    for foreign in [&b""[..], b"MIRR", b"<?xml version=\"1.0\"?><metalink/>"] {
+        assert!(matches!(
+            decode(foreign, "x").unwrap_err(),
+            SnapshotError::NotASnapshot(_)
+        ));
+    }
+    let missing = read(&path.with_file_name("absent.bin")).unwrap_err();
+    assert!(missing.to_string().contains("absent.bin"), "{missing}");
+}
