@@ -1,1 +1,35 @@
+//! mirrorlist-server: answers dnf's metalink and mirrorlist requests from snapshots the
+//! checker publishes. It never touches the database; a snapshot file is all it needs.
 
+pub mod cli;
+
+pub use cli::Cli;
+
+use anyhow::{Context, Result};
+use shared::snapshot::{self, Snapshot};
+
+/// Loads and validates the snapshot named on the command line, and describes it.
+pub fn load(cli: &Cli) -> Result<Snapshot> {
+    let snap = snapshot::read(&cli.snapshot).with_context(|| "cannot load the snapshot")?;
+    Ok(snap)
+}
+
+/// One line saying what a snapshot holds.
+pub fn describe(snap: &Snapshot) -> String {
+    format!(
+        "snapshot {} of {} by {}: {} mirrors, {} directories ({} on mirrors), {} up-to-date mirror-directory pairs",
+        snap.serial,
+        snap.catalog.spec.distribution,
+        snap.generator,
+        snap.mirrors.len(),
+        snap.directories.len(),
+        snap.catalog.mirrored().count(),
+        snap.up_to_date_pairs()
+    )
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    let snap = load(&cli)?;
+    println!("{}", describe(&snap));
+    Ok(())
+}

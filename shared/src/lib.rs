@@ -11,3 +11,4 @@ pub mod snapshot;
 pub mod store;
 pub mod testing;
 pub mod yaml;
+pub mod telemetry;

@@ -649,19 +649,22 @@ impl Judge<'_> {
                 continue;
             }
             let f = format!("{field}.{key}");
-            if urls.contains_key(&right) {
-                self.warn(
+            match urls.entry(right) {
+                std::collections::btree_map::Entry::Occupied(_) => self.warn(
                     Some(value),
                     &f,
                     format!("{raw:?} is not a {wrong} URL; ignored (the {right} address is given)"),
-                );
-            } else if let Some(url) = self.base_url(value, &f, right, raw.trim()) {
-                self.warn(
-                    Some(value),
-                    &f,
-                    format!("{raw:?} is a {right} URL; used as the {right} address"),
-                );
-                urls.insert(right, url);
+                ),
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    if let Some(url) = self.base_url(value, &f, right, raw.trim()) {
+                        self.warn(
+                            Some(value),
+                            &f,
+                            format!("{raw:?} is a {right} URL; used as the {right} address"),
+                        );
+                        slot.insert(url);
+                    }
+                }
             }
         }
         urls

@@ -5,7 +5,7 @@ use super::{col, flag, now, Result, Store, StoreError};
 use crate::registry::{Geo, Mirror, Protocol};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// What applying a registry changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,10 +28,11 @@ impl ApplyOutcome {
             self.removed.len()
         );
         if !self.kept.is_empty() {
-            s.push_str(&format!(
-                "; {} stored mirrors are not in the registry and were kept (use --sync to remove them)",
-                self.kept.len()
-            ));
+            let (n, verb) = match self.kept.len() {
+                1 => ("1 stored mirror is".to_string(), "was"),
+                n => (format!("{n} stored mirrors are"), "were"),
+            };
+            s.push_str(&format!("; {n} not in the registry and {verb} kept (use --sync to remove them)"));
         }
         s
     }
@@ -157,7 +158,7 @@ impl Store {
             } else {
                 m.module_urls
                     .entry(module)
-                    .or_insert_with(BTreeMap::new)
+                    .or_default()
                     .insert(protocol, url);
             }
         }

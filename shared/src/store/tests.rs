@@ -224,7 +224,7 @@ async fn upstream_history_checks_health_and_snapshots() {
             at: health.since,
         };
         store
-            .save_health(&[health.clone()], &[event.clone()])
+            .save_health(std::slice::from_ref(&health), std::slice::from_ref(&event))
             .await
             .unwrap();
         assert_eq!(store.load_health().await.unwrap(), vec![health]);

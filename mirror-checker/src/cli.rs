@@ -1,0 +1,78 @@
+//! Command-line interface.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "mirror-checker", version, about = "Keeps the mirror network's state: registry, catalog, checks, snapshots")]
+pub struct Cli {
+    /// TOML configuration file (see deploy/examples/checker.toml).
+    #[arg(long, short, env = "MIRROR_CHECKER_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Database URL: sqlite://FILE (created on first use) or postgres://USER@HOST/DB.
+    /// Overrides the config file.
+    #[arg(long, env = "MIRRORS_DATABASE", global = true)]
+    pub database: Option<String>,
+    /// Log filter, e.g. `info` or `mirror_checker=debug` (default: RUST_LOG, else info).
+    #[arg(long, env = "MIRRORS_LOG", global = true)]
+    pub log: Option<String>,
+    /// Log one JSON object per line.
+    #[arg(long, env = "MIRRORS_LOG_JSON", global = true)]
+    pub log_json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import a registry folder of one-YAML-file-per-mirror into the store.
+    ImportRegistry {
+        /// The folder holding <mirror>.yml files.
+        dir: PathBuf,
+        /// Also remove stored mirrors whose file is gone.
+        #[arg(long)]
+        sync: bool,
+        /// Print the report as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write every stored mirror as a registry file into a folder.
+    ExportRegistry {
+        /// The folder to write <mirror>.yml files into (created if needed).
+        dir: PathBuf,
+    },
+    /// Manage the catalog of releases, repos and directories.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+    /// Build a snapshot from the store and publish it atomically.
+    Snapshot {
+        /// Where to write it (default: snapshot_path from the config).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Load the project's TOML catalog into the store.
+    Load {
+        /// The catalog file (see deploy/examples/catalog.toml).
+        file: PathBuf,
+    },
+    /// Import AlmaLinux's service configuration (config.yml) into the store.
+    ImportAlmalinux {
+        /// AlmaLinux's config.yml.
+        file: PathBuf,
+        /// Also write the catalog in this project's TOML form to this file.
+        #[arg(long)]
+        write_toml: Option<PathBuf>,
+    },
+    /// Print the stored catalog's releases and directory counts.
+    Show {
+        /// List every directory.
+        #[arg(long)]
+        directories: bool,
+    },
+}
