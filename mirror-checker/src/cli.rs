@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "mirror-checker", version, about = "Keeps the mirror network's state: registry, catalog, checks, snapshots")]
+#[command(
+    name = "mirror-checker",
+    version,
+    about = "Keeps the mirror network's state: registry, catalog, checks, snapshots"
+)]
 pub struct Cli {
     /// TOML configuration file (see deploy/examples/checker.toml).
     #[arg(long, short, env = "MIRROR_CHECKER_CONFIG", global = true)]

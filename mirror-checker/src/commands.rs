@@ -13,20 +13,29 @@ pub const GENERATOR: &str = concat!("mirror-checker ", env!("CARGO_PKG_VERSION")
 
 /// Makes sure the folder of a SQLite file exists, so a first run just works.
 fn prepare_sqlite_dir(url: &str) -> Result<()> {
-    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
     if url.contains("://") && !url.starts_with("sqlite:") {
         return Ok(());
     }
     let path = path.split('?').next().unwrap_or(path);
-    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     Ok(())
 }
 
 pub async fn open_store(config: &Config) -> Result<Store> {
     prepare_sqlite_dir(&config.database)?;
-    Store::open(&config.database).await.with_context(|| format!("database {}", redact(&config.database)))
+    Store::open(&config.database)
+        .await
+        .with_context(|| format!("database {}", redact(&config.database)))
 }
 
 /// A database URL without its password, for messages.
@@ -43,11 +52,14 @@ pub fn redact(url: &str) -> String {
 pub async fn run(cli: Cli) -> Result<()> {
     let config = Config::load(&cli).map_err(anyhow::Error::msg)?;
     match cli.command {
-        Command::ImportRegistry { dir, sync, json } => import_registry(&config, &dir, sync, json).await,
+        Command::ImportRegistry { dir, sync, json } => {
+            import_registry(&config, &dir, sync, json).await
+        }
         Command::ExportRegistry { dir } => {
             let store = open_store(&config).await?;
             let mirrors = store.load_mirrors().await?;
-            let n = registry::export_dir(&mirrors, &dir).with_context(|| format!("cannot write into {}", dir.display()))?;
+            let n = registry::export_dir(&mirrors, &dir)
+                .with_context(|| format!("cannot write into {}", dir.display()))?;
             println!("wrote {n} registry files into {}", dir.display());
             Ok(())
         }
@@ -58,7 +70,12 @@ pub async fn run(cli: Cli) -> Result<()> {
             let record = publish_snapshot(&store, &path).await?;
             println!(
                 "published snapshot {} to {}: {} mirrors, {} directories, {} bytes, sha256 {}",
-                record.serial, record.path, record.mirrors, record.directories, record.size, record.sha256
+                record.serial,
+                record.path,
+                record.mirrors,
+                record.directories,
+                record.size,
+                record.sha256
             );
             Ok(())
         }
@@ -66,16 +83,20 @@ pub async fn run(cli: Cli) -> Result<()> {
 }
 
 async fn import_registry(config: &Config, dir: &Path, sync: bool, json: bool) -> Result<()> {
-    let report = registry::import_dir(dir).with_context(|| format!("cannot read the registry folder {}", dir.display()))?;
+    let report = registry::import_dir(dir)
+        .with_context(|| format!("cannot read the registry folder {}", dir.display()))?;
     if report.files.is_empty() {
         bail!("{} holds no .yml registry files", dir.display());
     }
     let store = open_store(config).await?;
     let outcome = store.apply_registry(&report.mirrors, sync).await?;
     if json {
-        println!("{}", serde_json::json!({ "files": report.files, "store": {
+        println!(
+            "{}",
+            serde_json::json!({ "files": report.files, "store": {
             "added": outcome.added, "updated": outcome.updated, "unchanged": outcome.unchanged,
-            "removed": outcome.removed, "kept": outcome.kept } }));
+            "removed": outcome.removed, "kept": outcome.kept } })
+        );
     } else {
         print!("{}", report.details());
         println!("{}", report.summary());
@@ -96,7 +117,8 @@ async fn catalog(config: &Config, command: CatalogCommand) -> Result<()> {
         CatalogCommand::ImportAlmalinux { file, write_toml } => {
             let catalog = Catalog::from_spec(import_almalinux(&file)?)?;
             if let Some(out) = write_toml {
-                std::fs::write(&out, catalog.spec.to_toml()).with_context(|| format!("cannot write {}", out.display()))?;
+                std::fs::write(&out, catalog.spec.to_toml())
+                    .with_context(|| format!("cannot write {}", out.display()))?;
                 println!("wrote {}", out.display());
             }
             catalog
@@ -117,15 +139,34 @@ async fn catalog(config: &Config, command: CatalogCommand) -> Result<()> {
 }
 
 fn print_catalog(catalog: &Catalog, all: bool) {
-    println!("{}: {} directories, {} on mirrors", catalog.spec.distribution, catalog.directories.len(), catalog.mirrored().count());
+    println!(
+        "{}: {} directories, {} on mirrors",
+        catalog.spec.distribution,
+        catalog.directories.len(),
+        catalog.mirrored().count()
+    );
     for release in &catalog.spec.releases {
-        let count = catalog.mirrored().filter(|(_, d)| d.release == release.version).count();
-        let aliases = if release.aliases.is_empty() { String::new() } else { format!(" (also {})", release.aliases.join(", ")) };
-        println!("  {}{aliases}: {count} directories on mirrors", release.version);
+        let count = catalog
+            .mirrored()
+            .filter(|(_, d)| d.release == release.version)
+            .count();
+        let aliases = if release.aliases.is_empty() {
+            String::new()
+        } else {
+            format!(" (also {})", release.aliases.join(", "))
+        };
+        println!(
+            "  {}{aliases}: {count} directories on mirrors",
+            release.version
+        );
     }
     if all {
         for d in &catalog.directories {
-            println!("  {}{}", d.path, if d.vault_only { "  [vault]" } else { "" });
+            println!(
+                "  {}{}",
+                d.path,
+                if d.vault_only { "  [vault]" } else { "" }
+            );
         }
     }
 }

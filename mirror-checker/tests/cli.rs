@@ -19,7 +19,10 @@ impl Env {
 
     fn checker(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_mirror-checker"))
-            .args(["--database", &format!("sqlite://{}", self.dir.join("db/mirrors.db").display())])
+            .args([
+                "--database",
+                &format!("sqlite://{}", self.dir.join("db/mirrors.db").display()),
+            ])
             .args(args)
             .env_remove("MIRROR_CHECKER_CONFIG")
             .env_remove("MIRRORS_DATABASE")
@@ -29,7 +32,11 @@ impl Env {
 
     fn ok(&self, args: &[&str]) -> String {
         let out = self.checker(args);
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(out.status.success(), "{args:?} failed:\n{text}");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
@@ -40,33 +47,72 @@ impl Env {
 }
 
 fn server(snapshot: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mirror-checker").replace("mirror-checker", "mirrorlist-server"))
-        .args(["--snapshot", &snapshot.display().to_string()])
-        .output()
-        .unwrap()
+    Command::new(
+        env!("CARGO_BIN_EXE_mirror-checker").replace("mirror-checker", "mirrorlist-server"),
+    )
+    .args(["--snapshot", &snapshot.display().to_string()])
+    .output()
+    .unwrap()
 }
 
 #[test]
 fn example_registry_and_catalog_to_a_snapshot_the_server_loads() {
     let env = Env::new("example");
-    let catalog = env.ok(&["catalog", "load", &example("catalog.toml").display().to_string()]);
-    assert!(catalog.contains("ExampleLinux: 22 directories, 19 on mirrors"), "{catalog}");
-    let import = env.ok(&["import-registry", &example("mirrors.d").display().to_string()]);
-    assert!(import.contains("10 files: 10 accepted, 0 accepted with warnings, 0 rejected"), "{import}");
-    assert!(import.contains("store: 10 added, 0 updated, 0 unchanged, 0 removed"), "{import}");
-    let again = env.ok(&["import-registry", &example("mirrors.d").display().to_string()]);
-    assert!(again.contains("store: 0 added, 0 updated, 10 unchanged, 0 removed"), "{again}");
+    let catalog = env.ok(&[
+        "catalog",
+        "load",
+        &example("catalog.toml").display().to_string(),
+    ]);
+    assert!(
+        catalog.contains("ExampleLinux: 22 directories, 19 on mirrors"),
+        "{catalog}"
+    );
+    let import = env.ok(&[
+        "import-registry",
+        &example("mirrors.d").display().to_string(),
+    ]);
+    assert!(
+        import.contains("10 files: 10 accepted, 0 accepted with warnings, 0 rejected"),
+        "{import}"
+    );
+    assert!(
+        import.contains("store: 10 added, 0 updated, 0 unchanged, 0 removed"),
+        "{import}"
+    );
+    let again = env.ok(&[
+        "import-registry",
+        &example("mirrors.d").display().to_string(),
+    ]);
+    assert!(
+        again.contains("store: 0 added, 0 updated, 10 unchanged, 0 removed"),
+        "{again}"
+    );
 
     let snap = env.path("out/snapshot.bin");
     let published = env.ok(&["snapshot", "--out", &snap]);
-    assert!(published.starts_with("published snapshot 1 to"), "{published}");
-    assert!(published.contains("8 mirrors"), "disabled and unapproved are left out: {published}");
-    assert!(env.ok(&["snapshot", "--out", &snap]).starts_with("published snapshot 2 to"));
+    assert!(
+        published.starts_with("published snapshot 1 to"),
+        "{published}"
+    );
+    assert!(
+        published.contains("8 mirrors"),
+        "disabled and unapproved are left out: {published}"
+    );
+    assert!(env
+        .ok(&["snapshot", "--out", &snap])
+        .starts_with("published snapshot 2 to"));
 
     let out = server(Path::new(&snap));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("snapshot 2 of ExampleLinux by mirror-checker"), "{text}");
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("snapshot 2 of ExampleLinux by mirror-checker"),
+        "{text}"
+    );
 
     // The server refuses a damaged snapshot with a clear message and a failing exit.
     let mut bytes = std::fs::read(&snap).unwrap();
@@ -76,7 +122,10 @@ fn example_registry_and_catalog_to_a_snapshot_the_server_loads() {
     let out = server(&broken);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot load the snapshot") && err.contains("the file is truncated"), "{err}");
+    assert!(
+        err.contains("cannot load the snapshot") && err.contains("the file is truncated"),
+        "{err}"
+    );
 
     // Export writes every mirror back as a registry file.
     let exported = env.ok(&["export-registry", &env.path("export")]);
@@ -86,18 +135,39 @@ fn example_registry_and_catalog_to_a_snapshot_the_server_loads() {
 
 #[test]
 fn the_real_registry_imports_with_its_report_and_syncs() {
-    let Some(dir) = shared_data("almalinux-mirrors/mirrors.d") else { return };
-    let Some(config) = shared_data("almalinux-mirrors/config.yml") else { return };
+    let Some(dir) = shared_data("almalinux-mirrors/mirrors.d") else {
+        return;
+    };
+    let Some(config) = shared_data("almalinux-mirrors/config.yml") else {
+        return;
+    };
     let env = Env::new("real");
     let toml = env.path("almalinux.toml");
-    let catalog = env.ok(&["catalog", "import-almalinux", &config.display().to_string(), "--write-toml", &toml]);
-    assert!(catalog.contains("AlmaLinux: 344 directories, 151 on mirrors"), "{catalog}");
-    assert!(catalog.contains("9.8 (also 9): 43 directories on mirrors"), "{catalog}");
+    let catalog = env.ok(&[
+        "catalog",
+        "import-almalinux",
+        &config.display().to_string(),
+        "--write-toml",
+        &toml,
+    ]);
+    assert!(
+        catalog.contains("AlmaLinux: 344 directories, 151 on mirrors"),
+        "{catalog}"
+    );
+    assert!(
+        catalog.contains("9.8 (also 9): 43 directories on mirrors"),
+        "{catalog}"
+    );
     // The written TOML loads to the same catalog.
-    assert!(env.ok(&["catalog", "load", &toml]).contains("AlmaLinux: 344 directories, 151 on mirrors"));
+    assert!(env
+        .ok(&["catalog", "load", &toml])
+        .contains("AlmaLinux: 344 directories, 151 on mirrors"));
 
     let report = env.ok(&["import-registry", &dir.display().to_string()]);
-    assert!(report.contains("530 files: 480 accepted, 50 accepted with warnings, 0 rejected"), "{report}");
+    assert!(
+        report.contains("530 files: 480 accepted, 50 accepted with warnings, 0 rejected"),
+        "{report}"
+    );
     assert!(report.contains("warnings: almalinux.mirror.sofia.incognet.io.yml\n  almalinux.mirror.sofia.incognet.io.yml: line 8: address_options: unknown key"), "{report}");
     assert!(report.contains("store: 530 added"), "{report}");
 
@@ -113,9 +183,17 @@ fn the_real_registry_imports_with_its_report_and_syncs() {
     std::fs::write(partial.join("zz-broken.yml"), "name: [oops\n").unwrap();
     let kept = env.ok(&["import-registry", &partial.display().to_string()]);
     assert!(kept.contains("rejected: zz-broken.yml"), "{kept}");
-    assert!(kept.contains("529 unchanged, 0 removed; 1 stored mirror is not in the registry and was kept"), "{kept}");
+    assert!(
+        kept.contains(
+            "529 unchanged, 0 removed; 1 stored mirror is not in the registry and was kept"
+        ),
+        "{kept}"
+    );
     let synced = env.ok(&["import-registry", "--sync", &partial.display().to_string()]);
-    assert!(synced.contains("0 added, 0 updated, 529 unchanged, 1 removed"), "{synced}");
+    assert!(
+        synced.contains("0 added, 0 updated, 529 unchanged, 1 removed"),
+        "{synced}"
+    );
 
     let json = env.ok(&["import-registry", "--json", &partial.display().to_string()]);
     let parsed: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
@@ -131,10 +209,24 @@ fn operator_mistakes_get_clear_errors() {
     let out = env.checker(&["import-registry", &env.path("nowhere")]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the registry folder"));
-    let out = Command::new(env!("CARGO_BIN_EXE_mirror-checker")).args(["--database", "mysql://x/y", "catalog", "show"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"), "{out:?}");
+    let out = Command::new(env!("CARGO_BIN_EXE_mirror-checker"))
+        .args(["--database", "mysql://x/y", "catalog", "show"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"),
+        "{out:?}"
+    );
     let bad_config = env.dir.join("bad.toml");
     std::fs::write(&bad_config, "databse = \"sqlite://x\"\n").unwrap();
-    let out = env.checker(&["--config", &bad_config.display().to_string(), "catalog", "show"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `databse`"), "{out:?}");
+    let out = env.checker(&[
+        "--config",
+        &bad_config.display().to_string(),
+        "catalog",
+        "show",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown field `databse`"),
+        "{out:?}"
+    );
 }

@@ -4,7 +4,11 @@ use clap::Parser;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "mirrorlist-server", version, about = "Answers dnf metalink and mirrorlist requests from checker snapshots")]
+#[command(
+    name = "mirrorlist-server",
+    version,
+    about = "Answers dnf metalink and mirrorlist requests from checker snapshots"
+)]
 pub struct Cli {
     /// The snapshot file the checker publishes.
     #[arg(long, env = "MIRRORLIST_SNAPSHOT")]

@@ -9,6 +9,6 @@ pub mod model;
 pub mod registry;
 pub mod snapshot;
 pub mod store;
+pub mod telemetry;
 pub mod testing;
 pub mod yaml;
-pub mod telemetry;

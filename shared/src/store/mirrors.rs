@@ -32,7 +32,9 @@ impl ApplyOutcome {
                 1 => ("1 stored mirror is".to_string(), "was"),
                 n => (format!("{n} stored mirrors are"), "were"),
             };
-            s.push_str(&format!("; {n} not in the registry and {verb} kept (use --sync to remove them)"));
+            s.push_str(&format!(
+                "; {n} not in the registry and {verb} kept (use --sync to remove them)"
+            ));
         }
         s
     }
