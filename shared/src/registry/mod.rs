@@ -4,6 +4,7 @@
 
 mod export;
 mod import;
+mod judge;
 
 pub use export::{export_dir, mirror_to_yaml};
 pub use import::{import_dir, import_file, FileOutcome, FileReport, ImportReport, MAX_FILE_BYTES};

@@ -58,12 +58,12 @@ impl Store {
         for m in mirrors {
             match by_name.get(m.name.as_str()) {
                 Some((_, old)) if old == m => outcome.unchanged += 1,
-                Some((id, _)) => {
-                    write_mirror(&mut tx, Some(*id), m, at).await?;
+                Some(_) => {
+                    write_mirror(&mut tx, m, at).await?;
                     outcome.updated.push(m.name.clone());
                 }
                 None => {
-                    write_mirror(&mut tx, None, m, at).await?;
+                    write_mirror(&mut tx, m, at).await?;
                     outcome.added.push(m.name.clone());
                 }
             }
@@ -233,85 +233,56 @@ async fn site_id(tx: &mut Transaction<'_, Any>, m: &Mirror) -> Result<i64> {
     col(&row, "id")
 }
 
-async fn write_mirror(
-    tx: &mut Transaction<'_, Any>,
-    id: Option<i64>,
-    m: &Mirror,
-    at: i64,
-) -> Result<i64> {
+async fn write_mirror(tx: &mut Transaction<'_, Any>, m: &Mirror, at: i64) -> Result<i64> {
     let site = site_id(tx, m).await?;
     let g = &m.geo;
-    let id = match id {
-        Some(id) => {
-            sqlx::query(
-                "UPDATE mirrors SET site_id = $1, email = $2, country = $3, state_province = $4, city = $5,
-                   latitude = $6, longitude = $7, bandwidth_mbps = $8, private = $9, monopoly = $10,
-                   subnets_url = $11, cloud_type = $12, update_frequency = $13, enabled = $14,
-                   approved = $15, updated_at = $16 WHERE id = $17",
-            )
-            .bind(site)
-            .bind(m.email.as_deref())
-            .bind(g.country.as_deref())
-            .bind(g.state_province.as_deref())
-            .bind(g.city.as_deref())
-            .bind(g.latitude)
-            .bind(g.longitude)
-            .bind(m.bandwidth_mbps.map(i64::from))
-            .bind(m.private)
-            .bind(m.monopoly)
-            .bind(m.subnets_url.as_deref())
-            .bind(m.cloud_type.as_deref())
-            .bind(m.update_frequency.as_deref())
-            .bind(m.enabled)
-            .bind(m.approved)
-            .bind(at)
+    // An upsert keeps the row (and its id, which check history refers to) for a known name.
+    let row = sqlx::query(
+        "INSERT INTO mirrors (name, site_id, email, country, state_province, city, latitude,
+           longitude, bandwidth_mbps, private, monopoly, subnets_url, cloud_type,
+           update_frequency, enabled, approved, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
+         ON CONFLICT (name) DO UPDATE SET site_id = excluded.site_id, email = excluded.email,
+           country = excluded.country, state_province = excluded.state_province,
+           city = excluded.city, latitude = excluded.latitude, longitude = excluded.longitude,
+           bandwidth_mbps = excluded.bandwidth_mbps, private = excluded.private,
+           monopoly = excluded.monopoly, subnets_url = excluded.subnets_url,
+           cloud_type = excluded.cloud_type, update_frequency = excluded.update_frequency,
+           enabled = excluded.enabled, approved = excluded.approved, updated_at = excluded.updated_at
+         RETURNING id",
+    )
+    .bind(&m.name)
+    .bind(site)
+    .bind(m.email.as_deref())
+    .bind(g.country.as_deref())
+    .bind(g.state_province.as_deref())
+    .bind(g.city.as_deref())
+    .bind(g.latitude)
+    .bind(g.longitude)
+    .bind(m.bandwidth_mbps.map(i64::from))
+    .bind(m.private)
+    .bind(m.monopoly)
+    .bind(m.subnets_url.as_deref())
+    .bind(m.cloud_type.as_deref())
+    .bind(m.update_frequency.as_deref())
+    .bind(m.enabled)
+    .bind(m.approved)
+    .bind(at)
+    .fetch_one(&mut **tx)
+    .await?;
+    let id: i64 = col(&row, "id")?;
+    for table in [
+        "mirror_urls",
+        "mirror_netblocks",
+        "mirror_asns",
+        "mirror_countries_allowed",
+        "mirror_cloud_regions",
+    ] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE mirror_id = $1"))
             .bind(id)
             .execute(&mut **tx)
             .await?;
-            for table in [
-                "mirror_urls",
-                "mirror_netblocks",
-                "mirror_asns",
-                "mirror_countries_allowed",
-                "mirror_cloud_regions",
-            ] {
-                sqlx::query(&format!("DELETE FROM {table} WHERE mirror_id = $1"))
-                    .bind(id)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            id
-        }
-        None => {
-            let row = sqlx::query(
-                "INSERT INTO mirrors (name, site_id, email, country, state_province, city, latitude,
-                   longitude, bandwidth_mbps, private, monopoly, subnets_url, cloud_type,
-                   update_frequency, enabled, approved, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
-                 RETURNING id",
-            )
-            .bind(&m.name)
-            .bind(site)
-            .bind(m.email.as_deref())
-            .bind(g.country.as_deref())
-            .bind(g.state_province.as_deref())
-            .bind(g.city.as_deref())
-            .bind(g.latitude)
-            .bind(g.longitude)
-            .bind(m.bandwidth_mbps.map(i64::from))
-            .bind(m.private)
-            .bind(m.monopoly)
-            .bind(m.subnets_url.as_deref())
-            .bind(m.cloud_type.as_deref())
-            .bind(m.update_frequency.as_deref())
-            .bind(m.enabled)
-            .bind(m.approved)
-            .bind(at)
-            .fetch_one(&mut **tx)
-            .await?;
-            col(&row, "id")?
-        }
-    };
+    }
     let urls = m.urls.iter().map(|(p, u)| ("", p, u));
     let module_urls = m
         .module_urls

@@ -1,5 +1,5 @@
 use super::*;
-use crate::registry::export_dir;
+use crate::registry::{export_dir, Protocol};
 use crate::testing::{example, shared_data};
 
 fn judged(text: &str) -> (FileReport, Option<Mirror>) {
