@@ -154,13 +154,14 @@ pub fn import_almalinux_str(text: &str, shown: &str) -> Result<CatalogSpec, Cata
             vault_only,
         });
     }
-    let max_staleness = root
+    let max_sync_age = root
         .get("allowed_outdate")
         .and_then(Node::text)
         .unwrap_or_else(|| "12h".into());
     Ok(CatalogSpec {
         distribution: "AlmaLinux".into(),
-        max_staleness,
+        alternates_window: super::default_alternates_window(),
+        max_sync_age,
         vault_url: root.get("vault_mirror").and_then(Node::text),
         vault_releases: strings("vault_versions")?,
         releases,

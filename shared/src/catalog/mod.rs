@@ -20,10 +20,13 @@ pub const SOURCE_ARCH: &str = "source";
 pub struct CatalogSpec {
     /// Name of the distribution, shown in headers and pages.
     pub distribution: String,
-    /// How long after the master publishes a new version a mirror may still serve the
-    /// previous one (`12h`); older versions within this window are metalink alternates.
-    #[serde(default = "default_max_staleness")]
-    pub max_staleness: String,
+    /// Older repomd.xml versions the master published within this window (`3d`) stay valid:
+    /// the metalink offers them as alternates, so a mirror a sync or two behind is used.
+    #[serde(default = "default_alternates_window")]
+    pub alternates_window: String,
+    /// A mirror whose `TIME` file is older than this (`12h`) is reported as not syncing.
+    #[serde(default = "default_max_sync_age")]
+    pub max_sync_age: String,
     /// Where releases no longer on mirrors are served from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vault_url: Option<String>,
@@ -36,7 +39,11 @@ pub struct CatalogSpec {
     pub repos: Vec<RepoSpec>,
 }
 
-fn default_max_staleness() -> String {
+fn default_alternates_window() -> String {
+    "3d".into()
+}
+
+fn default_max_sync_age() -> String {
     "12h".into()
 }
 
@@ -89,7 +96,8 @@ pub struct Directory {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Catalog {
     pub spec: CatalogSpec,
-    pub max_staleness_secs: u64,
+    pub alternates_window_secs: u64,
+    pub max_sync_age_secs: u64,
     pub directories: Vec<Directory>,
 }
 
@@ -152,8 +160,10 @@ impl Catalog {
         if spec.releases.is_empty() {
             return invalid("no releases".into());
         }
-        let max_staleness_secs = crate::duration::parse_duration(&spec.max_staleness)
-            .map_err(|e| CatalogError::Invalid(format!("max_staleness: {e}")))?;
+        let alternates_window_secs = crate::duration::parse_duration(&spec.alternates_window)
+            .map_err(|e| CatalogError::Invalid(format!("alternates_window: {e}")))?;
+        let max_sync_age_secs = crate::duration::parse_duration(&spec.max_sync_age)
+            .map_err(|e| CatalogError::Invalid(format!("max_sync_age: {e}")))?;
         if let Some(vault) = &spec.vault_url {
             match url::Url::parse(vault) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => {}
@@ -268,7 +278,8 @@ impl Catalog {
         directories.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(Catalog {
             spec,
-            max_staleness_secs,
+            alternates_window_secs,
+            max_sync_age_secs,
             directories,
         })
     }

@@ -40,18 +40,12 @@ impl SnapshotInput {
     }
 }
 
-/// The versions a metalink offers at `now`: the newest, then each older one whose successor
-/// appeared no longer than `window` seconds ago (a mirror one sync behind stays usable).
+/// The versions a metalink offers at `now`: the newest, then the older ones the master
+/// published (first seen) no more than `window` seconds ago, newest first.
 pub fn versions_in_window(history: &[RepomdVersion], now: i64, window: u64) -> Vec<RepomdVersion> {
+    let oldest = now.saturating_sub(window as i64);
     let mut out: Vec<RepomdVersion> = history.iter().take(1).cloned().collect();
-    for pair in history.windows(2) {
-        let superseded_at = pair[0].first_seen;
-        if now.saturating_sub(superseded_at) <= window as i64 {
-            out.push(pair[1].clone());
-        } else {
-            break;
-        }
-    }
+    out.extend(history.iter().skip(1).take_while(|v| v.first_seen >= oldest).cloned());
     out
 }
 
@@ -108,7 +102,7 @@ pub fn build(input: &SnapshotInput, serial: u64, now: i64, generator: &str) -> S
         };
         by_store_id.insert(store_id, i);
         if let Some(history) = input.history.get(&store_id) {
-            directories[i].versions = versions_in_window(history, now, catalog.max_staleness_secs);
+            directories[i].versions = versions_in_window(history, now, catalog.alternates_window_secs);
         }
     }
     // (directory index, snapshot mirror) → (protocol bits, versions behind)

@@ -21,7 +21,7 @@ const H: i64 = 3600;
 const NOW: i64 = 1_800_000_000;
 
 #[test]
-fn the_window_keeps_versions_superseded_recently() {
+fn the_window_keeps_versions_published_recently() {
     // Newest first: v4 published 1 h ago, v3 5 h ago, v2 20 h ago, v1 30 h ago.
     let history = vec![
         v(4, NOW - H),
@@ -35,9 +35,11 @@ fn the_window_keeps_versions_superseded_recently() {
             .map(|x| x.md5.clone())
             .collect::<Vec<_>>()
     };
-    assert_eq!(shas(12 * 3600), vec![v(4, 0).md5, v(3, 0).md5, v(2, 0).md5]);
-    assert_eq!(shas(3 * 3600), vec![v(4, 0).md5, v(3, 0).md5]);
+    assert_eq!(shas(24 * 3600), vec![v(4, 0).md5, v(3, 0).md5, v(2, 0).md5]);
+    assert_eq!(shas(5 * 3600), vec![v(4, 0).md5, v(3, 0).md5]);
     assert_eq!(shas(0), vec![v(4, 0).md5]);
+    // The current version counts however old it is.
+    assert_eq!(versions_in_window(&history[3..], NOW, 60).len(), 1);
     assert!(versions_in_window(&[], NOW, 100).is_empty());
 }
 
@@ -108,7 +110,7 @@ fn only_mirrors_holding_a_version_in_the_window_over_a_healthy_protocol_are_list
         v(4, NOW - H),
         v(3, NOW - 5 * H),
         v(2, NOW - 20 * H),
-        v(1, NOW - 30 * H),
+        v(1, NOW - 96 * H),
     ];
     let sha = |n: i64| format!("{n:064x}");
     let mut checks = Vec::new();
@@ -155,7 +157,7 @@ fn only_mirrors_holding_a_version_in_the_window_over_a_healthy_protocol_are_list
     assert_eq!(
         d.versions.len(),
         3,
-        "current plus two alternates within 12 h"
+        "current plus the two alternates published within 3 days"
     );
     let listed: Vec<(&str, u8, u8)> = d
         .mirrors
