@@ -1,0 +1,504 @@
+//! The crawler's HTTP client: hyper with a connector of our own, so that name resolution can
+//! be pinned (a static map like curl's `--connect-to`, used to stand a simulated network in for
+//! real host names), an address family can be forced (to probe IPv4 and IPv6 separately), and
+//! extra CA certificates can be trusted. Every fetch is bounded: connect, first-byte and total
+//! timeouts, a body size cap, and a redirect limit with loop detection.
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::{Connected, Connection};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::ServerName;
+use serde::Deserialize;
+use shared::model::Family;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use url::Url;
+
+/// Where requests for `host:port` go instead of DNS; `host = "*"` matches any host.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectTo {
+    pub host: String,
+    pub port: u16,
+    pub addrs: Vec<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Static routes that replace DNS, like curl's `--connect-to`. Off by default.
+    pub connect_to: Vec<ConnectTo>,
+    /// PEM files of CA certificates trusted besides the public roots. Off by default.
+    pub extra_ca_files: Vec<PathBuf>,
+    pub connect_timeout_ms: u64,
+    /// From sending the request to receiving the response headers.
+    pub first_byte_timeout_ms: u64,
+    /// The whole fetch, body and redirects included.
+    pub total_timeout_ms: u64,
+    /// Bodies larger than this are cut and the fetch fails (repomd.xml is a few KiB).
+    pub max_body_bytes: u64,
+    pub max_redirects: u32,
+    pub user_agent: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            connect_to: Vec::new(),
+            extra_ca_files: Vec::new(),
+            connect_timeout_ms: 5_000,
+            first_byte_timeout_ms: 10_000,
+            total_timeout_ms: 20_000,
+            max_body_bytes: 1 << 20,
+            max_redirects: 5,
+            user_agent: concat!("mirror-checker/", env!("CARGO_PKG_VERSION")).into(),
+        }
+    }
+}
+
+/// Why a fetch failed, in terms an operator can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    #[error("name resolution failed: {0}")]
+    Dns(String),
+    #[error("connection failed: {0}")]
+    Connect(String),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("timed out {0}")]
+    Timeout(&'static str),
+    #[error("response larger than {0} bytes; cut")]
+    TooLarge(u64),
+    #[error("body truncated after {0} bytes")]
+    Truncated(u64),
+    #[error("redirect loop at {0}")]
+    RedirectLoop(String),
+    #[error("more than {0} redirects")]
+    TooManyRedirects(u32),
+    #[error("bad redirect: {0}")]
+    BadRedirect(String),
+    #[error("HTTP error: {0}")]
+    Protocol(String),
+}
+
+impl FetchError {
+    /// Failures of the transport (the host did not answer properly), as opposed to answers.
+    pub fn is_transport(&self) -> bool {
+        matches!(self, FetchError::Dns(_) | FetchError::Connect(_) | FetchError::Tls(_) | FetchError::Timeout(_))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub status: u16,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub body: Bytes,
+    pub elapsed: Duration,
+    /// Requests made, redirects included.
+    pub requests: u32,
+}
+
+/// Conditional request validators from an earlier fetch.
+#[derive(Debug, Clone, Default)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+type HyperClient = Client<Connector, http_body_util::Empty<Bytes>>;
+
+/// One pooled client per address-family choice.
+#[derive(Clone)]
+pub struct HttpClient {
+    any: HyperClient,
+    v4: HyperClient,
+    v6: HyperClient,
+    /// Shared with the three connectors.
+    routes: Arc<Routes>,
+    config: Arc<HttpConfig>,
+}
+
+impl HttpClient {
+    pub fn new(config: HttpConfig) -> anyhow::Result<HttpClient> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for file in &config.extra_ca_files {
+            use rustls_pki_types::pem::PemObject;
+            let certs: Vec<_> = rustls_pki_types::CertificateDer::pem_file_iter(file)
+                .map_err(|e| anyhow::anyhow!("CA file {}: {e}", file.display()))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| anyhow::anyhow!("CA file {}: {e}", file.display()))?;
+            if certs.is_empty() {
+                anyhow::bail!("CA file {} holds no certificate", file.display());
+            }
+            for cert in certs {
+                roots.add(cert).map_err(|e| anyhow::anyhow!("CA file {}: {e}", file.display()))?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(tls));
+        let routes = Arc::new(Routes::new(&config.connect_to));
+        let make = |family| {
+            let connector = Connector {
+                routes: routes.clone(),
+                tls: tls.clone(),
+                family,
+                connect_timeout: Duration::from_millis(config.connect_timeout_ms),
+            };
+            Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(30))
+                .pool_max_idle_per_host(8)
+                .build(connector)
+        };
+        Ok(HttpClient {
+            any: make(Family::Any),
+            v4: make(Family::V4),
+            v6: make(Family::V6),
+            routes,
+            config: Arc::new(config),
+        })
+    }
+
+    pub fn config(&self) -> &HttpConfig {
+        &self.config
+    }
+
+    /// Which address families `url`'s host resolves to (through the static routes or DNS).
+    pub async fn families(&self, url: &Url) -> (bool, bool) {
+        let Some(host) = url.host_str() else { return (false, false) };
+        let port = url.port_or_known_default().unwrap_or(80);
+        match self.routes.resolve(host, port, Family::Any).await {
+            Ok(addrs) => (addrs.iter().any(SocketAddr::is_ipv4), addrs.iter().any(SocketAddr::is_ipv6)),
+            Err(_) => (false, false),
+        }
+    }
+
+    /// GETs `url` over `family`, following redirects, within the configured bounds.
+    pub async fn get(&self, url: &Url, family: Family, validators: &Validators) -> Result<Fetched, FetchError> {
+        let total = Duration::from_millis(self.config.total_timeout_ms);
+        match tokio::time::timeout(total, self.get_inner(url, family, validators)).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchError::Timeout("before the whole response arrived")),
+        }
+    }
+
+    async fn get_inner(&self, url: &Url, family: Family, validators: &Validators) -> Result<Fetched, FetchError> {
+        let client = match family {
+            Family::Any => &self.any,
+            Family::V4 => &self.v4,
+            Family::V6 => &self.v6,
+        };
+        let started = Instant::now();
+        let mut current = url.clone();
+        let mut seen = vec![current.to_string()];
+        for requests in 1..=self.config.max_redirects + 1 {
+            let mut req = hyper::Request::get(current.as_str())
+                .header(hyper::header::USER_AGENT, &self.config.user_agent)
+                .header(hyper::header::ACCEPT, "*/*");
+            if requests == 1 {
+                if let Some(etag) = &validators.etag {
+                    req = req.header(hyper::header::IF_NONE_MATCH, etag);
+                }
+                if let Some(lm) = &validators.last_modified {
+                    req = req.header(hyper::header::IF_MODIFIED_SINCE, lm);
+                }
+            }
+            let req = req.body(http_body_util::Empty::new()).map_err(|e| FetchError::Protocol(e.to_string()))?;
+            let first_byte = Duration::from_millis(self.config.first_byte_timeout_ms);
+            let response = match tokio::time::timeout(first_byte, client.request(req)).await {
+                Err(_) => return Err(FetchError::Timeout("waiting for the response headers")),
+                Ok(Err(e)) => return Err(classify_client_error(&e)),
+                Ok(Ok(r)) => r,
+            };
+            let status = response.status();
+            if status.is_redirection() && status != hyper::StatusCode::NOT_MODIFIED {
+                let location = response
+                    .headers()
+                    .get(hyper::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| FetchError::BadRedirect(format!("{status} without a Location")))?;
+                let next = current.join(location).map_err(|e| FetchError::BadRedirect(format!("{location:?}: {e}")))?;
+                if !matches!(next.scheme(), "http" | "https") {
+                    return Err(FetchError::BadRedirect(format!("to {next}")));
+                }
+                if seen.contains(&next.to_string()) {
+                    return Err(FetchError::RedirectLoop(next.to_string()));
+                }
+                seen.push(next.to_string());
+                current = next;
+                continue;
+            }
+            let header = |name: hyper::header::HeaderName| {
+                response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+            };
+            let etag = header(hyper::header::ETAG);
+            let last_modified = header(hyper::header::LAST_MODIFIED);
+            let body = read_capped(response.into_body(), self.config.max_body_bytes).await?;
+            return Ok(Fetched {
+                status: status.as_u16(),
+                etag,
+                last_modified,
+                body,
+                elapsed: started.elapsed(),
+                requests,
+            });
+        }
+        Err(FetchError::TooManyRedirects(self.config.max_redirects))
+    }
+}
+
+/// Reads a body up to `cap` bytes; more is an error, and the connection is dropped unread.
+async fn read_capped(mut body: Incoming, cap: u64) -> Result<Bytes, FetchError> {
+    let mut out = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            if e.is_incomplete_message() {
+                FetchError::Truncated(out.len() as u64)
+            } else {
+                FetchError::Protocol(e.to_string())
+            }
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() as u64 + data.len() as u64 > cap {
+                return Err(FetchError::TooLarge(cap));
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out.freeze())
+}
+
+fn classify_client_error(e: &hyper_util::client::legacy::Error) -> FetchError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(c) = err.downcast_ref::<ConnectError>() {
+            return c.0.clone();
+        }
+        if let Some(h) = err.downcast_ref::<hyper::Error>() {
+            if h.is_incomplete_message() {
+                return FetchError::Protocol("the connection closed before a response".into());
+            }
+        }
+        source = err.source();
+    }
+    FetchError::Protocol(e.to_string())
+}
+
+/// The static routes.
+#[derive(Debug, Default)]
+struct Routes {
+    exact: HashMap<(String, u16), Vec<SocketAddr>>,
+    any_host: HashMap<u16, Vec<SocketAddr>>,
+}
+
+impl Routes {
+    fn new(entries: &[ConnectTo]) -> Routes {
+        let mut routes = Routes::default();
+        for e in entries {
+            if e.host == "*" {
+                routes.any_host.insert(e.port, e.addrs.clone());
+            } else {
+                routes.exact.insert((e.host.to_ascii_lowercase(), e.port), e.addrs.clone());
+            }
+        }
+        routes
+    }
+
+    async fn resolve(&self, host: &str, port: u16, family: Family) -> Result<Vec<SocketAddr>, FetchError> {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let addrs: Vec<SocketAddr> = if let Some(a) = self.exact.get(&(host.to_ascii_lowercase(), port)) {
+            a.clone()
+        } else if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            vec![SocketAddr::new(ip, port)]
+        } else if let Some(a) = self.any_host.get(&port) {
+            a.clone()
+        } else {
+            tokio::net::lookup_host((host, port))
+                .await
+                .map_err(|e| FetchError::Dns(format!("{host}: {e}")))?
+                .collect()
+        };
+        let filtered: Vec<SocketAddr> = addrs
+            .into_iter()
+            .filter(|a| match family {
+                Family::Any => true,
+                Family::V4 => a.is_ipv4(),
+                Family::V6 => a.is_ipv6(),
+            })
+            .collect();
+        if filtered.is_empty() {
+            return Err(FetchError::Dns(match family {
+                Family::Any => format!("{host} has no address"),
+                f => format!("{host} has no {f} address"),
+            }));
+        }
+        Ok(filtered)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct ConnectError(FetchError);
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+#[derive(Clone)]
+struct Connector {
+    routes: Arc<Routes>,
+    tls: tokio_rustls::TlsConnector,
+    family: Family,
+    connect_timeout: Duration,
+}
+
+/// A plain or TLS connection.
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// What hyper gets from the connector.
+pub struct Conn(TokioIo<Stream>);
+
+impl Connection for Conn {
+    fn connected(&self) -> Connected {
+        Connected::new()
+    }
+}
+
+impl hyper::rt::Read for Conn {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: hyper::rt::ReadBufCursor<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for Conn {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+    }
+}
+
+fn describe_tls(e: &std::io::Error) -> String {
+    if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        return match inner {
+            rustls::Error::InvalidCertificate(c) => match c {
+                rustls::CertificateError::Expired | rustls::CertificateError::ExpiredContext { .. } => "certificate expired".into(),
+                rustls::CertificateError::UnknownIssuer => "certificate not trusted (unknown issuer, e.g. self-signed)".into(),
+                rustls::CertificateError::NotValidForName | rustls::CertificateError::NotValidForNameContext { .. } => {
+                    "certificate is for another host name".into()
+                }
+                other => format!("invalid certificate: {other:?}"),
+            },
+            other => other.to_string(),
+        };
+    }
+    e.to_string()
+}
+
+impl tower_service::Service<http::Uri> for Connector {
+    type Response = Conn;
+    type Error = ConnectError;
+    type Future = Pin<Box<dyn Future<Output = Result<Conn, ConnectError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            let fail = |e: FetchError| ConnectError(e);
+            let host = uri.host().ok_or_else(|| fail(FetchError::Protocol(format!("{uri}: no host"))))?.to_string();
+            let https = uri.scheme_str() == Some("https");
+            let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+            let addrs = this.routes.resolve(&host, port, this.family).await.map_err(fail)?;
+            let mut last = None;
+            let mut tcp = None;
+            for addr in addrs {
+                match tokio::time::timeout(this.connect_timeout, TcpStream::connect(addr)).await {
+                    Ok(Ok(s)) => {
+                        tcp = Some(s);
+                        break;
+                    }
+                    Ok(Err(e)) => last = Some(FetchError::Connect(format!("{addr}: {e}"))),
+                    Err(_) => last = Some(FetchError::Timeout("connecting")),
+                }
+            }
+            let tcp = tcp.ok_or_else(|| fail(last.unwrap_or(FetchError::Connect("no address".into()))))?;
+            tcp.set_nodelay(true).ok();
+            if !https {
+                return Ok(Conn(TokioIo::new(Stream::Plain(tcp))));
+            }
+            let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_string())
+                .map_err(|e| fail(FetchError::Tls(format!("{host}: {e}"))))?;
+            let tls = tokio::time::timeout(this.connect_timeout, this.tls.connect(name, tcp))
+                .await
+                .map_err(|_| fail(FetchError::Timeout("in the TLS handshake")))?
+                .map_err(|e| fail(FetchError::Tls(describe_tls(&e))))?;
+            Ok(Conn(TokioIo::new(Stream::Tls(Box::new(tls)))))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,76 @@
+//! The simulator as a program: serve a registry's mirrors on loopback and write the checker
+//! settings (static routes, CA, master URLs) that reach them.
+
+use crate::{Mix, Sim, SimOptions};
+use anyhow::Context;
+use clap::Parser;
+use shared::catalog::Catalog;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "mirror-sim", version, about = "Serves a simulated mirror network on loopback")]
+pub struct Cli {
+    /// Registry folder (one YAML file per mirror).
+    #[arg(long)]
+    pub registry: PathBuf,
+    /// Catalog TOML.
+    #[arg(long)]
+    pub catalog: PathBuf,
+    /// Seed of the behaviour mix.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// `realistic` (a few of every failure) or `all-current`.
+    #[arg(long, default_value = "realistic")]
+    pub mix: String,
+    /// Folder to write ca.pem and checker-network.toml into.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// HTTP and HTTPS ports (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub http_port: u16,
+    #[arg(long, default_value_t = 0)]
+    pub https_port: u16,
+}
+
+/// The `[http]` and `[master]` settings a checker needs to crawl this sim.
+pub fn checker_settings(sim: &Sim, ca_file: &std::path::Path) -> String {
+    let mut out = String::from("[master]\n");
+    out.push_str(&format!("url = {:?}\n", sim.master_url()));
+    for (module, url) in sim.master_module_urls() {
+        out.push_str(&format!("modules.{module} = {url:?}\n"));
+    }
+    out.push_str("\n[http]\n");
+    out.push_str(&format!("extra_ca_files = [{:?}]\n", ca_file.display().to_string()));
+    for r in sim.routes() {
+        let addrs: Vec<String> = r.addrs.iter().map(|a| format!("{:?}", a.to_string())).collect();
+        out.push_str(&format!("[[http.connect_to]]\nhost = {:?}\nport = {}\naddrs = [{}]\n", r.host, r.port, addrs.join(", ")));
+    }
+    out
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let catalog = Catalog::load(&cli.catalog)?;
+    let report = shared::registry::import_dir(&cli.registry).with_context(|| format!("registry {}", cli.registry.display()))?;
+    let mix = match cli.mix.as_str() {
+        "realistic" => Mix::Realistic,
+        "all-current" => Mix::AllCurrent,
+        other => anyhow::bail!("unknown mix {other:?}: use realistic or all-current"),
+    };
+    let options = SimOptions { seed: cli.seed, mix, ports: (cli.http_port, cli.https_port), ..SimOptions::default() };
+    let sim = Sim::start(&catalog, &report.mirrors, options).await?;
+    std::fs::create_dir_all(&cli.out)?;
+    let ca = cli.out.join("ca.pem");
+    std::fs::write(&ca, sim.ca_pem())?;
+    let settings = cli.out.join("checker-network.toml");
+    std::fs::write(&settings, checker_settings(&sim, &std::fs::canonicalize(&ca)?))?;
+    println!(
+        "serving {} mirrors: http {} https {}{}; checker settings in {}",
+        report.mirrors.len(),
+        sim.http_v4,
+        sim.https_v4,
+        sim.http_v6.map_or(String::new(), |a| format!(" and {a}")),
+        settings.display()
+    );
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

@@ -1,0 +1,270 @@
+//! The simulated network's HTTP and HTTPS listeners. One listener per scheme and address
+//! family serves every mirror, told apart by the Host header (and SNI), exactly as the checker's
+//! static routes send them; mirrors meant to refuse connections are routed to a closed port.
+
+use crate::repomd::{render, version_timestamp};
+use crate::scenario::{Behavior, Profile};
+use bytes::Bytes;
+use http::{header, Request, Response, StatusCode};
+use hyper::body::{Body, Frame, Incoming};
+use hyper_util::rt::TokioIo;
+use std::collections::{HashMap, HashSet};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::net::TcpListener;
+
+/// The host name the master tree is served under.
+pub const MASTER_HOST: &str = "master.sim.test";
+
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub requests: AtomicU64,
+    pub not_modified: AtomicU64,
+    pub bytes: AtomicU64,
+}
+
+#[derive(Debug)]
+pub struct SimMirror {
+    pub name: String,
+    pub profile: Profile,
+    /// (scheme, base path ending in '/', module or None)
+    pub bases: Vec<(String, String, Option<String>)>,
+    pub stats: Stats,
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub mirrors: Vec<SimMirror>,
+    pub by_host: HashMap<String, usize>,
+    /// Catalog directories mirrors carry, by module ("" for the main tree).
+    pub directories: HashMap<String, HashSet<String>>,
+    pub version: AtomicU32,
+    pub master_stats: Stats,
+}
+
+impl State {
+    fn served_version(&self, behavior: Behavior) -> u32 {
+        let master = self.version.load(Ordering::SeqCst);
+        match behavior {
+            Behavior::Behind(n) => master.saturating_sub(n).max(1),
+            _ => master,
+        }
+    }
+}
+
+/// Response bodies: whole, never-ending after headers, cut short, or lazily generated filler.
+pub enum SimBody {
+    Full(Option<Bytes>),
+    Hang,
+    Truncated(Option<Bytes>),
+    Filler(u64),
+}
+
+impl Body for SimBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        match self.get_mut() {
+            SimBody::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            // Never ready: the client gives up on its own timeout and closes the connection.
+            SimBody::Hang => Poll::Pending,
+            SimBody::Truncated(data) => match data.take() {
+                Some(d) => Poll::Ready(Some(Ok(Frame::data(d)))),
+                None => Poll::Ready(Some(Err(std::io::Error::other("truncated on purpose")))),
+            },
+            SimBody::Filler(left) => {
+                if *left == 0 {
+                    return Poll::Ready(None);
+                }
+                let n = (*left).min(64 * 1024);
+                *left -= n;
+                Poll::Ready(Some(Ok(Frame::data(Bytes::from(vec![b'x'; n as usize])))))
+            }
+        }
+    }
+}
+
+fn text(status: StatusCode, body: &str) -> Response<SimBody> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(SimBody::Full(Some(Bytes::from(body.to_string()))))
+        .expect("static response")
+}
+
+fn http_date(unix: i64) -> String {
+    // RFC 7231 IMF-fixdate, computed by hand to avoid a date dependency.
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mon = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][(month - 1) as usize];
+    format!("{weekday}, {day:02} {mon} {year} {h:02}:{m:02}:{s:02} GMT")
+}
+
+/// A repomd.xml answer with validators, honouring If-None-Match.
+fn repomd_response(req: &Request<Incoming>, dir: &str, version: u32, behavior: Behavior, stats: &Stats) -> Response<SimBody> {
+    let etag = format!("\"{:x}-{version}\"", crate::scenario::fnv(dir));
+    let last_modified = http_date(version_timestamp(version));
+    let matches = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str());
+    if matches {
+        stats.not_modified.fetch_add(1, Ordering::Relaxed);
+        return Response::builder()
+            .status(StatusCode::NOT_MODIFIED)
+            .header(header::ETAG, etag)
+            .body(SimBody::Full(None))
+            .expect("static response");
+    }
+    let body = Bytes::from(render(dir, version));
+    let len = body.len() as u64;
+    let (len, body) = match behavior {
+        Behavior::HangAfterHeaders => (len, SimBody::Hang),
+        Behavior::Truncated => (len, SimBody::Truncated(Some(body.slice(..body.len() / 2)))),
+        Behavior::Oversized(n) => (n, SimBody::Filler(n)),
+        _ => (len, SimBody::Full(Some(body))),
+    };
+    stats.bytes.fetch_add(len, Ordering::Relaxed);
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/xml")
+        .header(header::CONTENT_LENGTH, len)
+        .header(header::ETAG, etag)
+        .header(header::LAST_MODIFIED, last_modified)
+        .body(body)
+        .expect("static response")
+}
+
+fn split_repomd(rest: &str) -> Option<&str> {
+    rest.strip_suffix("/repodata/repomd.xml")
+}
+
+/// Whether a mirror that is missing repos lacks this directory: every repo but BaseOS.
+fn missing(dir: &str) -> bool {
+    !dir.contains("/BaseOS/")
+}
+
+pub async fn handle(state: Arc<State>, scheme: &'static str, req: Request<Incoming>) -> Result<Response<SimBody>, std::convert::Infallible> {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().host())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let host = host.rsplit_once(':').filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit())).map_or(host.as_str(), |(h, _)| h).to_string();
+    let path = req.uri().path().to_string();
+    if host == MASTER_HOST {
+        return Ok(master(&state, &req, &path));
+    }
+    let Some(&index) = state.by_host.get(&host) else {
+        return Ok(text(StatusCode::NOT_FOUND, "no such simulated host\n"));
+    };
+    let mirror = &state.mirrors[index];
+    mirror.stats.requests.fetch_add(1, Ordering::Relaxed);
+    let behavior = mirror.profile.behavior;
+    match behavior {
+        Behavior::NotFound => return Ok(text(StatusCode::NOT_FOUND, "not found\n")),
+        Behavior::ServerError => return Ok(text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")),
+        Behavior::Slow(d) => tokio::time::sleep(d).await,
+        Behavior::RedirectLoop => {
+            let target = if req.uri().query().is_some() { path.clone() } else { format!("{path}?again") };
+            return Ok(Response::builder()
+                .status(StatusCode::FOUND)
+                .header(header::LOCATION, target)
+                .body(SimBody::Full(None))
+                .expect("static response"));
+        }
+        _ => {}
+    }
+    let Some((_, base, module)) = mirror
+        .bases
+        .iter()
+        .filter(|(s, b, _)| s == scheme && path.starts_with(b.as_str()))
+        .max_by_key(|(_, b, _)| b.len())
+    else {
+        return Ok(text(StatusCode::NOT_FOUND, "outside the mirror's tree\n"));
+    };
+    let rest = &path[base.len()..];
+    let version = state.served_version(behavior);
+    if rest == "TIME" {
+        return Ok(text(StatusCode::OK, &format!("{}\n", version_timestamp(version))));
+    }
+    let Some(dir) = split_repomd(rest) else {
+        return Ok(text(StatusCode::NOT_FOUND, "not found\n"));
+    };
+    let module_key = module.clone().unwrap_or_default();
+    let carried = state.directories.get(&module_key).is_some_and(|d| d.contains(dir));
+    if !carried || (behavior == Behavior::MissingRepos && missing(dir)) {
+        return Ok(text(StatusCode::NOT_FOUND, "not found\n"));
+    }
+    Ok(repomd_response(&req, dir, version, behavior, &mirror.stats))
+}
+
+fn master(state: &State, req: &Request<Incoming>, path: &str) -> Response<SimBody> {
+    state.master_stats.requests.fetch_add(1, Ordering::Relaxed);
+    let version = state.version.load(Ordering::SeqCst);
+    if path == "/_sim/publish" {
+        let v = state.version.fetch_add(1, Ordering::SeqCst) + 1;
+        return text(StatusCode::OK, &format!("published version {v}\n"));
+    }
+    if path == "/TIME" {
+        return text(StatusCode::OK, &format!("{}\n", version_timestamp(version)));
+    }
+    let rest = path.trim_start_matches('/');
+    // Module trees live under /<module>/.
+    let (module, rest) = match rest.split_once('/') {
+        Some((first, tail)) if state.directories.contains_key(first) && !first.is_empty() => (first, tail),
+        _ => ("", rest),
+    };
+    match split_repomd(rest) {
+        Some(dir) if state.directories.get(module).is_some_and(|d| d.contains(dir)) => {
+            repomd_response(req, dir, version, Behavior::Current, &state.master_stats)
+        }
+        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+/// Accepts connections until the task is aborted.
+pub async fn serve(listener: TcpListener, state: Arc<State>, scheme: &'static str, tls: Option<tokio_rustls::TlsAcceptor>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        stream.set_nodelay(true).ok();
+        let state = state.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| handle(state.clone(), scheme, req));
+            let builder = hyper::server::conn::http1::Builder::new();
+            match tls {
+                None => {
+                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                }
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn http_dates() {
+        assert_eq!(super::http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(super::http_date(1_795_320_664), "Sun, 22 Nov 2026 04:11:04 GMT");
+    }
+}
