@@ -8,7 +8,11 @@ use shared::catalog::Catalog;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "mirror-sim", version, about = "Serves a simulated mirror network on loopback")]
+#[command(
+    name = "mirror-sim",
+    version,
+    about = "Serves a simulated mirror network on loopback"
+)]
 pub struct Cli {
     /// Registry folder (one YAML file per mirror).
     #[arg(long)]
@@ -40,29 +44,50 @@ pub fn checker_settings(sim: &Sim, ca_file: &std::path::Path) -> String {
         out.push_str(&format!("modules.{module} = {url:?}\n"));
     }
     out.push_str("\n[http]\n");
-    out.push_str(&format!("extra_ca_files = [{:?}]\n", ca_file.display().to_string()));
+    out.push_str(&format!(
+        "extra_ca_files = [{:?}]\n",
+        ca_file.display().to_string()
+    ));
     for r in sim.routes() {
-        let addrs: Vec<String> = r.addrs.iter().map(|a| format!("{:?}", a.to_string())).collect();
-        out.push_str(&format!("[[http.connect_to]]\nhost = {:?}\nport = {}\naddrs = [{}]\n", r.host, r.port, addrs.join(", ")));
+        let addrs: Vec<String> = r
+            .addrs
+            .iter()
+            .map(|a| format!("{:?}", a.to_string()))
+            .collect();
+        out.push_str(&format!(
+            "[[http.connect_to]]\nhost = {:?}\nport = {}\naddrs = [{}]\n",
+            r.host,
+            r.port,
+            addrs.join(", ")
+        ));
     }
     out
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let catalog = Catalog::load(&cli.catalog)?;
-    let report = shared::registry::import_dir(&cli.registry).with_context(|| format!("registry {}", cli.registry.display()))?;
+    let report = shared::registry::import_dir(&cli.registry)
+        .with_context(|| format!("registry {}", cli.registry.display()))?;
     let mix = match cli.mix.as_str() {
         "realistic" => Mix::Realistic,
         "all-current" => Mix::AllCurrent,
         other => anyhow::bail!("unknown mix {other:?}: use realistic or all-current"),
     };
-    let options = SimOptions { seed: cli.seed, mix, ports: (cli.http_port, cli.https_port), ..SimOptions::default() };
+    let options = SimOptions {
+        seed: cli.seed,
+        mix,
+        ports: (cli.http_port, cli.https_port),
+        ..SimOptions::default()
+    };
     let sim = Sim::start(&catalog, &report.mirrors, options).await?;
     std::fs::create_dir_all(&cli.out)?;
     let ca = cli.out.join("ca.pem");
     std::fs::write(&ca, sim.ca_pem())?;
     let settings = cli.out.join("checker-network.toml");
-    std::fs::write(&settings, checker_settings(&sim, &std::fs::canonicalize(&ca)?))?;
+    std::fs::write(
+        &settings,
+        checker_settings(&sim, &std::fs::canonicalize(&ca)?),
+    )?;
     println!(
         "serving {} mirrors: http {} https {}{}; checker settings in {}",
         report.mirrors.len(),

@@ -4,11 +4,11 @@
 //! 500, slow, hanging, truncated, oversized, redirect loops, self-signed, refusing. The
 //! master can publish a new version at any moment. Tests, benchmarks and the demo use it.
 
+pub mod cli;
 pub mod repomd;
 pub mod scenario;
 pub mod server;
 pub mod tls;
-pub mod cli;
 
 pub use scenario::{Behavior, Families, Mix, Profile};
 pub use server::MASTER_HOST;
@@ -84,19 +84,29 @@ impl Drop for Sim {
 
 fn base_path(url: &str) -> Option<(String, String, u16)> {
     let u = url::Url::parse(url).ok()?;
-    Some((u.host_str()?.to_ascii_lowercase(), u.path().to_string(), u.port_or_known_default()?))
+    Some((
+        u.host_str()?.to_ascii_lowercase(),
+        u.path().to_string(),
+        u.port_or_known_default()?,
+    ))
 }
 
 impl Sim {
     /// Starts the listeners and serves `mirrors` (enabled or not) carrying `catalog`.
-    pub async fn start(catalog: &Catalog, mirrors: &[Mirror], options: SimOptions) -> anyhow::Result<Sim> {
+    pub async fn start(
+        catalog: &Catalog,
+        mirrors: &[Mirror],
+        options: SimOptions,
+    ) -> anyhow::Result<Sim> {
         let names: Vec<String> = mirrors.iter().map(|m| m.name.clone()).collect();
         let http_v4 = TcpListener::bind((options.listen_v4, options.ports.0)).await?;
         let https_v4 = TcpListener::bind((options.listen_v4, options.ports.1)).await?;
         let (http_v6, https_v6) = if options.ipv6 {
             match (
-                TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, http_v4.local_addr()?.port())).await,
-                TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, https_v4.local_addr()?.port())).await,
+                TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, http_v4.local_addr()?.port()))
+                    .await,
+                TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, https_v4.local_addr()?.port()))
+                    .await,
             ) {
                 (Ok(a), Ok(b)) => (Some(a), Some(b)),
                 _ => (None, None),
@@ -109,16 +119,33 @@ impl Sim {
             let l = std::net::TcpListener::bind((options.listen_v4, 0))?;
             l.local_addr()?
         };
-        let profiles = scenario::assign(&names, options.seed, options.mix, has_v6, &options.overrides);
+        let profiles = scenario::assign(
+            &names,
+            options.seed,
+            options.mix,
+            has_v6,
+            &options.overrides,
+        );
 
         let mut directories: HashMap<String, HashSet<String>> = HashMap::new();
         for (_, d) in catalog.mirrored() {
-            directories.entry(d.module.clone().unwrap_or_default()).or_default().insert(d.path.clone());
+            directories
+                .entry(d.module.clone().unwrap_or_default())
+                .or_default()
+                .insert(d.path.clone());
         }
-        let modules: Vec<String> = directories.keys().filter(|m| !m.is_empty()).cloned().collect();
+        let modules: Vec<String> = directories
+            .keys()
+            .filter(|m| !m.is_empty())
+            .cloned()
+            .collect();
         let addr = |l: &Option<TcpListener>| l.as_ref().and_then(|l| l.local_addr().ok());
-        let (a_http_v4, a_https_v4, a_http_v6, a_https_v6) =
-            (http_v4.local_addr()?, https_v4.local_addr()?, addr(&http_v6), addr(&https_v6));
+        let (a_http_v4, a_https_v4, a_http_v6, a_https_v6) = (
+            http_v4.local_addr()?,
+            https_v4.local_addr()?,
+            addr(&http_v6),
+            addr(&https_v6),
+        );
 
         let mut sim_mirrors = Vec::new();
         let mut by_host = HashMap::new();
@@ -127,14 +154,20 @@ impl Sim {
         for m in mirrors {
             let profile = profiles[&m.name];
             let mut bases = Vec::new();
-            let all = m.urls.iter().map(|(p, u)| (None, *p, u)).chain(
-                m.module_urls.iter().flat_map(|(module, urls)| urls.iter().map(move |(p, u)| (Some(module.clone()), *p, u))),
-            );
+            let all =
+                m.urls
+                    .iter()
+                    .map(|(p, u)| (None, *p, u))
+                    .chain(m.module_urls.iter().flat_map(|(module, urls)| {
+                        urls.iter().map(move |(p, u)| (Some(module.clone()), *p, u))
+                    }));
             for (module, protocol, url) in all {
                 if !protocol.is_web() {
                     continue;
                 }
-                let Some((host, path, port)) = base_path(url) else { continue };
+                let Some((host, path, port)) = base_path(url) else {
+                    continue;
+                };
                 let (v4, v6) = match protocol {
                     Protocol::Https => (a_https_v4, a_https_v6),
                     _ => (a_http_v4, a_http_v6),
@@ -152,7 +185,12 @@ impl Sim {
                 by_host.insert(host, sim_mirrors.len());
                 bases.push((protocol.as_str().to_string(), path, module));
             }
-            sim_mirrors.push(SimMirror { name: m.name.clone(), profile, bases, stats: Stats::default() });
+            sim_mirrors.push(SimMirror {
+                name: m.name.clone(),
+                profile,
+                bases,
+                stats: Stats::default(),
+            });
         }
         routes.insert((MASTER_HOST.to_string(), 80), vec![a_http_v4]);
         let certs = Arc::new(tls::CertStore::new(self_signed)?);
@@ -172,11 +210,21 @@ impl Sim {
         });
         let mut tasks = vec![
             tokio::spawn(server::serve(http_v4, state.clone(), "http", None)),
-            tokio::spawn(server::serve(https_v4, state.clone(), "https", Some(acceptor.clone()))),
+            tokio::spawn(server::serve(
+                https_v4,
+                state.clone(),
+                "https",
+                Some(acceptor.clone()),
+            )),
         ];
         if let (Some(h), Some(s)) = (http_v6, https_v6) {
             tasks.push(tokio::spawn(server::serve(h, state.clone(), "http", None)));
-            tasks.push(tokio::spawn(server::serve(s, state.clone(), "https", Some(acceptor))));
+            tasks.push(tokio::spawn(server::serve(
+                s,
+                state.clone(),
+                "https",
+                Some(acceptor),
+            )));
         }
         Ok(Sim {
             state,
@@ -186,7 +234,10 @@ impl Sim {
             https_v6: a_https_v6,
             refused,
             ca_pem,
-            routes: routes.into_iter().map(|((host, port), addrs)| Route { host, port, addrs }).collect(),
+            routes: routes
+                .into_iter()
+                .map(|((host, port), addrs)| Route { host, port, addrs })
+                .collect(),
             modules,
             tasks,
         })
@@ -208,7 +259,10 @@ impl Sim {
 
     /// Base URLs of the master's module trees.
     pub fn master_module_urls(&self) -> BTreeMap<String, String> {
-        self.modules.iter().map(|m| (m.clone(), format!("http://{MASTER_HOST}/{m}/"))).collect()
+        self.modules
+            .iter()
+            .map(|m| (m.clone(), format!("http://{MASTER_HOST}/{m}/")))
+            .collect()
     }
 
     /// The master publishes a new version of every directory; returns it.
@@ -221,28 +275,52 @@ impl Sim {
     }
 
     pub fn profile(&self, name: &str) -> Option<Profile> {
-        self.state.mirrors.iter().find(|m| m.name == name).map(|m| m.profile)
+        self.state
+            .mirrors
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| m.profile)
     }
 
     /// Every mirror's name and profile.
     pub fn profiles(&self) -> Vec<(String, Profile)> {
-        self.state.mirrors.iter().map(|m| (m.name.clone(), m.profile)).collect()
+        self.state
+            .mirrors
+            .iter()
+            .map(|m| (m.name.clone(), m.profile))
+            .collect()
     }
 
     /// (requests, 304 answers, body bytes) a mirror has served.
     pub fn stats(&self, name: &str) -> (u64, u64, u64) {
-        self.state.mirrors.iter().find(|m| m.name == name).map_or((0, 0, 0), |m| {
-            (m.stats.requests.load(Ordering::Relaxed), m.stats.not_modified.load(Ordering::Relaxed), m.stats.bytes.load(Ordering::Relaxed))
-        })
+        self.state
+            .mirrors
+            .iter()
+            .find(|m| m.name == name)
+            .map_or((0, 0, 0), |m| {
+                (
+                    m.stats.requests.load(Ordering::Relaxed),
+                    m.stats.not_modified.load(Ordering::Relaxed),
+                    m.stats.bytes.load(Ordering::Relaxed),
+                )
+            })
     }
 
     /// Requests served by all mirrors (not the master).
     pub fn total_requests(&self) -> u64 {
-        self.state.mirrors.iter().map(|m| m.stats.requests.load(Ordering::Relaxed)).sum()
+        self.state
+            .mirrors
+            .iter()
+            .map(|m| m.stats.requests.load(Ordering::Relaxed))
+            .sum()
     }
 
     pub fn total_not_modified(&self) -> u64 {
-        self.state.mirrors.iter().map(|m| m.stats.not_modified.load(Ordering::Relaxed)).sum()
+        self.state
+            .mirrors
+            .iter()
+            .map(|m| m.stats.not_modified.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Every repomd.xml URL the mirrors should carry, with the sim's address for it: what a

@@ -22,14 +22,28 @@ pub fn render(dir: &str, v: u32) -> String {
     out.push_str("<repomd xmlns=\"http://linux.duke.edu/metadata/repo\" xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\">\n");
     out.push_str(&format!("  <revision>{ts}</revision>\n"));
     let seed = fnv(dir);
-    for (i, kind) in ["primary", "filelists", "other", "updateinfo", "group", "modules"].iter().enumerate() {
+    for (i, kind) in [
+        "primary",
+        "filelists",
+        "other",
+        "updateinfo",
+        "group",
+        "modules",
+    ]
+    .iter()
+    .enumerate()
+    {
         if (*kind == "modules" || *kind == "group") && !dir.contains("AppStream") {
             continue;
         }
         let checksum = fake_hash(&[dir, &vs, kind, "gz"]);
         let open = fake_hash(&[dir, &vs, kind, "xml"]);
         let size = 10_000 + (seed.wrapping_add(i as u64 * 7919) % 5_000_000) + u64::from(v) * 13;
-        let ext = if *kind == "modules" { "yaml.gz" } else { "xml.gz" };
+        let ext = if *kind == "modules" {
+            "yaml.gz"
+        } else {
+            "xml.gz"
+        };
         out.push_str(&format!(
             "  <data type=\"{kind}\">\n    <checksum type=\"sha256\">{checksum}</checksum>\n    <open-checksum type=\"sha256\">{open}</open-checksum>\n    <location href=\"repodata/{checksum}-{kind}.{ext}\"/>\n    <timestamp>{}</timestamp>\n    <size>{size}</size>\n    <open-size>{}</open-size>\n  </data>\n",
             ts - i as i64,

@@ -111,7 +111,13 @@ const REALISTIC: &[(u64, Behavior)] = &[
 ];
 
 /// Assigns a profile to every name, deterministically for a seed; `overrides` win.
-pub fn assign(names: &[String], seed: u64, mix: Mix, ipv6: bool, overrides: &HashMap<String, Profile>) -> HashMap<String, Profile> {
+pub fn assign(
+    names: &[String],
+    seed: u64,
+    mix: Mix,
+    ipv6: bool,
+    overrides: &HashMap<String, Profile>,
+) -> HashMap<String, Profile> {
     let mut out = HashMap::new();
     for name in names {
         // Seed per name, so adding a mirror does not reshuffle the others.
@@ -140,16 +146,27 @@ pub fn assign(names: &[String], seed: u64, mix: Mix, ipv6: bool, overrides: &Has
                 _ => Families::V6,
             }
         };
-        let profile = overrides.get(name).copied().unwrap_or(Profile { behavior, families });
+        let profile = overrides
+            .get(name)
+            .copied()
+            .unwrap_or(Profile { behavior, families });
         let families = if ipv6 { profile.families } else { Families::V4 };
-        out.insert(name.clone(), Profile { families, ..profile });
+        out.insert(
+            name.clone(),
+            Profile {
+                families,
+                ..profile
+            },
+        );
     }
     out
 }
 
 /// FNV-1a, to turn names into seeds.
 pub fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]
@@ -162,14 +179,26 @@ mod tests {
         let a = assign(&names, 7, Mix::Realistic, true, &HashMap::new());
         assert_eq!(a, assign(&names, 7, Mix::Realistic, true, &HashMap::new()));
         assert_ne!(a, assign(&names, 8, Mix::Realistic, true, &HashMap::new()));
-        let current = a.values().filter(|p| p.behavior == Behavior::Current).count();
+        let current = a
+            .values()
+            .filter(|p| p.behavior == Behavior::Current)
+            .count();
         assert!((600..800).contains(&current), "{current}");
         for (_, b) in REALISTIC {
             assert!(a.values().any(|p| p.behavior == *b), "{b:?} never assigned");
         }
-        let forced = HashMap::from([(names[0].clone(), Profile { behavior: Behavior::Refused, families: Families::V6 })]);
+        let forced = HashMap::from([(
+            names[0].clone(),
+            Profile {
+                behavior: Behavior::Refused,
+                families: Families::V6,
+            },
+        )]);
         let b = assign(&names, 7, Mix::Realistic, false, &forced);
         assert_eq!(b[&names[0]].behavior, Behavior::Refused);
-        assert!(b.values().all(|p| p.families == Families::V4), "no IPv6 on the machine");
+        assert!(
+            b.values().all(|p| p.families == Families::V4),
+            "no IPv6 on the machine"
+        );
     }
 }

@@ -66,7 +66,10 @@ impl Body for SimBody {
     type Data = Bytes;
     type Error = std::io::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         match self.get_mut() {
             SimBody::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
             // Never ready: the client gives up on its own timeout and closes the connection.
@@ -111,15 +114,27 @@ fn http_date(unix: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    let mon = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][(month - 1) as usize];
+    let mon = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(month - 1) as usize];
     format!("{weekday}, {day:02} {mon} {year} {h:02}:{m:02}:{s:02} GMT")
 }
 
 /// A repomd.xml answer with validators, honouring If-None-Match.
-fn repomd_response(req: &Request<Incoming>, dir: &str, version: u32, behavior: Behavior, stats: &Stats) -> Response<SimBody> {
+fn repomd_response(
+    req: &Request<Incoming>,
+    dir: &str,
+    version: u32,
+    behavior: Behavior,
+    stats: &Stats,
+) -> Response<SimBody> {
     let etag = format!("\"{:x}-{version}\"", crate::scenario::fnv(dir));
     let last_modified = http_date(version_timestamp(version));
-    let matches = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str());
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str());
     if matches {
         stats.not_modified.fetch_add(1, Ordering::Relaxed);
         return Response::builder()
@@ -155,7 +170,11 @@ fn missing(dir: &str) -> bool {
     !dir.contains("/BaseOS/")
 }
 
-pub async fn handle(state: Arc<State>, scheme: &'static str, req: Request<Incoming>) -> Result<Response<SimBody>, std::convert::Infallible> {
+pub async fn handle(
+    state: Arc<State>,
+    scheme: &'static str,
+    req: Request<Incoming>,
+) -> Result<Response<SimBody>, std::convert::Infallible> {
     let host = req
         .headers()
         .get(header::HOST)
@@ -163,7 +182,11 @@ pub async fn handle(state: Arc<State>, scheme: &'static str, req: Request<Incomi
         .or_else(|| req.uri().host())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let host = host.rsplit_once(':').filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit())).map_or(host.as_str(), |(h, _)| h).to_string();
+    let host = host
+        .rsplit_once(':')
+        .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
+        .map_or(host.as_str(), |(h, _)| h)
+        .to_string();
     let path = req.uri().path().to_string();
     if host == MASTER_HOST {
         return Ok(master(&state, &req, &path));
@@ -176,10 +199,16 @@ pub async fn handle(state: Arc<State>, scheme: &'static str, req: Request<Incomi
     let behavior = mirror.profile.behavior;
     match behavior {
         Behavior::NotFound => return Ok(text(StatusCode::NOT_FOUND, "not found\n")),
-        Behavior::ServerError => return Ok(text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")),
+        Behavior::ServerError => {
+            return Ok(text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"))
+        }
         Behavior::Slow(d) => tokio::time::sleep(d).await,
         Behavior::RedirectLoop => {
-            let target = if req.uri().query().is_some() { path.clone() } else { format!("{path}?again") };
+            let target = if req.uri().query().is_some() {
+                path.clone()
+            } else {
+                format!("{path}?again")
+            };
             return Ok(Response::builder()
                 .status(StatusCode::FOUND)
                 .header(header::LOCATION, target)
@@ -199,13 +228,19 @@ pub async fn handle(state: Arc<State>, scheme: &'static str, req: Request<Incomi
     let rest = &path[base.len()..];
     let version = state.served_version(behavior);
     if rest == "TIME" {
-        return Ok(text(StatusCode::OK, &format!("{}\n", version_timestamp(version))));
+        return Ok(text(
+            StatusCode::OK,
+            &format!("{}\n", version_timestamp(version)),
+        ));
     }
     let Some(dir) = split_repomd(rest) else {
         return Ok(text(StatusCode::NOT_FOUND, "not found\n"));
     };
     let module_key = module.clone().unwrap_or_default();
-    let carried = state.directories.get(&module_key).is_some_and(|d| d.contains(dir));
+    let carried = state
+        .directories
+        .get(&module_key)
+        .is_some_and(|d| d.contains(dir));
     if !carried || (behavior == Behavior::MissingRepos && missing(dir)) {
         return Ok(text(StatusCode::NOT_FOUND, "not found\n"));
     }
@@ -225,11 +260,18 @@ fn master(state: &State, req: &Request<Incoming>, path: &str) -> Response<SimBod
     let rest = path.trim_start_matches('/');
     // Module trees live under /<module>/.
     let (module, rest) = match rest.split_once('/') {
-        Some((first, tail)) if state.directories.contains_key(first) && !first.is_empty() => (first, tail),
+        Some((first, tail)) if state.directories.contains_key(first) && !first.is_empty() => {
+            (first, tail)
+        }
         _ => ("", rest),
     };
     match split_repomd(rest) {
-        Some(dir) if state.directories.get(module).is_some_and(|d| d.contains(dir)) => {
+        Some(dir)
+            if state
+                .directories
+                .get(module)
+                .is_some_and(|d| d.contains(dir)) =>
+        {
             repomd_response(req, dir, version, Behavior::Current, &state.master_stats)
         }
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
@@ -237,9 +279,16 @@ fn master(state: &State, req: &Request<Incoming>, path: &str) -> Response<SimBod
 }
 
 /// Accepts connections until the task is aborted.
-pub async fn serve(listener: TcpListener, state: Arc<State>, scheme: &'static str, tls: Option<tokio_rustls::TlsAcceptor>) {
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<State>,
+    scheme: &'static str,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         stream.set_nodelay(true).ok();
         let state = state.clone();
         let tls = tls.clone();
@@ -248,11 +297,15 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, scheme: &'static st
             let builder = hyper::server::conn::http1::Builder::new();
             match tls {
                 None => {
-                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                    let _ = builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 }
                 Some(acceptor) => {
                     if let Ok(stream) = acceptor.accept(stream).await {
-                        let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                        let _ = builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
                     }
                 }
             }
@@ -265,6 +318,9 @@ mod tests {
     #[test]
     fn http_dates() {
         assert_eq!(super::http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(super::http_date(1_795_320_664), "Sun, 22 Nov 2026 04:11:04 GMT");
+        assert_eq!(
+            super::http_date(1_795_320_664),
+            "Sun, 22 Nov 2026 04:11:04 GMT"
+        );
     }
 }

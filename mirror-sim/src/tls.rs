@@ -16,7 +16,9 @@ pub struct CertStore {
 
 impl std::fmt::Debug for CertStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CertStore").field("self_signed", &self.self_signed.len()).finish()
+        f.debug_struct("CertStore")
+            .field("self_signed", &self.self_signed.len())
+            .finish()
     }
 }
 
@@ -30,9 +32,15 @@ impl CertStore {
     pub fn new(self_signed: HashSet<String>) -> anyhow::Result<CertStore> {
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, "mirror-sim test CA");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "mirror-sim test CA");
         let ca = CertifiedIssuer::self_signed(params, KeyPair::generate()?)?;
-        Ok(CertStore { ca, self_signed, cache: Mutex::new(HashMap::new()) })
+        Ok(CertStore {
+            ca,
+            self_signed,
+            cache: Mutex::new(HashMap::new()),
+        })
     }
 
     /// The CA certificate, PEM: what a checker must trust.
@@ -55,7 +63,10 @@ impl CertStore {
 
 impl ResolvesServerCert for CertStore {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let host = hello.server_name().unwrap_or("localhost").to_ascii_lowercase();
+        let host = hello
+            .server_name()
+            .unwrap_or("localhost")
+            .to_ascii_lowercase();
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(key) = cache.get(&host) {
             return Some(key.clone());

@@ -45,7 +45,13 @@ impl SnapshotInput {
 pub fn versions_in_window(history: &[RepomdVersion], now: i64, window: u64) -> Vec<RepomdVersion> {
     let oldest = now.saturating_sub(window as i64);
     let mut out: Vec<RepomdVersion> = history.iter().take(1).cloned().collect();
-    out.extend(history.iter().skip(1).take_while(|v| v.first_seen >= oldest).cloned());
+    out.extend(
+        history
+            .iter()
+            .skip(1)
+            .take_while(|v| v.first_seen >= oldest)
+            .cloned(),
+    );
     out
 }
 
@@ -102,7 +108,8 @@ pub fn build(input: &SnapshotInput, serial: u64, now: i64, generator: &str) -> S
         };
         by_store_id.insert(store_id, i);
         if let Some(history) = input.history.get(&store_id) {
-            directories[i].versions = versions_in_window(history, now, catalog.alternates_window_secs);
+            directories[i].versions =
+                versions_in_window(history, now, catalog.alternates_window_secs);
         }
     }
     // (directory index, snapshot mirror) → (protocol bits, versions behind)

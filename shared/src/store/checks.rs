@@ -1,11 +1,12 @@
 //! Upstream repodata history, check results, health state with its change log, and the
 //! record of published snapshots.
 
-use super::{col, Result, Store, StoreError};
+use super::{col, flag, Result, Store, StoreError};
 use crate::model::{CheckOutcome, Family, HealthState};
 use crate::registry::Protocol;
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
 use std::collections::HashMap;
 
 /// One published version of a directory's repomd.xml.
@@ -63,6 +64,22 @@ pub struct HealthEvent {
     pub new_state: HealthState,
     pub reason: String,
     pub at: i64,
+}
+
+/// What one crawl did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrawlRun {
+    pub started_at: i64,
+    pub finished_at: i64,
+    pub mirrors: i64,
+    pub checks: i64,
+    pub errors: i64,
+    pub not_modified: i64,
+    pub requests: i64,
+    pub bytes: i64,
+    /// True when the results were set aside (most checks failed at once).
+    pub ignored: bool,
+    pub note: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,52 +148,62 @@ impl Store {
 
     /// Stores check results, replacing earlier results for the same key, in one transaction.
     pub async fn record_checks(&self, records: &[CheckRecord]) -> Result<()> {
-        const COLS: usize = 15;
         let mut tx = self.pool.begin().await?;
-        for chunk in records.chunks(BATCH_ROWS) {
-            let mut sql = String::from(
-                "INSERT INTO check_results (mirror_id, directory_id, protocol, family, outcome, sha256_seen,
-                   versions_behind, lag_seconds, http_status, latency_ms, bytes, etag, last_modified,
-                   checked_at, error) VALUES ",
-            );
-            for i in 0..chunk.len() {
-                let params: Vec<String> =
-                    (1..=COLS).map(|c| format!("${}", i * COLS + c)).collect();
-                sql.push_str(if i == 0 { "(" } else { ", (" });
-                sql.push_str(&params.join(", "));
-                sql.push(')');
-            }
-            sql.push_str(
-                " ON CONFLICT (mirror_id, directory_id, protocol, family) DO UPDATE SET
-                   outcome = excluded.outcome, sha256_seen = excluded.sha256_seen,
-                   versions_behind = excluded.versions_behind, lag_seconds = excluded.lag_seconds,
-                   http_status = excluded.http_status, latency_ms = excluded.latency_ms,
-                   bytes = excluded.bytes, etag = excluded.etag, last_modified = excluded.last_modified,
-                   checked_at = excluded.checked_at, error = excluded.error",
-            );
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = q
-                    .bind(r.mirror_id)
-                    .bind(r.directory_id)
-                    .bind(r.protocol.as_str())
-                    .bind(r.family.as_str())
-                    .bind(r.outcome.as_str())
-                    .bind(r.sha256_seen.as_deref())
-                    .bind(r.versions_behind)
-                    .bind(r.lag_seconds)
-                    .bind(r.http_status)
-                    .bind(r.latency_ms)
-                    .bind(r.bytes)
-                    .bind(r.etag.as_deref())
-                    .bind(r.last_modified.as_deref())
-                    .bind(r.checked_at)
-                    .bind(r.error.as_deref());
-            }
-            q.execute(&mut *tx).await?;
-        }
+        write_checks(&mut tx, records).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Applies a whole crawl at once: its results, health and state changes, and the run's
+    /// record. Either all of it is stored or none.
+    pub async fn record_crawl(
+        &self,
+        run: &CrawlRun,
+        records: &[CheckRecord],
+        health: &[HealthRecord],
+        events: &[HealthEvent],
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        write_checks(&mut tx, records).await?;
+        write_health(&mut tx, health, events).await?;
+        write_run(&mut tx, run).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a run whose results were not applied.
+    pub async fn record_run(&self, run: &CrawlRun) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        write_run(&mut tx, run).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The most recent runs, newest first.
+    pub async fn crawl_runs(&self, limit: i64) -> Result<Vec<CrawlRun>> {
+        let rows = sqlx::query(
+            "SELECT started_at, finished_at, mirrors, checks, errors, not_modified, requests, bytes, ignored, note
+             FROM crawl_runs ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CrawlRun {
+                    started_at: col(row, "started_at")?,
+                    finished_at: col(row, "finished_at")?,
+                    mirrors: col(row, "mirrors")?,
+                    checks: col(row, "checks")?,
+                    errors: col(row, "errors")?,
+                    not_modified: col(row, "not_modified")?,
+                    requests: col(row, "requests")?,
+                    bytes: col(row, "bytes")?,
+                    ignored: flag(row, "ignored")?,
+                    note: col(row, "note")?,
+                })
+            })
+            .collect()
     }
 
     pub async fn load_checks(&self) -> Result<Vec<CheckRecord>> {
@@ -217,38 +244,7 @@ impl Store {
         events: &[HealthEvent],
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        for r in records {
-            sqlx::query(
-                "INSERT INTO mirror_health (mirror_id, capability, state, since, reason, consecutive_ok, consecutive_failed)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (mirror_id, capability) DO UPDATE SET state = excluded.state,
-                   since = excluded.since, reason = excluded.reason,
-                   consecutive_ok = excluded.consecutive_ok, consecutive_failed = excluded.consecutive_failed",
-            )
-            .bind(r.mirror_id)
-            .bind(&r.capability)
-            .bind(r.state.as_str())
-            .bind(r.since)
-            .bind(&r.reason)
-            .bind(r.consecutive_ok)
-            .bind(r.consecutive_failed)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for e in events {
-            sqlx::query(
-                "INSERT INTO health_events (mirror_id, capability, old_state, new_state, reason, at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(e.mirror_id)
-            .bind(&e.capability)
-            .bind(e.old_state.as_str())
-            .bind(e.new_state.as_str())
-            .bind(&e.reason)
-            .bind(e.at)
-            .execute(&mut *tx)
-            .await?;
-        }
+        write_health(&mut tx, records, events).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -336,4 +332,110 @@ impl Store {
         })
         .transpose()
     }
+}
+
+async fn write_checks(tx: &mut Transaction<'_, Any>, records: &[CheckRecord]) -> Result<()> {
+    const COLS: usize = 15;
+    for chunk in records.chunks(BATCH_ROWS) {
+        let mut sql = String::from(
+            "INSERT INTO check_results (mirror_id, directory_id, protocol, family, outcome, sha256_seen,
+               versions_behind, lag_seconds, http_status, latency_ms, bytes, etag, last_modified,
+               checked_at, error) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let params: Vec<String> = (1..=COLS).map(|c| format!("${}", i * COLS + c)).collect();
+            sql.push_str(if i == 0 { "(" } else { ", (" });
+            sql.push_str(&params.join(", "));
+            sql.push(')');
+        }
+        sql.push_str(
+            " ON CONFLICT (mirror_id, directory_id, protocol, family) DO UPDATE SET
+               outcome = excluded.outcome, sha256_seen = excluded.sha256_seen,
+               versions_behind = excluded.versions_behind, lag_seconds = excluded.lag_seconds,
+               http_status = excluded.http_status, latency_ms = excluded.latency_ms,
+               bytes = excluded.bytes, etag = excluded.etag, last_modified = excluded.last_modified,
+               checked_at = excluded.checked_at, error = excluded.error",
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q
+                .bind(r.mirror_id)
+                .bind(r.directory_id)
+                .bind(r.protocol.as_str())
+                .bind(r.family.as_str())
+                .bind(r.outcome.as_str())
+                .bind(r.sha256_seen.as_deref())
+                .bind(r.versions_behind)
+                .bind(r.lag_seconds)
+                .bind(r.http_status)
+                .bind(r.latency_ms)
+                .bind(r.bytes)
+                .bind(r.etag.as_deref())
+                .bind(r.last_modified.as_deref())
+                .bind(r.checked_at)
+                .bind(r.error.as_deref());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn write_health(
+    tx: &mut Transaction<'_, Any>,
+    records: &[HealthRecord],
+    events: &[HealthEvent],
+) -> Result<()> {
+    for r in records {
+        sqlx::query(
+            "INSERT INTO mirror_health (mirror_id, capability, state, since, reason, consecutive_ok, consecutive_failed)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (mirror_id, capability) DO UPDATE SET state = excluded.state,
+               since = excluded.since, reason = excluded.reason,
+               consecutive_ok = excluded.consecutive_ok, consecutive_failed = excluded.consecutive_failed",
+        )
+        .bind(r.mirror_id)
+        .bind(&r.capability)
+        .bind(r.state.as_str())
+        .bind(r.since)
+        .bind(&r.reason)
+        .bind(r.consecutive_ok)
+        .bind(r.consecutive_failed)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for e in events {
+        sqlx::query(
+            "INSERT INTO health_events (mirror_id, capability, old_state, new_state, reason, at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(e.mirror_id)
+        .bind(&e.capability)
+        .bind(e.old_state.as_str())
+        .bind(e.new_state.as_str())
+        .bind(&e.reason)
+        .bind(e.at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn write_run(tx: &mut Transaction<'_, Any>, run: &CrawlRun) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO crawl_runs (started_at, finished_at, mirrors, checks, errors, not_modified, requests, bytes, ignored, note)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(run.started_at)
+    .bind(run.finished_at)
+    .bind(run.mirrors)
+    .bind(run.checks)
+    .bind(run.errors)
+    .bind(run.not_modified)
+    .bind(run.requests)
+    .bind(run.bytes)
+    .bind(run.ignored)
+    .bind(&run.note)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -7,7 +7,7 @@ mod catalog;
 mod checks;
 mod mirrors;
 
-pub use checks::{CheckRecord, HealthEvent, HealthRecord, RepomdVersion, SnapshotRecord};
+pub use checks::{CheckRecord, CrawlRun, HealthEvent, HealthRecord, RepomdVersion, SnapshotRecord};
 pub use mirrors::ApplyOutcome;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -45,17 +45,31 @@ pub struct Store {
     backend: Backend,
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "registry catalog checks",
-    include_str!("../../../migrations/sqlite/0001_registry_catalog_checks.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "registry catalog checks",
+        include_str!("../../../migrations/sqlite/0001_registry_catalog_checks.sql"),
+    ),
+    (
+        2,
+        "crawl runs",
+        include_str!("../../../migrations/sqlite/0002_crawl_runs.sql"),
+    ),
+];
 
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "registry catalog checks",
-    include_str!("../../../migrations/postgres/0001_registry_catalog_checks.sql"),
-)];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "registry catalog checks",
+        include_str!("../../../migrations/postgres/0001_registry_catalog_checks.sql"),
+    ),
+    (
+        2,
+        "crawl runs",
+        include_str!("../../../migrations/postgres/0002_crawl_runs.sql"),
+    ),
+];
 
 fn migrator(backend: Backend) -> Migrator {
     let list = match backend {

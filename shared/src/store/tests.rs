@@ -247,7 +247,27 @@ async fn upstream_history_checks_health_and_snapshots() {
         }
         assert_eq!(store.latest_snapshot().await.unwrap().unwrap().serial, 2);
 
-        // Removing a mirror removes its results and health with it.
+        // A crawl is applied whole, and its run recorded; an ignored run only recorded.
+        let run = CrawlRun {
+            started_at: 1_700_200_000,
+            finished_at: 1_700_200_030,
+            mirrors: 10,
+            checks: records.len() as i64,
+            errors: 1,
+            not_modified: 5,
+            requests: 200,
+            bytes: 4096,
+            ignored: false,
+            note: String::new(),
+        };
+        records[1].outcome = CheckOutcome::Missing;
+        store.record_crawl(&run, &records[1..2], &[], &[]).await.unwrap();
+        let ignored = CrawlRun { ignored: true, note: "most checks failed".into(), ..run.clone() };
+        store.record_run(&ignored).await.unwrap();
+        assert_eq!(store.crawl_runs(5).await.unwrap(), vec![ignored, run], "{backend:?}");
+        assert!(store.load_checks().await.unwrap().contains(&records[1]));
+
+
         let keep: Vec<Mirror> = mirrors.iter().skip(1).map(|(_, m)| m.clone()).collect();
         store.apply_registry(&keep, true).await.unwrap();
         assert!(
