@@ -50,6 +50,20 @@ pub enum Command {
         #[command(subcommand)]
         command: CatalogCommand,
     },
+    /// Read the master's repomd.xml of every directory and record new versions.
+    Scan,
+    /// Scan the master, check every enabled mirror, apply the results and publish a snapshot;
+    /// without --once, keep doing it on a schedule (the daemon).
+    Crawl {
+        /// One crawl of every mirror, then exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Show a mirror's health and the reasons: what an operator asks when a mirror is not served.
+    Status {
+        /// The mirror's name.
+        mirror: String,
+    },
     /// Build a snapshot from the store and publish it atomically.
     Snapshot {
         /// Where to write it (default: snapshot_path from the config).

@@ -2,14 +2,12 @@
 
 use crate::cli::{CatalogCommand, Cli, Command};
 use crate::config::Config;
+use crate::service::{publish_snapshot, Checker};
 use anyhow::{bail, Context, Result};
 use shared::catalog::{import_almalinux, Catalog};
 use shared::registry::{self, FileOutcome};
-use shared::snapshot::{self, SnapshotInput};
-use shared::store::{now, SnapshotRecord, Store};
+use shared::store::{now, Store};
 use std::path::Path;
-
-pub const GENERATOR: &str = concat!("mirror-checker ", env!("CARGO_PKG_VERSION"));
 
 /// Makes sure the folder of a SQLite file exists, so a first run just works.
 fn prepare_sqlite_dir(url: &str) -> Result<()> {
@@ -64,6 +62,37 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Catalog { command } => catalog(&config, command).await,
+        Command::Scan => {
+            let checker = Checker::new(config).await?;
+            let report = checker.scan(now()).await?;
+            for (path, problem) in &report.errors {
+                println!("error: {path}: {problem}");
+            }
+            println!(
+                "scanned {} directories: {} new versions, {} unreadable",
+                report.directories,
+                report.new_versions.len(),
+                report.errors.len()
+            );
+            Ok(())
+        }
+        Command::Crawl { once } => {
+            let checker = Checker::new(config).await?;
+            let cancel = tokio_util::sync::CancellationToken::new();
+            let on_signal = cancel.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                on_signal.cancel();
+            });
+            if once {
+                let summary = checker.crawl(None, &cancel).await?;
+                println!("{}", summary.describe());
+                Ok(())
+            } else {
+                checker.daemon(cancel).await
+            }
+        }
+        Command::Status { mirror } => crate::status::print(&config, &mirror).await,
         Command::Snapshot { out } => {
             let store = open_store(&config).await?;
             let path = out.unwrap_or_else(|| config.snapshot_path.clone());
@@ -80,6 +109,22 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await.ok();
 }
 
 async fn import_registry(config: &Config, dir: &Path, sync: bool, json: bool) -> Result<()> {
@@ -169,28 +214,4 @@ fn print_catalog(catalog: &Catalog, all: bool) {
             );
         }
     }
-}
-
-/// Builds a snapshot from the store, writes it atomically, and records it. The serial is one
-/// above the last published.
-pub async fn publish_snapshot(store: &Store, path: &Path) -> Result<SnapshotRecord> {
-    let Some(input) = SnapshotInput::load(store).await? else {
-        bail!("no catalog is stored yet: run `mirror-checker catalog load FILE` first");
-    };
-    let serial = store.latest_snapshot().await?.map_or(1, |s| s.serial + 1);
-    let at = now();
-    let snap = snapshot::build(&input, serial as u64, at, GENERATOR);
-    let (sha256, size) = snapshot::write_atomic(&snap, path)?;
-    let record = SnapshotRecord {
-        serial,
-        created_at: at,
-        path: path.display().to_string(),
-        sha256,
-        size: size as i64,
-        mirrors: snap.mirrors.len() as i64,
-        directories: snap.directories.len() as i64,
-    };
-    store.record_snapshot(&record).await?;
-    tracing::info!(serial, path = %path.display(), mirrors = snap.mirrors.len(), pairs = snap.up_to_date_pairs(), "snapshot published");
-    Ok(record)
 }

@@ -95,7 +95,13 @@ pub enum FetchError {
 impl FetchError {
     /// Failures of the transport (the host did not answer properly), as opposed to answers.
     pub fn is_transport(&self) -> bool {
-        matches!(self, FetchError::Dns(_) | FetchError::Connect(_) | FetchError::Tls(_) | FetchError::Timeout(_))
+        matches!(
+            self,
+            FetchError::Dns(_)
+                | FetchError::Connect(_)
+                | FetchError::Tls(_)
+                | FetchError::Timeout(_)
+        )
     }
 }
 
@@ -144,7 +150,9 @@ impl HttpClient {
                 anyhow::bail!("CA file {} holds no certificate", file.display());
             }
             for cert in certs {
-                roots.add(cert).map_err(|e| anyhow::anyhow!("CA file {}: {e}", file.display()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| anyhow::anyhow!("CA file {}: {e}", file.display()))?;
             }
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -181,16 +189,26 @@ impl HttpClient {
 
     /// Which address families `url`'s host resolves to (through the static routes or DNS).
     pub async fn families(&self, url: &Url) -> (bool, bool) {
-        let Some(host) = url.host_str() else { return (false, false) };
+        let Some(host) = url.host_str() else {
+            return (false, false);
+        };
         let port = url.port_or_known_default().unwrap_or(80);
         match self.routes.resolve(host, port, Family::Any).await {
-            Ok(addrs) => (addrs.iter().any(SocketAddr::is_ipv4), addrs.iter().any(SocketAddr::is_ipv6)),
+            Ok(addrs) => (
+                addrs.iter().any(SocketAddr::is_ipv4),
+                addrs.iter().any(SocketAddr::is_ipv6),
+            ),
             Err(_) => (false, false),
         }
     }
 
     /// GETs `url` over `family`, following redirects, within the configured bounds.
-    pub async fn get(&self, url: &Url, family: Family, validators: &Validators) -> Result<Fetched, FetchError> {
+    pub async fn get(
+        &self,
+        url: &Url,
+        family: Family,
+        validators: &Validators,
+    ) -> Result<Fetched, FetchError> {
         let total = Duration::from_millis(self.config.total_timeout_ms);
         match tokio::time::timeout(total, self.get_inner(url, family, validators)).await {
             Ok(result) => result,
@@ -198,7 +216,12 @@ impl HttpClient {
         }
     }
 
-    async fn get_inner(&self, url: &Url, family: Family, validators: &Validators) -> Result<Fetched, FetchError> {
+    async fn get_inner(
+        &self,
+        url: &Url,
+        family: Family,
+        validators: &Validators,
+    ) -> Result<Fetched, FetchError> {
         let client = match family {
             Family::Any => &self.any,
             Family::V4 => &self.v4,
@@ -219,7 +242,9 @@ impl HttpClient {
                     req = req.header(hyper::header::IF_MODIFIED_SINCE, lm);
                 }
             }
-            let req = req.body(http_body_util::Empty::new()).map_err(|e| FetchError::Protocol(e.to_string()))?;
+            let req = req
+                .body(http_body_util::Empty::new())
+                .map_err(|e| FetchError::Protocol(e.to_string()))?;
             let first_byte = Duration::from_millis(self.config.first_byte_timeout_ms);
             let response = match tokio::time::timeout(first_byte, client.request(req)).await {
                 Err(_) => return Err(FetchError::Timeout("waiting for the response headers")),
@@ -232,8 +257,12 @@ impl HttpClient {
                     .headers()
                     .get(hyper::header::LOCATION)
                     .and_then(|v| v.to_str().ok())
-                    .ok_or_else(|| FetchError::BadRedirect(format!("{status} without a Location")))?;
-                let next = current.join(location).map_err(|e| FetchError::BadRedirect(format!("{location:?}: {e}")))?;
+                    .ok_or_else(|| {
+                        FetchError::BadRedirect(format!("{status} without a Location"))
+                    })?;
+                let next = current
+                    .join(location)
+                    .map_err(|e| FetchError::BadRedirect(format!("{location:?}: {e}")))?;
                 if !matches!(next.scheme(), "http" | "https") {
                     return Err(FetchError::BadRedirect(format!("to {next}")));
                 }
@@ -245,11 +274,21 @@ impl HttpClient {
                 continue;
             }
             let header = |name: hyper::header::HeaderName| {
-                response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
             };
             let etag = header(hyper::header::ETAG);
             let last_modified = header(hyper::header::LAST_MODIFIED);
-            let body = read_capped(response.into_body(), self.config.max_body_bytes).await?;
+            let announced = response
+                .headers()
+                .get(hyper::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            let body =
+                read_capped(response.into_body(), self.config.max_body_bytes, announced).await?;
             return Ok(Fetched {
                 status: status.as_u16(),
                 etag,
@@ -264,11 +303,20 @@ impl HttpClient {
 }
 
 /// Reads a body up to `cap` bytes; more is an error, and the connection is dropped unread.
-async fn read_capped(mut body: Incoming, cap: u64) -> Result<Bytes, FetchError> {
+/// A body that ends before its announced length is reported as truncated.
+async fn read_capped(
+    mut body: Incoming,
+    cap: u64,
+    announced: Option<u64>,
+) -> Result<Bytes, FetchError> {
+    if announced.is_some_and(|n| n > cap) {
+        return Err(FetchError::TooLarge(cap));
+    }
     let mut out = bytes::BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
-            if e.is_incomplete_message() {
+            let short = announced.is_some_and(|n| (out.len() as u64) < n);
+            if e.is_incomplete_message() || short {
                 FetchError::Truncated(out.len() as u64)
             } else {
                 FetchError::Protocol(e.to_string())
@@ -286,6 +334,7 @@ async fn read_capped(mut body: Incoming, cap: u64) -> Result<Bytes, FetchError> 
 
 fn classify_client_error(e: &hyper_util::client::legacy::Error) -> FetchError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut detail = None;
     while let Some(err) = source {
         if let Some(c) = err.downcast_ref::<ConnectError>() {
             return c.0.clone();
@@ -294,10 +343,14 @@ fn classify_client_error(e: &hyper_util::client::legacy::Error) -> FetchError {
             if h.is_incomplete_message() {
                 return FetchError::Protocol("the connection closed before a response".into());
             }
+            detail = Some(h.to_string());
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            detail = Some(io.to_string());
         }
         source = err.source();
     }
-    FetchError::Protocol(e.to_string())
+    FetchError::Protocol(detail.unwrap_or_else(|| e.to_string()))
 }
 
 /// The static routes.
@@ -314,26 +367,34 @@ impl Routes {
             if e.host == "*" {
                 routes.any_host.insert(e.port, e.addrs.clone());
             } else {
-                routes.exact.insert((e.host.to_ascii_lowercase(), e.port), e.addrs.clone());
+                routes
+                    .exact
+                    .insert((e.host.to_ascii_lowercase(), e.port), e.addrs.clone());
             }
         }
         routes
     }
 
-    async fn resolve(&self, host: &str, port: u16, family: Family) -> Result<Vec<SocketAddr>, FetchError> {
+    async fn resolve(
+        &self,
+        host: &str,
+        port: u16,
+        family: Family,
+    ) -> Result<Vec<SocketAddr>, FetchError> {
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let addrs: Vec<SocketAddr> = if let Some(a) = self.exact.get(&(host.to_ascii_lowercase(), port)) {
-            a.clone()
-        } else if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-            vec![SocketAddr::new(ip, port)]
-        } else if let Some(a) = self.any_host.get(&port) {
-            a.clone()
-        } else {
-            tokio::net::lookup_host((host, port))
-                .await
-                .map_err(|e| FetchError::Dns(format!("{host}: {e}")))?
-                .collect()
-        };
+        let addrs: Vec<SocketAddr> =
+            if let Some(a) = self.exact.get(&(host.to_ascii_lowercase(), port)) {
+                a.clone()
+            } else if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+                vec![SocketAddr::new(ip, port)]
+            } else if let Some(a) = self.any_host.get(&port) {
+                a.clone()
+            } else {
+                tokio::net::lookup_host((host, port))
+                    .await
+                    .map_err(|e| FetchError::Dns(format!("{host}: {e}")))?
+                    .collect()
+            };
         let filtered: Vec<SocketAddr> = addrs
             .into_iter()
             .filter(|a| match family {
@@ -378,7 +439,11 @@ pub enum Stream {
 }
 
 impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -387,7 +452,11 @@ impl AsyncRead for Stream {
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
@@ -419,13 +488,21 @@ impl Connection for Conn {
 }
 
 impl hyper::rt::Read for Conn {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: hyper::rt::ReadBufCursor<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
     }
 }
 
 impl hyper::rt::Write for Conn {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
     }
 
@@ -442,9 +519,13 @@ fn describe_tls(e: &std::io::Error) -> String {
     if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         return match inner {
             rustls::Error::InvalidCertificate(c) => match c {
-                rustls::CertificateError::Expired | rustls::CertificateError::ExpiredContext { .. } => "certificate expired".into(),
-                rustls::CertificateError::UnknownIssuer => "certificate not trusted (unknown issuer, e.g. self-signed)".into(),
-                rustls::CertificateError::NotValidForName | rustls::CertificateError::NotValidForNameContext { .. } => {
+                rustls::CertificateError::Expired
+                | rustls::CertificateError::ExpiredContext { .. } => "certificate expired".into(),
+                rustls::CertificateError::UnknownIssuer => {
+                    "certificate not trusted (unknown issuer, e.g. self-signed)".into()
+                }
+                rustls::CertificateError::NotValidForName
+                | rustls::CertificateError::NotValidForNameContext { .. } => {
                     "certificate is for another host name".into()
                 }
                 other => format!("invalid certificate: {other:?}"),
@@ -468,10 +549,17 @@ impl tower_service::Service<http::Uri> for Connector {
         let this = self.clone();
         Box::pin(async move {
             let fail = |e: FetchError| ConnectError(e);
-            let host = uri.host().ok_or_else(|| fail(FetchError::Protocol(format!("{uri}: no host"))))?.to_string();
+            let host = uri
+                .host()
+                .ok_or_else(|| fail(FetchError::Protocol(format!("{uri}: no host"))))?
+                .to_string();
             let https = uri.scheme_str() == Some("https");
             let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-            let addrs = this.routes.resolve(&host, port, this.family).await.map_err(fail)?;
+            let addrs = this
+                .routes
+                .resolve(&host, port, this.family)
+                .await
+                .map_err(fail)?;
             let mut last = None;
             let mut tcp = None;
             for addr in addrs {
@@ -484,13 +572,18 @@ impl tower_service::Service<http::Uri> for Connector {
                     Err(_) => last = Some(FetchError::Timeout("connecting")),
                 }
             }
-            let tcp = tcp.ok_or_else(|| fail(last.unwrap_or(FetchError::Connect("no address".into()))))?;
+            let tcp =
+                tcp.ok_or_else(|| fail(last.unwrap_or(FetchError::Connect("no address".into()))))?;
             tcp.set_nodelay(true).ok();
             if !https {
                 return Ok(Conn(TokioIo::new(Stream::Plain(tcp))));
             }
-            let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_string())
-                .map_err(|e| fail(FetchError::Tls(format!("{host}: {e}"))))?;
+            let name = ServerName::try_from(
+                host.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string(),
+            )
+            .map_err(|e| fail(FetchError::Tls(format!("{host}: {e}"))))?;
             let tls = tokio::time::timeout(this.connect_timeout, this.tls.connect(name, tcp))
                 .await
                 .map_err(|_| fail(FetchError::Timeout("in the TLS handshake")))?

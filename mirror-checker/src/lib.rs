@@ -1,10 +1,18 @@
-//! mirror-checker: keeps the mirror network's state. It imports the registry and the catalog
-//! into the store and publishes snapshots for the server; later stages scan the master and
-//! crawl every mirror.
+//! mirror-checker: keeps the mirror network's state. It imports the registry and the catalog,
+//! scans the master's repodata, checks every mirror against it, keeps health with
+//! hysteresis, and publishes snapshots for the server.
 
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod crawl;
+pub mod health;
+pub mod http;
+pub mod metrics;
+pub mod repomd;
+pub mod service;
+pub mod status;
+pub mod upstream;
 
 pub use cli::Cli;
 pub use commands::run;

@@ -28,7 +28,11 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Checks that `bytes` is a well-formed repomd.xml and returns its largest `<timestamp>`.
 pub fn max_timestamp(bytes: &[u8]) -> Result<i64, String> {
     if bytes.len() > MAX_REPOMD_BYTES {
-        return Err(format!("repomd.xml is {} bytes, over the {} byte limit", bytes.len(), MAX_REPOMD_BYTES));
+        return Err(format!(
+            "repomd.xml is {} bytes, over the {} byte limit",
+            bytes.len(),
+            MAX_REPOMD_BYTES
+        ));
     }
     let mut reader = Reader::from_reader(bytes);
     reader.config_mut().check_end_names = true;
@@ -38,9 +42,12 @@ pub fn max_timestamp(bytes: &[u8]) -> Result<i64, String> {
     let mut in_timestamp = false;
     let mut max: Option<i64> = None;
     loop {
-        let event = reader
-            .read_event_into(&mut buf)
-            .map_err(|e| format!("repomd.xml is not valid XML at byte {}: {e}", reader.error_position()))?;
+        let event = reader.read_event_into(&mut buf).map_err(|e| {
+            format!(
+                "repomd.xml is not valid XML at byte {}: {e}",
+                reader.error_position()
+            )
+        })?;
         match event {
             Event::Start(e) => {
                 if depth == 0 {
@@ -48,28 +55,39 @@ pub fn max_timestamp(bytes: &[u8]) -> Result<i64, String> {
                         return Err("repomd.xml has more than one root element".into());
                     }
                     if e.local_name().as_ref() != b"repomd" {
-                        return Err(format!("the root element is <{}>, not <repomd>", String::from_utf8_lossy(e.name().as_ref())));
+                        return Err(format!(
+                            "the root element is <{}>, not <repomd>",
+                            String::from_utf8_lossy(e.name().as_ref())
+                        ));
                     }
                     root_seen = true;
                 }
                 depth += 1;
                 in_timestamp = e.local_name().as_ref() == b"timestamp";
             }
-            Event::Empty(e) => {
-                if depth == 0 {
-                    return Err(format!("the root element is an empty <{}>", String::from_utf8_lossy(e.name().as_ref())));
-                }
+            Event::Empty(e) if depth == 0 => {
+                return Err(format!(
+                    "the root element is an empty <{}>",
+                    String::from_utf8_lossy(e.name().as_ref())
+                ));
             }
             Event::End(_) => {
                 depth = depth.saturating_sub(1);
                 in_timestamp = false;
             }
             Event::Text(t) if in_timestamp => {
-                let text = std::str::from_utf8(&t).map_err(|_| "a <timestamp> is not UTF-8".to_string())?.trim();
+                let text = std::str::from_utf8(&t)
+                    .map_err(|_| "a <timestamp> is not UTF-8".to_string())?
+                    .trim();
                 let value = text
                     .parse::<i64>()
                     .ok()
-                    .or_else(|| text.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i64))
+                    .or_else(|| {
+                        text.parse::<f64>()
+                            .ok()
+                            .filter(|f| f.is_finite())
+                            .map(|f| f as i64)
+                    })
                     .ok_or_else(|| format!("<timestamp> {text:?} is not a number"))?;
                 max = Some(max.map_or(value, |m: i64| m.max(value)));
             }
@@ -125,12 +143,26 @@ mod tests {
         assert_eq!(max_timestamp(GOOD.as_bytes()), Ok(1_795_320_664));
         let v = describe(GOOD.as_bytes(), 42).unwrap();
         assert_eq!(v.size, GOOD.len() as u64);
-        assert_eq!((v.md5.len(), v.sha1.len(), v.sha256.len(), v.sha512.len()), (32, 40, 64, 128));
+        assert_eq!(
+            (v.md5.len(), v.sha1.len(), v.sha256.len(), v.sha512.len()),
+            (32, 40, 64, 128)
+        );
         assert_eq!(v.sha256, sha256_hex(GOOD.as_bytes()));
-        assert!(v.sha512.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)), "lower-case hex");
-        assert_eq!(sha256_hex(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert!(
+            v.sha512
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)),
+            "lower-case hex"
+        );
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         // createrepo_c writes decimals in some versions.
-        assert_eq!(max_timestamp(b"<repomd><data><timestamp>17.9</timestamp></data></repomd>"), Ok(17));
+        assert_eq!(
+            max_timestamp(b"<repomd><data><timestamp>17.9</timestamp></data></repomd>"),
+            Ok(17)
+        );
     }
 
     #[test]
@@ -138,15 +170,28 @@ mod tests {
         let cases: &[(&[u8], &str)] = &[
             (b"", "no <repomd>"),
             (b"<html><body>404</body></html>", "not <repomd>"),
-            (b"<repomd><data><timestamp>1</timestamp></data>", "ends before"),
-            (b"<repomd><data><timestamp>1</timestamp></wrong></repomd>", "not valid XML"),
+            (
+                b"<repomd><data><timestamp>1</timestamp></data>",
+                "ends before",
+            ),
+            (
+                b"<repomd><data><timestamp>1</timestamp></wrong></repomd>",
+                "not valid XML",
+            ),
             (b"<repomd><data></data></repomd>", "no <timestamp>"),
-            (b"<repomd><timestamp>soon</timestamp></repomd>", "not a number"),
+            (
+                b"<repomd><timestamp>soon</timestamp></repomd>",
+                "not a number",
+            ),
             (b"<repomd/>", "empty"),
         ];
         for (bytes, expected) in cases {
             let err = max_timestamp(bytes).unwrap_err();
-            assert!(err.contains(expected), "{:?}: {err}", String::from_utf8_lossy(bytes));
+            assert!(
+                err.contains(expected),
+                "{:?}: {err}",
+                String::from_utf8_lossy(bytes)
+            );
         }
         let big = vec![b' '; MAX_REPOMD_BYTES + 1];
         assert!(max_timestamp(&big).unwrap_err().contains("over the"));

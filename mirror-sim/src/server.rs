@@ -9,6 +9,7 @@ use http::{header, Request, Response, StatusCode};
 use hyper::body::{Body, Frame, Incoming};
 use hyper_util::rt::TokioIo;
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -58,7 +59,8 @@ impl State {
 pub enum SimBody {
     Full(Option<Bytes>),
     Hang,
-    Truncated(Option<Bytes>),
+    /// The data sent, then a pause (so it reaches the client), then the connection is cut.
+    Truncated(Option<Bytes>, Option<Pin<Box<tokio::time::Sleep>>>),
     Filler(u64),
 }
 
@@ -68,16 +70,24 @@ impl Body for SimBody {
 
     fn poll_frame(
         self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         match self.get_mut() {
             SimBody::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
             // Never ready: the client gives up on its own timeout and closes the connection.
             SimBody::Hang => Poll::Pending,
-            SimBody::Truncated(data) => match data.take() {
-                Some(d) => Poll::Ready(Some(Ok(Frame::data(d)))),
-                None => Poll::Ready(Some(Err(std::io::Error::other("truncated on purpose")))),
-            },
+            SimBody::Truncated(data, pause) => {
+                if let Some(d) = data.take() {
+                    *pause = Some(Box::pin(tokio::time::sleep(
+                        std::time::Duration::from_millis(50),
+                    )));
+                    return Poll::Ready(Some(Ok(Frame::data(d))));
+                }
+                match pause.as_mut().map(|p| p.as_mut().poll(cx)) {
+                    Some(Poll::Pending) => Poll::Pending,
+                    _ => Poll::Ready(Some(Err(std::io::Error::other("truncated on purpose")))),
+                }
+            }
             SimBody::Filler(left) => {
                 if *left == 0 {
                     return Poll::Ready(None);
@@ -147,7 +157,10 @@ fn repomd_response(
     let len = body.len() as u64;
     let (len, body) = match behavior {
         Behavior::HangAfterHeaders => (len, SimBody::Hang),
-        Behavior::Truncated => (len, SimBody::Truncated(Some(body.slice(..body.len() / 2)))),
+        Behavior::Truncated => (
+            len,
+            SimBody::Truncated(Some(body.slice(..body.len() / 2)), None),
+        ),
         Behavior::Oversized(n) => (n, SimBody::Filler(n)),
         _ => (len, SimBody::Full(Some(body))),
     };

@@ -2,7 +2,7 @@
 //! pure function and published as one checksummed file. It is the unit of publication: a
 //! snapshot is complete or it is not published.
 
-mod build;
+pub mod build;
 mod file;
 
 pub use build::{build, SnapshotInput};

@@ -261,12 +261,22 @@ async fn upstream_history_checks_health_and_snapshots() {
             note: String::new(),
         };
         records[1].outcome = CheckOutcome::Missing;
-        store.record_crawl(&run, &records[1..2], &[], &[]).await.unwrap();
-        let ignored = CrawlRun { ignored: true, note: "most checks failed".into(), ..run.clone() };
+        store
+            .record_crawl(&run, &records[1..2], &[], &[])
+            .await
+            .unwrap();
+        let ignored = CrawlRun {
+            ignored: true,
+            note: "most checks failed".into(),
+            ..run.clone()
+        };
         store.record_run(&ignored).await.unwrap();
-        assert_eq!(store.crawl_runs(5).await.unwrap(), vec![ignored, run], "{backend:?}");
+        assert_eq!(
+            store.crawl_runs(5).await.unwrap(),
+            vec![ignored, run],
+            "{backend:?}"
+        );
         assert!(store.load_checks().await.unwrap().contains(&records[1]));
-
 
         let keep: Vec<Mirror> = mirrors.iter().skip(1).map(|(_, m)| m.clone()).collect();
         store.apply_registry(&keep, true).await.unwrap();

@@ -1,0 +1,406 @@
+//! Checking one mirror: every directory it should carry over each web protocol it offers,
+//! its `TIME` file, and a probe over each address family. Bounded by a per-host limit, a
+//! share of the global limit, retries with backoff and jitter, and a breaker that stops
+//! knocking on a protocol that keeps failing at the transport level.
+
+use super::verdict::{classify, protocol_verdict};
+use super::{CrawlConfig, CrawlInput};
+use crate::health::Verdict;
+use crate::http::{FetchError, Fetched, HttpClient, Validators};
+use shared::model::{CheckOutcome, Family};
+use shared::registry::Protocol;
+use shared::store::CheckRecord;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use url::Url;
+
+/// What checking one mirror produced.
+#[derive(Debug, Clone, Default)]
+pub struct MirrorResult {
+    pub mirror_id: i64,
+    pub checks: Vec<CheckRecord>,
+    /// (capability, verdict): `http`, `https`, `ipv4`, `ipv6` (`content` is added later).
+    pub verdicts: Vec<(String, Verdict)>,
+    /// Age of the mirror's TIME file, when it has one.
+    pub sync_age: Option<i64>,
+    pub requests: u64,
+    pub bytes: u64,
+    pub not_modified: u64,
+}
+
+struct Counters {
+    requests: AtomicU64,
+    bytes: AtomicU64,
+    not_modified: AtomicU64,
+}
+
+/// Consecutive transport failures per protocol, and the last one.
+struct Breaker {
+    failures: [AtomicU32; 2],
+    last: std::sync::Mutex<[Option<String>; 2]>,
+}
+
+fn slot(p: Protocol) -> usize {
+    usize::from(p == Protocol::Https)
+}
+
+/// A tiny jitter source: no need for cryptographic quality.
+fn jitter(max_ms: u64) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    u64::from(nanos) % max_ms.max(1)
+}
+
+/// GET with retries on transport failures and 5xx answers.
+async fn fetch(
+    client: &HttpClient,
+    url: &Url,
+    family: Family,
+    validators: &Validators,
+    config: &CrawlConfig,
+    counters: &Counters,
+) -> Result<Fetched, FetchError> {
+    let mut attempt = 0;
+    loop {
+        let result = client.get(url, family, validators).await;
+        match &result {
+            Ok(f) => {
+                counters
+                    .requests
+                    .fetch_add(u64::from(f.requests), Ordering::Relaxed);
+                counters
+                    .bytes
+                    .fetch_add(f.body.len() as u64, Ordering::Relaxed);
+            }
+            Err(_) => {
+                counters.requests.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let retry = match &result {
+            Ok(f) => f.status >= 500,
+            Err(e) => e.is_transport(),
+        };
+        if !retry || attempt >= config.retries {
+            return result;
+        }
+        attempt += 1;
+        let backoff = config.retry_backoff_ms << (attempt - 1);
+        tokio::time::sleep(Duration::from_millis(backoff + jitter(backoff / 2 + 1))).await;
+    }
+}
+
+pub(super) struct Task {
+    pub directory_id: i64,
+    pub protocol: Protocol,
+    pub url: Url,
+}
+
+pub(super) async fn check_mirror(
+    input: Arc<CrawlInput>,
+    index: usize,
+    client: HttpClient,
+    global: Arc<Semaphore>,
+    config: Arc<CrawlConfig>,
+    now: i64,
+) -> MirrorResult {
+    let (mirror_id, mirror) = &input.mirrors[index];
+    let counters = Arc::new(Counters {
+        requests: AtomicU64::new(0),
+        bytes: AtomicU64::new(0),
+        not_modified: AtomicU64::new(0),
+    });
+    let breaker = Arc::new(Breaker {
+        failures: [AtomicU32::new(0), AtomicU32::new(0)],
+        last: std::sync::Mutex::new([None, None]),
+    });
+    let host_limit = Arc::new(Semaphore::new(config.per_host.max(1)));
+    let mut tasks = Vec::new();
+    for protocol in [Protocol::Http, Protocol::Https] {
+        for (_, d) in input.catalog.mirrored() {
+            let (Some(base), Some(&directory_id)) = (
+                mirror.base_url(d.module.as_deref(), protocol),
+                input.directory_ids.get(&d.path),
+            ) else {
+                continue;
+            };
+            let Ok(url) = Url::parse(&format!("{base}{}/repodata/repomd.xml", d.path)) else {
+                continue;
+            };
+            tasks.push(Task {
+                directory_id,
+                protocol,
+                url,
+            });
+        }
+    }
+    let mut set = JoinSet::new();
+    for task in tasks {
+        let (input, client, global, config, counters, breaker, host_limit) = (
+            input.clone(),
+            client.clone(),
+            global.clone(),
+            config.clone(),
+            counters.clone(),
+            breaker.clone(),
+            host_limit.clone(),
+        );
+        let mirror_id = *mirror_id;
+        set.spawn(async move {
+            let _host = host_limit.acquire_owned().await.expect("never closed");
+            let _slot = global.acquire_owned().await.expect("never closed");
+            let previous =
+                input
+                    .previous
+                    .get(&(mirror_id, task.directory_id, task.protocol, Family::Any));
+            let s = slot(task.protocol);
+            let open = breaker.failures[s].load(Ordering::Relaxed) >= config.breaker_failures;
+            if open {
+                let last = breaker
+                    .last
+                    .lock()
+                    .map(|l| l[s].clone())
+                    .unwrap_or_default()
+                    .unwrap_or_default();
+                return record(
+                    mirror_id,
+                    &task,
+                    CheckOutcome::Error,
+                    None,
+                    None,
+                    Some(format!(
+                        "{} {} failed {} times in a row ({last})",
+                        super::verdict::SKIPPED,
+                        task.protocol,
+                        config.breaker_failures
+                    )),
+                    now,
+                );
+            }
+            let validators = previous.map_or_else(Validators::default, |p| Validators {
+                etag: p.etag.clone(),
+                last_modified: p.last_modified.clone(),
+            });
+            let started = std::time::Instant::now();
+            let result = fetch(
+                &client,
+                &task.url,
+                Family::Any,
+                &validators,
+                &config,
+                &counters,
+            )
+            .await;
+            match &result {
+                Err(e) if e.is_transport() => {
+                    breaker.failures[s].fetch_add(1, Ordering::Relaxed);
+                    if let Ok(mut last) = breaker.last.lock() {
+                        last[s] = Some(e.to_string());
+                    }
+                }
+                _ => breaker.failures[s].store(0, Ordering::Relaxed),
+            }
+            let latency = started.elapsed().as_millis() as i64;
+            let history = input
+                .history
+                .get(&task.directory_id)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            let mut rec = match result {
+                Err(e) => record(
+                    mirror_id,
+                    &task,
+                    CheckOutcome::Error,
+                    None,
+                    None,
+                    Some(e.to_string()),
+                    now,
+                ),
+                Ok(f) if f.status == 304 => match previous.and_then(|p| p.sha256_seen.clone()) {
+                    Some(sha) => {
+                        counters.not_modified.fetch_add(1, Ordering::Relaxed);
+                        let (outcome, behind, lag) = classify(history, &sha, now);
+                        let mut r =
+                            record(mirror_id, &task, outcome, Some(sha), Some(304), None, now);
+                        (r.versions_behind, r.lag_seconds) = (behind, lag);
+                        r.etag = f.etag.or_else(|| previous.and_then(|p| p.etag.clone()));
+                        r.last_modified = f
+                            .last_modified
+                            .or_else(|| previous.and_then(|p| p.last_modified.clone()));
+                        r
+                    }
+                    None => record(
+                        mirror_id,
+                        &task,
+                        CheckOutcome::Error,
+                        None,
+                        Some(304),
+                        Some("304 Not Modified without an earlier copy".into()),
+                        now,
+                    ),
+                },
+                Ok(f) if f.status == 200 => match crate::repomd::max_timestamp(&f.body) {
+                    Err(problem) => record(
+                        mirror_id,
+                        &task,
+                        CheckOutcome::Error,
+                        None,
+                        Some(200),
+                        Some(format!("invalid repomd.xml: {problem}")),
+                        now,
+                    ),
+                    Ok(_) => {
+                        let sha = crate::repomd::sha256_hex(&f.body);
+                        let (outcome, behind, lag) = classify(history, &sha, now);
+                        let mut r =
+                            record(mirror_id, &task, outcome, Some(sha), Some(200), None, now);
+                        (r.versions_behind, r.lag_seconds) = (behind, lag);
+                        r.bytes = f.body.len() as i64;
+                        r.etag = f.etag;
+                        r.last_modified = f.last_modified;
+                        r
+                    }
+                },
+                Ok(f) if f.status == 404 || f.status == 410 => record(
+                    mirror_id,
+                    &task,
+                    CheckOutcome::Missing,
+                    None,
+                    Some(i64::from(f.status)),
+                    None,
+                    now,
+                ),
+                Ok(f) => record(
+                    mirror_id,
+                    &task,
+                    CheckOutcome::Error,
+                    None,
+                    Some(i64::from(f.status)),
+                    Some(format!("HTTP {}", f.status)),
+                    now,
+                ),
+            };
+            rec.latency_ms = Some(latency);
+            rec
+        });
+    }
+    let mut checks = Vec::new();
+    while let Some(done) = set.join_next().await {
+        if let Ok(rec) = done {
+            checks.push(rec);
+        }
+    }
+    checks.sort_by_key(|c| (c.directory_id, c.protocol));
+
+    let mut verdicts = Vec::new();
+    for protocol in [Protocol::Http, Protocol::Https] {
+        let of: Vec<&CheckRecord> = checks.iter().filter(|c| c.protocol == protocol).collect();
+        if let Some(v) = protocol_verdict(protocol, &of) {
+            verdicts.push((protocol.as_str().to_string(), v));
+        }
+    }
+    // TIME and the address-family probes go over the main tree's first web URL.
+    let base = mirror
+        .urls
+        .get(&Protocol::Http)
+        .or_else(|| mirror.urls.get(&Protocol::Https))
+        .and_then(|b| Url::parse(b).ok());
+    let mut sync_age = None;
+    if let Some(time_url) = base.as_ref().and_then(|b| b.join("TIME").ok()) {
+        let _slot = global.acquire().await.expect("never closed");
+        if let Ok(f) = fetch(
+            &client,
+            &time_url,
+            Family::Any,
+            &Validators::default(),
+            &config,
+            &counters,
+        )
+        .await
+        {
+            if f.status == 200 {
+                sync_age = String::from_utf8_lossy(&f.body)
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .map(|t| now - t as i64);
+            }
+        }
+        if config.probe_families {
+            let (has_v4, has_v6) = client.families(&time_url).await;
+            for (family, has) in [(Family::V4, has_v4), (Family::V6, has_v6)] {
+                let verdict = if !has {
+                    Verdict {
+                        ok: false,
+                        reason: format!("{family}: the host has no {family} address"),
+                    }
+                } else {
+                    match fetch(
+                        &client,
+                        &time_url,
+                        family,
+                        &Validators::default(),
+                        &config,
+                        &counters,
+                    )
+                    .await
+                    {
+                        Ok(f) if f.status < 500 => Verdict {
+                            ok: true,
+                            reason: format!("{family}: reachable"),
+                        },
+                        Ok(f) => Verdict {
+                            ok: false,
+                            reason: format!("{family}: HTTP {}", f.status),
+                        },
+                        Err(e) => Verdict {
+                            ok: false,
+                            reason: format!("{family}: {e}"),
+                        },
+                    }
+                };
+                verdicts.push((family.as_str().to_string(), verdict));
+            }
+        }
+    }
+    MirrorResult {
+        mirror_id: *mirror_id,
+        checks,
+        verdicts,
+        sync_age,
+        requests: counters.requests.load(Ordering::Relaxed),
+        bytes: counters.bytes.load(Ordering::Relaxed),
+        not_modified: counters.not_modified.load(Ordering::Relaxed),
+    }
+}
+
+fn record(
+    mirror_id: i64,
+    task: &Task,
+    outcome: CheckOutcome,
+    sha: Option<String>,
+    status: Option<i64>,
+    error: Option<String>,
+    now: i64,
+) -> CheckRecord {
+    CheckRecord {
+        mirror_id,
+        directory_id: task.directory_id,
+        protocol: task.protocol,
+        family: Family::Any,
+        outcome,
+        sha256_seen: sha,
+        versions_behind: None,
+        lag_seconds: None,
+        http_status: status,
+        latency_ms: None,
+        bytes: 0,
+        etag: None,
+        last_modified: None,
+        checked_at: now,
+        error,
+    }
+}

@@ -1,0 +1,297 @@
+//! Pure judgement: what a fetched repomd.xml means against the master's history, and what a
+//! mirror's checks of one run say about each of its capabilities.
+
+use crate::health::Verdict;
+use shared::duration::human_age;
+use shared::model::CheckOutcome;
+use shared::registry::Protocol;
+use shared::store::{CheckRecord, RepomdVersion};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// How the errors of checks the breaker skipped begin.
+pub const SKIPPED: &str = "not tried:";
+
+/// Where a copy with `sha256` stands against `history` (newest first): the outcome, how many
+/// versions behind, and for how long the first newer version it lacks has been published.
+pub fn classify(
+    history: &[RepomdVersion],
+    sha256: &str,
+    now: i64,
+) -> (CheckOutcome, Option<i64>, Option<i64>) {
+    match history.iter().position(|v| v.sha256 == sha256) {
+        Some(0) => (CheckOutcome::Current, Some(0), Some(0)),
+        Some(k) => (
+            CheckOutcome::Behind,
+            Some(k as i64),
+            Some(now.saturating_sub(history[k - 1].first_seen)),
+        ),
+        None => (CheckOutcome::Unknown, None, None),
+    }
+}
+
+/// A protocol is healthy when most of its checks got an answer (even a 404) rather than a
+/// transport or server failure; the reason names the most common failure.
+pub fn protocol_verdict(protocol: Protocol, checks: &[&CheckRecord]) -> Option<Verdict> {
+    if checks.is_empty() {
+        return None;
+    }
+    let failed: Vec<&&CheckRecord> = checks
+        .iter()
+        .filter(|c| c.outcome == CheckOutcome::Error)
+        .collect();
+    let answered = checks.len() - failed.len();
+    if failed.len() <= answered {
+        let detail = if failed.is_empty() {
+            format!("{protocol}: {answered} directories answered")
+        } else {
+            format!(
+                "{protocol}: {answered} directories answered, {} failed",
+                failed.len()
+            )
+        };
+        return Some(Verdict {
+            ok: true,
+            reason: detail,
+        });
+    }
+    // Checks the breaker skipped repeat an earlier failure: name that one.
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in failed
+        .iter()
+        .filter(|c| !c.error.as_deref().unwrap_or("").starts_with(SKIPPED))
+    {
+        *counts
+            .entry(c.error.as_deref().unwrap_or("failed"))
+            .or_default() += 1;
+    }
+    if counts.is_empty() {
+        for c in &failed {
+            *counts
+                .entry(c.error.as_deref().unwrap_or("failed"))
+                .or_default() += 1;
+        }
+    }
+    let (worst, _) = counts
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .expect("failures exist");
+    Some(Verdict {
+        ok: false,
+        reason: format!("{protocol}: {worst}"),
+    })
+}
+
+/// The content verdict: ok when every directory the mirror carries holds the current version
+/// or one still inside the alternates window. `servable` maps a directory id to those sha256s,
+/// `paths` to its display path.
+pub fn content_verdict(
+    checks: &[CheckRecord],
+    servable: &HashMap<i64, HashSet<String>>,
+    paths: &HashMap<i64, String>,
+) -> Verdict {
+    // A directory is fine when any protocol found a servable copy.
+    let mut fine: HashSet<i64> = HashSet::new();
+    let mut worst: BTreeMap<i64, &CheckRecord> = BTreeMap::new();
+    for c in checks {
+        let ok = c.sha256_seen.as_ref().is_some_and(|s| {
+            servable
+                .get(&c.directory_id)
+                .is_some_and(|set| set.contains(s))
+        });
+        if ok {
+            fine.insert(c.directory_id);
+        } else {
+            worst.entry(c.directory_id).or_insert(c);
+        }
+    }
+    worst.retain(|d, _| !fine.contains(d));
+    let total = fine.len() + worst.len();
+    if worst.is_empty() {
+        let behind = checks
+            .iter()
+            .filter(|c| c.outcome == CheckOutcome::Behind)
+            .map(|c| c.directory_id)
+            .collect::<HashSet<_>>()
+            .len();
+        let reason = if behind == 0 {
+            format!("all {total} directories current")
+        } else {
+            format!("{total} directories servable, {behind} of them one or more versions behind within the alternates window")
+        };
+        return Verdict { ok: true, reason };
+    }
+    // Report the most telling problem first: stale content, then missing, then errors.
+    let rank = |c: &CheckRecord| match c.outcome {
+        CheckOutcome::Behind | CheckOutcome::Unknown => 0,
+        CheckOutcome::Missing => 1,
+        _ => 2,
+    };
+    let first = worst
+        .values()
+        .min_by_key(|c| (rank(c), c.directory_id))
+        .expect("problems exist");
+    let path = paths.get(&first.directory_id).map_or("?", String::as_str);
+    let what = match first.outcome {
+        CheckOutcome::Behind => format!(
+            "{path}: {} versions behind for {}",
+            first.versions_behind.unwrap_or(0),
+            human_age(first.lag_seconds.unwrap_or(0).max(0) as u64)
+        ),
+        CheckOutcome::Unknown => {
+            format!("{path}: repomd.xml matches no version the master published")
+        }
+        CheckOutcome::Missing => format!(
+            "{path}: missing (HTTP {})",
+            first.http_status.unwrap_or(404)
+        ),
+        _ => format!(
+            "{path}: {}",
+            first.error.as_deref().unwrap_or("check failed")
+        ),
+    };
+    let more = worst.len() - 1;
+    let reason = if more == 0 {
+        what
+    } else {
+        format!("{what} (and {more} more of {total} directories)")
+    };
+    Verdict { ok: false, reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::model::Family;
+
+    fn v(n: i64, first_seen: i64) -> RepomdVersion {
+        RepomdVersion {
+            size: 1,
+            timestamp: n,
+            md5: String::new(),
+            sha1: String::new(),
+            sha256: format!("s{n}"),
+            sha512: String::new(),
+            first_seen,
+        }
+    }
+
+    fn rec(
+        dir: i64,
+        outcome: CheckOutcome,
+        sha: Option<&str>,
+        behind: Option<i64>,
+        lag: Option<i64>,
+        error: Option<&str>,
+    ) -> CheckRecord {
+        CheckRecord {
+            mirror_id: 1,
+            directory_id: dir,
+            protocol: Protocol::Https,
+            family: Family::Any,
+            outcome,
+            sha256_seen: sha.map(str::to_string),
+            versions_behind: behind,
+            lag_seconds: lag,
+            http_status: Some(if outcome == CheckOutcome::Missing {
+                404
+            } else {
+                200
+            }),
+            latency_ms: None,
+            bytes: 0,
+            etag: None,
+            last_modified: None,
+            checked_at: 0,
+            error: error.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn classification_against_history() {
+        let history = vec![v(3, 1000), v(2, 500), v(1, 100)];
+        assert_eq!(
+            classify(&history, "s3", 2000),
+            (CheckOutcome::Current, Some(0), Some(0))
+        );
+        assert_eq!(
+            classify(&history, "s2", 2000),
+            (CheckOutcome::Behind, Some(1), Some(1000))
+        );
+        assert_eq!(
+            classify(&history, "s1", 2000),
+            (CheckOutcome::Behind, Some(2), Some(1500))
+        );
+        assert_eq!(
+            classify(&history, "zz", 2000),
+            (CheckOutcome::Unknown, None, None)
+        );
+        assert_eq!(classify(&[], "s1", 2000).0, CheckOutcome::Unknown);
+    }
+
+    #[test]
+    fn verdicts_speak_an_operators_language() {
+        let paths: HashMap<i64, String> = (1..=3)
+            .map(|d| (d, format!("9.8/R{d}/x86_64/os")))
+            .collect();
+        let servable: HashMap<i64, HashSet<String>> = (1..=3)
+            .map(|d| (d, HashSet::from(["s3".to_string(), "s2".to_string()])))
+            .collect();
+        let all_current: Vec<CheckRecord> = (1..=3)
+            .map(|d| rec(d, CheckOutcome::Current, Some("s3"), Some(0), Some(0), None))
+            .collect();
+        assert_eq!(
+            content_verdict(&all_current, &servable, &paths),
+            Verdict {
+                ok: true,
+                reason: "all 3 directories current".into()
+            }
+        );
+        let mut stale = all_current.clone();
+        stale[1] = rec(
+            2,
+            CheckOutcome::Behind,
+            Some("s1"),
+            Some(2),
+            Some(14 * 3600),
+            None,
+        );
+        stale[2] = rec(3, CheckOutcome::Missing, None, None, None, None);
+        let verdict = content_verdict(&stale, &servable, &paths);
+        assert_eq!(
+            verdict,
+            Verdict {
+                ok: false,
+                reason:
+                    "9.8/R2/x86_64/os: 2 versions behind for 14 h (and 1 more of 3 directories)"
+                        .into()
+            }
+        );
+
+        let tls: Vec<CheckRecord> = (1..=3)
+            .map(|d| {
+                rec(
+                    d,
+                    CheckOutcome::Error,
+                    None,
+                    None,
+                    None,
+                    Some("TLS: certificate expired"),
+                )
+            })
+            .collect();
+        let refs: Vec<&CheckRecord> = tls.iter().collect();
+        assert_eq!(
+            protocol_verdict(Protocol::Https, &refs),
+            Some(Verdict {
+                ok: false,
+                reason: "https: TLS: certificate expired".into()
+            })
+        );
+        let refs: Vec<&CheckRecord> = stale.iter().collect();
+        assert!(
+            protocol_verdict(Protocol::Https, &refs).unwrap().ok,
+            "404s are answers"
+        );
+        assert_eq!(protocol_verdict(Protocol::Http, &[]), None);
+    }
+}

@@ -1,0 +1,155 @@
+//! Prometheus metrics of the checker: crawl duration, checks by outcome, mirrors by state,
+//! per-directory coverage, upstream publish age. Labels are bounded: outcomes, capabilities,
+//! states, and the catalog's directories.
+
+use prometheus::{
+    Encoder, Gauge, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
+use shared::model::HealthState;
+use shared::snapshot::Snapshot;
+use shared::store::{HealthRecord, RepomdVersion};
+use std::collections::HashMap;
+
+#[derive(Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    crawl_seconds: Gauge,
+    checks: IntCounterVec,
+    runs: IntCounterVec,
+    requests: IntCounter,
+    bytes: IntCounter,
+    not_modified: IntCounter,
+    mirrors: IntGaugeVec,
+    coverage: IntGaugeVec,
+    upstream_age: IntGaugeVec,
+    upstream_errors: IntGauge,
+    snapshot_serial: IntGauge,
+}
+
+fn reg<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric names are unique");
+    metric
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let r = Registry::new();
+        Metrics {
+            crawl_seconds: reg(&r, Gauge::new("mirror_checker_crawl_duration_seconds", "Wall time of the last crawl or daemon batch.").unwrap()),
+            checks: reg(&r, IntCounterVec::new(Opts::new("mirror_checker_checks_total", "repomd.xml checks by outcome (current, behind, unknown_content, missing, error)."), &["outcome"]).unwrap()),
+            runs: reg(&r, IntCounterVec::new(Opts::new("mirror_checker_runs_total", "Crawls and batches; applied=false when most checks failed and the run changed nothing."), &["applied"]).unwrap()),
+            requests: reg(&r, IntCounter::new("mirror_checker_requests_total", "HTTP requests sent to mirrors, redirects and retries included.").unwrap()),
+            bytes: reg(&r, IntCounter::new("mirror_checker_response_bytes_total", "Body bytes received from mirrors.").unwrap()),
+            not_modified: reg(&r, IntCounter::new("mirror_checker_not_modified_total", "Checks answered 304 Not Modified (cheap re-checks).").unwrap()),
+            mirrors: reg(&r, IntGaugeVec::new(Opts::new("mirror_checker_mirrors", "Mirrors by capability (http, https, ipv4, ipv6, content, sync) and state (up, down, unknown)."), &["capability", "state"]).unwrap()),
+            coverage: reg(&r, IntGaugeVec::new(Opts::new("mirror_checker_directory_mirrors", "Mirrors listed as up to date for each catalog directory in the last snapshot."), &["directory"]).unwrap()),
+            upstream_age: reg(&r, IntGaugeVec::new(Opts::new("mirror_checker_upstream_age_seconds", "Seconds since the master's current repomd.xml of each directory was first seen."), &["directory"]).unwrap()),
+            upstream_errors: reg(&r, IntGauge::new("mirror_checker_upstream_errors", "Directories whose master repomd.xml could not be read at the last scan.").unwrap()),
+            snapshot_serial: reg(&r, IntGauge::new("mirror_checker_snapshot_serial", "Serial of the last published snapshot.").unwrap()),
+            registry: r,
+        }
+    }
+
+    pub fn crawl(&self, seconds: f64, judgement: &crate::crawl::Judgement) {
+        self.crawl_seconds.set(seconds);
+        for (outcome, n) in &judgement.by_outcome {
+            self.checks
+                .with_label_values(&[outcome.as_str()])
+                .inc_by(*n as u64);
+        }
+        self.runs
+            .with_label_values(&[if judgement.run.ignored {
+                "false"
+            } else {
+                "true"
+            }])
+            .inc();
+        self.requests.inc_by(judgement.run.requests as u64);
+        self.bytes.inc_by(judgement.run.bytes as u64);
+        self.not_modified.inc_by(judgement.run.not_modified as u64);
+    }
+
+    pub fn health(&self, records: &[HealthRecord]) {
+        self.mirrors.reset();
+        let mut counts: HashMap<(&str, HealthState), i64> = HashMap::new();
+        for r in records {
+            *counts.entry((r.capability.as_str(), r.state)).or_default() += 1;
+        }
+        for ((capability, state), n) in counts {
+            self.mirrors
+                .with_label_values(&[capability, state.as_str()])
+                .set(n);
+        }
+    }
+
+    pub fn snapshot(&self, snap: &Snapshot) {
+        self.snapshot_serial.set(snap.serial as i64);
+        for (i, d) in snap.catalog.directories.iter().enumerate() {
+            if !d.vault_only {
+                self.coverage
+                    .with_label_values(&[&d.path])
+                    .set(snap.directories[i].mirrors.len() as i64);
+            }
+        }
+    }
+
+    pub fn upstream(
+        &self,
+        paths: &HashMap<i64, String>,
+        history: &HashMap<i64, Vec<RepomdVersion>>,
+        errors: usize,
+        now: i64,
+    ) {
+        self.upstream_errors.set(errors as i64);
+        for (id, versions) in history {
+            if let (Some(path), Some(current)) = (paths.get(id), versions.first()) {
+                self.upstream_age
+                    .with_label_values(&[path])
+                    .set(now - current.first_seen);
+            }
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        prometheus::TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding cannot fail");
+        String::from_utf8(out).expect("the text format is UTF-8")
+    }
+}
+
+/// Serves `/metrics` until `cancel` fires.
+pub async fn serve(
+    listen: std::net::SocketAddr,
+    metrics: Metrics,
+    cancel: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    use axum::routing::get;
+    let app = axum::Router::new().route(
+        "/metrics",
+        get(move || {
+            let m = metrics.clone();
+            async move {
+                (
+                    [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    m.render(),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!(%listen, "metrics listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { cancel.cancelled().await })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! The operator's view of one mirror: is it served, and if not, exactly why.
+
+use crate::config::Config;
+use anyhow::{bail, Result};
+use shared::model::{CheckOutcome, HealthState};
+use std::collections::BTreeMap;
+
+pub async fn print(config: &Config, name: &str) -> Result<()> {
+    let store = crate::commands::open_store(config).await?;
+    let mirrors = store.load_mirrors_with_ids().await?;
+    let Some((id, mirror)) = mirrors.iter().find(|(_, m)| m.name == name) else {
+        bail!("no mirror named {name:?} is registered");
+    };
+    println!("{}  (sponsor: {})", mirror.name, mirror.sponsor);
+    if !mirror.enabled {
+        println!("  not served: disabled in the registry (enabled: false)");
+    } else if !mirror.approved {
+        println!("  not served: waiting for approval (approved: false)");
+    }
+    let health: Vec<_> = store
+        .load_health()
+        .await?
+        .into_iter()
+        .filter(|h| h.mirror_id == *id)
+        .collect();
+    if health.is_empty() {
+        println!("  not checked yet");
+    }
+    for h in &health {
+        let mark = match h.state {
+            HealthState::Up => "up  ",
+            HealthState::Down => "DOWN",
+            HealthState::Unknown => "?   ",
+        };
+        println!("  {mark} {:<8} {}", h.capability, h.reason);
+    }
+    let checks: Vec<_> = store
+        .load_checks()
+        .await?
+        .into_iter()
+        .filter(|c| c.mirror_id == *id)
+        .collect();
+    let mut by_outcome: BTreeMap<(String, CheckOutcome), usize> = BTreeMap::new();
+    for c in &checks {
+        *by_outcome
+            .entry((c.protocol.to_string(), c.outcome))
+            .or_default() += 1;
+    }
+    for ((protocol, outcome), n) in by_outcome {
+        println!("  {protocol:<5} {outcome:<15} {n} directories");
+    }
+    let events = store.health_events(*id, 10).await?;
+    if !events.is_empty() {
+        println!("  recent changes:");
+        for e in events {
+            println!(
+                "    {} {}: {} -> {}: {}",
+                e.at, e.capability, e.old_state, e.new_state, e.reason
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! The master tree: for every directory of the catalog, read `repodata/repomd.xml` (from a
+//! local folder or an http(s) URL), describe it (size, largest timestamp, four checksums) and
+//! record it as a version when it is new. Older versions stay as history.
+
+use crate::http::{HttpClient, Validators};
+use crate::repomd::{self, MAX_REPOMD_BYTES};
+use serde::Deserialize;
+use shared::catalog::Catalog;
+use shared::model::Family;
+use shared::store::Store;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::task::JoinSet;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MasterConfig {
+    /// The master tree: a local folder or an http(s) base URL.
+    pub url: String,
+    /// Base of each optional module's tree (`kitten = "https://.../almalinux-kitten/"`).
+    pub modules: BTreeMap<String, String>,
+}
+
+/// Where a tree is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Dir(PathBuf),
+    Url(url::Url),
+}
+
+impl Source {
+    pub fn parse(text: &str) -> anyhow::Result<Source> {
+        if text.starts_with("http://") || text.starts_with("https://") {
+            let mut url = url::Url::parse(text)?;
+            if !url.path().ends_with('/') {
+                url.set_path(&format!("{}/", url.path()));
+            }
+            Ok(Source::Url(url))
+        } else if text.is_empty() {
+            anyhow::bail!("no master configured: set [master] url to a folder or an http(s) URL")
+        } else {
+            Ok(Source::Dir(PathBuf::from(
+                text.strip_prefix("file://").unwrap_or(text),
+            )))
+        }
+    }
+
+    /// Reads a file below the tree, refusing anything over the repomd size limit.
+    async fn read(&self, client: &HttpClient, rel: &str) -> Result<Vec<u8>, String> {
+        match self {
+            Source::Dir(root) => {
+                let path = root.join(rel);
+                let meta = tokio::fs::metadata(&path)
+                    .await
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                if meta.len() > MAX_REPOMD_BYTES as u64 {
+                    return Err(format!(
+                        "{} is {} bytes, over the {MAX_REPOMD_BYTES} byte limit",
+                        path.display(),
+                        meta.len()
+                    ));
+                }
+                tokio::fs::read(&path)
+                    .await
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            }
+            Source::Url(base) => {
+                let url = base.join(rel).map_err(|e| e.to_string())?;
+                let fetched = client
+                    .get(&url, Family::Any, &Validators::default())
+                    .await
+                    .map_err(|e| format!("{url}: {e}"))?;
+                if fetched.status != 200 {
+                    return Err(format!("{url}: HTTP {}", fetched.status));
+                }
+                Ok(fetched.body.to_vec())
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Master {
+    pub root: Source,
+    pub modules: BTreeMap<String, Source>,
+}
+
+impl Master {
+    pub fn from_config(config: &MasterConfig) -> anyhow::Result<Master> {
+        Ok(Master {
+            root: Source::parse(&config.url)?,
+            modules: config
+                .modules
+                .iter()
+                .map(|(m, u)| Ok((m.clone(), Source::parse(u)?)))
+                .collect::<anyhow::Result<_>>()?,
+        })
+    }
+
+    fn source(&self, module: Option<&str>) -> Result<&Source, String> {
+        match module {
+            None => Ok(&self.root),
+            Some(m) => self
+                .modules
+                .get(m)
+                .ok_or_else(|| format!("no master URL for module {m} ([master] modules.{m})")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ScanReport {
+    pub directories: usize,
+    /// Paths whose repomd.xml changed since the last scan.
+    pub new_versions: Vec<String>,
+    /// (path, problem)
+    pub errors: Vec<(String, String)>,
+    /// The master's `TIME` file, when it has one.
+    pub master_time: Option<i64>,
+}
+
+/// Scans every directory mirrors carry and records new versions as first seen at `now`.
+pub async fn scan(
+    store: &Store,
+    catalog: &Catalog,
+    master: &Master,
+    client: &HttpClient,
+    now: i64,
+) -> anyhow::Result<ScanReport> {
+    let ids = store.directory_ids().await?;
+    let master = Arc::new(master.clone());
+    let mut report = ScanReport::default();
+    let mut jobs = JoinSet::new();
+    let limit = Arc::new(tokio::sync::Semaphore::new(16));
+    for (_, d) in catalog.mirrored() {
+        let Some(&id) = ids.get(&d.path) else {
+            continue;
+        };
+        report.directories += 1;
+        let (master, client, limit, d) = (master.clone(), client.clone(), limit.clone(), d.clone());
+        jobs.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let result = async {
+                let source = master.source(d.module.as_deref())?;
+                let bytes = source
+                    .read(&client, &format!("{}/repodata/repomd.xml", d.path))
+                    .await?;
+                repomd::describe(&bytes, now)
+            }
+            .await;
+            (id, d.path, result)
+        });
+    }
+    while let Some(joined) = jobs.join_next().await {
+        let (id, path, result) = joined?;
+        match result {
+            Ok(version) => {
+                if store.record_repomd(id, &version).await? {
+                    report.new_versions.push(path);
+                }
+            }
+            Err(problem) => report.errors.push((path, problem)),
+        }
+    }
+    report.new_versions.sort();
+    report.errors.sort();
+    report.master_time = master
+        .root
+        .read(client, "TIME")
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8_lossy(&b).trim().parse::<f64>().ok())
+        .map(|t| t as i64);
+    Ok(report)
+}

@@ -1,0 +1,621 @@
+//! The checker against a simulated mirror network: every outcome the crawl must recognise,
+//! the alternates window, hysteresis, the 70% rule, interruption and conditional requests.
+
+use mirror_checker::config::Config;
+use mirror_checker::crawl::Interrupted;
+use mirror_checker::http::{ConnectTo, HttpConfig};
+use mirror_checker::service::Checker;
+use mirror_sim::{Behavior, Families, Mix, Profile, Sim, SimOptions};
+use shared::catalog::Catalog;
+use shared::model::{CheckOutcome, HealthState};
+use shared::registry::{Mirror, Protocol};
+use shared::snapshot;
+use shared::store::CheckRecord;
+use shared::testing::example;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+const DAY: i64 = 86_400;
+
+fn mirror(name: &str) -> Mirror {
+    let mut m = Mirror::new(name, "Sim");
+    m.urls.insert(Protocol::Http, format!("http://{name}/pub/"));
+    m.urls
+        .insert(Protocol::Https, format!("https://{name}/pub/"));
+    m.module_urls.insert(
+        "kitten".into(),
+        [(Protocol::Https, format!("https://{name}/kitten/"))].into(),
+    );
+    m.geo.country = Some("DE".into());
+    m
+}
+
+struct Net {
+    sim: Sim,
+    checker: Checker,
+    catalog: Catalog,
+    _dir: tempfile::TempDir,
+}
+
+impl Net {
+    async fn start(profiles: &[(&str, Behavior, Families)], mix: Mix) -> Net {
+        let catalog = Catalog::load(&example("catalog.toml")).unwrap();
+        let mirrors: Vec<Mirror> = profiles.iter().map(|(n, _, _)| mirror(n)).collect();
+        let overrides = profiles
+            .iter()
+            .map(|(n, b, f)| {
+                (
+                    n.to_string(),
+                    Profile {
+                        behavior: *b,
+                        families: *f,
+                    },
+                )
+            })
+            .collect();
+        let sim = Sim::start(
+            &catalog,
+            &mirrors,
+            SimOptions {
+                overrides,
+                mix,
+                ..SimOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, sim.ca_pem()).unwrap();
+        let mut config = Config {
+            database: format!("sqlite://{}", dir.path().join("state.db").display()),
+            snapshot_path: dir.path().join("snapshot.bin"),
+            ..Config::default()
+        };
+        config.master.url = sim.master_url();
+        config.master.modules = sim.master_module_urls();
+        config.http = HttpConfig {
+            connect_to: sim
+                .routes()
+                .iter()
+                .map(|r| ConnectTo {
+                    host: r.host.clone(),
+                    port: r.port,
+                    addrs: r.addrs.clone(),
+                })
+                .collect(),
+            extra_ca_files: vec![ca],
+            connect_timeout_ms: 1000,
+            first_byte_timeout_ms: 1500,
+            total_timeout_ms: 2000,
+            ..HttpConfig::default()
+        };
+        config.crawl.retry_backoff_ms = 10;
+        let checker = Checker::new(config).await.unwrap();
+        checker.store.save_catalog(&catalog).await.unwrap();
+        checker.store.apply_registry(&mirrors, true).await.unwrap();
+        Net {
+            sim,
+            checker,
+            catalog,
+            _dir: dir,
+        }
+    }
+
+    async fn checks_of(&self, name: &str) -> Vec<CheckRecord> {
+        let id = self.id(name).await;
+        self.checker
+            .store
+            .load_checks()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|c| c.mirror_id == id)
+            .collect()
+    }
+
+    async fn id(&self, name: &str) -> i64 {
+        self.checker
+            .store
+            .load_mirrors_with_ids()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|(_, m)| m.name == name)
+            .unwrap()
+            .0
+    }
+
+    async fn health(&self, name: &str, capability: &str) -> (HealthState, String) {
+        let id = self.id(name).await;
+        let h = self
+            .checker
+            .store
+            .load_health()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|h| h.mirror_id == id && h.capability == capability);
+        h.map_or((HealthState::Unknown, String::new()), |h| {
+            (h.state, h.reason)
+        })
+    }
+
+    fn snapshot(&self) -> snapshot::Snapshot {
+        snapshot::read(&self.checker.config.snapshot_path).unwrap()
+    }
+
+    /// Directories listing `name` in the snapshot, with the protocol bits.
+    fn listed(&self, name: &str) -> Vec<(String, u8)> {
+        let snap = self.snapshot();
+        let Some(index) = snap.mirrors.iter().position(|m| m.name == name) else {
+            return Vec::new();
+        };
+        snap.directories
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| {
+                d.mirrors
+                    .iter()
+                    .find(|m| m.mirror as usize == index)
+                    .map(|m| (snap.catalog.directories[i].path.clone(), m.protocols))
+            })
+            .collect()
+    }
+
+    /// The master publishes versions 2..=4 with first-seen times 5, 4 and 1 days ago, and the
+    /// current one now: a mirror one version behind is within the 3-day window, three behind
+    /// is not.
+    async fn publish_history(&self) {
+        let now = shared::store::now();
+        self.checker.scan(now - 5 * DAY).await.unwrap();
+        for at in [now - 4 * DAY, now - DAY, now] {
+            self.sim.publish();
+            let report = self.checker.scan(at).await.unwrap();
+            assert!(report.errors.is_empty(), "{:?}", report.errors);
+        }
+        assert_eq!(self.sim.version(), 4);
+    }
+}
+
+fn outcomes(checks: &[CheckRecord], protocol: Protocol) -> HashMap<CheckOutcome, usize> {
+    let mut out = HashMap::new();
+    for c in checks.iter().filter(|c| c.protocol == protocol) {
+        *out.entry(c.outcome).or_default() += 1;
+    }
+    out
+}
+
+fn errors(checks: &[CheckRecord]) -> Vec<String> {
+    checks.iter().filter_map(|c| c.error.clone()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_outcome_is_recognised_and_only_servable_copies_are_listed() {
+    use Behavior::*;
+    let d = Families::Dual;
+    let net = Net::start(
+        &[
+            ("current.sim.test", Current, d),
+            ("current2.sim.test", Current, d),
+            ("current3.sim.test", Current, d),
+            ("current4.sim.test", Current, d),
+            ("behind1.sim.test", Behind(1), d),
+            ("behind3.sim.test", Behind(3), d),
+            ("missing.sim.test", MissingRepos, d),
+            ("notfound.sim.test", NotFound, d),
+            ("error.sim.test", ServerError, d),
+            ("slow.sim.test", Slow(Duration::from_millis(100)), d),
+            ("hang.sim.test", HangAfterHeaders, d),
+            ("truncated.sim.test", Truncated, d),
+            ("oversized.sim.test", Oversized(100 << 20), d),
+            ("loop.sim.test", RedirectLoop, d),
+            ("selfsigned.sim.test", SelfSigned, d),
+            ("refused.sim.test", Refused, d),
+            ("v4only.sim.test", Current, Families::V4),
+            ("v6only.sim.test", Current, Families::V6),
+        ],
+        Mix::Realistic,
+    )
+    .await;
+    net.publish_history().await;
+    let summary = net
+        .checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(!summary.judgement.run.ignored, "{}", summary.describe());
+    let dirs = net.catalog.mirrored().count();
+    let main_dirs = net
+        .catalog
+        .mirrored()
+        .filter(|(_, d)| d.module.is_none())
+        .count();
+
+    let current = net.checks_of("current.sim.test").await;
+    assert_eq!(
+        outcomes(&current, Protocol::Https),
+        HashMap::from([(CheckOutcome::Current, dirs)])
+    );
+    assert_eq!(
+        outcomes(&current, Protocol::Http),
+        HashMap::from([(CheckOutcome::Current, main_dirs)])
+    );
+    assert_eq!(net.listed("current.sim.test").len(), dirs);
+    assert_eq!(
+        net.health("current.sim.test", "content").await,
+        (HealthState::Up, format!("all {dirs} directories current"))
+    );
+
+    let behind1 = net.checks_of("behind1.sim.test").await;
+    assert!(behind1
+        .iter()
+        .all(|c| c.outcome == CheckOutcome::Behind && c.versions_behind == Some(1)));
+    let lag = behind1[0].lag_seconds.unwrap();
+    assert!(
+        (0..600).contains(&lag),
+        "the version it lacks was published just now: {lag}"
+    );
+    assert_eq!(
+        net.listed("behind1.sim.test").len(),
+        dirs,
+        "one behind is served through the alternates"
+    );
+
+    let behind3 = net.checks_of("behind3.sim.test").await;
+    assert!(behind3
+        .iter()
+        .all(|c| c.outcome == CheckOutcome::Behind && c.versions_behind == Some(3)));
+    assert!(
+        net.listed("behind3.sim.test").is_empty(),
+        "three behind is outside the window"
+    );
+    let (state, reason) = net.health("behind3.sim.test", "content").await;
+    assert_eq!(state, HealthState::Down);
+    assert!(reason.contains("3 versions behind for 4 d"), "{reason}");
+
+    let missing = net.checks_of("missing.sim.test").await;
+    let listed: Vec<String> = net
+        .listed("missing.sim.test")
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert!(
+        !listed.is_empty() && listed.iter().all(|p| p.contains("/BaseOS/")),
+        "{listed:?}"
+    );
+    assert!(missing
+        .iter()
+        .any(|c| c.outcome == CheckOutcome::Missing && c.http_status == Some(404)));
+
+    let notfound = net.checks_of("notfound.sim.test").await;
+    assert!(notfound.iter().all(|c| c.outcome == CheckOutcome::Missing));
+    assert_eq!(
+        net.health("notfound.sim.test", "https").await.0,
+        HealthState::Up,
+        "a 404 is an answer"
+    );
+
+    let error = net.checks_of("error.sim.test").await;
+    assert!(error
+        .iter()
+        .all(|c| c.outcome == CheckOutcome::Error && c.error.as_deref() == Some("HTTP 500")));
+    assert_eq!(
+        net.health("error.sim.test", "http").await,
+        (HealthState::Down, "http: HTTP 500".into())
+    );
+
+    assert_eq!(net.listed("slow.sim.test").len(), dirs);
+
+    for (name, fragment) in [
+        ("hang.sim.test", "timed out"),
+        ("truncated.sim.test", "body truncated"),
+        (
+            "oversized.sim.test",
+            "response larger than 1048576 bytes; cut",
+        ),
+        ("loop.sim.test", "redirect loop"),
+        ("refused.sim.test", "connection failed"),
+    ] {
+        let checks = net.checks_of(name).await;
+        assert!(
+            checks.iter().all(|c| c.outcome == CheckOutcome::Error),
+            "{name}"
+        );
+        let errs = errors(&checks);
+        assert!(
+            errs.iter().any(|e| e.contains(fragment)),
+            "{name}: {errs:?}"
+        );
+        assert!(net.listed(name).is_empty(), "{name}");
+    }
+    // A hanging or refusing host is not knocked on for every directory: the breaker stops it.
+    for name in ["hang.sim.test", "refused.sim.test"] {
+        let errs = errors(&net.checks_of(name).await);
+        assert!(
+            errs.iter().filter(|e| e.starts_with("not tried:")).count() > errs.len() / 2,
+            "{name}: {errs:?}"
+        );
+    }
+    let (hang_requests, _, _) = net.sim.stats("hang.sim.test");
+    assert!(
+        hang_requests < 40,
+        "{hang_requests} requests to a hanging host"
+    );
+
+    let selfsigned = net.checks_of("selfsigned.sim.test").await;
+    assert!(outcomes(&selfsigned, Protocol::Https).get(&CheckOutcome::Error) == Some(&dirs));
+    assert!(
+        errors(&selfsigned)
+            .iter()
+            .any(|e| e.contains("certificate not trusted")),
+        "{:?}",
+        errors(&selfsigned)
+    );
+    assert_eq!(
+        outcomes(&selfsigned, Protocol::Http),
+        HashMap::from([(CheckOutcome::Current, main_dirs)])
+    );
+    let listed = net.listed("selfsigned.sim.test");
+    assert!(
+        !listed.is_empty() && listed.iter().all(|(_, bits)| *bits == snapshot::HTTP),
+        "served over http only: {listed:?}"
+    );
+    let (state, reason) = net.health("selfsigned.sim.test", "https").await;
+    assert_eq!(state, HealthState::Down);
+    assert!(
+        reason.starts_with("https: TLS: certificate not trusted"),
+        "{reason}"
+    );
+
+    let snap = net.snapshot();
+    let v4 = snap
+        .mirrors
+        .iter()
+        .find(|m| m.name == "v4only.sim.test")
+        .unwrap();
+    assert!(v4.ipv4 && !v4.ipv6);
+    assert_eq!(
+        net.health("v4only.sim.test", "ipv6").await,
+        (
+            HealthState::Down,
+            "ipv6: the host has no ipv6 address".into()
+        )
+    );
+    if net.sim.http_v6.is_some() {
+        let v6 = snap
+            .mirrors
+            .iter()
+            .find(|m| m.name == "v6only.sim.test")
+            .unwrap();
+        assert!(v6.ipv6 && !v6.ipv4);
+        let dual = snap
+            .mirrors
+            .iter()
+            .find(|m| m.name == "current.sim.test")
+            .unwrap();
+        assert!(dual.ipv4 && dual.ipv6);
+        assert_eq!(net.listed("v6only.sim.test").len(), dirs);
+    } else {
+        eprintln!("skipped the IPv6 part: this machine has no ::1");
+    }
+    // The snapshot's versions: current plus the alternates within the window (v3 and v2 were
+    // first seen 1 and 4 days ago: only v3 is within 3 days).
+    let base = net.catalog.directory_index("9.8/BaseOS/x86_64/os").unwrap();
+    assert_eq!(snap.directories[base].versions.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_crawl_uses_conditional_requests_and_a_new_version_is_picked_up() {
+    let names: Vec<String> = (0..6).map(|i| format!("m{i}.sim.test")).collect();
+    let profiles: Vec<(&str, Behavior, Families)> = names
+        .iter()
+        .map(|n| (n.as_str(), Behavior::Current, Families::V4))
+        .collect();
+    let net = Net::start(&profiles, Mix::AllCurrent).await;
+    let first = net
+        .checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(first.judgement.run.not_modified, 0);
+    let checks = first.judgement.run.checks;
+    let second = net
+        .checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        second.judgement.run.not_modified, checks,
+        "every unchanged repomd.xml answered 304"
+    );
+    assert_eq!(net.sim.total_not_modified() as i64, checks);
+    assert_eq!(
+        second
+            .judgement
+            .by_outcome
+            .get(&CheckOutcome::Current)
+            .copied(),
+        Some(checks as usize)
+    );
+
+    // The master publishes; the next crawl sees the new version on every mirror.
+    net.sim.publish();
+    let third = net
+        .checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        third.scan.as_ref().unwrap().new_versions.len(),
+        net.catalog.mirrored().count()
+    );
+    assert_eq!(third.judgement.run.not_modified, 0);
+    assert_eq!(
+        third
+            .judgement
+            .by_outcome
+            .get(&CheckOutcome::Current)
+            .copied(),
+        Some(checks as usize)
+    );
+    assert_eq!(net.snapshot().serial, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_most_checks_fail_the_run_changes_nothing() {
+    let mut profiles = vec![("good.sim.test", Behavior::Current, Families::V4)];
+    let names: Vec<String> = (0..5).map(|i| format!("down{i}.sim.test")).collect();
+    profiles.extend(
+        names
+            .iter()
+            .map(|n| (n.as_str(), Behavior::Refused, Families::V4)),
+    );
+    let net = Net::start(&profiles, Mix::AllCurrent).await;
+    let summary = net
+        .checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(summary.judgement.run.ignored, "{}", summary.describe());
+    assert!(summary
+        .judgement
+        .run
+        .note
+        .contains("the checker's own network is the likely problem"));
+    assert!(summary.snapshot.is_none());
+    assert!(
+        net.checker.store.load_health().await.unwrap().is_empty(),
+        "no state changed"
+    );
+    assert!(net.checker.store.load_checks().await.unwrap().is_empty());
+    let runs = net.checker.store.crawl_runs(5).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert!(runs[0].ignored);
+    assert!(
+        !net.checker.config.snapshot_path.exists(),
+        "nothing was published"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_crawl_leaves_the_previous_snapshot_in_place() {
+    let net = Net::start(
+        &[
+            ("ok.sim.test", Behavior::Current, Families::V4),
+            ("hang.sim.test", Behavior::HangAfterHeaders, Families::V4),
+        ],
+        Mix::AllCurrent,
+    )
+    .await;
+    let first = net
+        .checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    let before = std::fs::read(&net.checker.config.snapshot_path).unwrap();
+    let checks_before = net.checker.store.load_checks().await.unwrap();
+    net.sim.publish();
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        trigger.cancel();
+    });
+    let err = net.checker.crawl(None, &cancel).await.unwrap_err();
+    assert!(err.downcast_ref::<Interrupted>().is_some(), "{err:#}");
+    assert_eq!(
+        std::fs::read(&net.checker.config.snapshot_path).unwrap(),
+        before,
+        "the snapshot file is untouched"
+    );
+    assert_eq!(
+        net.checker.store.load_checks().await.unwrap(),
+        checks_before,
+        "no result was written"
+    );
+    assert_eq!(
+        net.checker
+            .store
+            .latest_snapshot()
+            .await
+            .unwrap()
+            .unwrap()
+            .serial,
+        first.snapshot.unwrap().serial
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_failure_does_not_drop_a_mirror_and_one_success_does_not_readmit_it() {
+    let net = Net::start(
+        &[
+            ("flaky.sim.test", Behavior::Current, Families::V4),
+            ("steady.sim.test", Behavior::Current, Families::V4),
+        ],
+        Mix::AllCurrent,
+    )
+    .await;
+    net.checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        net.health("flaky.sim.test", "https").await.0,
+        HealthState::Up
+    );
+    // Break flaky's https by pointing the checker at a port where nothing listens.
+    let mut config = net.checker.config.clone();
+    for r in &mut config.http.connect_to {
+        if r.host == "flaky.sim.test" && r.port == 443 {
+            r.addrs = vec![net.sim.refused];
+        }
+    }
+    let broken = Checker::new(config).await.unwrap();
+    broken.crawl(None, &CancellationToken::new()).await.unwrap();
+    let (state, reason) = net.health("flaky.sim.test", "https").await;
+    assert_eq!(state, HealthState::Up, "{reason}");
+    assert!(reason.contains("1 of 2 failed runs"), "{reason}");
+    assert!(!net.listed("flaky.sim.test").is_empty());
+    broken.crawl(None, &CancellationToken::new()).await.unwrap();
+    assert_eq!(
+        net.health("flaky.sim.test", "https").await.0,
+        HealthState::Down
+    );
+    let listed = net.listed("flaky.sim.test");
+    assert!(
+        listed.iter().all(|(_, bits)| *bits == snapshot::HTTP),
+        "https no longer served: {listed:?}"
+    );
+    net.checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    let (state, reason) = net.health("flaky.sim.test", "https").await;
+    assert_eq!(state, HealthState::Down, "one success does not readmit it");
+    assert!(reason.contains("recovering: 1 of 2"), "{reason}");
+    net.checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        net.health("flaky.sim.test", "https").await.0,
+        HealthState::Up
+    );
+    let id = net.id("flaky.sim.test").await;
+    let events = net.checker.store.health_events(id, 10).await.unwrap();
+    let https: Vec<_> = events
+        .iter()
+        .filter(|e| e.capability == "https")
+        .map(|e| (e.old_state, e.new_state))
+        .collect();
+    assert_eq!(
+        https,
+        vec![
+            (HealthState::Down, HealthState::Up),
+            (HealthState::Up, HealthState::Down),
+            (HealthState::Unknown, HealthState::Up)
+        ]
+    );
+}
