@@ -170,7 +170,10 @@ impl HttpClient {
                 connect_timeout: Duration::from_millis(config.connect_timeout_ms),
             };
             Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(30))
+                // A crawl is done with a mirror quickly; idle connections only cost memory. The
+                // timer is what makes the pool actually close them.
+                .pool_idle_timeout(Duration::from_secs(1))
+                .pool_timer(hyper_util::rt::TokioTimer::new())
                 .pool_max_idle_per_host(8)
                 .build(connector)
         };

@@ -126,11 +126,13 @@ impl Checker {
             Some(_) => Some(self.scan(started_at).await?),
             None => None,
         };
+        let scanned = started.elapsed();
         let mut input = CrawlInput::load(&self.store).await?;
         if let Some(ids) = only {
             input = input.only(ids);
         }
         let input = Arc::new(input);
+        let loaded = started.elapsed();
         let results = crawl::check_all(
             input.clone(),
             &self.client,
@@ -139,7 +141,8 @@ impl Checker {
             started_at,
         )
         .await?;
-        let judgement = crawl::judge(
+        let checked = started.elapsed();
+        let mut judgement = crawl::judge(
             &input,
             results,
             &self.config.crawl,
@@ -148,16 +151,44 @@ impl Checker {
             now(),
         );
         crawl::apply(&self.store, &judgement).await?;
+        let applied = started.elapsed();
         for e in &judgement.events {
-            tracing::info!(mirror_id = e.mirror_id, capability = %e.capability, from = %e.old_state, to = %e.new_state, reason = %e.reason, "health changed");
+            // A first verdict on a new mirror is routine; a change of a known state is news.
+            if e.old_state == shared::model::HealthState::Unknown {
+                tracing::debug!(mirror_id = e.mirror_id, capability = %e.capability, to = %e.new_state, reason = %e.reason, "first health verdict");
+            } else {
+                tracing::info!(mirror_id = e.mirror_id, capability = %e.capability, from = %e.old_state, to = %e.new_state, reason = %e.reason, "health changed");
+            }
         }
         let snapshot = if judgement.run.ignored {
             tracing::warn!(note = %judgement.run.note, "crawl set aside");
             None
+        } else if only.is_none() {
+            // Every mirror was just checked: build from what is in memory, not a reload.
+            let input =
+                Arc::try_unwrap(input).map_err(|_| anyhow::anyhow!("crawl input still shared"))?;
+            let snapshot_input = SnapshotInput {
+                catalog: input.catalog,
+                mirrors: input.mirrors,
+                directory_ids: input.directory_ids,
+                history: input.history,
+                checks: std::mem::take(&mut judgement.checks),
+                health: self.store.load_health().await?,
+                fetched_subnets: HashMap::new(),
+            };
+            Some(self.publish_from(&snapshot_input).await?)
         } else {
             Some(self.publish().await?)
         };
         let duration = started.elapsed();
+        tracing::info!(
+            scan_s = scanned.as_secs_f64(),
+            load_s = (loaded - scanned).as_secs_f64(),
+            check_s = (checked - loaded).as_secs_f64(),
+            store_s = (applied - checked).as_secs_f64(),
+            publish_s = (duration - applied).as_secs_f64(),
+            "crawl phases"
+        );
         self.metrics.crawl(duration.as_secs_f64(), &judgement);
         self.metrics.health(&self.store.load_health().await?);
         Ok(CrawlSummary {
@@ -170,10 +201,15 @@ impl Checker {
 
     /// Builds a snapshot from the store, writes it atomically, and records it.
     pub async fn publish(&self) -> Result<SnapshotRecord> {
-        let record = publish_snapshot(&self.store, &self.config.snapshot_path).await?;
-        if let Ok(snap) = snapshot::read(&self.config.snapshot_path) {
-            self.metrics.snapshot(&snap);
-        }
+        let Some(input) = SnapshotInput::load(&self.store).await? else {
+            anyhow::bail!("no catalog is stored yet: run `mirror-checker catalog load FILE` first");
+        };
+        self.publish_from(&input).await
+    }
+
+    async fn publish_from(&self, input: &SnapshotInput) -> Result<SnapshotRecord> {
+        let (record, snap) = write_snapshot(&self.store, input, &self.config.snapshot_path).await?;
+        self.metrics.snapshot(&snap);
         Ok(record)
     }
 
@@ -193,7 +229,7 @@ impl Checker {
         let interval = d.interval_secs.max(1) as i64;
         let start = now();
         let mut due: HashMap<i64, i64> = HashMap::new();
-        let mut last_scan = i64::MIN;
+        let mut last_scan: Option<i64> = None;
         loop {
             let t = now();
             let mirrors = self.store.load_mirrors_with_ids().await?;
@@ -208,9 +244,10 @@ impl Checker {
                 .filter(|(_, at)| **at <= t)
                 .map(|(id, _)| *id)
                 .collect();
-            if !batch.is_empty() || t - last_scan >= d.master_interval_secs as i64 {
-                if t - last_scan >= d.master_interval_secs as i64 {
-                    last_scan = t;
+            let scan_due = last_scan.is_none_or(|at| t - at >= d.master_interval_secs as i64);
+            if !batch.is_empty() || scan_due {
+                if scan_due {
+                    last_scan = Some(t);
                 }
                 match self.crawl(Some(&batch), &cancel).await {
                     Ok(summary) => {
@@ -240,9 +277,17 @@ pub async fn publish_snapshot(store: &Store, path: &Path) -> Result<SnapshotReco
     let Some(input) = SnapshotInput::load(store).await? else {
         anyhow::bail!("no catalog is stored yet: run `mirror-checker catalog load FILE` first");
     };
+    Ok(write_snapshot(store, &input, path).await?.0)
+}
+
+async fn write_snapshot(
+    store: &Store,
+    input: &SnapshotInput,
+    path: &Path,
+) -> Result<(SnapshotRecord, snapshot::Snapshot)> {
     let serial = store.latest_snapshot().await?.map_or(1, |s| s.serial + 1);
     let at = now();
-    let snap = snapshot::build(&input, serial as u64, at, GENERATOR);
+    let snap = snapshot::build(input, serial as u64, at, GENERATOR);
     let (sha256, size) = snapshot::write_atomic(&snap, path)?;
     let record = SnapshotRecord {
         serial,
@@ -255,5 +300,5 @@ pub async fn publish_snapshot(store: &Store, path: &Path) -> Result<SnapshotReco
     };
     store.record_snapshot(&record).await?;
     tracing::info!(serial, path = %path.display(), mirrors = snap.mirrors.len(), pairs = snap.up_to_date_pairs(), "snapshot published");
-    Ok(record)
+    Ok((record, snap))
 }

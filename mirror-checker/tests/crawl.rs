@@ -461,6 +461,85 @@ async fn a_second_crawl_uses_conditional_requests_and_a_new_version_is_picked_up
         Some(checks as usize)
     );
     assert_eq!(net.snapshot().serial, 3);
+
+    // What ops see: bounded labels, coverage per directory, publish age.
+    let metrics = net.checker.metrics.render();
+    for expected in [
+        "mirror_checker_checks_total{outcome=\"current\"}",
+        "mirror_checker_not_modified_total",
+        "mirror_checker_mirrors{capability=\"https\",state=\"up\"} 6",
+        "mirror_checker_directory_mirrors{directory=\"9.8/BaseOS/x86_64/os\"} 6",
+        "mirror_checker_upstream_age_seconds{directory=\"9.8/BaseOS/x86_64/os\"}",
+        "mirror_checker_snapshot_serial 3",
+        "mirror_checker_runs_total{applied=\"true\"} 3",
+    ] {
+        assert!(
+            metrics.contains(expected),
+            "{expected} missing from:\n{metrics}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_spreads_checks_publishes_and_stops_cleanly() {
+    let names: Vec<String> = (0..4).map(|i| format!("d{i}.sim.test")).collect();
+    let profiles: Vec<(&str, Behavior, Families)> = names
+        .iter()
+        .map(|n| (n.as_str(), Behavior::Current, Families::V4))
+        .collect();
+    let mut net = Net::start(&profiles, Mix::AllCurrent).await;
+    net.checker.config.daemon.interval_secs = 2;
+    net.checker.config.daemon.publish_interval_secs = 1;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let metrics_addr = listener.local_addr().unwrap();
+    drop(listener);
+    net.checker.config.daemon.metrics_listen = Some(metrics_addr);
+    let cancel = CancellationToken::new();
+    let stop = cancel.clone();
+    let checker = std::sync::Arc::new(net.checker);
+    let running = tokio::spawn({
+        let checker = checker.clone();
+        async move { checker.daemon(stop).await }
+    });
+    // Within a few intervals every mirror has been checked, more than once.
+    let mut served = 0;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Ok(snap) = snapshot::read(&checker.config.snapshot_path) {
+            served = snap
+                .directories
+                .iter()
+                .map(|d| d.mirrors.len())
+                .sum::<usize>();
+            if served == 4 * net.catalog.mirrored().count() && snap.serial >= 3 {
+                break;
+            }
+        }
+    }
+    assert_eq!(served, 4 * net.catalog.mirrored().count());
+    let body = reqwest_like_get(metrics_addr).await;
+    assert!(body.contains("mirror_checker_snapshot_serial"), "{body}");
+    cancel.cancel();
+    running.await.unwrap().unwrap();
+    let runs = checker.store.crawl_runs(100).await.unwrap();
+    assert!(runs.len() >= 2, "batches: {}", runs.len());
+    net.checker = match std::sync::Arc::try_unwrap(checker) {
+        Ok(c) => c,
+        Err(_) => panic!("the daemon let go of the checker"),
+    };
+}
+
+/// A GET over a plain TCP socket: enough for a metrics endpoint.
+async fn reqwest_like_get(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).await.unwrap();
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,9 +11,18 @@ use std::path::PathBuf;
 #[command(
     name = "mirror-sim",
     version,
-    about = "Serves a simulated mirror network on loopback"
+    about = "A simulated mirror network on loopback, and a plain client to measure against"
 )]
-pub struct Cli {
+pub enum Cli {
+    /// Serve a registry's mirrors until interrupted.
+    Serve(Serve),
+    /// Fetch every repomd.xml the mirrors should carry with a plain hyper client and no other
+    /// logic, and report the rate: the ceiling a crawler is measured against.
+    PlainClient(crate::plain::PlainClient),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Serve {
     /// Registry folder (one YAML file per mirror).
     #[arg(long)]
     pub registry: PathBuf,
@@ -65,6 +74,13 @@ pub fn checker_settings(sim: &Sim, ca_file: &std::path::Path) -> String {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli {
+        Cli::Serve(serve) => run_serve(serve).await,
+        Cli::PlainClient(plain) => crate::plain::run(plain).await,
+    }
+}
+
+async fn run_serve(cli: Serve) -> anyhow::Result<()> {
     let catalog = Catalog::load(&cli.catalog)?;
     let report = shared::registry::import_dir(&cli.registry)
         .with_context(|| format!("registry {}", cli.registry.display()))?;

@@ -5,6 +5,7 @@
 //! master can publish a new version at any moment. Tests, benchmarks and the demo use it.
 
 pub mod cli;
+pub mod plain;
 pub mod repomd;
 pub mod scenario;
 pub mod server;
@@ -206,6 +207,11 @@ impl Sim {
             by_host,
             directories,
             version: std::sync::atomic::AtomicU32::new(options.initial_version.max(1)),
+            published_at: std::sync::Mutex::new({
+                let now = shared::store::now();
+                let first = options.initial_version.max(1) as i64;
+                (0..=first).map(|v| now - (first - v) * 3600).collect()
+            }),
             master_stats: Stats::default(),
         });
         let mut tasks = vec![
@@ -267,7 +273,7 @@ impl Sim {
 
     /// The master publishes a new version of every directory; returns it.
     pub fn publish(&self) -> u32 {
-        self.state.version.fetch_add(1, Ordering::SeqCst) + 1
+        self.state.publish()
     }
 
     pub fn version(&self) -> u32 {
@@ -322,20 +328,19 @@ impl Sim {
             .map(|m| m.stats.not_modified.load(Ordering::Relaxed))
             .sum()
     }
+}
 
-    /// Every repomd.xml URL the mirrors should carry, with the sim's address for it: what a
-    /// plain client would fetch to measure the ceiling.
-    pub fn repomd_urls(&self, catalog: &Catalog, mirrors: &[Mirror]) -> Vec<String> {
-        let mut out = Vec::new();
-        for m in mirrors {
+/// Every repomd.xml URL the enabled mirrors should carry: what a crawler checks.
+pub fn repomd_urls(catalog: &Catalog, mirrors: &[Mirror]) -> Vec<String> {
+    let mut out = Vec::new();
+    for m in mirrors.iter().filter(|m| m.enabled) {
+        for p in [Protocol::Http, Protocol::Https] {
             for (_, d) in catalog.mirrored() {
-                for p in [Protocol::Http, Protocol::Https] {
-                    if let Some(base) = m.base_url(d.module.as_deref(), p) {
-                        out.push(format!("{base}{}/repodata/repomd.xml", d.path));
-                    }
+                if let Some(base) = m.base_url(d.module.as_deref(), p) {
+                    out.push(format!("{base}{}/repodata/repomd.xml", d.path));
                 }
             }
         }
-        out
     }
+    out
 }

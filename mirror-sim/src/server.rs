@@ -42,10 +42,33 @@ pub struct State {
     /// Catalog directories mirrors carry, by module ("" for the main tree).
     pub directories: HashMap<String, HashSet<String>>,
     pub version: AtomicU32,
+    /// When each version was published (index = version), for TIME files.
+    pub published_at: std::sync::Mutex<Vec<i64>>,
     pub master_stats: Stats,
 }
 
 impl State {
+    /// The Unix time version `v` was published; versions before the sim started count as
+    /// published an hour apart before it.
+    pub fn published(&self, v: u32) -> i64 {
+        let list = self.published_at.lock().unwrap_or_else(|e| e.into_inner());
+        list.get(v as usize)
+            .copied()
+            .unwrap_or_else(|| list.last().copied().unwrap_or(0))
+    }
+
+    /// Publishes the next version now; returns it.
+    pub fn publish(&self) -> u32 {
+        let mut list = self.published_at.lock().unwrap_or_else(|e| e.into_inner());
+        let v = self.version.fetch_add(1, Ordering::SeqCst) + 1;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        list.resize(v as usize + 1, now);
+        list[v as usize] = now;
+        v
+    }
+
     fn served_version(&self, behavior: Behavior) -> u32 {
         let master = self.version.load(Ordering::SeqCst);
         match behavior {
@@ -264,11 +287,11 @@ fn master(state: &State, req: &Request<Incoming>, path: &str) -> Response<SimBod
     state.master_stats.requests.fetch_add(1, Ordering::Relaxed);
     let version = state.version.load(Ordering::SeqCst);
     if path == "/_sim/publish" {
-        let v = state.version.fetch_add(1, Ordering::SeqCst) + 1;
+        let v = state.publish();
         return text(StatusCode::OK, &format!("published version {v}\n"));
     }
     if path == "/TIME" {
-        return text(StatusCode::OK, &format!("{}\n", version_timestamp(version)));
+        return text(StatusCode::OK, &format!("{}\n", state.published(version)));
     }
     let rest = path.trim_start_matches('/');
     // Module trees live under /<module>/.

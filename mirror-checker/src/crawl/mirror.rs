@@ -99,6 +99,171 @@ pub(super) struct Task {
     pub url: Url,
 }
 
+struct Ctx {
+    input: Arc<CrawlInput>,
+    client: HttpClient,
+    global: Arc<Semaphore>,
+    config: Arc<CrawlConfig>,
+    counters: Arc<Counters>,
+    breaker: Arc<Breaker>,
+    mirror_id: i64,
+    now: i64,
+}
+
+/// One repomd.xml check, classified.
+async fn check_one(ctx: &Ctx, task: &Task) -> CheckRecord {
+    let _slot = ctx.global.acquire().await.expect("never closed");
+    let previous =
+        ctx.input
+            .previous
+            .get(&(ctx.mirror_id, task.directory_id, task.protocol, Family::Any));
+    let s = slot(task.protocol);
+    let open = ctx.breaker.failures[s].load(Ordering::Relaxed) >= ctx.config.breaker_failures;
+    if open {
+        let last = ctx
+            .breaker
+            .last
+            .lock()
+            .map(|l| l[s].clone())
+            .unwrap_or_default()
+            .unwrap_or_default();
+        return record(
+            ctx.mirror_id,
+            task,
+            CheckOutcome::Error,
+            None,
+            None,
+            Some(format!(
+                "{} {} failed {} times in a row ({last})",
+                super::verdict::SKIPPED,
+                task.protocol,
+                ctx.config.breaker_failures
+            )),
+            ctx.now,
+        );
+    }
+    let validators = previous.map_or_else(Validators::default, |p| Validators {
+        etag: p.etag.clone(),
+        last_modified: p.last_modified.clone(),
+    });
+    let started = std::time::Instant::now();
+    let result = fetch(
+        &ctx.client,
+        &task.url,
+        Family::Any,
+        &validators,
+        &ctx.config,
+        &ctx.counters,
+    )
+    .await;
+    match &result {
+        Err(e) if e.is_transport() => {
+            ctx.breaker.failures[s].fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut last) = ctx.breaker.last.lock() {
+                last[s] = Some(e.to_string());
+            }
+        }
+        _ => ctx.breaker.failures[s].store(0, Ordering::Relaxed),
+    }
+    let latency = started.elapsed().as_millis() as i64;
+    let history = ctx
+        .input
+        .history
+        .get(&task.directory_id)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let mut rec = match result {
+        Err(e) => record(
+            ctx.mirror_id,
+            task,
+            CheckOutcome::Error,
+            None,
+            None,
+            Some(e.to_string()),
+            ctx.now,
+        ),
+        Ok(f) if f.status == 304 => match previous.and_then(|p| p.sha256.clone()) {
+            Some(sha) => {
+                ctx.counters.not_modified.fetch_add(1, Ordering::Relaxed);
+                let (outcome, behind, lag) = classify(history, &sha, ctx.now);
+                let mut r = record(
+                    ctx.mirror_id,
+                    task,
+                    outcome,
+                    Some(sha),
+                    Some(304),
+                    None,
+                    ctx.now,
+                );
+                (r.versions_behind, r.lag_seconds) = (behind, lag);
+                r.etag = f.etag.or_else(|| previous.and_then(|p| p.etag.clone()));
+                r.last_modified = f
+                    .last_modified
+                    .or_else(|| previous.and_then(|p| p.last_modified.clone()));
+                r
+            }
+            None => record(
+                ctx.mirror_id,
+                task,
+                CheckOutcome::Error,
+                None,
+                Some(304),
+                Some("304 Not Modified without an earlier copy".into()),
+                ctx.now,
+            ),
+        },
+        Ok(f) if f.status == 200 => match crate::repomd::max_timestamp(&f.body) {
+            Err(problem) => record(
+                ctx.mirror_id,
+                task,
+                CheckOutcome::Error,
+                None,
+                Some(200),
+                Some(format!("invalid repomd.xml: {problem}")),
+                ctx.now,
+            ),
+            Ok(_) => {
+                let sha = crate::repomd::sha256_hex(&f.body);
+                let (outcome, behind, lag) = classify(history, &sha, ctx.now);
+                let mut r = record(
+                    ctx.mirror_id,
+                    task,
+                    outcome,
+                    Some(sha),
+                    Some(200),
+                    None,
+                    ctx.now,
+                );
+                (r.versions_behind, r.lag_seconds) = (behind, lag);
+                r.bytes = f.body.len() as i64;
+                r.etag = f.etag;
+                r.last_modified = f.last_modified;
+                r
+            }
+        },
+        Ok(f) if f.status == 404 || f.status == 410 => record(
+            ctx.mirror_id,
+            task,
+            CheckOutcome::Missing,
+            None,
+            Some(i64::from(f.status)),
+            None,
+            ctx.now,
+        ),
+        Ok(f) => record(
+            ctx.mirror_id,
+            task,
+            CheckOutcome::Error,
+            None,
+            Some(i64::from(f.status)),
+            Some(format!("HTTP {}", f.status)),
+            ctx.now,
+        ),
+    };
+    rec.latency_ms = Some(latency);
+    rec
+}
+
 pub(super) async fn check_mirror(
     input: Arc<CrawlInput>,
     index: usize,
@@ -117,7 +282,6 @@ pub(super) async fn check_mirror(
         failures: [AtomicU32::new(0), AtomicU32::new(0)],
         last: std::sync::Mutex::new([None, None]),
     });
-    let host_limit = Arc::new(Semaphore::new(config.per_host.max(1)));
     let mut tasks = Vec::new();
     for protocol in [Protocol::Http, Protocol::Https] {
         for (_, d) in input.catalog.mirrored() {
@@ -137,160 +301,37 @@ pub(super) async fn check_mirror(
             });
         }
     }
-    let mut set = JoinSet::new();
-    for task in tasks {
-        let (input, client, global, config, counters, breaker, host_limit) = (
-            input.clone(),
-            client.clone(),
-            global.clone(),
-            config.clone(),
-            counters.clone(),
-            breaker.clone(),
-            host_limit.clone(),
-        );
-        let mirror_id = *mirror_id;
-        set.spawn(async move {
-            let _host = host_limit.acquire_owned().await.expect("never closed");
-            let _slot = global.acquire_owned().await.expect("never closed");
-            let previous =
-                input
-                    .previous
-                    .get(&(mirror_id, task.directory_id, task.protocol, Family::Any));
-            let s = slot(task.protocol);
-            let open = breaker.failures[s].load(Ordering::Relaxed) >= config.breaker_failures;
-            if open {
-                let last = breaker
-                    .last
-                    .lock()
-                    .map(|l| l[s].clone())
-                    .unwrap_or_default()
-                    .unwrap_or_default();
-                return record(
-                    mirror_id,
-                    &task,
-                    CheckOutcome::Error,
-                    None,
-                    None,
-                    Some(format!(
-                        "{} {} failed {} times in a row ({last})",
-                        super::verdict::SKIPPED,
-                        task.protocol,
-                        config.breaker_failures
-                    )),
-                    now,
-                );
+    let ctx = Arc::new(Ctx {
+        input: input.clone(),
+        client: client.clone(),
+        global: global.clone(),
+        config: config.clone(),
+        counters: counters.clone(),
+        breaker,
+        mirror_id: *mirror_id,
+        now,
+    });
+    // A few workers per host pull from the mirror's task list: at most `per_host` requests to
+    // one mirror at a time, and no more futures alive than that.
+    let tasks = Arc::new(tasks);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut workers = JoinSet::new();
+    for _ in 0..config.per_host.max(1).min(tasks.len().max(1)) {
+        let (ctx, tasks, next) = (ctx.clone(), tasks.clone(), next.clone());
+        workers.spawn(async move {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(task) = tasks.get(i) else { break };
+                done.push(check_one(&ctx, task).await);
             }
-            let validators = previous.map_or_else(Validators::default, |p| Validators {
-                etag: p.etag.clone(),
-                last_modified: p.last_modified.clone(),
-            });
-            let started = std::time::Instant::now();
-            let result = fetch(
-                &client,
-                &task.url,
-                Family::Any,
-                &validators,
-                &config,
-                &counters,
-            )
-            .await;
-            match &result {
-                Err(e) if e.is_transport() => {
-                    breaker.failures[s].fetch_add(1, Ordering::Relaxed);
-                    if let Ok(mut last) = breaker.last.lock() {
-                        last[s] = Some(e.to_string());
-                    }
-                }
-                _ => breaker.failures[s].store(0, Ordering::Relaxed),
-            }
-            let latency = started.elapsed().as_millis() as i64;
-            let history = input
-                .history
-                .get(&task.directory_id)
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
-            let mut rec = match result {
-                Err(e) => record(
-                    mirror_id,
-                    &task,
-                    CheckOutcome::Error,
-                    None,
-                    None,
-                    Some(e.to_string()),
-                    now,
-                ),
-                Ok(f) if f.status == 304 => match previous.and_then(|p| p.sha256_seen.clone()) {
-                    Some(sha) => {
-                        counters.not_modified.fetch_add(1, Ordering::Relaxed);
-                        let (outcome, behind, lag) = classify(history, &sha, now);
-                        let mut r =
-                            record(mirror_id, &task, outcome, Some(sha), Some(304), None, now);
-                        (r.versions_behind, r.lag_seconds) = (behind, lag);
-                        r.etag = f.etag.or_else(|| previous.and_then(|p| p.etag.clone()));
-                        r.last_modified = f
-                            .last_modified
-                            .or_else(|| previous.and_then(|p| p.last_modified.clone()));
-                        r
-                    }
-                    None => record(
-                        mirror_id,
-                        &task,
-                        CheckOutcome::Error,
-                        None,
-                        Some(304),
-                        Some("304 Not Modified without an earlier copy".into()),
-                        now,
-                    ),
-                },
-                Ok(f) if f.status == 200 => match crate::repomd::max_timestamp(&f.body) {
-                    Err(problem) => record(
-                        mirror_id,
-                        &task,
-                        CheckOutcome::Error,
-                        None,
-                        Some(200),
-                        Some(format!("invalid repomd.xml: {problem}")),
-                        now,
-                    ),
-                    Ok(_) => {
-                        let sha = crate::repomd::sha256_hex(&f.body);
-                        let (outcome, behind, lag) = classify(history, &sha, now);
-                        let mut r =
-                            record(mirror_id, &task, outcome, Some(sha), Some(200), None, now);
-                        (r.versions_behind, r.lag_seconds) = (behind, lag);
-                        r.bytes = f.body.len() as i64;
-                        r.etag = f.etag;
-                        r.last_modified = f.last_modified;
-                        r
-                    }
-                },
-                Ok(f) if f.status == 404 || f.status == 410 => record(
-                    mirror_id,
-                    &task,
-                    CheckOutcome::Missing,
-                    None,
-                    Some(i64::from(f.status)),
-                    None,
-                    now,
-                ),
-                Ok(f) => record(
-                    mirror_id,
-                    &task,
-                    CheckOutcome::Error,
-                    None,
-                    Some(i64::from(f.status)),
-                    Some(format!("HTTP {}", f.status)),
-                    now,
-                ),
-            };
-            rec.latency_ms = Some(latency);
-            rec
+            done
         });
     }
     let mut checks = Vec::new();
-    while let Some(done) = set.join_next().await {
-        if let Ok(rec) = done {
-            checks.push(rec);
+    while let Some(done) = workers.join_next().await {
+        if let Ok(mut part) = done {
+            checks.append(&mut part);
         }
     }
     checks.sort_by_key(|c| (c.directory_id, c.protocol));

@@ -56,6 +56,14 @@ impl Default for CrawlConfig {
     }
 }
 
+/// What an earlier check saw: enough to send a conditional request and to judge a 304.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub sha256: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
 /// Everything a crawl reads from the store, loaded once.
 #[derive(Debug)]
 pub struct CrawlInput {
@@ -65,8 +73,8 @@ pub struct CrawlInput {
     pub directory_ids: HashMap<String, i64>,
     /// Directory id → versions, newest first.
     pub history: HashMap<i64, Vec<RepomdVersion>>,
-    /// Earlier results, for conditional requests.
-    pub previous: HashMap<(i64, i64, Protocol, Family), CheckRecord>,
+    /// What earlier checks saw, for conditional requests.
+    pub previous: HashMap<(i64, i64, Protocol, Family), Seen>,
     pub health: HashMap<(i64, String), HealthRecord>,
 }
 
@@ -83,12 +91,17 @@ impl CrawlInput {
             .into_iter()
             .filter(|(_, m)| m.enabled)
             .collect();
-        let previous = store
-            .load_checks()
-            .await?
-            .into_iter()
-            .map(|c| ((c.mirror_id, c.directory_id, c.protocol, c.family), c))
-            .collect();
+        let mut previous = HashMap::new();
+        store
+            .visit_checks(|c| {
+                let seen = Seen {
+                    sha256: c.sha256_seen,
+                    etag: c.etag,
+                    last_modified: c.last_modified,
+                };
+                previous.insert((c.mirror_id, c.directory_id, c.protocol, c.family), seen);
+            })
+            .await?;
         let health = store
             .load_health()
             .await?
@@ -176,22 +189,18 @@ pub fn judge(
     started_at: i64,
     now: i64,
 ) -> Judgement {
-    let checks: Vec<CheckRecord> = results
-        .iter()
-        .flat_map(|r| r.checks.iter().cloned())
-        .collect();
     let mut by_outcome: BTreeMap<CheckOutcome, usize> = BTreeMap::new();
-    for c in &checks {
+    for c in results.iter().flat_map(|r| &r.checks) {
         *by_outcome.entry(c.outcome).or_default() += 1;
     }
+    let total: usize = by_outcome.values().sum();
     let errors = by_outcome.get(&CheckOutcome::Error).copied().unwrap_or(0);
-    let ignored =
-        !checks.is_empty() && errors as f64 / checks.len() as f64 > config.ignore_failure_ratio;
+    let ignored = total > 0 && errors as f64 / total as f64 > config.ignore_failure_ratio;
     let mut run = CrawlRun {
         started_at,
         finished_at: now,
         mirrors: results.len() as i64,
-        checks: checks.len() as i64,
+        checks: total as i64,
         errors: errors as i64,
         not_modified: results.iter().map(|r| r.not_modified as i64).sum(),
         requests: results.iter().map(|r| r.requests as i64).sum(),
@@ -202,7 +211,7 @@ pub fn judge(
     if ignored {
         run.note = format!(
             "{errors} of {} checks failed (over {:.0}%): the checker's own network is the likely problem, so no mirror's state was changed",
-            checks.len(),
+            total,
             config.ignore_failure_ratio * 100.0
         );
         return Judgement {
@@ -273,6 +282,8 @@ pub fn judge(
             events.extend(event);
         }
     }
+    // The results move into the judgement: a crawl's worth of them is never copied.
+    let checks = results.into_iter().flat_map(|r| r.checks).collect();
     Judgement {
         run,
         checks,

@@ -98,8 +98,15 @@ fn parse_enum<T>(row: &AnyRow, name: &str, parse: fn(&str) -> Option<T>) -> Resu
     parse(&text).ok_or_else(|| StoreError::Corrupt(format!("{name} {text:?} is not known")))
 }
 
-/// Rows per multi-row INSERT: well under both backends' limits on bound parameters.
-const BATCH_ROWS: usize = 400;
+/// Rows per multi-row INSERT. Measured on 70,000 results: SQLite through sqlx is fastest with
+/// small statements (10 rows: 0.7 s; 400 rows: 8.7 s), PostgreSQL with larger ones (10 rows:
+/// 2.1 s; 100 rows: 1.6 s).
+fn batch_rows(backend: super::Backend) -> usize {
+    match backend {
+        super::Backend::Sqlite => 10,
+        super::Backend::Postgres => 100,
+    }
+}
 
 impl Store {
     /// Records a repomd.xml version of a directory; returns false when it was already known.
@@ -149,7 +156,7 @@ impl Store {
     /// Stores check results, replacing earlier results for the same key, in one transaction.
     pub async fn record_checks(&self, records: &[CheckRecord]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        write_checks(&mut tx, records).await?;
+        write_checks(&mut tx, self.backend, records).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -164,7 +171,7 @@ impl Store {
         events: &[HealthEvent],
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        write_checks(&mut tx, records).await?;
+        write_checks(&mut tx, self.backend, records).await?;
         write_health(&mut tx, health, events).await?;
         write_run(&mut tx, run).await?;
         tx.commit().await?;
@@ -207,34 +214,24 @@ impl Store {
     }
 
     pub async fn load_checks(&self) -> Result<Vec<CheckRecord>> {
-        let rows = sqlx::query(
+        let mut out = Vec::new();
+        self.visit_checks(|c| out.push(c)).await?;
+        Ok(out)
+    }
+
+    /// Streams every stored check result to `visit`, so a caller can keep only what it needs.
+    pub async fn visit_checks(&self, mut visit: impl FnMut(CheckRecord)) -> Result<()> {
+        use futures_util::TryStreamExt;
+        let mut rows = sqlx::query(
             "SELECT mirror_id, directory_id, protocol, family, outcome, sha256_seen, versions_behind,
                     lag_seconds, http_status, latency_ms, bytes, etag, last_modified, checked_at, error
              FROM check_results ORDER BY mirror_id, directory_id, protocol, family",
         )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(CheckRecord {
-                    mirror_id: col(row, "mirror_id")?,
-                    directory_id: col(row, "directory_id")?,
-                    protocol: parse_enum(row, "protocol", Protocol::parse)?,
-                    family: parse_enum(row, "family", Family::parse)?,
-                    outcome: parse_enum(row, "outcome", CheckOutcome::parse)?,
-                    sha256_seen: col(row, "sha256_seen")?,
-                    versions_behind: col(row, "versions_behind")?,
-                    lag_seconds: col(row, "lag_seconds")?,
-                    http_status: col(row, "http_status")?,
-                    latency_ms: col(row, "latency_ms")?,
-                    bytes: col(row, "bytes")?,
-                    etag: col(row, "etag")?,
-                    last_modified: col(row, "last_modified")?,
-                    checked_at: col(row, "checked_at")?,
-                    error: col(row, "error")?,
-                })
-            })
-            .collect()
+        .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            visit(check_from_row(&row)?);
+        }
+        Ok(())
     }
 
     /// Saves current health rows and appends state-change events, atomically.
@@ -334,9 +331,33 @@ impl Store {
     }
 }
 
-async fn write_checks(tx: &mut Transaction<'_, Any>, records: &[CheckRecord]) -> Result<()> {
+fn check_from_row(row: &AnyRow) -> Result<CheckRecord> {
+    Ok(CheckRecord {
+        mirror_id: col(row, "mirror_id")?,
+        directory_id: col(row, "directory_id")?,
+        protocol: parse_enum(row, "protocol", Protocol::parse)?,
+        family: parse_enum(row, "family", Family::parse)?,
+        outcome: parse_enum(row, "outcome", CheckOutcome::parse)?,
+        sha256_seen: col(row, "sha256_seen")?,
+        versions_behind: col(row, "versions_behind")?,
+        lag_seconds: col(row, "lag_seconds")?,
+        http_status: col(row, "http_status")?,
+        latency_ms: col(row, "latency_ms")?,
+        bytes: col(row, "bytes")?,
+        etag: col(row, "etag")?,
+        last_modified: col(row, "last_modified")?,
+        checked_at: col(row, "checked_at")?,
+        error: col(row, "error")?,
+    })
+}
+
+async fn write_checks(
+    tx: &mut Transaction<'_, Any>,
+    backend: super::Backend,
+    records: &[CheckRecord],
+) -> Result<()> {
     const COLS: usize = 15;
-    for chunk in records.chunks(BATCH_ROWS) {
+    for chunk in records.chunks(batch_rows(backend)) {
         let mut sql = String::from(
             "INSERT INTO check_results (mirror_id, directory_id, protocol, family, outcome, sha256_seen,
                versions_behind, lag_seconds, http_status, latency_ms, bytes, etag, last_modified,

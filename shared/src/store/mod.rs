@@ -10,9 +10,10 @@ mod mirrors;
 pub use checks::{CheckRecord, CrawlRun, HealthEvent, HealthRecord, RepomdVersion, SnapshotRecord};
 pub use mirrors::ApplyOutcome;
 
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::AnyPool;
+use sqlx::ConnectOptions;
 use std::borrow::Cow;
 use std::time::Duration;
 
@@ -146,7 +147,15 @@ impl Store {
             }),
             Backend::Postgres => options.max_connections(8),
         };
-        let pool = options.connect(&url).await.map_err(StoreError::Open)?;
+        // Large reads (a crawl's results) are expected; only really slow statements are news.
+        let connect: AnyConnectOptions = url.parse().map_err(StoreError::Open)?;
+        let connect = connect
+            .log_statements(log::LevelFilter::Trace)
+            .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(10));
+        let pool = options
+            .connect_with(connect)
+            .await
+            .map_err(StoreError::Open)?;
         migrator(backend).run(&pool).await?;
         Ok(Store { pool, backend })
     }
