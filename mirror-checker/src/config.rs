@@ -69,3 +69,32 @@ impl Config {
         Ok(config)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_is_valid_and_matches_the_defaults() {
+        let path = shared::testing::example("checker.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let example: Config = toml::from_str(&text).unwrap();
+        let defaults = Config::default();
+        assert_eq!(example.database, defaults.database);
+        assert_eq!(example.crawl.concurrency, defaults.crawl.concurrency);
+        assert_eq!(
+            example.crawl.ignore_failure_ratio,
+            defaults.crawl.ignore_failure_ratio
+        );
+        assert_eq!(
+            example.http.total_timeout_ms,
+            defaults.http.total_timeout_ms
+        );
+        assert_eq!(example.daemon.interval_secs, defaults.daemon.interval_secs);
+        assert_eq!(example.health.down_after, defaults.health.down_after);
+        assert!(toml::from_str::<Config>("[crawl]\nconcurency = 3\n")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field"));
+    }
+}

@@ -43,12 +43,13 @@ impl CrawlSummary {
             .map(|(o, n)| format!("{o} {n}"))
             .collect();
         let mut s = format!(
-            "crawled {} mirrors in {:.1} s: {} checks ({}), {} requests, {} answered 304, {} state changes",
+            "crawled {} mirrors in {:.1} s: {} checks ({}), {} requests, {} body bytes, {} answered 304, {} state changes",
             r.mirrors,
             self.duration.as_secs_f64(),
             r.checks,
             outcomes.join(", "),
             r.requests,
+            r.bytes,
             r.not_modified,
             self.judgement.events.len()
         );
