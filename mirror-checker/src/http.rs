@@ -481,40 +481,9 @@ impl AsyncWrite for Stream {
     }
 }
 
-/// What hyper gets from the connector.
-pub struct Conn(TokioIo<Stream>);
-
-impl Connection for Conn {
+impl Connection for Stream {
     fn connected(&self) -> Connected {
         Connected::new()
-    }
-}
-
-impl hyper::rt::Read for Conn {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
-    }
-}
-
-impl hyper::rt::Write for Conn {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
     }
 }
 
@@ -540,9 +509,9 @@ fn describe_tls(e: &std::io::Error) -> String {
 }
 
 impl tower_service::Service<http::Uri> for Connector {
-    type Response = Conn;
+    type Response = TokioIo<Stream>;
     type Error = ConnectError;
-    type Future = Pin<Box<dyn Future<Output = Result<Conn, ConnectError>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<TokioIo<Stream>, ConnectError>> + Send>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
@@ -579,7 +548,7 @@ impl tower_service::Service<http::Uri> for Connector {
                 tcp.ok_or_else(|| fail(last.unwrap_or(FetchError::Connect("no address".into()))))?;
             tcp.set_nodelay(true).ok();
             if !https {
-                return Ok(Conn(TokioIo::new(Stream::Plain(tcp))));
+                return Ok(TokioIo::new(Stream::Plain(tcp)));
             }
             let name = ServerName::try_from(
                 host.trim_start_matches('[')
@@ -591,7 +560,7 @@ impl tower_service::Service<http::Uri> for Connector {
                 .await
                 .map_err(|_| fail(FetchError::Timeout("in the TLS handshake")))?
                 .map_err(|e| fail(FetchError::Tls(describe_tls(&e))))?;
-            Ok(Conn(TokioIo::new(Stream::Tls(Box::new(tls)))))
+            Ok(TokioIo::new(Stream::Tls(Box::new(tls))))
         })
     }
 }

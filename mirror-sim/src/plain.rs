@@ -103,44 +103,17 @@ impl tokio::io::AsyncWrite for Io {
     }
 }
 
-struct Conn(TokioIo<Io>);
-
-impl Connection for Conn {
+impl Connection for Io {
     fn connected(&self) -> Connected {
         Connected::new()
     }
 }
 
-impl hyper::rt::Read for Conn {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
-    }
-}
-
-impl hyper::rt::Write for Conn {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_flush(cx)
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
-    }
-}
-
 impl tower_service::Service<http::Uri> for Connector {
-    type Response = Conn;
+    type Response = TokioIo<Io>;
     type Error = std::io::Error;
-    type Future = Pin<Box<dyn std::future::Future<Output = Result<Conn, std::io::Error>> + Send>>;
+    type Future =
+        Pin<Box<dyn std::future::Future<Output = Result<TokioIo<Io>, std::io::Error>> + Send>>;
 
     fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
@@ -159,13 +132,13 @@ impl tower_service::Service<http::Uri> for Connector {
             let tcp = tokio::net::TcpStream::connect(addr).await?;
             tcp.set_nodelay(true)?;
             if !https {
-                return Ok(Conn(TokioIo::new(Io::Plain(tcp))));
+                return Ok(TokioIo::new(Io::Plain(tcp)));
             }
             let name =
                 rustls_pki_types::ServerName::try_from(host).map_err(std::io::Error::other)?;
-            Ok(Conn(TokioIo::new(Io::Tls(Box::new(
+            Ok(TokioIo::new(Io::Tls(Box::new(
                 this.tls.connect(name, tcp).await?,
-            )))))
+            ))))
         })
     }
 }
