@@ -4,12 +4,13 @@
 //! knocking on a protocol that keeps failing at the transport level.
 
 use super::verdict::{classify, protocol_verdict};
-use super::{CrawlConfig, CrawlInput};
+use super::{CrawlConfig, CrawlInput, Seen};
 use crate::health::Verdict;
 use crate::http::{FetchError, Fetched, HttpClient, Validators};
 use shared::model::{CheckOutcome, Family};
 use shared::registry::Protocol;
 use shared::store::CheckRecord;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -108,15 +109,16 @@ struct Ctx {
     breaker: Arc<Breaker>,
     mirror_id: i64,
     now: i64,
+    /// What this mirror's earlier checks saw, by (directory, protocol, family).
+    previous: HashMap<(i64, Protocol, Family), Seen>,
 }
 
 /// One repomd.xml check, classified.
 async fn check_one(ctx: &Ctx, task: &Task) -> CheckRecord {
     let _slot = ctx.global.acquire().await.expect("never closed");
-    let previous =
-        ctx.input
-            .previous
-            .get(&(ctx.mirror_id, task.directory_id, task.protocol, Family::Any));
+    let previous = ctx
+        .previous
+        .get(&(task.directory_id, task.protocol, Family::Any));
     let s = slot(task.protocol);
     let open = ctx.breaker.failures[s].load(Ordering::Relaxed) >= ctx.config.breaker_failures;
     if open {
@@ -301,7 +303,24 @@ pub(super) async fn check_mirror(
             });
         }
     }
+    let mut previous = HashMap::new();
+    let loaded = input
+        .store
+        .visit_checks_of(*mirror_id, |c| {
+            let seen = Seen {
+                sha256: c.sha256_seen,
+                etag: c.etag,
+                last_modified: c.last_modified,
+            };
+            previous.insert((c.directory_id, c.protocol, c.family), seen);
+        })
+        .await;
+    if let Err(e) = loaded {
+        // Without them every request is a full GET: slower, not wrong.
+        tracing::warn!(mirror = %mirror.name, error = %e, "earlier results unreadable; no conditional requests");
+    }
     let ctx = Arc::new(Ctx {
+        previous,
         input: input.clone(),
         client: client.clone(),
         global: global.clone(),

@@ -12,8 +12,8 @@ use crate::health::{self, Thresholds, Verdict};
 use crate::http::HttpClient;
 use serde::Deserialize;
 use shared::catalog::Catalog;
-use shared::model::{CheckOutcome, Family};
-use shared::registry::{Mirror, Protocol};
+use shared::model::CheckOutcome;
+use shared::registry::Mirror;
 use shared::snapshot::build::versions_in_window;
 use shared::store::{CheckRecord, CrawlRun, HealthEvent, HealthRecord, RepomdVersion, Store};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -73,8 +73,9 @@ pub struct CrawlInput {
     pub directory_ids: HashMap<String, i64>,
     /// Directory id → versions, newest first.
     pub history: HashMap<i64, Vec<RepomdVersion>>,
-    /// What earlier checks saw, for conditional requests.
-    pub previous: HashMap<(i64, i64, Protocol, Family), Seen>,
+    /// Where each mirror's earlier results are read from when its turn comes (only the open
+    /// mirrors' are in memory at once).
+    pub store: Store,
     pub health: HashMap<(i64, String), HealthRecord>,
 }
 
@@ -91,17 +92,6 @@ impl CrawlInput {
             .into_iter()
             .filter(|(_, m)| m.enabled)
             .collect();
-        let mut previous = HashMap::new();
-        store
-            .visit_checks(|c| {
-                let seen = Seen {
-                    sha256: c.sha256_seen,
-                    etag: c.etag,
-                    last_modified: c.last_modified,
-                };
-                previous.insert((c.mirror_id, c.directory_id, c.protocol, c.family), seen);
-            })
-            .await?;
         let health = store
             .load_health()
             .await?
@@ -113,7 +103,7 @@ impl CrawlInput {
             mirrors,
             directory_ids: store.directory_ids().await?,
             history: store.repomd_history().await?,
-            previous,
+            store: store.clone(),
             health,
         })
     }

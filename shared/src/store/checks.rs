@@ -220,14 +220,36 @@ impl Store {
     }
 
     /// Streams every stored check result to `visit`, so a caller can keep only what it needs.
-    pub async fn visit_checks(&self, mut visit: impl FnMut(CheckRecord)) -> Result<()> {
+    pub async fn visit_checks(&self, visit: impl FnMut(CheckRecord)) -> Result<()> {
+        self.visit_checks_where(None, visit).await
+    }
+
+    /// Streams one mirror's stored check results to `visit`.
+    pub async fn visit_checks_of(
+        &self,
+        mirror_id: i64,
+        visit: impl FnMut(CheckRecord),
+    ) -> Result<()> {
+        self.visit_checks_where(Some(mirror_id), visit).await
+    }
+
+    async fn visit_checks_where(
+        &self,
+        mirror_id: Option<i64>,
+        mut visit: impl FnMut(CheckRecord),
+    ) -> Result<()> {
         use futures_util::TryStreamExt;
-        let mut rows = sqlx::query(
+        let sql = format!(
             "SELECT mirror_id, directory_id, protocol, family, outcome, sha256_seen, versions_behind,
                     lag_seconds, http_status, latency_ms, bytes, etag, last_modified, checked_at, error
-             FROM check_results ORDER BY mirror_id, directory_id, protocol, family",
-        )
-        .fetch(&self.pool);
+             FROM check_results {} ORDER BY mirror_id, directory_id, protocol, family",
+            if mirror_id.is_some() { "WHERE mirror_id = $1" } else { "" }
+        );
+        let mut query = sqlx::query(&sql);
+        if let Some(id) = mirror_id {
+            query = query.bind(id);
+        }
+        let mut rows = query.fetch(&self.pool);
         while let Some(row) = rows.try_next().await? {
             visit(check_from_row(&row)?);
         }
