@@ -134,24 +134,26 @@ impl Checker {
         }
         let input = Arc::new(input);
         let loaded = started.elapsed();
-        let results = crawl::check_all(
+        let mut writer = self.store.begin_crawl().await?;
+        let summaries = crawl::check_all(
             input.clone(),
             &self.client,
             &self.config.crawl,
             cancel,
             started_at,
+            &mut writer,
         )
         .await?;
         let checked = started.elapsed();
-        let mut judgement = crawl::judge(
+        let judgement = crawl::judge(
             &input,
-            results,
+            &summaries,
             &self.config.crawl,
             self.config.health,
             started_at,
             now(),
         );
-        crawl::apply(&self.store, &judgement).await?;
+        crawl::apply(&self.store, writer, &judgement).await?;
         let applied = started.elapsed();
         for e in &judgement.events {
             // A first verdict on a new mirror is routine; a change of a known state is news.
@@ -164,20 +166,6 @@ impl Checker {
         let snapshot = if judgement.run.ignored {
             tracing::warn!(note = %judgement.run.note, "crawl set aside");
             None
-        } else if only.is_none() {
-            // Every mirror was just checked: build from what is in memory, not a reload.
-            let input =
-                Arc::try_unwrap(input).map_err(|_| anyhow::anyhow!("crawl input still shared"))?;
-            let snapshot_input = SnapshotInput {
-                catalog: input.catalog,
-                mirrors: input.mirrors,
-                directory_ids: input.directory_ids,
-                history: input.history,
-                checks: std::mem::take(&mut judgement.checks),
-                health: self.store.load_health().await?,
-                fetched_subnets: HashMap::new(),
-            };
-            Some(self.publish_from(&snapshot_input).await?)
         } else {
             Some(self.publish().await?)
         };
@@ -208,7 +196,8 @@ impl Checker {
         self.publish_from(&input).await
     }
 
-    async fn publish_from(&self, input: &SnapshotInput) -> Result<SnapshotRecord> {
+    /// Builds a snapshot from `input`, writes and records it.
+    pub async fn publish_from(&self, input: &SnapshotInput) -> Result<SnapshotRecord> {
         let (record, snap) = write_snapshot(&self.store, input, &self.config.snapshot_path).await?;
         self.metrics.snapshot(&snap);
         Ok(record)

@@ -15,7 +15,7 @@ use shared::catalog::Catalog;
 use shared::model::CheckOutcome;
 use shared::registry::Mirror;
 use shared::snapshot::build::versions_in_window;
-use shared::store::{CheckRecord, CrawlRun, HealthEvent, HealthRecord, RepomdVersion, Store};
+use shared::store::{CrawlRun, CrawlWriter, HealthEvent, HealthRecord, RepomdVersion, Store};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -119,101 +119,23 @@ impl CrawlInput {
 #[error("the crawl was interrupted; nothing was written")]
 pub struct Interrupted;
 
-/// Checks every mirror of `input`. Returns `Err(Interrupted)` when cancelled midway.
-pub async fn check_all(
-    input: Arc<CrawlInput>,
-    client: &HttpClient,
-    config: &CrawlConfig,
-    cancel: &CancellationToken,
-    now: i64,
-) -> Result<Vec<MirrorResult>, Interrupted> {
-    let global = Arc::new(Semaphore::new(config.concurrency.max(1)));
-    let config = Arc::new(config.clone());
-    let mut set = JoinSet::new();
-    for index in 0..input.mirrors.len() {
-        set.spawn(mirror::check_mirror(
-            input.clone(),
-            index,
-            client.clone(),
-            global.clone(),
-            config.clone(),
-            now,
-        ));
-    }
-    let mut results = Vec::with_capacity(input.mirrors.len());
-    loop {
-        tokio::select! {
-            biased;
-            _ = cancel.cancelled() => {
-                set.abort_all();
-                return Err(Interrupted);
-            }
-            next = set.join_next() => match next {
-                Some(Ok(result)) => results.push(result),
-                Some(Err(e)) if e.is_cancelled() => return Err(Interrupted),
-                Some(Err(e)) => std::panic::resume_unwind(e.into_panic()),
-                None => break,
-            },
-        }
-    }
-    results.sort_by_key(|r| r.mirror_id);
-    Ok(results)
-}
-
-/// What a crawl did and decided.
+/// One mirror's part of a crawl once its results are in the store's open transaction: the
+/// verdicts and the counts, without the results themselves.
 #[derive(Debug, Clone)]
-pub struct Judgement {
-    pub run: CrawlRun,
-    pub checks: Vec<CheckRecord>,
-    pub health: Vec<HealthRecord>,
-    pub events: Vec<HealthEvent>,
+pub struct MirrorSummary {
+    pub mirror_id: i64,
+    /// (capability, verdict), `content` and `sync` included.
+    pub verdicts: Vec<(String, Verdict)>,
     pub by_outcome: BTreeMap<CheckOutcome, usize>,
+    pub requests: u64,
+    pub bytes: u64,
+    pub not_modified: u64,
 }
 
-/// Turns raw results into what is stored: the 70% rule, then hysteresis per capability.
-pub fn judge(
-    input: &CrawlInput,
-    results: Vec<MirrorResult>,
-    config: &CrawlConfig,
-    thresholds: Thresholds,
-    started_at: i64,
-    now: i64,
-) -> Judgement {
-    let mut by_outcome: BTreeMap<CheckOutcome, usize> = BTreeMap::new();
-    for c in results.iter().flat_map(|r| &r.checks) {
-        *by_outcome.entry(c.outcome).or_default() += 1;
-    }
-    let total: usize = by_outcome.values().sum();
-    let errors = by_outcome.get(&CheckOutcome::Error).copied().unwrap_or(0);
-    let ignored = total > 0 && errors as f64 / total as f64 > config.ignore_failure_ratio;
-    let mut run = CrawlRun {
-        started_at,
-        finished_at: now,
-        mirrors: results.len() as i64,
-        checks: total as i64,
-        errors: errors as i64,
-        not_modified: results.iter().map(|r| r.not_modified as i64).sum(),
-        requests: results.iter().map(|r| r.requests as i64).sum(),
-        bytes: results.iter().map(|r| r.bytes as i64).sum(),
-        ignored,
-        note: String::new(),
-    };
-    if ignored {
-        run.note = format!(
-            "{errors} of {} checks failed (over {:.0}%): the checker's own network is the likely problem, so no mirror's state was changed",
-            total,
-            config.ignore_failure_ratio * 100.0
-        );
-        return Judgement {
-            run,
-            checks: Vec::new(),
-            health: Vec::new(),
-            events: Vec::new(),
-            by_outcome,
-        };
-    }
+/// The versions of each directory a mirror may hold and still be served, by store id.
+fn servable(input: &CrawlInput, now: i64) -> HashMap<i64, HashSet<String>> {
     let window = input.catalog.alternates_window_secs;
-    let servable: HashMap<i64, HashSet<String>> = input
+    input
         .history
         .iter()
         .map(|(dir, h)| {
@@ -225,76 +147,192 @@ pub fn judge(
                     .collect(),
             )
         })
-        .collect();
+        .collect()
+}
+
+fn summarize(
+    input: &CrawlInput,
+    r: MirrorResult,
+    servable: &HashMap<i64, HashSet<String>>,
+    paths: &HashMap<i64, String>,
+) -> MirrorSummary {
+    let mut verdicts = r.verdicts;
+    if !r.checks.is_empty() {
+        verdicts.push((
+            "content".into(),
+            verdict::content_verdict(&r.checks, servable, paths),
+        ));
+    }
+    if let Some(age) = r.sync_age {
+        let limit = input.catalog.max_sync_age_secs as i64;
+        let ok = age <= limit;
+        let old = shared::duration::human_age(age.max(0) as u64);
+        let reason = if ok {
+            format!("TIME file {old} old")
+        } else {
+            format!(
+                "TIME file {old} old, over the {} limit",
+                shared::duration::human_age(limit as u64)
+            )
+        };
+        verdicts.push(("sync".into(), Verdict { ok, reason }));
+    }
+    let mut by_outcome = BTreeMap::new();
+    for c in &r.checks {
+        *by_outcome.entry(c.outcome).or_default() += 1;
+    }
+    MirrorSummary {
+        mirror_id: r.mirror_id,
+        verdicts,
+        by_outcome,
+        requests: r.requests,
+        bytes: r.bytes,
+        not_modified: r.not_modified,
+    }
+}
+
+/// Checks every mirror of `input`, writing each mirror's results into `writer` as it
+/// finishes, so that only the mirrors being checked hold results in memory. Fails with
+/// [`Interrupted`] when cancelled midway; the caller then drops the writer, which rolls back.
+pub async fn check_all(
+    input: Arc<CrawlInput>,
+    client: &HttpClient,
+    config: &CrawlConfig,
+    cancel: &CancellationToken,
+    now: i64,
+    writer: &mut CrawlWriter,
+) -> anyhow::Result<Vec<MirrorSummary>> {
+    let global = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    // Enough mirrors at once to fill the global limit, and no more: each open mirror holds
+    // connections, buffers and results.
+    let open_mirrors = Arc::new(Semaphore::new(
+        (config.concurrency / config.per_host.max(1)).max(1),
+    ));
+    let servable = servable(&input, now);
     let paths: HashMap<i64, String> = input
         .directory_ids
         .iter()
         .map(|(p, id)| (*id, p.clone()))
         .collect();
+    let config = Arc::new(config.clone());
+    let mut set = JoinSet::new();
+    for index in 0..input.mirrors.len() {
+        let (input, client, global, config, open_mirrors) = (
+            input.clone(),
+            client.clone(),
+            global.clone(),
+            config.clone(),
+            open_mirrors.clone(),
+        );
+        set.spawn(async move {
+            let _open = open_mirrors.acquire_owned().await.expect("never closed");
+            mirror::check_mirror(input, index, client, global, config, now).await
+        });
+    }
+    let mut summaries = Vec::with_capacity(input.mirrors.len());
+    loop {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => {
+                set.abort_all();
+                return Err(Interrupted.into());
+            }
+            next = set.join_next() => match next {
+                Some(Ok(result)) => {
+                    writer.write(&result.checks).await?;
+                    summaries.push(summarize(&input, result, &servable, &paths));
+                }
+                Some(Err(e)) if e.is_cancelled() => return Err(Interrupted.into()),
+                Some(Err(e)) => std::panic::resume_unwind(e.into_panic()),
+                None => break,
+            },
+        }
+    }
+    summaries.sort_by_key(|r| r.mirror_id);
+    Ok(summaries)
+}
+
+/// What a crawl did and decided.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    pub run: CrawlRun,
+    pub health: Vec<HealthRecord>,
+    pub events: Vec<HealthEvent>,
+    pub by_outcome: BTreeMap<CheckOutcome, usize>,
+}
+
+/// Decides what a crawl changes: the 70% rule, then hysteresis per capability.
+pub fn judge(
+    input: &CrawlInput,
+    summaries: &[MirrorSummary],
+    config: &CrawlConfig,
+    thresholds: Thresholds,
+    started_at: i64,
+    now: i64,
+) -> Judgement {
+    let mut by_outcome: BTreeMap<CheckOutcome, usize> = BTreeMap::new();
+    for (outcome, n) in summaries.iter().flat_map(|s| &s.by_outcome) {
+        *by_outcome.entry(*outcome).or_default() += n;
+    }
+    let total: usize = by_outcome.values().sum();
+    let errors = by_outcome.get(&CheckOutcome::Error).copied().unwrap_or(0);
+    let ignored = total > 0 && errors as f64 / total as f64 > config.ignore_failure_ratio;
+    let mut run = CrawlRun {
+        started_at,
+        finished_at: now,
+        mirrors: summaries.len() as i64,
+        checks: total as i64,
+        errors: errors as i64,
+        not_modified: summaries.iter().map(|r| r.not_modified as i64).sum(),
+        requests: summaries.iter().map(|r| r.requests as i64).sum(),
+        bytes: summaries.iter().map(|r| r.bytes as i64).sum(),
+        ignored,
+        note: String::new(),
+    };
+    if ignored {
+        run.note = format!(
+            "{errors} of {total} checks failed (over {:.0}%): the checker's own network is the likely problem, so no mirror's state was changed",
+            config.ignore_failure_ratio * 100.0
+        );
+        return Judgement {
+            run,
+            health: Vec::new(),
+            events: Vec::new(),
+            by_outcome,
+        };
+    }
     let mut health = Vec::new();
     let mut events = Vec::new();
-    for r in &results {
-        let mut verdicts = r.verdicts.clone();
-        if !r.checks.is_empty() {
-            verdicts.push((
-                "content".into(),
-                verdict::content_verdict(&r.checks, &servable, &paths),
-            ));
-        }
-        if let Some(age) = r.sync_age {
-            let limit = input.catalog.max_sync_age_secs as i64;
-            let ok = age <= limit;
-            let reason = if ok {
-                format!(
-                    "TIME file {} old",
-                    shared::duration::human_age(age.max(0) as u64)
-                )
-            } else {
-                format!(
-                    "TIME file {} old, over the {} limit",
-                    shared::duration::human_age(age.max(0) as u64),
-                    shared::duration::human_age(limit as u64)
-                )
-            };
-            verdicts.push(("sync".into(), Verdict { ok, reason }));
-        }
-        for (capability, verdict) in verdicts {
-            let previous = input.health.get(&(r.mirror_id, capability.clone()));
-            let (record, event) = health::step(
-                r.mirror_id,
-                &capability,
-                previous,
-                &verdict,
-                thresholds,
-                now,
-            );
+    for s in summaries {
+        for (capability, verdict) in &s.verdicts {
+            let previous = input.health.get(&(s.mirror_id, capability.clone()));
+            let (record, event) =
+                health::step(s.mirror_id, capability, previous, verdict, thresholds, now);
             health.push(record);
             events.extend(event);
         }
     }
-    // The results move into the judgement: a crawl's worth of them is never copied.
-    let checks = results.into_iter().flat_map(|r| r.checks).collect();
     Judgement {
         run,
-        checks,
         health,
         events,
         by_outcome,
     }
 }
 
-/// Applies a judgement: everything in one transaction, or only the run's record when ignored.
-pub async fn apply(store: &Store, judgement: &Judgement) -> anyhow::Result<()> {
+/// Applies a judgement: commits the crawl's transaction with health and the run's record, or,
+/// when the run is set aside, rolls the results back and records only the run.
+pub async fn apply(
+    store: &Store,
+    writer: CrawlWriter,
+    judgement: &Judgement,
+) -> anyhow::Result<()> {
     if judgement.run.ignored {
+        writer.abandon().await?;
         store.record_run(&judgement.run).await?;
     } else {
-        store
-            .record_crawl(
-                &judgement.run,
-                &judgement.checks,
-                &judgement.health,
-                &judgement.events,
-            )
+        writer
+            .finish(&judgement.run, &judgement.health, &judgement.events)
             .await?;
     }
     Ok(())

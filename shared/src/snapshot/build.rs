@@ -17,10 +17,33 @@ pub struct SnapshotInput {
     pub directory_ids: HashMap<String, i64>,
     /// Store directory id → versions, newest first.
     pub history: HashMap<i64, Vec<RepomdVersion>>,
-    pub checks: Vec<CheckRecord>,
+    /// What each check found: only the fields the snapshot needs, so a crawl's worth stays
+    /// small in memory.
+    pub checks: Vec<SeenCopy>,
     pub health: Vec<HealthRecord>,
     /// Subnets fetched from mirrors' `subnets_url`, by store id.
     pub fetched_subnets: HashMap<i64, Vec<ipnet::IpNet>>,
+}
+
+/// A copy of a directory's repomd.xml a check found on a mirror over a protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenCopy {
+    pub mirror_id: i64,
+    pub directory_id: i64,
+    pub protocol: crate::registry::Protocol,
+    pub sha256: String,
+}
+
+impl SeenCopy {
+    /// The copy a check saw, if it saw one.
+    pub fn from_check(c: &CheckRecord) -> Option<SeenCopy> {
+        Some(SeenCopy {
+            mirror_id: c.mirror_id,
+            directory_id: c.directory_id,
+            protocol: c.protocol,
+            sha256: c.sha256_seen.clone()?,
+        })
+    }
 }
 
 impl SnapshotInput {
@@ -33,7 +56,13 @@ impl SnapshotInput {
             mirrors: store.load_mirrors_with_ids().await?,
             directory_ids: store.directory_ids().await?,
             history: store.repomd_history().await?,
-            checks: store.load_checks().await?,
+            checks: {
+                let mut checks = Vec::new();
+                store
+                    .visit_checks(|c| checks.extend(SeenCopy::from_check(&c)))
+                    .await?;
+                checks
+            },
             health: store.load_health().await?,
             fetched_subnets: HashMap::new(),
         }))
@@ -128,9 +157,7 @@ pub fn build(input: &SnapshotInput, serial: u64, now: i64, generator: &str) -> S
         {
             continue;
         }
-        let Some(seen) = &check.sha256_seen else {
-            continue;
-        };
+        let seen = &check.sha256;
         let Some(behind) = directories[dir]
             .versions
             .iter()

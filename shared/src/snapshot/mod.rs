@@ -5,7 +5,7 @@
 pub mod build;
 mod file;
 
-pub use build::{build, SnapshotInput};
+pub use build::{build, SeenCopy, SnapshotInput};
 pub use file::{
     decode, read, read_header, write_atomic, SnapshotError, SnapshotHeader, FORMAT_VERSION, MAGIC,
 };

@@ -178,6 +178,16 @@ impl Store {
         Ok(())
     }
 
+    /// Starts applying a crawl: results are written as each mirror finishes, inside one
+    /// transaction that [`CrawlWriter::finish`] commits. Dropping the writer (an interrupted
+    /// crawl) or [`CrawlWriter::abandon`] rolls everything back.
+    pub async fn begin_crawl(&self) -> Result<CrawlWriter> {
+        Ok(CrawlWriter {
+            tx: self.pool.begin().await?,
+            backend: self.backend,
+        })
+    }
+
     /// Records a run whose results were not applied.
     pub async fn record_run(&self, run: &CrawlRun) -> Result<()> {
         let mut tx = self.pool.begin().await?;
@@ -350,6 +360,38 @@ impl Store {
             })
         })
         .transpose()
+    }
+}
+
+/// A crawl being applied: see [`Store::begin_crawl`].
+pub struct CrawlWriter {
+    tx: Transaction<'static, Any>,
+    backend: super::Backend,
+}
+
+impl CrawlWriter {
+    /// Adds results (replacing earlier results for the same keys) to the open transaction.
+    pub async fn write(&mut self, records: &[CheckRecord]) -> Result<()> {
+        write_checks(&mut self.tx, self.backend, records).await
+    }
+
+    /// Adds health, state changes and the run's record, and commits the whole crawl.
+    pub async fn finish(
+        mut self,
+        run: &CrawlRun,
+        health: &[HealthRecord],
+        events: &[HealthEvent],
+    ) -> Result<()> {
+        write_health(&mut self.tx, health, events).await?;
+        write_run(&mut self.tx, run).await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Rolls back every result written so far.
+    pub async fn abandon(self) -> Result<()> {
+        self.tx.rollback().await?;
+        Ok(())
     }
 }
 

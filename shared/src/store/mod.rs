@@ -7,7 +7,9 @@ mod catalog;
 mod checks;
 mod mirrors;
 
-pub use checks::{CheckRecord, CrawlRun, HealthEvent, HealthRecord, RepomdVersion, SnapshotRecord};
+pub use checks::{
+    CheckRecord, CrawlRun, CrawlWriter, HealthEvent, HealthRecord, RepomdVersion, SnapshotRecord,
+};
 pub use mirrors::ApplyOutcome;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};

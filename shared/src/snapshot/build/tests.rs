@@ -142,7 +142,7 @@ fn only_mirrors_holding_a_version_in_the_window_over_a_healthy_protocol_are_list
         mirrors,
         history: HashMap::from([(dir, history), (source, vec![v(4, NOW - H)])]),
         directory_ids,
-        checks,
+        checks: checks.iter().filter_map(SeenCopy::from_check).collect(),
         health: healths,
         fetched_subnets: HashMap::new(),
     };
