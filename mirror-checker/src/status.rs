@@ -49,6 +49,23 @@ pub async fn print(config: &Config, name: &str) -> Result<()> {
     for ((protocol, outcome), n) in by_outcome {
         println!("  {protocol:<5} {outcome:<15} {n} directories");
     }
+    if let Some(st) = store
+        .mirror_stats()
+        .await?
+        .into_iter()
+        .find(|s| s.mirror_id == *id)
+    {
+        let sync = st.sync_age.map_or("no TIME file".to_string(), |a| {
+            format!(
+                "TIME file {} old",
+                shared::duration::human_age(a.max(0) as u64)
+            )
+        });
+        println!(
+            "  last crawl at {}: {} requests, {} body bytes, {} answered 304; {sync}",
+            st.checked_at, st.requests, st.bytes, st.not_modified
+        );
+    }
     let events = store.health_events(*id, 10).await?;
     if !events.is_empty() {
         println!("  recent changes:");

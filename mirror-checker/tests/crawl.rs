@@ -431,6 +431,16 @@ async fn a_second_crawl_uses_conditional_requests_and_a_new_version_is_picked_up
         "every unchanged repomd.xml answered 304"
     );
     assert_eq!(net.sim.total_not_modified() as i64, checks);
+    // What each mirror cost is kept per mirror: after the second crawl, only 304s.
+    let stats = net.checker.store.mirror_stats().await.unwrap();
+    assert_eq!(stats.len(), 6);
+    assert_eq!(stats.iter().map(|s| s.not_modified).sum::<i64>(), checks);
+    assert!(
+        stats
+            .iter()
+            .all(|s| s.requests > s.not_modified && s.bytes < 1000 && s.sync_age.is_some()),
+        "{stats:?}"
+    );
     assert_eq!(
         second
             .judgement

@@ -15,7 +15,9 @@ use shared::catalog::Catalog;
 use shared::model::CheckOutcome;
 use shared::registry::Mirror;
 use shared::snapshot::build::versions_in_window;
-use shared::store::{CrawlRun, CrawlWriter, HealthEvent, HealthRecord, RepomdVersion, Store};
+use shared::store::{
+    CrawlRun, CrawlWriter, HealthEvent, HealthRecord, MirrorStats, RepomdVersion, Store,
+};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -130,6 +132,7 @@ pub struct MirrorSummary {
     pub requests: u64,
     pub bytes: u64,
     pub not_modified: u64,
+    pub sync_age: Option<i64>,
 }
 
 /// The versions of each directory a mirror may hold and still be served, by store id.
@@ -188,6 +191,7 @@ fn summarize(
         requests: r.requests,
         bytes: r.bytes,
         not_modified: r.not_modified,
+        sync_age: r.sync_age,
     }
 }
 
@@ -256,6 +260,8 @@ pub async fn check_all(
 #[derive(Debug, Clone)]
 pub struct Judgement {
     pub run: CrawlRun,
+    /// What each mirror cost.
+    pub stats: Vec<MirrorStats>,
     pub health: Vec<HealthRecord>,
     pub events: Vec<HealthEvent>,
     pub by_outcome: BTreeMap<CheckOutcome, usize>,
@@ -296,6 +302,7 @@ pub fn judge(
         );
         return Judgement {
             run,
+            stats: Vec::new(),
             health: Vec::new(),
             events: Vec::new(),
             by_outcome,
@@ -312,8 +319,20 @@ pub fn judge(
             events.extend(event);
         }
     }
+    let stats = summaries
+        .iter()
+        .map(|s| MirrorStats {
+            mirror_id: s.mirror_id,
+            checked_at: started_at,
+            requests: s.requests as i64,
+            bytes: s.bytes as i64,
+            not_modified: s.not_modified as i64,
+            sync_age: s.sync_age,
+        })
+        .collect();
     Judgement {
         run,
+        stats,
         health,
         events,
         by_outcome,
@@ -332,7 +351,12 @@ pub async fn apply(
         store.record_run(&judgement.run).await?;
     } else {
         writer
-            .finish(&judgement.run, &judgement.health, &judgement.events)
+            .finish(
+                &judgement.run,
+                &judgement.health,
+                &judgement.events,
+                &judgement.stats,
+            )
             .await?;
     }
     Ok(())

@@ -66,6 +66,20 @@ pub struct HealthEvent {
     pub at: i64,
 }
 
+/// What the last crawl spent on one mirror.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorStats {
+    pub mirror_id: i64,
+    pub checked_at: i64,
+    /// Requests sent, redirects, retries and probes included.
+    pub requests: i64,
+    /// Body bytes received.
+    pub bytes: i64,
+    pub not_modified: i64,
+    /// Age of the mirror's TIME file, when it has one.
+    pub sync_age: Option<i64>,
+}
+
 /// What one crawl did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CrawlRun {
@@ -194,6 +208,28 @@ impl Store {
         write_run(&mut tx, run).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// What the last crawl spent on each mirror.
+    pub async fn mirror_stats(&self) -> Result<Vec<MirrorStats>> {
+        let rows = sqlx::query(
+            "SELECT mirror_id, checked_at, requests, bytes, not_modified, sync_age
+             FROM mirror_crawl_stats ORDER BY mirror_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(MirrorStats {
+                    mirror_id: col(row, "mirror_id")?,
+                    checked_at: col(row, "checked_at")?,
+                    requests: col(row, "requests")?,
+                    bytes: col(row, "bytes")?,
+                    not_modified: col(row, "not_modified")?,
+                    sync_age: col(row, "sync_age")?,
+                })
+            })
+            .collect()
     }
 
     /// The most recent runs, newest first.
@@ -375,14 +411,33 @@ impl CrawlWriter {
         write_checks(&mut self.tx, self.backend, records).await
     }
 
-    /// Adds health, state changes and the run's record, and commits the whole crawl.
+    /// Adds health, state changes, what each mirror cost and the run's record, and commits
+    /// the whole crawl.
     pub async fn finish(
         mut self,
         run: &CrawlRun,
         health: &[HealthRecord],
         events: &[HealthEvent],
+        stats: &[MirrorStats],
     ) -> Result<()> {
         write_health(&mut self.tx, health, events).await?;
+        for s in stats {
+            sqlx::query(
+                "INSERT INTO mirror_crawl_stats (mirror_id, checked_at, requests, bytes, not_modified, sync_age)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (mirror_id) DO UPDATE SET checked_at = excluded.checked_at,
+                   requests = excluded.requests, bytes = excluded.bytes,
+                   not_modified = excluded.not_modified, sync_age = excluded.sync_age",
+            )
+            .bind(s.mirror_id)
+            .bind(s.checked_at)
+            .bind(s.requests)
+            .bind(s.bytes)
+            .bind(s.not_modified)
+            .bind(s.sync_age)
+            .execute(&mut *self.tx)
+            .await?;
+        }
         write_run(&mut self.tx, run).await?;
         self.tx.commit().await?;
         Ok(())

@@ -8,7 +8,8 @@ mod checks;
 mod mirrors;
 
 pub use checks::{
-    CheckRecord, CrawlRun, CrawlWriter, HealthEvent, HealthRecord, RepomdVersion, SnapshotRecord,
+    CheckRecord, CrawlRun, CrawlWriter, HealthEvent, HealthRecord, MirrorStats, RepomdVersion,
+    SnapshotRecord,
 };
 pub use mirrors::ApplyOutcome;
 
@@ -59,6 +60,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "crawl runs",
         include_str!("../../../migrations/sqlite/0002_crawl_runs.sql"),
     ),
+    (
+        3,
+        "mirror crawl stats",
+        include_str!("../../../migrations/sqlite/0003_mirror_crawl_stats.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -71,6 +77,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "crawl runs",
         include_str!("../../../migrations/postgres/0002_crawl_runs.sql"),
+    ),
+    (
+        3,
+        "mirror crawl stats",
+        include_str!("../../../migrations/postgres/0003_mirror_crawl_stats.sql"),
     ),
 ];
 

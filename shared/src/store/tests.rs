@@ -278,6 +278,44 @@ async fn upstream_history_checks_health_and_snapshots() {
         );
         assert!(store.load_checks().await.unwrap().contains(&records[1]));
 
+        // A crawl writer commits only at finish; dropped or abandoned, it leaves nothing.
+        let run = store.crawl_runs(1).await.unwrap().remove(0);
+        let before = store.load_checks().await.unwrap();
+        let mut changed = records[2].clone();
+        changed.outcome = CheckOutcome::Unknown;
+        let mut writer = store.begin_crawl().await.unwrap();
+        writer.write(std::slice::from_ref(&changed)).await.unwrap();
+        drop(writer);
+        assert_eq!(
+            store.load_checks().await.unwrap(),
+            before,
+            "{backend:?}: a dropped writer rolls back"
+        );
+        let mut writer = store.begin_crawl().await.unwrap();
+        writer.write(std::slice::from_ref(&changed)).await.unwrap();
+        writer.abandon().await.unwrap();
+        assert_eq!(store.load_checks().await.unwrap(), before);
+        let stats = MirrorStats {
+            mirror_id: mid,
+            checked_at: 5,
+            requests: 300,
+            bytes: 9000,
+            not_modified: 150,
+            sync_age: Some(3600),
+        };
+        let mut writer = store.begin_crawl().await.unwrap();
+        writer.write(std::slice::from_ref(&changed)).await.unwrap();
+        writer
+            .finish(&run, &[], &[], std::slice::from_ref(&stats))
+            .await
+            .unwrap();
+        assert!(
+            store.load_checks().await.unwrap().contains(&changed),
+            "{backend:?}: committed"
+        );
+        assert_eq!(store.mirror_stats().await.unwrap(), vec![stats]);
+
+        // Removing a mirror removes its results, health and stats with it.
         let keep: Vec<Mirror> = mirrors.iter().skip(1).map(|(_, m)| m.clone()).collect();
         store.apply_registry(&keep, true).await.unwrap();
         assert!(
@@ -290,5 +328,6 @@ async fn upstream_history_checks_health_and_snapshots() {
             "{backend:?}"
         );
         assert!(store.load_health().await.unwrap().is_empty());
+        assert!(store.mirror_stats().await.unwrap().is_empty());
     }
 }
