@@ -187,17 +187,7 @@ async fn check_one(ctx: &Ctx, task: &Task) -> CheckRecord {
         Ok(f) if f.status == 304 => match previous.and_then(|p| p.sha256.clone()) {
             Some(sha) => {
                 ctx.counters.not_modified.fetch_add(1, Ordering::Relaxed);
-                let (outcome, behind, lag) = classify(history, &sha, ctx.now);
-                let mut r = record(
-                    ctx.mirror_id,
-                    task,
-                    outcome,
-                    Some(sha),
-                    Some(304),
-                    None,
-                    ctx.now,
-                );
-                (r.versions_behind, r.lag_seconds) = (behind, lag);
+                let mut r = found(ctx, task, history, sha, 304);
                 r.etag = f.etag.or_else(|| previous.and_then(|p| p.etag.clone()));
                 r.last_modified = f
                     .last_modified
@@ -225,18 +215,7 @@ async fn check_one(ctx: &Ctx, task: &Task) -> CheckRecord {
                 ctx.now,
             ),
             Ok(_) => {
-                let sha = crate::repomd::sha256_hex(&f.body);
-                let (outcome, behind, lag) = classify(history, &sha, ctx.now);
-                let mut r = record(
-                    ctx.mirror_id,
-                    task,
-                    outcome,
-                    Some(sha),
-                    Some(200),
-                    None,
-                    ctx.now,
-                );
-                (r.versions_behind, r.lag_seconds) = (behind, lag);
+                let mut r = found(ctx, task, history, crate::repomd::sha256_hex(&f.body), 200);
                 r.bytes = f.body.len() as i64;
                 r.etag = f.etag;
                 r.last_modified = f.last_modified;
@@ -435,6 +414,28 @@ pub(super) async fn check_mirror(
         bytes: counters.bytes.load(Ordering::Relaxed),
         not_modified: counters.not_modified.load(Ordering::Relaxed),
     }
+}
+
+/// A check that found a copy, classified against the master's history.
+fn found(
+    ctx: &Ctx,
+    task: &Task,
+    history: &[shared::store::RepomdVersion],
+    sha: String,
+    status: i64,
+) -> CheckRecord {
+    let (outcome, behind, lag) = classify(history, &sha, ctx.now);
+    let mut r = record(
+        ctx.mirror_id,
+        task,
+        outcome,
+        Some(sha),
+        Some(status),
+        None,
+        ctx.now,
+    );
+    (r.versions_behind, r.lag_seconds) = (behind, lag);
+    r
 }
 
 fn record(
