@@ -2,6 +2,7 @@
 //! checker publishes. It never touches the database; a snapshot file is all it needs.
 
 pub mod cli;
+pub mod geoip;
 
 pub use cli::Cli;
 
