@@ -131,28 +131,6 @@ fn text(status: StatusCode, body: &str) -> Response<SimBody> {
         .expect("static response")
 }
 
-fn http_date(unix: i64) -> String {
-    // RFC 7231 IMF-fixdate, computed by hand to avoid a date dependency.
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
-    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let mon = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ][(month - 1) as usize];
-    format!("{weekday}, {day:02} {mon} {year} {h:02}:{m:02}:{s:02} GMT")
-}
-
 /// A repomd.xml answer with validators, honouring If-None-Match.
 fn repomd_response(
     req: &Request<Incoming>,
@@ -162,7 +140,7 @@ fn repomd_response(
     stats: &Stats,
 ) -> Response<SimBody> {
     let etag = format!("\"{:x}-{version}\"", crate::scenario::fnv(dir));
-    let last_modified = http_date(version_timestamp(version));
+    let last_modified = shared::duration::http_date(version_timestamp(version));
     let matches = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -346,17 +324,5 @@ pub async fn serve(
                 }
             }
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn http_dates() {
-        assert_eq!(super::http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(
-            super::http_date(1_795_320_664),
-            "Sun, 22 Nov 2026 04:11:04 GMT"
-        );
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod geoip;
+pub mod render;
 
 pub use cli::Cli;
 
