@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod geoip;
 pub mod render;
+pub mod select;
 
 pub use cli::Cli;
 

@@ -1,0 +1,396 @@
+use super::*;
+use shared::catalog::Catalog;
+use shared::snapshot::SnapDirectory;
+use shared::testing::example;
+
+struct M {
+    name: &'static str,
+    country: &'static str,
+    coords: Option<(f64, f64)>,
+    protocols: u8,
+    v4: bool,
+    v6: bool,
+    private: bool,
+    monopoly: bool,
+    subnets: &'static [&'static str],
+    asns: &'static [u32],
+    allowed: &'static [&'static str],
+    up_to_date: bool,
+}
+
+const BOTH: u8 = HTTP | HTTPS;
+
+fn base(name: &'static str, country: &'static str) -> M {
+    M {
+        name,
+        country,
+        coords: None,
+        protocols: BOTH,
+        v4: true,
+        v6: true,
+        private: false,
+        monopoly: false,
+        subnets: &[],
+        asns: &[],
+        allowed: &[],
+        up_to_date: true,
+    }
+}
+
+fn fixture() -> (Snapshot, usize) {
+    let catalog = Catalog::load(&example("catalog.toml")).unwrap();
+    let dir = catalog.directory_index("9.8/BaseOS/x86_64/os").unwrap();
+    let ms = vec![
+        M {
+            coords: Some((52.52, 13.40)),
+            ..base("de1", "DE")
+        },
+        M {
+            protocols: HTTP,
+            v6: false,
+            ..base("de2", "DE")
+        },
+        M {
+            coords: Some((48.86, 2.35)),
+            ..base("fr", "FR")
+        },
+        M {
+            coords: Some((50.08, 14.43)),
+            ..base("cz", "CZ")
+        },
+        base("us", "US"),
+        M {
+            v4: false,
+            ..base("jp", "JP")
+        },
+        M {
+            private: true,
+            monopoly: true,
+            subnets: &["192.0.2.0/24", "2001:db8:1::/48"],
+            ..base("campus", "NL")
+        },
+        M {
+            private: true,
+            asns: &[64500],
+            ..base("isp", "NL")
+        },
+        M {
+            allowed: &["US"],
+            ..base("us-only", "US")
+        },
+        M {
+            up_to_date: false,
+            ..base("stale", "DE")
+        },
+        M {
+            subnets: &["198.51.100.0/24"],
+            ..base("wide", "GB")
+        },
+        M {
+            subnets: &["198.51.100.128/25"],
+            ..base("narrow", "GB")
+        },
+    ];
+    let mirrors = ms
+        .iter()
+        .map(|m| SnapMirror {
+            name: format!("{}.example.org", m.name),
+            country: Some(m.country.to_string()),
+            continent: shared::geo::continent_of(m.country).map(str::to_string),
+            latitude: m.coords.map(|c| c.0),
+            longitude: m.coords.map(|c| c.1),
+            bandwidth_mbps: None,
+            private: m.private,
+            monopoly: m.monopoly,
+            asns: m.asns.to_vec(),
+            subnets: m.subnets.iter().map(|s| s.parse().unwrap()).collect(),
+            countries_allowed: m.allowed.iter().map(|s| s.to_string()).collect(),
+            urls: Default::default(),
+            module_urls: Default::default(),
+            ipv4: m.v4,
+            ipv6: m.v6,
+        })
+        .collect();
+    let mut directories = vec![SnapDirectory::default(); catalog.directories.len()];
+    directories[dir].mirrors = ms
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.up_to_date)
+        .map(|(i, m)| DirMirror {
+            mirror: i as u32,
+            protocols: m.protocols,
+            behind: 0,
+        })
+        .collect();
+    (
+        Snapshot {
+            serial: 1,
+            created_at: 0,
+            generator: "test".into(),
+            catalog,
+            mirrors,
+            directories,
+        },
+        dir,
+    )
+}
+
+fn names(snap: &Snapshot, choices: &[Choice]) -> Vec<(String, Tier)> {
+    choices
+        .iter()
+        .map(|c| {
+            (
+                snap.mirrors[c.mirror as usize]
+                    .name
+                    .split('.')
+                    .next()
+                    .unwrap()
+                    .to_string(),
+                c.tier,
+            )
+        })
+        .collect()
+}
+
+fn client(ip: &str, country: &str, coords: Option<(f64, f64)>) -> Client {
+    Client {
+        ip: Some(ip.parse().unwrap()),
+        country: Some(country.to_string()),
+        continent: shared::geo::continent_of(country).map(str::to_string),
+        coordinates: coords,
+        asn: None,
+    }
+}
+
+#[test]
+fn tiers_in_order() {
+    let (snap, dir) = fixture();
+    let index = Index::build(&snap);
+    let berlin = client("203.0.113.9", "DE", Some((52.5, 13.4)));
+    let got = names(
+        &snap,
+        &choose(&snap, &index, dir, &berlin, BOTH, Limits::default(), 7),
+    );
+    use Tier::*;
+    // Country first (order among them is the weighted shuffle), then the rest of the
+    // continent nearest first (Prague's band before Paris's and London's); six found, so no
+    // global fill.
+    let tiers: Vec<Tier> = got.iter().map(|(_, t)| *t).collect();
+    assert_eq!(
+        tiers,
+        vec![Country, Country, Continent, Continent, Continent, Continent],
+        "{got:?}"
+    );
+    let mut country: Vec<&str> = got[..2].iter().map(|(n, _)| n.as_str()).collect();
+    country.sort();
+    assert_eq!(country, vec!["de1", "de2"]);
+    assert_eq!(got[2].0, "cz", "nearest band first: {got:?}");
+    assert!(
+        !got.iter()
+            .any(|(n, _)| ["stale", "campus", "isp", "us-only"].contains(&n.as_str())),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn netblocks_asns_monopoly_and_privacy() {
+    let (snap, dir) = fixture();
+    let index = Index::build(&snap);
+    use Tier::*;
+    let campus = client("192.0.2.77", "NL", None);
+    assert_eq!(
+        names(
+            &snap,
+            &choose(&snap, &index, dir, &campus, BOTH, Limits::default(), 1)
+        ),
+        vec![("campus".into(), Netblock)],
+        "a monopoly mirror alone"
+    );
+    let campus6 = client("2001:db8:1::5", "NL", None);
+    assert_eq!(
+        names(
+            &snap,
+            &choose(&snap, &index, dir, &campus6, BOTH, Limits::default(), 1)
+        )[0]
+        .0,
+        "campus"
+    );
+    // Most specific netblock first.
+    let both = client("198.51.100.200", "GB", None);
+    let got = names(
+        &snap,
+        &choose(&snap, &index, dir, &both, BOTH, Limits::default(), 1),
+    );
+    assert_eq!(
+        &got[..2],
+        &[
+            ("narrow".to_string(), Netblock),
+            ("wide".to_string(), Netblock)
+        ]
+    );
+    // An ASN match reaches a private mirror; an outsider never does.
+    let mut isp_client = client("203.0.113.1", "NL", None);
+    isp_client.asn = Some(64500);
+    assert_eq!(
+        names(
+            &snap,
+            &choose(&snap, &index, dir, &isp_client, BOTH, Limits::default(), 1)
+        )[0],
+        ("isp".to_string(), Asn)
+    );
+    let outsider = client("203.0.113.1", "NL", None);
+    let got = names(
+        &snap,
+        &choose(&snap, &index, dir, &outsider, BOTH, Limits::default(), 1),
+    );
+    assert!(
+        !got.iter().any(|(n, _)| n == "isp" || n == "campus"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn families_protocols_allowed_countries_and_the_cap() {
+    let (snap, dir) = fixture();
+    let index = Index::build(&snap);
+    let tokyo6 = client("2001:db8:ffff::1", "JP", None);
+    let got = names(
+        &snap,
+        &choose(&snap, &index, dir, &tokyo6, BOTH, Limits::default(), 3),
+    );
+    assert_eq!(got[0].0, "jp");
+    assert!(
+        !got.iter().any(|(n, _)| n == "de2"),
+        "an IPv4-only mirror is never sent to an IPv6 client: {got:?}"
+    );
+    let tokyo4 = client("203.0.113.5", "JP", None);
+    assert!(!names(
+        &snap,
+        &choose(&snap, &index, dir, &tokyo4, BOTH, Limits::default(), 3)
+    )
+    .iter()
+    .any(|(n, _)| n == "jp"));
+    let https_only = choose(
+        &snap,
+        &index,
+        dir,
+        &client("203.0.113.9", "DE", None),
+        HTTPS,
+        Limits::default(),
+        3,
+    );
+    assert!(https_only.iter().all(|c| c.protocol == HTTPS));
+    assert!(!names(&snap, &https_only).iter().any(|(n, _)| n == "de2"));
+    let prefers_https = choose(
+        &snap,
+        &index,
+        dir,
+        &client("203.0.113.9", "DE", None),
+        BOTH,
+        Limits::default(),
+        3,
+    );
+    assert!(prefers_https
+        .iter()
+        .all(|c| c.protocol == HTTPS || snap.mirrors[c.mirror as usize].name.starts_with("de2")));
+    let us = client("203.0.113.9", "US", None);
+    assert!(names(
+        &snap,
+        &choose(&snap, &index, dir, &us, BOTH, Limits::default(), 3)
+    )
+    .iter()
+    .any(|(n, _)| n == "us-only"));
+    let ca = client("203.0.113.9", "CA", None);
+    assert!(!names(
+        &snap,
+        &choose(&snap, &index, dir, &ca, BOTH, Limits::default(), 3)
+    )
+    .iter()
+    .any(|(n, _)| n == "us-only"));
+    let capped = choose(
+        &snap,
+        &index,
+        dir,
+        &client("203.0.113.9", "DE", None),
+        BOTH,
+        Limits {
+            cap: 3,
+            ..Limits::default()
+        },
+        3,
+    );
+    assert_eq!(capped.len(), 3);
+}
+
+#[test]
+fn invariants_hold_for_many_clients_and_seeds() {
+    let (snap, dir) = fixture();
+    let index = Index::build(&snap);
+    let servable: Vec<u32> = snap.directories[dir]
+        .mirrors
+        .iter()
+        .map(|m| m.mirror)
+        .collect();
+    let ips = [
+        "192.0.2.9",
+        "198.51.100.130",
+        "203.0.113.3",
+        "2001:db8:1::9",
+        "2001:db8:9::1",
+        "::ffff:192.0.2.9",
+    ];
+    let countries = ["DE", "FR", "US", "CA", "JP", "NL", "BR", "ZZ"];
+    for seed in 0..300u64 {
+        let ip = ips[(seed % ips.len() as u64) as usize];
+        let country = countries[(seed / 7 % countries.len() as u64) as usize];
+        let mut c = client(
+            ip,
+            country,
+            if seed % 3 == 0 {
+                Some((50.0, 10.0))
+            } else {
+                None
+            },
+        );
+        c.asn = (seed % 5 == 0).then_some(64500);
+        let limits = Limits {
+            cap: 1 + (seed % 10) as usize,
+            ..Limits::default()
+        };
+        let protocols = [HTTP, HTTPS, BOTH][(seed % 3) as usize];
+        let got = choose(&snap, &index, dir, &c, protocols, limits, seed);
+        assert_eq!(
+            got,
+            choose(&snap, &index, dir, &c, protocols, limits, seed),
+            "deterministic for a seed"
+        );
+        assert!(got.len() <= limits.cap);
+        let v6 =
+            c.ip.is_some_and(|ip| matches!(ip, IpAddr::V6(a) if a.to_ipv4_mapped().is_none()));
+        for (i, choice) in got.iter().enumerate() {
+            let m = &snap.mirrors[choice.mirror as usize];
+            assert!(servable.contains(&choice.mirror), "only up-to-date mirrors");
+            assert!(
+                choice.protocol & protocols != 0,
+                "only a requested protocol"
+            );
+            assert!(
+                if v6 { m.ipv6 } else { m.ipv4 },
+                "right address family for {ip}: {}",
+                m.name
+            );
+            if m.private {
+                assert!(
+                    matches!(choice.tier, Tier::Netblock | Tier::Asn),
+                    "private {} reached as {:?}",
+                    m.name,
+                    choice.tier
+                );
+            }
+            assert!(
+                !got[..i].iter().any(|o| o.mirror == choice.mirror),
+                "no duplicates"
+            );
+        }
+    }
+}
