@@ -126,7 +126,7 @@ impl NetblockIndex {
                 }
             }
         }
-        index.lengths.sort_by(|a, b| b.0.cmp(&a.0));
+        index.lengths.sort_by_key(|l| std::cmp::Reverse(l.0));
         index
     }
 
