@@ -3,8 +3,11 @@
 
 pub mod cli;
 pub mod geoip;
+pub mod metrics;
 pub mod render;
+pub mod request;
 pub mod select;
+pub mod state;
 
 pub use cli::Cli;
 

@@ -1,0 +1,70 @@
+//! The server's Prometheus metrics. Labels are bounded: endpoints, status classes, tiers.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
+use shared::snapshot::Snapshot;
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub requests: IntCounterVec,
+    pub latency: HistogramVec,
+    pub tiers: IntCounterVec,
+    pub geoip_misses: IntCounter,
+    pub countme: IntCounterVec,
+    pub snapshot_serial: IntGauge,
+    pub snapshot_created: IntGauge,
+    pub swaps: IntCounter,
+}
+
+fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, m: T) -> T {
+    r.register(Box::new(m.clone()))
+        .expect("metric names are unique");
+    m
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let r = Registry::new();
+        Metrics {
+            requests: reg(&r, IntCounterVec::new(Opts::new("mirrorlist_requests_total", "Requests by endpoint and HTTP status."), &["endpoint", "status"]).unwrap()),
+            latency: reg(
+                &r,
+                HistogramVec::new(
+                    HistogramOpts::new("mirrorlist_request_duration_seconds", "Time to answer a request, by endpoint.")
+                        .buckets(vec![0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1]),
+                    &["endpoint"],
+                )
+                .unwrap(),
+            ),
+            tiers: reg(&r, IntCounterVec::new(Opts::new("mirrorlist_answers_by_tier_total", "Answers by the tier of their first mirror (netblock, asn, country, continent, global, none)."), &["tier"]).unwrap()),
+            geoip_misses: reg(&r, IntCounter::new("mirrorlist_geoip_misses_total", "Client addresses the GeoIP database could not place (or no database loaded).").unwrap()),
+            countme: reg(&r, IntCounterVec::new(Opts::new("mirrorlist_countme_total", "dnf countme requests by repo, arch and bucket: the basis of user counting."), &["repo", "arch", "bucket"]).unwrap()),
+            snapshot_serial: reg(&r, IntGauge::new("mirrorlist_snapshot_serial", "Serial of the snapshot in use.").unwrap()),
+            snapshot_created: reg(&r, IntGauge::new("mirrorlist_snapshot_created_timestamp_seconds", "When the snapshot in use was built (Unix time).").unwrap()),
+            swaps: reg(&r, IntCounter::new("mirrorlist_snapshot_swaps_total", "Snapshots put in use.").unwrap()),
+            registry: r,
+        }
+    }
+
+    pub fn snapshot(&self, snap: &Snapshot) {
+        self.snapshot_serial.set(snap.serial as i64);
+        self.snapshot_created.set(snap.created_at);
+        self.swaps.inc();
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        prometheus::TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding cannot fail");
+        String::from_utf8(out).expect("the text format is UTF-8")
+    }
+}
