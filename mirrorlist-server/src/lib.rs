@@ -1,6 +1,7 @@
 //! mirrorlist-server: answers dnf's metalink and mirrorlist requests from snapshots the
 //! checker publishes. It never touches the database; a snapshot file is all it needs.
 
+pub mod app;
 pub mod cli;
 pub mod geoip;
 pub mod metrics;

@@ -46,6 +46,8 @@ pub struct Client {
     pub continent: Option<String>,
     pub coordinates: Option<(f64, f64)>,
     pub asn: Option<u32>,
+    /// `netblock=0`: skip netblock and ASN matching (private mirrors are then out of reach).
+    pub skip_networks: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -264,7 +266,7 @@ pub fn choose(
     let mut out: Vec<Choice> = Vec::new();
     let taken = |out: &Vec<Choice>, m: u32| out.iter().any(|c| c.mirror == m);
 
-    if let Some(ip) = client.ip {
+    if let Some(ip) = client.ip.filter(|_| !client.skip_networks) {
         let mut matched: Vec<(u32, u8)> = index
             .netblocks
             .lookup(ip)
@@ -286,7 +288,7 @@ pub fn choose(
             protocol,
         }));
     }
-    if let Some(asn) = client.asn {
+    if let Some(asn) = client.asn.filter(|_| !client.skip_networks) {
         let mut matched: Vec<(u32, u8)> = index
             .by_asn
             .get(&asn)

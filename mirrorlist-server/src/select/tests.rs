@@ -159,6 +159,7 @@ fn client(ip: &str, country: &str, coords: Option<(f64, f64)>) -> Client {
         continent: shared::geo::continent_of(country).map(str::to_string),
         coordinates: coords,
         asn: None,
+        skip_networks: false,
     }
 }
 
