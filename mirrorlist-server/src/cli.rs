@@ -1,18 +1,53 @@
-//! Command-line interface.
+//! Command-line interface. Every flag can also come from the environment.
 
 use clap::Parser;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(
     name = "mirrorlist-server",
     version,
     about = "Answers dnf metalink and mirrorlist requests from checker snapshots"
 )]
 pub struct Cli {
-    /// The snapshot file the checker publishes.
+    /// The snapshot file the checker publishes; reloaded when it changes.
     #[arg(long, env = "MIRRORLIST_SNAPSHOT")]
     pub snapshot: PathBuf,
+    /// Load and validate the snapshot, describe it, and exit.
+    #[arg(long)]
+    pub check: bool,
+    /// Address to listen on.
+    #[arg(long, env = "MIRRORLIST_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// GeoIP database (MaxMind City/Country, DB-IP, ip-location-db); reloaded when it changes.
+    #[arg(long, env = "MIRRORLIST_GEOIP")]
+    pub geoip: Option<PathBuf>,
+    /// ASN database (GeoLite2-ASN shape); reloaded when it changes.
+    #[arg(long, env = "MIRRORLIST_ASN_DB")]
+    pub asn_db: Option<PathBuf>,
+    /// Proxies whose X-Forwarded-For, Forwarded and CF-Connecting-IP headers are believed
+    /// (CIDRs, comma separated). Nobody's by default.
+    #[arg(long, env = "MIRRORLIST_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxy: Vec<ipnet::IpNet>,
+    /// At most this many mirrors per answer.
+    #[arg(long, env = "MIRRORLIST_CAP", default_value_t = 10)]
+    pub cap: usize,
+    /// Fill from the whole world until this many mirrors.
+    #[arg(long, env = "MIRRORLIST_MINIMUM", default_value_t = 5)]
+    pub minimum: usize,
+    /// Honour `ip=` to answer as if for another client (debugging only).
+    #[arg(long, env = "MIRRORLIST_ALLOW_IP_PARAM")]
+    pub allow_ip_param: bool,
+    /// Fixed shuffle seed: replicas with the same seed answer identically.
+    #[arg(long, env = "MIRRORLIST_SEED")]
+    pub seed: Option<u64>,
+    /// How often to look for a new snapshot or GeoIP database, in seconds.
+    #[arg(long, env = "MIRRORLIST_POLL_SECS", default_value_t = 5)]
+    pub poll_secs: u64,
+    /// /readyz fails when the snapshot is older than this (`3h`).
+    #[arg(long, env = "MIRRORLIST_MAX_SNAPSHOT_AGE", default_value = "3h")]
+    pub max_snapshot_age: String,
     /// Log filter, e.g. `info` (default: RUST_LOG, else info).
     #[arg(long, env = "MIRRORS_LOG")]
     pub log: Option<String>,

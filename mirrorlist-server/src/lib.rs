@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod render;
 pub mod request;
 pub mod select;
+pub mod serve;
 pub mod state;
 
 pub use cli::Cli;
@@ -35,8 +36,12 @@ pub fn describe(snap: &Snapshot) -> String {
     )
 }
 
-pub fn run(cli: Cli) -> Result<()> {
-    let snap = load(&cli)?;
-    println!("{}", describe(&snap));
-    Ok(())
+/// `--check`: load, validate and describe the snapshot; otherwise serve.
+pub async fn run(cli: Cli) -> Result<()> {
+    if cli.check {
+        let snap = load(&cli)?;
+        println!("{}", describe(&snap));
+        return Ok(());
+    }
+    serve::serve(cli).await
 }

@@ -2,10 +2,11 @@
 
 use clap::Parser;
 
-fn main() -> std::process::ExitCode {
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
     let cli = mirrorlist_server::Cli::parse();
     shared::telemetry::init(cli.log.as_deref(), cli.log_json);
-    match mirrorlist_server::run(cli) {
+    match mirrorlist_server::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

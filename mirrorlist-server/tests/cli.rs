@@ -11,14 +11,13 @@ use std::process::{Command, Output};
 
 fn server(snapshot: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mirrorlist-server"))
-        .args(["--snapshot", &snapshot.display().to_string()])
+        .args(["--check", "--snapshot", &snapshot.display().to_string()])
         .env_remove("MIRRORLIST_SNAPSHOT")
         .output()
         .unwrap()
 }
 
-#[test]
-fn loads_a_valid_snapshot_and_refuses_damaged_ones() {
+fn example_snapshot(serial: u64) -> shared::snapshot::Snapshot {
     let catalog = Catalog::load(&example("catalog.toml")).unwrap();
     let mirrors = registry::import_dir(&example("mirrors.d")).unwrap().mirrors;
     let input = SnapshotInput {
@@ -39,9 +38,14 @@ fn loads_a_valid_snapshot_and_refuses_damaged_ones() {
         health: Vec::new(),
         fetched_subnets: HashMap::new(),
     };
+    snapshot::build(&input, serial, shared::store::now(), "test")
+}
+
+#[test]
+fn loads_a_valid_snapshot_and_refuses_damaged_ones() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snapshot.bin");
-    snapshot::write_atomic(&snapshot::build(&input, 5, 1_795_000_000, "test"), &path).unwrap();
+    snapshot::write_atomic(&example_snapshot(5), &path).unwrap();
 
     let out = server(&path);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -91,4 +95,120 @@ fn loads_a_valid_snapshot_and_refuses_damaged_ones() {
     }
     let out = server(&dir.path().join("absent.bin"));
     assert!(!out.status.success());
+}
+
+/// A GET over a plain socket; returns the status line's code and the body.
+fn get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    let code = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    Ok((
+        code,
+        out.split_once("\r\n\r\n")
+            .map_or(String::new(), |(_, b)| b.to_string()),
+    ))
+}
+
+#[test]
+fn serves_swaps_snapshots_under_load_and_stops_on_sigterm() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.bin");
+    snapshot::write_atomic(&example_snapshot(1), &path).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mirrorlist-server"))
+        .args([
+            "--snapshot",
+            &path.display().to_string(),
+            "--listen",
+            "127.0.0.1:0",
+            "--poll-secs",
+            "1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    assert_eq!(get(&addr, "/healthz").unwrap().0, 200);
+    assert!(get(&addr, "/readyz").unwrap().1.starts_with("snapshot 1 "));
+
+    // Four clients keep asking while three new snapshots (and one broken file) arrive.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (addr, stop) = (addr.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let (mut ok, mut failed) = (0u32, 0u32);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && ok + failed < 5000 {
+                    match get(&addr, "/mirrorlist?repo=baseos-9&arch=x86_64") {
+                        Ok((200, _)) => ok += 1,
+                        _ => failed += 1,
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+    let wait_for = |serial: u64| {
+        for _ in 0..100 {
+            if get(&addr, "/readyz")
+                .unwrap()
+                .1
+                .starts_with(&format!("snapshot {serial} "))
+            {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        false
+    };
+    for serial in 2..=4 {
+        snapshot::write_atomic(&example_snapshot(serial), &path).unwrap();
+        assert!(wait_for(serial), "snapshot {serial} was not swapped in");
+    }
+    // A damaged file is refused; snapshot 4 keeps serving.
+    let tmp = dir.path().join("broken.tmp");
+    std::fs::write(&tmp, b"MIRRSNAP garbage").unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert!(get(&addr, "/readyz").unwrap().1.starts_with("snapshot 4 "));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut ok, mut failed) = (0, 0);
+    for c in clients {
+        let (o, f) = c.join().unwrap();
+        ok += o;
+        failed += f;
+    }
+    assert!(ok > 0);
+    assert_eq!(
+        failed, 0,
+        "{failed} requests failed during the swaps ({ok} succeeded)"
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
 }

@@ -1,0 +1,176 @@
+//! Running the server: load what it needs, keep it fresh in the background, answer until told
+//! to stop. New snapshots and GeoIP databases are loaded and indexed off the request path and
+//! swapped in whole; a bad file is refused and the one in use keeps serving.
+
+use crate::cli::Cli;
+use crate::geoip::{AsnDb, GeoDb};
+use crate::select::Limits;
+use crate::state::{AppState, Loaded, Settings};
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+use tokio_util::sync::CancellationToken;
+
+/// What identifies a version of a file on disk.
+fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
+pub fn load_snapshot(path: &Path) -> Result<Loaded> {
+    let snap = shared::snapshot::read(path).context("cannot load the snapshot")?;
+    Ok(Loaded::new(snap))
+}
+
+fn open_geo(path: &Path) -> Option<GeoDb> {
+    match GeoDb::open(path) {
+        Ok(db) => Some(db),
+        Err(e) => {
+            tracing::warn!(error = %e, "GeoIP database not loaded; answering without locations");
+            None
+        }
+    }
+}
+
+fn open_asn(path: &Path) -> Option<AsnDb> {
+    match AsnDb::open(path) {
+        Ok(db) => Some(db),
+        Err(e) => {
+            tracing::warn!(error = %e, "ASN database not loaded; answering without ASN matching");
+            None
+        }
+    }
+}
+
+pub fn settings(cli: &Cli) -> Result<Settings> {
+    Ok(Settings {
+        limits: Limits {
+            cap: cli.cap.max(1),
+            minimum: cli.minimum,
+            ..Limits::default()
+        },
+        trusted_proxies: cli.trusted_proxy.clone(),
+        allow_ip_param: cli.allow_ip_param,
+        max_snapshot_age_secs: shared::duration::parse_duration(&cli.max_snapshot_age)
+            .map_err(anyhow::Error::msg)? as i64,
+        seed: cli.seed,
+    })
+}
+
+/// Watches the snapshot and the GeoIP files; loads changed ones in the background.
+async fn refresh(state: AppState, cli: Cli, cancel: CancellationToken) {
+    let watched = |p: &Option<PathBuf>| p.as_ref().and_then(|p| stamp(p));
+    let mut snapshot_seen = stamp(&cli.snapshot);
+    let mut geo_seen = watched(&cli.geoip);
+    let mut asn_seen = watched(&cli.asn_db);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(cli.poll_secs.max(1))) => {}
+        }
+        let now = stamp(&cli.snapshot);
+        if now.is_some() && now != snapshot_seen {
+            snapshot_seen = now;
+            let path = cli.snapshot.clone();
+            let started = Instant::now();
+            match tokio::task::spawn_blocking(move || load_snapshot(&path)).await {
+                Ok(Ok(loaded)) => {
+                    let serial = loaded.snapshot.serial;
+                    if state.swap(loaded) {
+                        tracing::info!(
+                            serial,
+                            load_ms = started.elapsed().as_millis() as u64,
+                            "snapshot swapped in"
+                        );
+                    } else {
+                        tracing::warn!(serial, "snapshot older than the one in use; ignored");
+                    }
+                }
+                Ok(Err(e)) => tracing::warn!(
+                    error = format!("{e:#}"),
+                    "new snapshot refused; the one in use keeps serving"
+                ),
+                Err(e) => tracing::error!(error = %e, "snapshot loader failed"),
+            }
+        }
+        if let Some(path) = &cli.geoip {
+            let now = stamp(path);
+            if now.is_some() && now != geo_seen {
+                geo_seen = now;
+                let p = path.clone();
+                if let Ok(Some(db)) = tokio::task::spawn_blocking(move || open_geo(&p)).await {
+                    state.set_geo(Some(db));
+                    tracing::info!(path = %path.display(), "GeoIP database reloaded");
+                }
+            }
+        }
+        if let Some(path) = &cli.asn_db {
+            let now = stamp(path);
+            if now.is_some() && now != asn_seen {
+                asn_seen = now;
+                let p = path.clone();
+                if let Ok(Some(db)) = tokio::task::spawn_blocking(move || open_asn(&p)).await {
+                    state.set_asn(Some(db));
+                    tracing::info!(path = %path.display(), "ASN database reloaded");
+                }
+            }
+        }
+    }
+}
+
+/// Serves until SIGINT or SIGTERM, then drains for at most 10 s.
+pub async fn serve(cli: Cli) -> Result<()> {
+    let state = AppState::new(settings(&cli)?);
+    let loaded = load_snapshot(&cli.snapshot)?;
+    tracing::info!("{}", crate::describe(&loaded.snapshot));
+    state.swap(loaded);
+    if let Some(path) = &cli.geoip {
+        // A database that is there but broken is an operator's mistake: refuse to start.
+        if path.exists() {
+            state.set_geo(Some(GeoDb::open(path)?));
+        } else {
+            tracing::warn!(path = %path.display(), "GeoIP database missing; answering without locations");
+        }
+    } else {
+        tracing::warn!("no GeoIP database configured; answering without locations");
+    }
+    if let Some(path) = &cli.asn_db {
+        if path.exists() {
+            state.set_asn(Some(AsnDb::open(path)?));
+        } else {
+            tracing::warn!(path = %path.display(), "ASN database missing; answering without ASN matching");
+        }
+    }
+    let cancel = CancellationToken::new();
+    tokio::spawn(refresh(state.clone(), cli.clone(), cancel.clone()));
+    let listener = tokio::net::TcpListener::bind(cli.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cli.listen))?;
+    // The first line on stdout says where it listens (port 0 picks one).
+    println!("listening on {}", listener.local_addr()?);
+    let app =
+        crate::app::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let stop = cancel.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        stop.cancel();
+    });
+    tokio::select! {
+        result = server => result?,
+        _ = async {
+            cancel.cancelled().await;
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        } => tracing::warn!("requests still open after 10 s; stopping anyway"),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("signal handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
