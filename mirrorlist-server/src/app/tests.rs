@@ -308,3 +308,32 @@ async fn health_readiness_and_metrics() {
     assert!(!state.swap(Loaded::new(old)));
     assert_eq!(state.current().unwrap().snapshot.serial, 4);
 }
+
+#[tokio::test]
+async fn clients_are_placed_with_the_geoip_database() {
+    let Some(city) = shared::testing::shared_data("geoip/GeoLite2-City-Test.mmdb") else {
+        return;
+    };
+    let (app, state) = app(true);
+    state.set_geo(Some(crate::geoip::GeoDb::open(&city).unwrap()));
+    // 81.2.69.142 is in GB in MaxMind's test data: no enabled mirror there, so the rest of
+    // Europe comes first (the GB mirror is disabled, the NL one private).
+    let (status, _, body) = get(&app, "/mirrorlist?repo=baseos-9&arch=x86_64&ip=81.2.69.142").await;
+    assert_eq!(status, StatusCode::OK);
+    let lines: Vec<&str> = body.lines().collect();
+    assert!(lines[0].contains("(GB)"), "{body}");
+    let european = [
+        "mirror1.example.org",
+        "mirror2.example.net",
+        "pending.example.org",
+    ];
+    assert!(european.iter().any(|m| lines[1].contains(m)), "{body}");
+    // An address the database does not know is counted as a miss and still answered.
+    let (status, _, _) = get(&app, "/mirrorlist?repo=baseos-9&arch=x86_64&ip=10.9.8.7").await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, metrics) = get(&app, "/metrics").await;
+    assert!(
+        metrics.contains("mirrorlist_geoip_misses_total 1"),
+        "{metrics}"
+    );
+}
