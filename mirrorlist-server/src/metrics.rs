@@ -16,6 +16,9 @@ pub struct Metrics {
     pub snapshot_serial: IntGauge,
     pub snapshot_created: IntGauge,
     pub swaps: IntCounter,
+    pub swap_seconds: prometheus::Gauge,
+    pub geoip_loaded: IntGauge,
+    pub asn_loaded: IntGauge,
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, m: T) -> T {
@@ -50,6 +53,9 @@ impl Metrics {
             snapshot_serial: reg(&r, IntGauge::new("mirrorlist_snapshot_serial", "Serial of the snapshot in use.").unwrap()),
             snapshot_created: reg(&r, IntGauge::new("mirrorlist_snapshot_created_timestamp_seconds", "When the snapshot in use was built (Unix time).").unwrap()),
             swaps: reg(&r, IntCounter::new("mirrorlist_snapshot_swaps_total", "Snapshots put in use.").unwrap()),
+            swap_seconds: reg(&r, prometheus::Gauge::new("mirrorlist_snapshot_load_seconds", "Time the last snapshot took to read, verify and index before it was swapped in.").unwrap()),
+            geoip_loaded: reg(&r, IntGauge::new("mirrorlist_geoip_loaded", "1 when a GeoIP database is in use; 0 means answers are chosen without client locations.").unwrap()),
+            asn_loaded: reg(&r, IntGauge::new("mirrorlist_asn_loaded", "1 when an ASN database is in use.").unwrap()),
             registry: r,
         }
     }

@@ -76,6 +76,10 @@ async fn refresh(state: AppState, cli: Cli, cancel: CancellationToken) {
             match tokio::task::spawn_blocking(move || load_snapshot(&path)).await {
                 Ok(Ok(loaded)) => {
                     let serial = loaded.snapshot.serial;
+                    state
+                        .metrics()
+                        .swap_seconds
+                        .set(started.elapsed().as_secs_f64());
                     if state.swap(loaded) {
                         tracing::info!(
                             serial,

@@ -107,10 +107,12 @@ impl AppState {
     }
 
     pub fn set_geo(&self, db: Option<GeoDb>) {
+        self.0.metrics.geoip_loaded.set(i64::from(db.is_some()));
         *self.0.geo.write().unwrap_or_else(|e| e.into_inner()) = db.map(Arc::new);
     }
 
     pub fn set_asn(&self, db: Option<AsnDb>) {
+        self.0.metrics.asn_loaded.set(i64::from(db.is_some()));
         *self.0.asn.write().unwrap_or_else(|e| e.into_inner()) = db.map(Arc::new);
     }
 

@@ -295,6 +295,8 @@ async fn health_readiness_and_metrics() {
         "mirrorlist_requests_total{endpoint=\"metalink\",status=\"503\"} 1",
         "mirrorlist_snapshot_serial 4",
         "mirrorlist_geoip_misses_total",
+        "mirrorlist_geoip_loaded 0",
+        "mirrorlist_snapshot_created_timestamp_seconds",
     ] {
         assert!(metrics.contains(expected), "{expected} missing:\n{metrics}");
     }
