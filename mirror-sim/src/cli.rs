@@ -19,6 +19,10 @@ pub enum Cli {
     /// Fetch every repomd.xml the mirrors should carry with a plain hyper client and no other
     /// logic, and report the rate: the ceiling a crawler is measured against.
     PlainClient(crate::plain::PlainClient),
+    /// Write a snapshot in which every mirror is up to date everywhere (server benchmark).
+    SyntheticSnapshot(crate::bench::SyntheticSnapshot),
+    /// Answer every request with a fixed body: the ceiling for the server benchmark.
+    FixedServer(crate::bench::FixedServer),
 }
 
 #[derive(Debug, clap::Args)]
@@ -77,6 +81,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli {
         Cli::Serve(serve) => run_serve(serve).await,
         Cli::PlainClient(plain) => crate::plain::run(plain).await,
+        Cli::SyntheticSnapshot(args) => crate::bench::synthetic_snapshot(args),
+        Cli::FixedServer(args) => crate::bench::fixed_server(args).await,
     }
 }
 

@@ -356,7 +356,7 @@ pub fn choose(
             };
             weighted_shuffle(&mut group, mirrors, &mut rng);
             // Stable: the shuffle's order is kept within a band.
-            group.sort_by_key(|(m, _)| band(*m));
+            group.sort_by_cached_key(|(m, _)| band(*m));
             out.extend(group.into_iter().map(|(mirror, protocol)| Choice {
                 mirror,
                 tier: Tier::Continent,
