@@ -226,7 +226,7 @@ impl Checker {
             for (id, m) in &mirrors {
                 // A stable offset per mirror within the interval.
                 due.entry(*id).or_insert_with(|| {
-                    start + (shared::snapshot::build::name_offset(&m.name) % interval as u64) as i64
+                    start + (shared::model::stable_hash(&m.name) % interval as u64) as i64
                 });
             }
             let batch: HashSet<i64> = due

@@ -1,6 +1,5 @@
 //! Realistic repomd.xml files, in createrepo_c's shape, for every directory and version.
 
-use crate::scenario::fnv;
 use sha2::{Digest, Sha256};
 
 /// The content timestamp of version `v` of the master: one publication an hour.
@@ -21,7 +20,7 @@ pub fn render(dir: &str, v: u32) -> String {
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     out.push_str("<repomd xmlns=\"http://linux.duke.edu/metadata/repo\" xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\">\n");
     out.push_str(&format!("  <revision>{ts}</revision>\n"));
-    let seed = fnv(dir);
+    let seed = shared::model::stable_hash(dir);
     for (i, kind) in [
         "primary",
         "filelists",

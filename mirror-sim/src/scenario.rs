@@ -121,7 +121,7 @@ pub fn assign(
     let mut out = HashMap::new();
     for name in names {
         // Seed per name, so adding a mirror does not reshuffle the others.
-        let mut rng = Rng::new(seed ^ fnv(name));
+        let mut rng = Rng::new(seed ^ shared::model::stable_hash(name));
         let behavior = match mix {
             Mix::AllCurrent => Behavior::Current,
             Mix::Realistic => {
@@ -160,13 +160,6 @@ pub fn assign(
         );
     }
     out
-}
-
-/// FNV-1a, to turn names into seeds.
-pub fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]

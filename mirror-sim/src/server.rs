@@ -139,7 +139,7 @@ fn repomd_response(
     behavior: Behavior,
     stats: &Stats,
 ) -> Response<SimBody> {
-    let etag = format!("\"{:x}-{version}\"", crate::scenario::fnv(dir));
+    let etag = format!("\"{:x}-{version}\"", shared::model::stable_hash(dir));
     let last_modified = shared::duration::http_date(version_timestamp(version));
     let matches = req
         .headers()

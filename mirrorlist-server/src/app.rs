@@ -107,7 +107,8 @@ fn invalid_repo(loaded: &Loaded, why: &str) -> Refusal {
     refuse(StatusCode::NOT_FOUND, message)
 }
 
-fn vault_url(loaded: &Loaded, release: &str, repo: &str, arch: &str, base: &str) -> Option<String> {
+/// `base` is the vault release's URL (`resolve_release` already appended the release).
+fn vault_url(loaded: &Loaded, repo: &str, arch: &str, base: &str) -> Option<String> {
     let spec = loaded
         .snapshot
         .catalog
@@ -115,10 +116,7 @@ fn vault_url(loaded: &Loaded, release: &str, repo: &str, arch: &str, base: &str)
         .repos
         .iter()
         .find(|r| r.name == repo)?;
-    Some(
-        format!("{base}{}/", spec.path.replace("{arch}", arch))
-            .replace(&format!("/{release}/{release}/"), &format!("/{release}/")),
-    )
+    Some(format!("{base}{}/", spec.path.replace("{arch}", arch)))
 }
 
 /// MirrorManager's form: `repo=baseos-9&arch=x86_64`, or `path=9.8/BaseOS/x86_64/os`.
@@ -162,7 +160,7 @@ fn resolve_query(loaded: &Loaded, p: &Params) -> Result<Target, Refusal> {
     for (i, _) in repo.match_indices('-') {
         let (name, release) = (&repo[..i], &repo[i + 1..]);
         if let ReleaseLookup::Vault(base) = catalog.resolve_release(release) {
-            if let Some(url) = vault_url(loaded, release, name, arch, &base) {
+            if let Some(url) = vault_url(loaded, name, arch, &base) {
                 return Ok(Target::Vault(url));
             }
         }
@@ -205,13 +203,11 @@ fn resolve_path(
                 )),
             }
         }
-        ReleaseLookup::Vault(base) => {
-            vault_url(loaded, release, repo, arch.unwrap_or("$basearch"), &base)
-                .map(Target::Vault)
-                .ok_or_else(|| {
-                    invalid_repo(loaded, &format!("repo {repo} in vault release {release}"))
-                })
-        }
+        ReleaseLookup::Vault(base) => vault_url(loaded, repo, arch.unwrap_or("$basearch"), &base)
+            .map(Target::Vault)
+            .ok_or_else(|| {
+                invalid_repo(loaded, &format!("repo {repo} in vault release {release}"))
+            }),
         ReleaseLookup::Unknown => Err(refuse(
             StatusCode::NOT_FOUND,
             format!("error: unknown release {release:?}"),

@@ -3,9 +3,8 @@
 
 use shared::catalog::Catalog;
 use shared::registry;
-use shared::snapshot::{self, SnapshotInput};
+use shared::snapshot;
 use shared::testing::example;
-use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -20,24 +19,7 @@ fn server(snapshot: &Path) -> Output {
 fn example_snapshot(serial: u64) -> shared::snapshot::Snapshot {
     let catalog = Catalog::load(&example("catalog.toml")).unwrap();
     let mirrors = registry::import_dir(&example("mirrors.d")).unwrap().mirrors;
-    let input = SnapshotInput {
-        directory_ids: catalog
-            .directories
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d.path.clone(), i as i64))
-            .collect(),
-        catalog,
-        mirrors: mirrors
-            .into_iter()
-            .enumerate()
-            .map(|(i, m)| (i as i64, m))
-            .collect(),
-        history: HashMap::new(),
-        checks: Vec::new(),
-        health: Vec::new(),
-        fetched_subnets: HashMap::new(),
-    };
+    let input = shared::testing::all_current_input(catalog, mirrors, |_| None);
     snapshot::build(&input, serial, shared::store::now(), "test")
 }
 

@@ -59,6 +59,14 @@ text_enum! {
     }
 }
 
+/// A stable 64-bit hash of a text (FNV-1a): the same for a name on every machine and in
+/// every version, to spread per-mirror work and seed per-name choices deterministically.
+pub fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -112,3 +112,70 @@ async fn postgres_test_store(label: &str) -> Option<crate::store::Store> {
             .expect("PostgreSQL store opens"),
     )
 }
+
+/// A snapshot input in which every mirror holds every directory it has a URL for, at the one
+/// version `version_of` gives (directories it gives none for have no version and no mirrors),
+/// over healthy HTTP, HTTPS, IPv4 and IPv6. For tests and benchmarks of the server.
+pub fn all_current_input(
+    catalog: crate::catalog::Catalog,
+    mirrors: Vec<crate::registry::Mirror>,
+    version_of: impl Fn(&crate::catalog::Directory) -> Option<crate::store::RepomdVersion>,
+) -> crate::snapshot::SnapshotInput {
+    use crate::model::HealthState;
+    use crate::registry::Protocol;
+    use crate::snapshot::SeenCopy;
+    use crate::store::HealthRecord;
+    let mirrors: Vec<(i64, crate::registry::Mirror)> = mirrors
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| (i as i64, m))
+        .collect();
+    let mut history = std::collections::HashMap::new();
+    let mut checks = Vec::new();
+    for (i, d) in catalog.mirrored() {
+        let Some(version) = version_of(d) else {
+            continue;
+        };
+        for (id, m) in &mirrors {
+            for protocol in [Protocol::Http, Protocol::Https] {
+                if m.base_url(d.module.as_deref(), protocol).is_some() {
+                    checks.push(SeenCopy {
+                        mirror_id: *id,
+                        directory_id: i as i64,
+                        protocol,
+                        sha256: version.sha256.clone(),
+                    });
+                }
+            }
+        }
+        history.insert(i as i64, vec![version]);
+    }
+    let health = mirrors
+        .iter()
+        .flat_map(|(id, _)| {
+            ["http", "https", "ipv4", "ipv6"].map(|capability| HealthRecord {
+                mirror_id: *id,
+                capability: capability.into(),
+                state: HealthState::Up,
+                since: 0,
+                reason: String::new(),
+                consecutive_ok: 1,
+                consecutive_failed: 0,
+            })
+        })
+        .collect();
+    crate::snapshot::SnapshotInput {
+        directory_ids: catalog
+            .directories
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.path.clone(), i as i64))
+            .collect(),
+        catalog,
+        mirrors,
+        history,
+        checks,
+        health,
+        fetched_subnets: std::collections::HashMap::new(),
+    }
+}

@@ -2,11 +2,8 @@ use super::*;
 use crate::state::{Loaded, Settings};
 use http_body_util::BodyExt;
 use shared::catalog::Catalog;
-use shared::model::{CheckOutcome, Family, HealthState};
-use shared::snapshot::{SeenCopy, SnapshotInput};
-use shared::store::{CheckRecord, HealthRecord, RepomdVersion};
+use shared::store::RepomdVersion;
 use shared::testing::example;
-use std::collections::HashMap;
 use tower::ServiceExt;
 
 fn version(n: u8) -> RepomdVersion {
@@ -25,66 +22,12 @@ fn version(n: u8) -> RepomdVersion {
 /// The example network with every enabled, approved mirror current for 9.8/BaseOS/x86_64.
 fn snapshot() -> shared::snapshot::Snapshot {
     let catalog = Catalog::load(&example("catalog.toml")).unwrap();
-    let mirrors: Vec<(i64, shared::registry::Mirror)> =
-        shared::registry::import_dir(&example("mirrors.d"))
-            .unwrap()
-            .mirrors
-            .into_iter()
-            .enumerate()
-            .map(|(i, m)| (i as i64, m))
-            .collect();
-    let directory_ids: HashMap<String, i64> = catalog
-        .directories
-        .iter()
-        .enumerate()
-        .map(|(i, d)| (d.path.clone(), i as i64))
-        .collect();
-    let dir = directory_ids["9.8/BaseOS/x86_64/os"];
-    let v = version(0xc);
-    let mut checks = Vec::new();
-    let mut health = Vec::new();
-    for (id, m) in &mirrors {
-        for p in [Protocol::Http, Protocol::Https] {
-            if m.urls.contains_key(&p) {
-                let rec = CheckRecord {
-                    mirror_id: *id,
-                    directory_id: dir,
-                    protocol: p,
-                    family: Family::Any,
-                    outcome: CheckOutcome::Current,
-                    sha256_seen: Some(v.sha256.clone()),
-                    versions_behind: None,
-                    lag_seconds: None,
-                    http_status: Some(200),
-                    latency_ms: None,
-                    bytes: 0,
-                    etag: None,
-                    last_modified: None,
-                    checked_at: 0,
-                    error: None,
-                };
-                checks.extend(SeenCopy::from_check(&rec));
-                health.push(HealthRecord {
-                    mirror_id: *id,
-                    capability: p.as_str().into(),
-                    state: HealthState::Up,
-                    since: 0,
-                    reason: String::new(),
-                    consecutive_ok: 1,
-                    consecutive_failed: 0,
-                });
-            }
-        }
-    }
-    let input = SnapshotInput {
-        catalog,
-        mirrors,
-        directory_ids,
-        history: HashMap::from([(dir, vec![v])]),
-        checks,
-        health,
-        fetched_subnets: HashMap::new(),
-    };
+    let mirrors = shared::registry::import_dir(&example("mirrors.d"))
+        .unwrap()
+        .mirrors;
+    let input = shared::testing::all_current_input(catalog, mirrors, |d| {
+        (d.path == "9.8/BaseOS/x86_64/os").then(|| version(0xc))
+    });
     shared::snapshot::build(&input, 4, shared::store::now(), "test")
 }
 

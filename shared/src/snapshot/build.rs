@@ -190,10 +190,3 @@ pub fn build(input: &SnapshotInput, serial: u64, now: i64, generator: &str) -> S
 
 #[cfg(test)]
 mod tests;
-
-/// A stable number for a name (FNV-1a), to spread per-mirror work deterministically.
-pub fn name_offset(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}

@@ -175,23 +175,6 @@ impl Store {
         Ok(())
     }
 
-    /// Applies a whole crawl at once: its results, health and state changes, and the run's
-    /// record. Either all of it is stored or none.
-    pub async fn record_crawl(
-        &self,
-        run: &CrawlRun,
-        records: &[CheckRecord],
-        health: &[HealthRecord],
-        events: &[HealthEvent],
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        write_checks(&mut tx, self.backend, records).await?;
-        write_health(&mut tx, health, events).await?;
-        write_run(&mut tx, run).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Starts applying a crawl: results are written as each mirror finishes, inside one
     /// transaction that [`CrawlWriter::finish`] commits. Dropping the writer (an interrupted
     /// crawl) or [`CrawlWriter::abandon`] rolls everything back.

@@ -261,10 +261,9 @@ async fn upstream_history_checks_health_and_snapshots() {
             note: String::new(),
         };
         records[1].outcome = CheckOutcome::Missing;
-        store
-            .record_crawl(&run, &records[1..2], &[], &[])
-            .await
-            .unwrap();
+        let mut writer = store.begin_crawl().await.unwrap();
+        writer.write(&records[1..2]).await.unwrap();
+        writer.finish(&run, &[], &[], &[]).await.unwrap();
         let ignored = CrawlRun {
             ignored: true,
             note: "most checks failed".into(),
