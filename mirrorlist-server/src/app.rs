@@ -2,7 +2,7 @@
 //! path form), health, readiness and metrics. Every answer is computed from the snapshot in
 //! use and the GeoIP databases in memory; nothing here touches a database or the disk.
 
-use crate::render::{self, MetalinkUrl};
+use crate::render;
 use crate::request::{client_ip, parse_query, BadRequest, Params};
 use crate::select::{self, Choice, Client, Tier};
 use crate::state::{AppState, Loaded};
@@ -12,8 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use http::{header, StatusCode};
-use shared::catalog::{Directory, ReleaseLookup};
-use shared::registry::Protocol;
+use shared::catalog::ReleaseLookup;
 use shared::snapshot::{HTTP, HTTPS};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -38,10 +37,7 @@ enum Kind {
 
 impl Kind {
     fn endpoint(self) -> &'static str {
-        match self {
-            Kind::Metalink => "metalink",
-            Kind::Mirrorlist => "mirrorlist",
-        }
+        crate::metrics::ENDPOINTS[self as usize]
     }
 }
 
@@ -150,7 +146,7 @@ fn resolve_query(loaded: &Loaded, p: &Params) -> Result<Target, Refusal> {
             format!("error: repo={repo}&arch={arch} holds a variable dnf did not substitute (is $releasever set?)"),
         ));
     }
-    if let Some(index) = catalog.find_repo_id(repo, arch) {
+    if let Some(index) = loaded.index.find_repo_id(repo, arch) {
         return Ok(Target::Dir {
             index,
             template_arch: None,
@@ -189,7 +185,11 @@ fn resolve_path(
                     .find(|d| d.release == r.version && d.repo == repo)
                     .map(|d| d.arch.clone())
             });
-            match arch.and_then(|a| catalog.find(release, repo, &a).map(|i| (i, a))) {
+            let find = |a: String| {
+                let id = format!("{repo}-{release}");
+                loaded.index.find_repo_id(&id, &a).map(|i| (i, a))
+            };
+            match arch.and_then(find) {
                 Some((index, a)) => Ok(Target::Dir {
                     index,
                     template_arch: arch_given.is_none().then_some(a),
@@ -263,30 +263,6 @@ fn client(state: &AppState, req: &Request, p: &Params) -> Result<Client, BadRequ
     Ok(c)
 }
 
-/// A mirror's base URL for a directory over a chosen protocol.
-fn url_for(
-    loaded: &Loaded,
-    dir: &Directory,
-    choice: &Choice,
-    template_arch: Option<&str>,
-) -> Option<String> {
-    let m = &loaded.snapshot.mirrors[choice.mirror as usize];
-    let protocol = if choice.protocol == HTTPS {
-        Protocol::Https
-    } else {
-        Protocol::Http
-    };
-    let urls = match &dir.module {
-        None => &m.urls,
-        Some(module) => m.module_urls.get(module)?,
-    };
-    let mut path = format!("{}/", dir.path);
-    if let Some(arch) = template_arch {
-        path = path.replace(&format!("/{arch}/"), "/$basearch/");
-    }
-    Some(format!("{}{path}", urls.get(&protocol)?))
-}
-
 async fn answer(
     state: AppState,
     kind: Kind,
@@ -296,12 +272,15 @@ async fn answer(
     let started = Instant::now();
     let response = answer_inner(&state, kind, &req, resolve);
     let m = state.metrics();
-    m.requests
-        .with_label_values(&[kind.endpoint(), response.status().as_str()])
-        .inc();
-    m.latency
-        .with_label_values(&[kind.endpoint()])
-        .observe(started.elapsed().as_secs_f64());
+    let e = kind as usize;
+    if response.status() == StatusCode::OK {
+        m.hot.ok[e].inc();
+    } else {
+        m.requests
+            .with_label_values(&[kind.endpoint(), response.status().as_str()])
+            .inc();
+    }
+    m.hot.latency[e].observe(started.elapsed().as_secs_f64());
     response
 }
 
@@ -379,23 +358,29 @@ fn answer_inner(
         state.settings().limits,
         seed(state),
     );
-    state
-        .metrics()
-        .tiers
-        .with_label_values(&[choices.first().map_or("none", |c| c.tier.as_str())])
-        .inc();
-    let urls: Vec<(String, &Choice)> = choices
+    state.metrics().hot.tiers[choices.first().map_or(5, |c| c.tier as usize)].inc();
+    let fragments = &loaded.fragments;
+    // The path form without an arch: `$basearch` stands in the URLs.
+    let templated = template_arch.as_deref().map(|arch| {
+        render::Text::new(&format!("{}/", dir.path).replace(&format!("/{arch}/"), "/$basearch/"))
+    });
+    let path = templated.as_ref().unwrap_or(&fragments.paths[index]);
+    let module = dir.module.as_deref();
+    let urls: Vec<(&render::Text, &Choice)> = choices
         .iter()
-        .filter_map(|c| url_for(&loaded, dir, c, template_arch.as_deref()).map(|u| (u, c)))
+        .filter_map(|c| {
+            fragments
+                .base(c.mirror, module, c.protocol == HTTPS)
+                .map(|b| (b, c))
+        })
         .collect();
     if params.redirect {
         return match urls.first() {
             Some((base, _)) => {
-                let target = if kind == Kind::Metalink {
-                    format!("{base}repodata/repomd.xml")
-                } else {
-                    base.clone()
-                };
+                let mut target = format!("{}{}", base.plain, path.plain);
+                if kind == Kind::Metalink {
+                    target.push_str("repodata/repomd.xml");
+                }
                 (StatusCode::FOUND, [(header::LOCATION, target)]).into_response()
             }
             None => error(
@@ -407,40 +392,45 @@ fn answer_inner(
     }
     match kind {
         Kind::Mirrorlist => {
-            let bases: Vec<&str> = urls.iter().map(|(u, _)| u.as_str()).collect();
-            let mut out = String::with_capacity(64 + bases.len() * 80);
+            let mut out = String::with_capacity(128 + urls.len() * 96);
             let header = format!(
                 "mirrors for {} ({}), snapshot {}",
                 dir.path,
                 client.country.as_deref().unwrap_or("anywhere"),
                 loaded.snapshot.serial
             );
-            render::mirrorlist(&header, &bases, &mut out);
+            render::mirrorlist_header(&header, &mut out);
+            for (base, _) in &urls {
+                out.push_str(&base.plain);
+                out.push_str(&path.plain);
+                out.push('\n');
+            }
             text(StatusCode::OK, out)
         }
         Kind::Metalink => {
-            let versions = &loaded.snapshot.directories[index].versions;
-            if versions.is_empty() {
+            if loaded.snapshot.directories[index].versions.is_empty() {
                 return error(
                     kind,
                     StatusCode::NOT_FOUND,
                     &format!("error: the master has no repomd.xml for {} yet", dir.path),
                 );
             }
-            let entries: Vec<MetalinkUrl<'_>> = urls
-                .iter()
-                .map(|(base, c)| {
-                    let m = &loaded.snapshot.mirrors[c.mirror as usize];
-                    MetalinkUrl {
-                        base,
-                        protocol: if c.protocol == HTTPS { "https" } else { "http" },
-                        country: m.country.as_deref().unwrap_or(""),
-                        private: m.private && matches!(c.tier, Tier::Netblock | Tier::Asn),
-                    }
-                })
-                .collect();
-            let mut out = String::with_capacity(2048 + entries.len() * 160);
-            render::metalink(versions, &entries, shared::store::now(), &mut out);
+            let files = &fragments.files[index];
+            let mut out = String::with_capacity(400 + files.len() + urls.len() * 180);
+            render::metalink_start(shared::store::now(), &mut out);
+            out.push_str(files);
+            for (i, (base, c)) in urls.iter().enumerate() {
+                let m = &loaded.snapshot.mirrors[c.mirror as usize];
+                render::metalink_url(
+                    if c.protocol == HTTPS { "https" } else { "http" },
+                    &fragments.countries[c.mirror as usize],
+                    i,
+                    m.private && matches!(c.tier, Tier::Netblock | Tier::Asn),
+                    &[&base.xml, &path.xml],
+                    &mut out,
+                );
+            }
+            render::metalink_end(&mut out);
             (
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "application/metalink+xml")],

@@ -19,7 +19,22 @@ pub struct Metrics {
     pub swap_seconds: prometheus::Gauge,
     pub geoip_loaded: IntGauge,
     pub asn_loaded: IntGauge,
+    /// Children of the vectors above that every request touches, looked up once.
+    pub hot: Hot,
 }
+
+/// Per endpoint (metalink, mirrorlist): answered 200, and the latency histogram; per tier.
+#[derive(Clone)]
+pub struct Hot {
+    pub ok: [IntCounter; 2],
+    pub latency: [prometheus::Histogram; 2],
+    pub tiers: [IntCounter; 6],
+}
+
+/// Label values of [`Hot::tiers`], in order.
+pub const TIERS: [&str; 6] = ["netblock", "asn", "country", "continent", "global", "none"];
+/// Label values of the endpoints in [`Hot`], in order.
+pub const ENDPOINTS: [&str; 2] = ["metalink", "mirrorlist"];
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, m: T) -> T {
     r.register(Box::new(m.clone()))
@@ -36,18 +51,41 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Metrics {
         let r = Registry::new();
-        Metrics {
-            requests: reg(&r, IntCounterVec::new(Opts::new("mirrorlist_requests_total", "Requests by endpoint and HTTP status."), &["endpoint", "status"]).unwrap()),
-            latency: reg(
-                &r,
-                HistogramVec::new(
-                    HistogramOpts::new("mirrorlist_request_duration_seconds", "Time to answer a request, by endpoint.")
-                        .buckets(vec![0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1]),
-                    &["endpoint"],
+        let requests = reg(
+            &r,
+            IntCounterVec::new(
+                Opts::new(
+                    "mirrorlist_requests_total",
+                    "Requests by endpoint and HTTP status.",
+                ),
+                &["endpoint", "status"],
+            )
+            .unwrap(),
+        );
+        let latency = reg(
+            &r,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "mirrorlist_request_duration_seconds",
+                    "Time to answer a request, by endpoint.",
                 )
-                .unwrap(),
-            ),
-            tiers: reg(&r, IntCounterVec::new(Opts::new("mirrorlist_answers_by_tier_total", "Answers by the tier of their first mirror (netblock, asn, country, continent, global, none)."), &["tier"]).unwrap()),
+                .buckets(vec![
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1,
+                ]),
+                &["endpoint"],
+            )
+            .unwrap(),
+        );
+        let tiers = reg(&r, IntCounterVec::new(Opts::new("mirrorlist_answers_by_tier_total", "Answers by the tier of their first mirror (netblock, asn, country, continent, global, none)."), &["tier"]).unwrap());
+        let hot = Hot {
+            ok: ENDPOINTS.map(|e| requests.with_label_values(&[e, "200"])),
+            latency: ENDPOINTS.map(|e| latency.with_label_values(&[e])),
+            tiers: TIERS.map(|t| tiers.with_label_values(&[t])),
+        };
+        Metrics {
+            requests,
+            latency,
+            tiers,
             geoip_misses: reg(&r, IntCounter::new("mirrorlist_geoip_misses_total", "Client addresses the GeoIP database could not place (or no database loaded).").unwrap()),
             countme: reg(&r, IntCounterVec::new(Opts::new("mirrorlist_countme_total", "dnf countme requests by repo, arch and bucket: the basis of user counting."), &["repo", "arch", "bucket"]).unwrap()),
             snapshot_serial: reg(&r, IntGauge::new("mirrorlist_snapshot_serial", "Serial of the snapshot in use.").unwrap()),
@@ -57,6 +95,7 @@ impl Metrics {
             geoip_loaded: reg(&r, IntGauge::new("mirrorlist_geoip_loaded", "1 when a GeoIP database is in use; 0 means answers are chosen without client locations.").unwrap()),
             asn_loaded: reg(&r, IntGauge::new("mirrorlist_asn_loaded", "1 when an ASN database is in use.").unwrap()),
             registry: r,
+            hot,
         }
     }
 

@@ -2,8 +2,97 @@
 //! yum 3 both accept) and plain mirrorlists (LF only). Pure functions into a buffer.
 
 use shared::duration::http_date;
+use shared::registry::{Protocol, Urls};
+use shared::snapshot::Snapshot;
 use shared::store::RepomdVersion;
+use std::collections::HashMap;
 use std::fmt::Write;
+
+/// A piece of text as written in a mirrorlist and as escaped for a metalink.
+#[derive(Debug, Clone, Default)]
+pub struct Text {
+    pub plain: String,
+    pub xml: String,
+}
+
+impl Text {
+    pub fn new(plain: &str) -> Text {
+        let mut xml = String::new();
+        escape(plain, &mut xml);
+        Text {
+            plain: plain.to_string(),
+            xml,
+        }
+    }
+}
+
+/// A mirror's base URLs for HTTP and HTTPS.
+pub type Bases = [Option<Text>; 2];
+
+fn bases(urls: &Urls) -> Bases {
+    [Protocol::Http, Protocol::Https].map(|p| urls.get(&p).map(|u| Text::new(u)))
+}
+
+/// What every answer about a snapshot repeats, rendered once when it is loaded.
+#[derive(Debug, Default)]
+pub struct Fragments {
+    /// Per directory: its path with a trailing `/`.
+    pub paths: Vec<Text>,
+    /// Per directory: [`metalink_files`] for its versions.
+    pub files: Vec<String>,
+    /// Per mirror: base URLs of the tree, and of each module.
+    pub mirrors: Vec<(Bases, HashMap<String, Bases>)>,
+    /// Per mirror: its country code escaped (empty when unknown).
+    pub countries: Vec<String>,
+}
+
+impl Fragments {
+    pub fn build(snap: &Snapshot) -> Fragments {
+        let dirs = &snap.catalog.directories;
+        Fragments {
+            paths: dirs
+                .iter()
+                .map(|d| Text::new(&format!("{}/", d.path)))
+                .collect(),
+            files: snap
+                .directories
+                .iter()
+                .map(|d| {
+                    let mut out = String::new();
+                    metalink_files(&d.versions, &mut out);
+                    out
+                })
+                .collect(),
+            mirrors: snap
+                .mirrors
+                .iter()
+                .map(|m| {
+                    let modules = m.module_urls.iter().map(|(k, u)| (k.clone(), bases(u)));
+                    (bases(&m.urls), modules.collect())
+                })
+                .collect(),
+            countries: snap
+                .mirrors
+                .iter()
+                .map(|m| {
+                    let mut out = String::new();
+                    escape(m.country.as_deref().unwrap_or(""), &mut out);
+                    out
+                })
+                .collect(),
+        }
+    }
+
+    /// A mirror's base URL for a directory (`module` is the directory's module, if any).
+    pub fn base(&self, mirror: u32, module: Option<&str>, https: bool) -> Option<&Text> {
+        let (tree, modules) = &self.mirrors[mirror as usize];
+        let b = match module {
+            None => tree,
+            Some(m) => modules.get(m)?,
+        };
+        b[usize::from(https)].as_ref()
+    }
+}
 
 /// One mirror URL of a metalink, best first.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,9 +137,29 @@ const HEAD_END: &str =
 /// alternates still accepted, and the mirrors in the order dnf should try them (dnf goes in
 /// document order; yum 3 sorts by `preference`, which therefore descends).
 pub fn metalink(versions: &[RepomdVersion], urls: &[MetalinkUrl<'_>], now: i64, out: &mut String) {
+    metalink_start(now, out);
+    metalink_files(versions, out);
+    let mut base = String::new();
+    for (i, u) in urls.iter().enumerate() {
+        base.clear();
+        escape(u.base, &mut base);
+        let mut country = String::new();
+        escape(u.country, &mut country);
+        metalink_url(u.protocol, &country, i, u.private, &[&base], out);
+    }
+    metalink_end(out);
+}
+
+/// The document's head, up to the files.
+pub fn metalink_start(now: i64, out: &mut String) {
     out.push_str(HEAD);
     out.push_str(&http_date(now));
     out.push_str(HEAD_END);
+}
+
+/// The file entry up to and including the opening of its resources: the same for every
+/// answer about a directory, so the server renders it once per snapshot.
+pub fn metalink_files(versions: &[RepomdVersion], out: &mut String) {
     out.push_str(" <files>\n  <file name=\"repomd.xml\">\n");
     if let Some(current) = versions.first() {
         let _ = write!(
@@ -70,23 +179,38 @@ pub fn metalink(versions: &[RepomdVersion], urls: &[MetalinkUrl<'_>], now: i64, 
         }
     }
     out.push_str("   <resources maxconnections=\"1\">\n");
-    for (i, u) in urls.iter().enumerate() {
-        // 100 for the first, then down by one; never below 1.
-        let preference = 100usize.saturating_sub(i).max(1);
-        let _ = write!(
-            out,
-            "    <url protocol=\"{}\" type=\"{}\" location=\"",
-            u.protocol, u.protocol
-        );
-        escape(u.country, out);
-        let _ = write!(out, "\" preference=\"{preference}\"");
-        if u.private {
-            out.push_str(" mm0:private=\"True\"");
-        }
-        out.push('>');
-        escape(u.base, out);
-        out.push_str("repodata/repomd.xml</url>\n");
+}
+
+/// The `position`th mirror (0 is the best). `country` and the pieces of `base_xml` (which
+/// together make the directory's base URL, ending in `/`) are already escaped for XML.
+pub fn metalink_url(
+    protocol: &str,
+    country: &str,
+    position: usize,
+    private: bool,
+    base_xml: &[&str],
+    out: &mut String,
+) {
+    // 100 for the first, then down by one; never below 1.
+    let preference = 100usize.saturating_sub(position).max(1);
+    out.push_str("    <url protocol=\"");
+    out.push_str(protocol);
+    out.push_str("\" type=\"");
+    out.push_str(protocol);
+    out.push_str("\" location=\"");
+    out.push_str(country);
+    let _ = write!(out, "\" preference=\"{preference}\"");
+    if private {
+        out.push_str(" mm0:private=\"True\"");
     }
+    out.push('>');
+    for piece in base_xml {
+        out.push_str(piece);
+    }
+    out.push_str("repodata/repomd.xml</url>\n");
+}
+
+pub fn metalink_end(out: &mut String) {
     out.push_str("   </resources>\n  </file>\n </files>\n</metalink>\n");
 }
 
@@ -107,13 +231,18 @@ pub fn metalink_error(message: &str, now: i64, out: &mut String) {
 
 /// A plain mirrorlist: a `#` header, then one base URL per line, LF only.
 pub fn mirrorlist(header: &str, bases: &[&str], out: &mut String) {
-    out.push_str("# ");
-    out.push_str(&header.replace(['\r', '\n'], " "));
-    out.push('\n');
+    mirrorlist_header(header, out);
     for b in bases {
         out.push_str(b);
         out.push('\n');
     }
+}
+
+/// A mirrorlist's one `#` line.
+pub fn mirrorlist_header(header: &str, out: &mut String) {
+    out.push_str("# ");
+    out.push_str(&header.replace(['\r', '\n'], " "));
+    out.push('\n');
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Choosing mirrors for a client: pure functions over an index built once per snapshot.
+//! Choosing mirrors for a client: an index built once per snapshot, and a pure function over
+//! it for each request.
 //!
 //! Candidates are the mirrors the snapshot lists as up to date for the directory, over a
 //! requested protocol, reachable over the client's address family. They are ordered in tiers:
@@ -9,9 +10,12 @@
 //! 5. the rest of the world, only while fewer than `minimum` were found.
 //!
 //! Within a tier (or band) the order is a shuffle weighted by bandwidth, deterministic for a
-//! seed. The list is capped.
+//! seed. The list is capped. The index holds, per directory, the candidates with everything
+//! a request tests already reduced to integers and flags, and the public ones grouped by
+//! country and by continent, so a request touches only its own country's and continent's
+//! mirrors and draws only as many as it will return.
 
-use shared::snapshot::{DirMirror, SnapMirror, Snapshot, HTTP, HTTPS};
+use shared::snapshot::{SnapMirror, Snapshot, HTTP, HTTPS};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -27,13 +31,7 @@ pub enum Tier {
 
 impl Tier {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Tier::Netblock => "netblock",
-            Tier::Asn => "asn",
-            Tier::Country => "country",
-            Tier::Continent => "continent",
-            Tier::Global => "global",
-        }
+        crate::metrics::TIERS[self as usize]
     }
 }
 
@@ -157,11 +155,64 @@ impl NetblockIndex {
     }
 }
 
+/// Two ASCII letters (a country or continent code) as one integer; 0 for anything else.
+pub fn code(s: &str) -> u16 {
+    match s.as_bytes() {
+        [a, b] => u16::from_be_bytes([a.to_ascii_uppercase(), b.to_ascii_uppercase()]),
+        _ => 0,
+    }
+}
+
+fn unit_vector((lat, lon): (f64, f64)) -> [f64; 3] {
+    let (lat, lon) = (lat.to_radians(), lon.to_radians());
+    [lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()]
+}
+
+const V4: u8 = 1;
+const V6: u8 = 2;
+
+/// A mirror as a candidate for one directory: what a request tests, precomputed.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub mirror: u32,
+    /// [`HTTP`] | [`HTTPS`]: up to date over it here, and a URL for it.
+    pub protocols: u8,
+    families: u8,
+    private: bool,
+    monopoly: bool,
+    /// Has a countries-allowed list (checked against the client's country).
+    restricted: bool,
+    country: u16,
+    continent: u16,
+    /// 1 / bandwidth weight.
+    inv_weight: f64,
+    position: Option<[f64; 3]>,
+}
+
+/// One directory's candidates, and the public ones by country and continent.
+#[derive(Debug, Default)]
+pub struct DirIndex {
+    pub candidates: Vec<Candidate>,
+    /// Mirror → position in `candidates` (for netblock and ASN matches).
+    slot: HashMap<u32, u32>,
+    by_country: HashMap<u16, Vec<u32>>,
+    by_continent: HashMap<u16, Vec<u32>>,
+    public: Vec<u32>,
+}
+
 /// Everything selection needs that depends on the snapshot only.
 #[derive(Debug)]
 pub struct Index {
     pub netblocks: NetblockIndex,
     pub by_asn: HashMap<u32, Vec<u32>>,
+    /// Parallel to the snapshot's directories.
+    pub dirs: Vec<DirIndex>,
+    /// MirrorManager-style repo id (`baseos-9`, `baseos-9.8`) → arch → directory.
+    repo_ids: HashMap<String, HashMap<String, usize>>,
+}
+
+fn weight(m: &SnapMirror) -> f64 {
+    f64::from(m.bandwidth_mbps.unwrap_or(100).clamp(1, 10_000))
 }
 
 impl Index {
@@ -172,10 +223,91 @@ impl Index {
                 by_asn.entry(*asn).or_default().push(i as u32);
             }
         }
+        let dirs = snap
+            .catalog
+            .directories
+            .iter()
+            .zip(&snap.directories)
+            .map(|(dir, sd)| {
+                let mut d = DirIndex::default();
+                for dm in &sd.mirrors {
+                    let m = &snap.mirrors[dm.mirror as usize];
+                    let urls = match &dir.module {
+                        None => Some(&m.urls),
+                        Some(module) => m.module_urls.get(module),
+                    };
+                    let mut protocols = 0;
+                    for (bit, p) in [
+                        (HTTP, shared::registry::Protocol::Http),
+                        (HTTPS, shared::registry::Protocol::Https),
+                    ] {
+                        if dm.protocols & bit != 0 && urls.is_some_and(|u| u.contains_key(&p)) {
+                            protocols |= bit;
+                        }
+                    }
+                    if protocols == 0 {
+                        continue;
+                    }
+                    let c = Candidate {
+                        mirror: dm.mirror,
+                        protocols,
+                        families: if m.ipv4 { V4 } else { 0 } | if m.ipv6 { V6 } else { 0 },
+                        private: m.private,
+                        monopoly: m.monopoly,
+                        restricted: !m.countries_allowed.is_empty(),
+                        country: m.country.as_deref().map_or(0, code),
+                        continent: m.continent.as_deref().map_or(0, code),
+                        inv_weight: 1.0 / weight(m),
+                        position: m.latitude.zip(m.longitude).map(unit_vector),
+                    };
+                    let at = d.candidates.len() as u32;
+                    d.slot.insert(dm.mirror, at);
+                    if !c.private {
+                        d.public.push(at);
+                        if c.country != 0 {
+                            d.by_country.entry(c.country).or_default().push(at);
+                        }
+                        if c.continent != 0 {
+                            d.by_continent.entry(c.continent).or_default().push(at);
+                        }
+                    }
+                    d.candidates.push(c);
+                }
+                d
+            })
+            .collect();
+        let mut repo_ids: HashMap<String, HashMap<String, usize>> = HashMap::new();
+        for (i, d) in snap.catalog.directories.iter().enumerate() {
+            let names = snap
+                .catalog
+                .spec
+                .releases
+                .iter()
+                .filter(|r| r.version == d.release);
+            for name in names.flat_map(|r| std::iter::once(&r.version).chain(&r.aliases)) {
+                // As the catalog resolves names: the first release with a name has it.
+                if let shared::catalog::ReleaseLookup::Current(r) =
+                    snap.catalog.resolve_release(name)
+                {
+                    if r.version == d.release {
+                        let by_arch = repo_ids.entry(format!("{}-{name}", d.repo)).or_default();
+                        by_arch.entry(d.arch.clone()).or_insert(i);
+                    }
+                }
+            }
+        }
         Index {
             netblocks: NetblockIndex::build(&snap.mirrors),
             by_asn,
+            dirs,
+            repo_ids,
         }
+    }
+
+    /// The directory of a repo id and arch (what [`shared::catalog::Catalog::find_repo_id`]
+    /// finds, by one hash lookup).
+    pub fn find_repo_id(&self, repo_id: &str, arch: &str) -> Option<usize> {
+        self.repo_ids.get(repo_id)?.get(arch).copied()
     }
 }
 
@@ -192,41 +324,60 @@ impl Rng {
     }
 }
 
-fn weight(m: &SnapMirror) -> f64 {
-    f64::from(m.bandwidth_mbps.unwrap_or(100).clamp(1, 10_000))
+/// What a request needs to know about the client, reduced for the candidate tests.
+struct Seeker<'a> {
+    families: u8,
+    country: u16,
+    country_name: Option<&'a str>,
+    position: Option<[f64; 3]>,
+    protocols: u8,
 }
 
-/// Orders `group` by a weighted random draw (Efraimidis–Spirakis keys): heavier mirrors tend
-/// to come first, so load spreads in proportion to bandwidth.
-fn weighted_shuffle(group: &mut [(u32, u8)], mirrors: &[SnapMirror], rng: &mut Rng) {
-    let mut keyed: Vec<(f64, (u32, u8))> = group
-        .iter()
-        .map(|&(m, p)| {
-            let u = rng.next_f64().max(f64::MIN_POSITIVE);
-            (u.powf(1.0 / weight(&mirrors[m as usize])), (m, p))
-        })
-        .collect();
-    keyed.sort_by(|a, b| b.0.total_cmp(&a.0));
-    for (slot, (_, item)) in group.iter_mut().zip(keyed) {
-        *slot = item;
+impl Seeker<'_> {
+    /// The protocol bit to use for `c` (HTTPS preferred), or `None` when it cannot serve.
+    fn usable(&self, c: &Candidate) -> Option<u8> {
+        if c.families & self.families == 0 {
+            return None;
+        }
+        let usable = c.protocols & self.protocols;
+        match usable {
+            0 => None,
+            u if u & HTTPS != 0 => Some(HTTPS),
+            _ => Some(HTTP),
+        }
+    }
+
+    fn allowed(&self, c: &Candidate, m: &SnapMirror) -> bool {
+        !c.restricted
+            || self
+                .country_name
+                .is_some_and(|n| m.countries_allowed.iter().any(|a| a == n))
     }
 }
 
-fn reachable(m: &SnapMirror, client: &Client) -> bool {
-    match client.ip {
-        Some(IpAddr::V4(_)) => m.ipv4,
-        Some(IpAddr::V6(a)) if a.to_ipv4_mapped().is_some() => m.ipv4,
-        Some(IpAddr::V6(_)) => m.ipv6,
-        None => true,
-    }
+/// A drawn candidate: sort key (band, then a weighted-random key, both ascending).
+#[derive(Clone, Copy)]
+struct Drawn {
+    band: u32,
+    key: f64,
+    slot: u32,
+    protocol: u8,
 }
 
-fn allowed(m: &SnapMirror, client: &Client) -> bool {
-    m.countries_allowed.is_empty()
-        || client
-            .country
-            .as_ref()
-            .is_some_and(|c| m.countries_allowed.contains(c))
+/// Keeps the `k` best of `group` in order: a weighted random draw (Efraimidis–Spirakis,
+/// as `-ln(u) / weight`, smallest first), heavier mirrors tending to come first so load
+/// spreads in proportion to bandwidth; bands (distance) go before the draw.
+fn best(group: &mut Vec<Drawn>, k: usize) {
+    let order = |a: &Drawn, b: &Drawn| a.band.cmp(&b.band).then(a.key.total_cmp(&b.key));
+    if k == 0 {
+        group.clear();
+        return;
+    }
+    if group.len() > k {
+        group.select_nth_unstable_by(k - 1, order);
+        group.truncate(k);
+    }
+    group.sort_unstable_by(order);
 }
 
 /// Chooses mirrors for `dir` (an index into the snapshot's directories).
@@ -241,145 +392,173 @@ pub fn choose(
     seed: u64,
 ) -> Vec<Choice> {
     let mirrors = &snap.mirrors;
+    let d = &index.dirs[dir];
     let mut rng = Rng(seed);
-    // (mirror, protocol bit) for every usable candidate.
-    let candidates: Vec<(u32, u8)> = snap.directories[dir]
-        .mirrors
-        .iter()
-        .filter_map(
-            |&DirMirror {
-                 mirror,
-                 protocols: offered,
-                 ..
-             }| {
-                let usable = offered & protocols;
-                let bit = if usable & HTTPS != 0 {
-                    HTTPS
-                } else {
-                    usable & HTTP
-                };
-                (bit != 0 && reachable(&mirrors[mirror as usize], client)).then_some((mirror, bit))
-            },
-        )
-        .collect();
-    let find = |m: u32| candidates.iter().find(|(c, _)| *c == m).copied();
-    let mut out: Vec<Choice> = Vec::new();
-    let taken = |out: &Vec<Choice>, m: u32| out.iter().any(|c| c.mirror == m);
+    let who = Seeker {
+        families: match client.ip {
+            Some(IpAddr::V4(_)) => V4,
+            Some(IpAddr::V6(a)) if a.to_ipv4_mapped().is_some() => V4,
+            Some(IpAddr::V6(_)) => V6,
+            None => V4 | V6,
+        },
+        country: client.country.as_deref().map_or(0, code),
+        country_name: client.country.as_deref(),
+        position: client.coordinates.map(unit_vector),
+        protocols,
+    };
+    let mut out: Vec<Choice> = Vec::with_capacity(limits.cap.min(16));
+    let taken = |out: &[Choice], m: u32| out.iter().any(|c| c.mirror == m);
+    // A mirror matched by netblock or ASN, if it can serve this request.
+    let matched = |m: u32| {
+        let slot = *d.slot.get(&m)?;
+        let c = &d.candidates[slot as usize];
+        who.usable(c).map(|p| (c, p))
+    };
 
     if let Some(ip) = client.ip.filter(|_| !client.skip_networks) {
-        let mut matched: Vec<(u32, u8)> = index
+        let found: Vec<(&Candidate, u8)> = index
             .netblocks
             .lookup(ip)
             .into_iter()
-            .filter_map(find)
+            .filter_map(matched)
             .collect();
-        if let Some(&(m, p)) = matched.iter().find(|(m, _)| mirrors[*m as usize].monopoly) {
+        if let Some(&(c, p)) = found.iter().find(|(c, _)| c.monopoly) {
             return vec![Choice {
-                mirror: m,
+                mirror: c.mirror,
                 tier: Tier::Netblock,
                 protocol: p,
             }];
         }
-        // Most specific first already; shuffle only keeps equals apart, so leave the order.
-        matched.truncate(limits.cap);
-        out.extend(matched.into_iter().map(|(mirror, protocol)| Choice {
-            mirror,
+        // Most specific first already; that order is kept.
+        out.extend(found.into_iter().take(limits.cap).map(|(c, p)| Choice {
+            mirror: c.mirror,
             tier: Tier::Netblock,
-            protocol,
+            protocol: p,
         }));
     }
     if let Some(asn) = client.asn.filter(|_| !client.skip_networks) {
-        let mut matched: Vec<(u32, u8)> = index
+        let found: Vec<(&Candidate, u8)> = index
             .by_asn
             .get(&asn)
             .into_iter()
             .flatten()
             .copied()
-            .filter_map(find)
-            .filter(|(m, _)| !taken(&out, *m))
+            .filter_map(matched)
+            .filter(|(c, _)| !taken(&out, c.mirror))
             .collect();
-        if let Some(&(m, p)) = matched.iter().find(|(m, _)| mirrors[*m as usize].monopoly) {
+        if let Some(&(c, p)) = found.iter().find(|(c, _)| c.monopoly) {
             if out.is_empty() {
                 return vec![Choice {
-                    mirror: m,
+                    mirror: c.mirror,
                     tier: Tier::Asn,
                     protocol: p,
                 }];
             }
         }
-        weighted_shuffle(&mut matched, mirrors, &mut rng);
-        out.extend(matched.into_iter().map(|(mirror, protocol)| Choice {
-            mirror,
-            tier: Tier::Asn,
-            protocol,
-        }));
-    }
-    let public: Vec<(u32, u8)> = candidates
-        .iter()
-        .copied()
-        .filter(|(m, _)| {
-            let mm = &mirrors[*m as usize];
-            !mm.private && allowed(mm, client)
-        })
-        .collect();
-    if let Some(country) = &client.country {
-        let mut group: Vec<(u32, u8)> = public
-            .iter()
-            .copied()
-            .filter(|(m, _)| {
-                !taken(&out, *m) && mirrors[*m as usize].country.as_ref() == Some(country)
+        let mut group: Vec<Drawn> = found
+            .into_iter()
+            .map(|(c, p)| Drawn {
+                band: 0,
+                key: draw(&mut rng, c),
+                slot: d.slot[&c.mirror],
+                protocol: p,
             })
             .collect();
-        weighted_shuffle(&mut group, mirrors, &mut rng);
-        out.extend(group.into_iter().map(|(mirror, protocol)| Choice {
-            mirror,
-            tier: Tier::Country,
-            protocol,
-        }));
+        let all = group.len();
+        best(&mut group, all);
+        push(&mut out, d, &group, Tier::Asn);
     }
-    if out.len() < limits.cap {
-        if let Some(continent) = &client.continent {
-            let mut group: Vec<(u32, u8)> = public
-                .iter()
-                .copied()
-                .filter(|(m, _)| {
-                    !taken(&out, *m) && mirrors[*m as usize].continent.as_ref() == Some(continent)
-                })
-                .collect();
-            // Bands of distance when both ends have coordinates; unknown distances last.
-            let band = |m: u32| -> u64 {
-                let mm = &mirrors[m as usize];
-                match (client.coordinates, mm.latitude.zip(mm.longitude)) {
-                    (Some(c), Some(p)) => (shared::geo::distance_km(c, p) / limits.band_km) as u64,
-                    _ => u64::MAX,
-                }
+    // Public candidates from `slots` that pass `keep`, drawn; the best kept until `out`
+    // holds `upto`.
+    let mut group: Vec<Drawn> = Vec::new();
+    let mut tier = |slots: &[u32],
+                    out: &mut Vec<Choice>,
+                    rng: &mut Rng,
+                    upto: usize,
+                    tier: Tier,
+                    keep: &dyn Fn(&Candidate) -> bool,
+                    band: &dyn Fn(&Candidate) -> u32| {
+        group.clear();
+        for &slot in slots {
+            let c = &d.candidates[slot as usize];
+            let Some(protocol) = who.usable(c) else {
+                continue;
             };
-            weighted_shuffle(&mut group, mirrors, &mut rng);
-            // Stable: the shuffle's order is kept within a band.
-            group.sort_by_cached_key(|(m, _)| band(*m));
-            out.extend(group.into_iter().map(|(mirror, protocol)| Choice {
-                mirror,
-                tier: Tier::Continent,
+            if !keep(c) || taken(out, c.mirror) || !who.allowed(c, &mirrors[c.mirror as usize]) {
+                continue;
+            }
+            group.push(Drawn {
+                band: band(c),
+                key: draw(rng, c),
+                slot,
                 protocol,
-            }));
+            });
+        }
+        best(&mut group, upto.saturating_sub(out.len()));
+        push(out, d, &group, tier);
+    };
+    let no_band = |_: &Candidate| 0;
+    if who.country != 0 {
+        if let Some(slots) = d.by_country.get(&who.country) {
+            tier(
+                slots,
+                &mut out,
+                &mut rng,
+                limits.cap,
+                Tier::Country,
+                &|_| true,
+                &no_band,
+            );
+        }
+    }
+    let continent = client.continent.as_deref().map_or(0, code);
+    if out.len() < limits.cap && continent != 0 {
+        if let Some(slots) = d.by_continent.get(&continent) {
+            // Bands of distance when both ends have coordinates; unknown distances last.
+            let band = |c: &Candidate| match (who.position, c.position) {
+                (Some(a), Some(b)) => {
+                    let cos = (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]).clamp(-1.0, 1.0);
+                    (cos.acos() * shared::geo::EARTH_RADIUS_KM / limits.band_km) as u32
+                }
+                _ => u32::MAX,
+            };
+            let country = who.country;
+            tier(
+                slots,
+                &mut out,
+                &mut rng,
+                limits.cap,
+                Tier::Continent,
+                &|c| c.country != country || country == 0,
+                &band,
+            );
         }
     }
     if out.len() < limits.minimum {
-        let mut group: Vec<(u32, u8)> = public
-            .iter()
-            .copied()
-            .filter(|(m, _)| !taken(&out, *m))
-            .collect();
-        weighted_shuffle(&mut group, mirrors, &mut rng);
-        group.truncate(limits.minimum - out.len());
-        out.extend(group.into_iter().map(|(mirror, protocol)| Choice {
-            mirror,
-            tier: Tier::Global,
-            protocol,
-        }));
+        tier(
+            &d.public,
+            &mut out,
+            &mut rng,
+            limits.minimum,
+            Tier::Global,
+            &|_| true,
+            &no_band,
+        );
     }
     out.truncate(limits.cap);
     out
+}
+
+fn draw(rng: &mut Rng, c: &Candidate) -> f64 {
+    -rng.next_f64().max(f64::MIN_POSITIVE).ln() * c.inv_weight
+}
+
+fn push(out: &mut Vec<Choice>, d: &DirIndex, group: &[Drawn], tier: Tier) {
+    out.extend(group.iter().map(|g| Choice {
+        mirror: d.candidates[g.slot as usize].mirror,
+        tier,
+        protocol: g.protocol,
+    }));
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use crate::geoip::{AsnDb, GeoDb};
 use crate::select::Limits;
 use crate::state::{AppState, Loaded, Settings};
 use anyhow::{Context, Result};
+use axum::extract::ConnectInfo;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
@@ -152,19 +153,42 @@ pub async fn serve(cli: Cli) -> Result<()> {
         .with_context(|| format!("cannot listen on {}", cli.listen))?;
     // The first line on stdout says where it listens (port 0 picks one).
     println!("listening on {}", listener.local_addr()?);
-    let app =
-        crate::app::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let stop = cancel.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        stop.cancel();
-    });
+    let app = crate::app::router(state);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: say so, breathe, go on.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        // Plain HTTP/1.1 (what dnf and load balancers speak), one task per connection.
+        let service =
+            hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                tower::ServiceExt::oneshot(app.clone(), req.map(axum::body::Body::new))
+            });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        tokio::spawn(graceful.watch(conn));
+    }
+    drop(listener);
+    cancel.cancel();
     tokio::select! {
-        result = server => result?,
-        _ = async {
-            cancel.cancelled().await;
-            tokio::time::sleep(Duration::from_secs(10)).await;
-        } => tracing::warn!("requests still open after 10 s; stopping anyway"),
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(Duration::from_secs(10)) => {
+            tracing::warn!("requests still open after 10 s; stopping anyway");
+        }
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! an `Arc` of the current one and finishes on it, whatever is swapped in meanwhile.
 
 use crate::geoip::{AsnDb, GeoDb};
+use crate::render::Fragments;
 use crate::select::{Index, Limits};
 use shared::snapshot::Snapshot;
 use std::sync::{Arc, RwLock};
@@ -11,6 +12,7 @@ use std::sync::{Arc, RwLock};
 pub struct Loaded {
     pub snapshot: Snapshot,
     pub index: Index,
+    pub fragments: Fragments,
     /// Unix time it was loaded.
     pub loaded_at: i64,
 }
@@ -18,9 +20,11 @@ pub struct Loaded {
 impl Loaded {
     pub fn new(snapshot: Snapshot) -> Loaded {
         let index = Index::build(&snapshot);
+        let fragments = Fragments::build(&snapshot);
         Loaded {
             snapshot,
             index,
+            fragments,
             loaded_at: shared::store::now(),
         }
     }

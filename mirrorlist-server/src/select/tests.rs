@@ -1,6 +1,7 @@
 use super::*;
 use shared::catalog::Catalog;
-use shared::snapshot::SnapDirectory;
+use shared::registry::Protocol;
+use shared::snapshot::{DirMirror, SnapDirectory};
 use shared::testing::example;
 
 struct M {
@@ -105,7 +106,17 @@ fn fixture() -> (Snapshot, usize) {
             asns: m.asns.to_vec(),
             subnets: m.subnets.iter().map(|s| s.parse().unwrap()).collect(),
             countries_allowed: m.allowed.iter().map(|s| s.to_string()).collect(),
-            urls: Default::default(),
+            urls: [
+                (
+                    Protocol::Http,
+                    format!("http://{}.example.org/almalinux/", m.name),
+                ),
+                (
+                    Protocol::Https,
+                    format!("https://{}.example.org/almalinux/", m.name),
+                ),
+            ]
+            .into(),
             module_urls: Default::default(),
             ipv4: m.v4,
             ipv6: m.v6,
