@@ -91,7 +91,6 @@ pub fn match_country(raw: &str) -> CountryMatch {
 pub const EARTH_RADIUS_KM: f64 = 6371.0;
 
 /// Great-circle distance in kilometres between two (latitude, longitude) points in degrees.
-
 pub fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
     let (lat1, lon1) = (a.0.to_radians(), a.1.to_radians());
     let (lat2, lon2) = (b.0.to_radians(), b.1.to_radians());
