@@ -226,7 +226,7 @@ fn seed(state: &AppState) -> u64 {
     })
 }
 
-fn client(state: &AppState, req: &Request, p: &Params) -> Result<Client, BadRequest> {
+fn client<B>(state: &AppState, req: &http::Request<B>, p: &Params) -> Result<Client, BadRequest> {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -269,8 +269,31 @@ async fn answer(
     req: Request,
     resolve: impl FnOnce(&Loaded, &Params) -> Result<Target, Refusal>,
 ) -> Response {
+    answer_now(&state, kind, &req, resolve)
+}
+
+/// The query forms of the two endpoints, answered without the router (the connection loop
+/// sends them here directly: they are nearly all of the traffic). `None` for other paths.
+pub fn direct<B>(state: &AppState, req: &http::Request<B>) -> Option<Response> {
+    let kind = match req.uri().path() {
+        "/metalink" => Kind::Metalink,
+        "/mirrorlist" => Kind::Mirrorlist,
+        _ => return None,
+    };
+    if req.method() != http::Method::GET && req.method() != http::Method::HEAD {
+        return None;
+    }
+    Some(answer_now(state, kind, req, resolve_query))
+}
+
+fn answer_now<B>(
+    state: &AppState,
+    kind: Kind,
+    req: &http::Request<B>,
+    resolve: impl FnOnce(&Loaded, &Params) -> Result<Target, Refusal>,
+) -> Response {
     let started = Instant::now();
-    let response = answer_inner(&state, kind, &req, resolve);
+    let response = answer_inner(state, kind, req, resolve);
     let m = state.metrics();
     let e = kind as usize;
     if response.status() == StatusCode::OK {
@@ -284,10 +307,10 @@ async fn answer(
     response
 }
 
-fn answer_inner(
+fn answer_inner<B>(
     state: &AppState,
     kind: Kind,
-    req: &Request,
+    req: &http::Request<B>,
     resolve: impl FnOnce(&Loaded, &Params) -> Result<Target, Refusal>,
 ) -> Response {
     let params = match parse_query(req.uri().query()) {

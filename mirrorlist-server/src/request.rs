@@ -2,7 +2,7 @@
 //! address, which proxy headers may tell only when the peer is a trusted proxy.
 
 use ipnet::IpNet;
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 
 /// Queries longer than this are refused; real ones are under 200 bytes.
@@ -37,17 +37,24 @@ pub fn parse_query(query: Option<&str>) -> Result<Params, BadRequest> {
             "error: the query is longer than {MAX_QUERY} bytes"
         )));
     }
-    let mut seen: HashMap<String, String> = HashMap::new();
+    // First occurrence wins; a handful of parameters, so a list beats a map.
+    let mut seen: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::with_capacity(8);
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         if value.chars().any(char::is_control) {
             return Err(BadRequest(format!(
                 "error: parameter {key} holds control characters"
             )));
         }
-        seen.entry(key.into_owned())
-            .or_insert_with(|| value.into_owned());
+        if !seen.iter().any(|(k, _)| *k == key) {
+            seen.push((key, value));
+        }
     }
-    let list = |v: Option<&String>| -> Vec<String> {
+    let get = |name: &str| {
+        seen.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_ref())
+    };
+    let list = |v: Option<&str>| -> Vec<String> {
         v.map(|s| {
             s.split(',')
                 .map(str::trim)
@@ -58,21 +65,21 @@ pub fn parse_query(query: Option<&str>) -> Result<Params, BadRequest> {
         .unwrap_or_default()
     };
     let params = Params {
-        repo: seen.get("repo").cloned(),
-        arch: seen.get("arch").cloned(),
-        countries: list(seen.get("country"))
+        repo: get("repo").map(str::to_string),
+        arch: get("arch").map(str::to_string),
+        countries: list(get("country"))
             .into_iter()
             .map(|c| c.to_ascii_uppercase())
             .collect(),
-        protocols: list(seen.get("protocol"))
+        protocols: list(get("protocol"))
             .into_iter()
             .map(|p| p.to_ascii_lowercase())
             .collect(),
-        netblock: seen.get("netblock").is_none_or(|v| v != "0"),
-        redirect: seen.get("redirect").is_some_and(|v| v != "0"),
-        ip: seen.get("ip").cloned(),
-        countme: seen.get("countme").cloned(),
-        path: seen.get("path").cloned(),
+        netblock: get("netblock").is_none_or(|v| v != "0"),
+        redirect: get("redirect").is_some_and(|v| v != "0"),
+        ip: get("ip").map(str::to_string),
+        countme: get("countme").map(str::to_string),
+        path: get("path").map(str::to_string),
     };
     for p in &params.protocols {
         if p != "http" && p != "https" {

@@ -195,9 +195,25 @@ pub struct DirIndex {
     pub candidates: Vec<Candidate>,
     /// Mirror → position in `candidates` (for netblock and ASN matches).
     slot: HashMap<u32, u32>,
-    by_country: HashMap<u16, Vec<u32>>,
-    by_continent: HashMap<u16, Vec<u32>>,
-    public: Vec<u32>,
+    by_country: HashMap<u16, Group>,
+    by_continent: HashMap<u16, Group>,
+    public: Group,
+}
+
+/// Candidates (positions in [`DirIndex::candidates`]) with their running bandwidth weights,
+/// for drawing by weight.
+#[derive(Debug, Default)]
+struct Group {
+    slots: Vec<u32>,
+    cumulative: Vec<f64>,
+}
+
+impl Group {
+    fn push(&mut self, slot: u32, weight: f64) {
+        self.slots.push(slot);
+        self.cumulative
+            .push(self.cumulative.last().copied().unwrap_or(0.0) + weight);
+    }
 }
 
 /// Everything selection needs that depends on the snapshot only.
@@ -263,12 +279,13 @@ impl Index {
                     let at = d.candidates.len() as u32;
                     d.slot.insert(dm.mirror, at);
                     if !c.private {
-                        d.public.push(at);
+                        let w = weight(m);
+                        d.public.push(at, w);
                         if c.country != 0 {
-                            d.by_country.entry(c.country).or_default().push(at);
+                            d.by_country.entry(c.country).or_default().push(at, w);
                         }
                         if c.continent != 0 {
-                            d.by_continent.entry(c.continent).or_default().push(at);
+                            d.by_continent.entry(c.continent).or_default().push(at, w);
                         }
                     }
                     d.candidates.push(c);
@@ -470,34 +487,88 @@ pub fn choose(
     }
     // Public candidates from `slots` that pass `keep`, drawn; the best kept until `out`
     // holds `upto`.
-    let mut group: Vec<Drawn> = Vec::new();
-    let mut tier = |slots: &[u32],
+    let mut group: Vec<Drawn> = Vec::with_capacity(d.public.slots.len());
+    let mut tested: Vec<u32> = Vec::new();
+    let mut tier = |list: &Group,
                     out: &mut Vec<Choice>,
                     rng: &mut Rng,
                     upto: usize,
                     tier: Tier,
                     keep: &dyn Fn(&Candidate) -> bool,
-                    band: &dyn Fn(&Candidate) -> u32| {
-        group.clear();
-        for &slot in slots {
+                    band: Option<&dyn Fn(&Candidate) -> u32>| {
+        let room = upto.saturating_sub(out.len());
+        if room == 0 {
+            return;
+        }
+        let test = |slot: u32, out: &[Choice]| {
             let c = &d.candidates[slot as usize];
-            let Some(protocol) = who.usable(c) else {
-                continue;
-            };
-            if !keep(c) || taken(out, c.mirror) || !who.allowed(c, &mirrors[c.mirror as usize]) {
+            let protocol = who.usable(c)?;
+            (keep(c) && !taken(out, c.mirror) && who.allowed(c, &mirrors[c.mirror as usize]))
+                .then_some(protocol)
+        };
+        group.clear();
+        tested.clear();
+        if band.is_none() && list.slots.len() > 2 * room {
+            // Many more than needed: draw by weight, one at a time, skipping what cannot
+            // serve or was drawn before. This is the same distribution as the weighted
+            // shuffle (each next mirror in proportion to its weight among those left), at
+            // the cost of about `room` draws instead of one per candidate.
+            let total = list.cumulative.last().copied().unwrap_or(0.0);
+            let mut attempts = 0;
+            while group.len() < room && attempts < 4 * room + 16 {
+                attempts += 1;
+                let r = rng.next_f64() * total;
+                let i = list.cumulative.partition_point(|&c| c <= r);
+                let slot = list.slots[i.min(list.slots.len() - 1)];
+                if tested.contains(&slot) {
+                    continue;
+                }
+                tested.push(slot);
+                if let Some(protocol) = test(slot, out) {
+                    group.push(Drawn {
+                        band: 0,
+                        key: group.len() as f64,
+                        slot,
+                        protocol,
+                    });
+                }
+            }
+            push(out, d, &group, tier);
+            if group.len() == room {
+                return;
+            }
+            // Too many could not serve (another family, protocol or country): the rest by
+            // a full draw over those not yet tried.
+            group.clear();
+        }
+        let room = upto.saturating_sub(out.len());
+        for &slot in &list.slots {
+            if tested.contains(&slot) {
                 continue;
             }
+            let Some(protocol) = test(slot, out) else {
+                continue;
+            };
+            let c = &d.candidates[slot as usize];
             group.push(Drawn {
-                band: band(c),
-                key: draw(rng, c),
+                band: band.map_or(0, |b| b(c)),
+                key: 0.0,
                 slot,
                 protocol,
             });
         }
-        best(&mut group, upto.saturating_sub(out.len()));
+        if band.is_some() && group.len() > room {
+            // Only the nearest bands can make the list: draw keys for those alone.
+            let (_, last, _) = group.select_nth_unstable_by_key(room - 1, |g| g.band);
+            let last = last.band;
+            group.retain(|g| g.band <= last);
+        }
+        for g in group.iter_mut() {
+            g.key = draw(rng, &d.candidates[g.slot as usize]);
+        }
+        best(&mut group, room);
         push(out, d, &group, tier);
     };
-    let no_band = |_: &Candidate| 0;
     if who.country != 0 {
         if let Some(slots) = d.by_country.get(&who.country) {
             tier(
@@ -507,7 +578,7 @@ pub fn choose(
                 limits.cap,
                 Tier::Country,
                 &|_| true,
-                &no_band,
+                None,
             );
         }
     }
@@ -517,8 +588,8 @@ pub fn choose(
             // Bands of distance when both ends have coordinates; unknown distances last.
             let band = |c: &Candidate| match (who.position, c.position) {
                 (Some(a), Some(b)) => {
-                    let cos = (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]).clamp(-1.0, 1.0);
-                    (cos.acos() * shared::geo::EARTH_RADIUS_KM / limits.band_km) as u32
+                    let cos = a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+                    (fast_acos(cos) * shared::geo::EARTH_RADIUS_KM / limits.band_km) as u32
                 }
                 _ => u32::MAX,
             };
@@ -530,7 +601,9 @@ pub fn choose(
                 limits.cap,
                 Tier::Continent,
                 &|c| c.country != country || country == 0,
-                &band,
+                who.position
+                    .is_some()
+                    .then_some(&band as &dyn Fn(&Candidate) -> u32),
             );
         }
     }
@@ -542,11 +615,25 @@ pub fn choose(
             limits.minimum,
             Tier::Global,
             &|_| true,
-            &no_band,
+            None,
         );
     }
     out.truncate(limits.cap);
     out
+}
+
+/// `acos` within 7e-5 rad (under half a kilometre on the Earth: nothing for 500 km bands),
+/// several times cheaper than the exact one (Abramowitz and Stegun 4.4.45).
+fn fast_acos(x: f64) -> f64 {
+    let x = x.clamp(-1.0, 1.0);
+    let a = x.abs();
+    let r =
+        (1.0 - a).sqrt() * (1.570_728_8 + a * (-0.212_114_4 + a * (0.074_261 - 0.018_729_3 * a)));
+    if x < 0.0 {
+        std::f64::consts::PI - r
+    } else {
+        r
+    }
 }
 
 fn draw(rng: &mut Rng, c: &Candidate) -> f64 {

@@ -153,7 +153,7 @@ pub async fn serve(cli: Cli) -> Result<()> {
         .with_context(|| format!("cannot listen on {}", cli.listen))?;
     // The first line on stdout says where it listens (port 0 picks one).
     println!("listening on {}", listener.local_addr()?);
-    let app = crate::app::router(state);
+    let app = crate::app::router(state.clone());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let stop = shutdown_signal();
     tokio::pin!(stop);
@@ -171,12 +171,21 @@ pub async fn serve(cli: Cli) -> Result<()> {
             _ = &mut stop => break,
         };
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
+        let (app, state) = (app.clone(), state.clone());
         // Plain HTTP/1.1 (what dnf and load balancers speak), one task per connection.
         let service =
             hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
-                tower::ServiceExt::oneshot(app.clone(), req.map(axum::body::Body::new))
+                let direct = crate::app::direct(&state, &req);
+                let app = app.clone();
+                async move {
+                    match direct {
+                        Some(response) => Ok(response),
+                        None => {
+                            tower::ServiceExt::oneshot(app, req.map(axum::body::Body::new)).await
+                        }
+                    }
+                }
             });
         let conn = hyper::server::conn::http1::Builder::new()
             .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
