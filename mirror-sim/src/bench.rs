@@ -85,3 +85,131 @@ pub async fn fixed_server(args: FixedServer) -> anyhow::Result<()> {
         });
     }
 }
+
+#[derive(Debug, clap::Args)]
+pub struct Load {
+    /// The server to load.
+    #[arg(long)]
+    pub target: SocketAddr,
+    /// Request paths (with query), one per line; each request takes one at random.
+    #[arg(long)]
+    pub paths: PathBuf,
+    /// Requests per second to send, whatever the answers' speed (an open loop).
+    #[arg(long)]
+    pub rate: u32,
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u32,
+    /// Keep-alive connections the requests are spread over.
+    #[arg(long, default_value_t = 64)]
+    pub connections: u32,
+    /// Sent as `X-Forwarded-For: <random public IPv4>` when set.
+    #[arg(long)]
+    pub random_clients: bool,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+/// Drives a server at a fixed rate and reports latency percentiles. Each request has a
+/// planned send time; its latency counts from that time, not from when a busy connection got
+/// round to sending it, so a server that falls behind shows it (no coordinated omission).
+pub async fn load(args: Load) -> anyhow::Result<()> {
+    let paths: Vec<String> = std::fs::read_to_string(&args.paths)
+        .with_context(|| args.paths.display().to_string())?
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    anyhow::ensure!(!paths.is_empty(), "{}: no paths", args.paths.display());
+    anyhow::ensure!(
+        args.rate > 0 && args.connections > 0,
+        "rate and connections must be > 0"
+    );
+    let paths = std::sync::Arc::new(paths);
+    let total = u64::from(args.rate) * u64::from(args.seconds);
+    let interval = std::time::Duration::from_secs_f64(1.0 / f64::from(args.rate));
+    let start = tokio::time::Instant::now() + std::time::Duration::from_millis(100);
+    let mut tasks = Vec::new();
+    for conn in 0..u64::from(args.connections) {
+        let paths = paths.clone();
+        let (target, step, random_clients) = (
+            args.target,
+            u64::from(args.connections),
+            args.random_clients,
+        );
+        let mut rng = args.seed ^ (conn + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        tasks.push(tokio::spawn(async move {
+            let mut next = || {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng
+            };
+            let stream = tokio::net::TcpStream::connect(target).await?;
+            stream.set_nodelay(true)?;
+            let (mut sender, connection) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(connection);
+            let mut latencies = Vec::new();
+            let mut failures = 0u64;
+            let mut i = conn;
+            while i < total {
+                let planned = start + interval.mul_f64(i as f64);
+                tokio::time::sleep_until(planned).await;
+                let path = &paths[(next() % paths.len() as u64) as usize];
+                let mut req = hyper::Request::get(path.as_str()).header("host", target.to_string());
+                if random_clients {
+                    let r = next();
+                    let ip = format!(
+                        "{}.{}.{}.{}",
+                        1 + r % 223,
+                        (r >> 8) % 256,
+                        (r >> 16) % 256,
+                        1 + (r >> 24) % 254
+                    );
+                    req = req.header("x-forwarded-for", ip);
+                }
+                let req = req.body(http_body_util::Empty::<Bytes>::new())?;
+                sender.ready().await?;
+                match sender.send_request(req).await {
+                    Ok(resp) => {
+                        let ok = resp.status().is_success();
+                        let _ = http_body_util::BodyExt::collect(resp.into_body()).await?;
+                        if ok {
+                            latencies.push(planned.elapsed());
+                        } else {
+                            failures += 1;
+                        }
+                    }
+                    Err(_) => failures += 1,
+                }
+                i += step;
+            }
+            anyhow::Ok((latencies, failures))
+        }));
+    }
+    let mut all = Vec::new();
+    let mut failures = 0;
+    for t in tasks {
+        let (l, f) = t.await??;
+        all.extend(l);
+        failures += f;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    all.sort();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
+    };
+    println!(
+        "planned {total} requests at {} req/s over {} connections: {} answered in {elapsed:.1} s ({:.0} req/s), {failures} failed; latency from the planned send time p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
+        args.rate,
+        args.connections,
+        all.len(),
+        all.len() as f64 / elapsed,
+        pct(0.50),
+        pct(0.99),
+        pct(0.999),
+        pct(1.0),
+    );
+    Ok(())
+}

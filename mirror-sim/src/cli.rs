@@ -23,6 +23,8 @@ pub enum Cli {
     SyntheticSnapshot(crate::bench::SyntheticSnapshot),
     /// Answer every request with a fixed body: the ceiling for the server benchmark.
     FixedServer(crate::bench::FixedServer),
+    /// Send requests at a fixed rate and report latency percentiles (server benchmark).
+    Load(crate::bench::Load),
 }
 
 #[derive(Debug, clap::Args)]
@@ -83,6 +85,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Cli::PlainClient(plain) => crate::plain::run(plain).await,
         Cli::SyntheticSnapshot(args) => crate::bench::synthetic_snapshot(args),
         Cli::FixedServer(args) => crate::bench::fixed_server(args).await,
+        Cli::Load(args) => crate::bench::load(args).await,
     }
 }
 
