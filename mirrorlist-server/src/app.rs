@@ -293,7 +293,22 @@ fn answer_now<B>(
     resolve: impl FnOnce(&Loaded, &Params) -> Result<Target, Refusal>,
 ) -> Response {
     let started = Instant::now();
-    let response = answer_inner(state, kind, req, resolve);
+    let mut seen = Seen::default();
+    let response = answer_inner(state, kind, req, resolve, &mut seen);
+    if state.settings().access_log {
+        // Never the client's address: where it was placed and what it got.
+        tracing::info!(
+            target: "access",
+            endpoint = kind.endpoint(),
+            status = response.status().as_u16(),
+            directory = seen.directory.as_deref().unwrap_or("-"),
+            country = seen.country.as_deref().unwrap_or("-"),
+            asn = seen.asn.unwrap_or(0),
+            tier = seen.tier.map_or("none", Tier::as_str),
+            mirrors = seen.mirrors,
+            micros = started.elapsed().as_micros() as u64,
+        );
+    }
     let m = state.metrics();
     let e = kind as usize;
     if response.status() == StatusCode::OK {
@@ -307,11 +322,22 @@ fn answer_now<B>(
     response
 }
 
+/// What the access log says about an answer.
+#[derive(Default)]
+struct Seen {
+    directory: Option<String>,
+    country: Option<String>,
+    asn: Option<u32>,
+    tier: Option<Tier>,
+    mirrors: usize,
+}
+
 fn answer_inner<B>(
     state: &AppState,
     kind: Kind,
     req: &http::Request<B>,
     resolve: impl FnOnce(&Loaded, &Params) -> Result<Target, Refusal>,
+    seen: &mut Seen,
 ) -> Response {
     let params = match parse_query(req.uri().query()) {
         Ok(p) => p,
@@ -382,6 +408,13 @@ fn answer_inner<B>(
         seed(state),
     );
     state.metrics().hot.tiers[choices.first().map_or(5, |c| c.tier as usize)].inc();
+    if state.settings().access_log {
+        seen.directory = Some(dir.path.clone());
+        seen.country = client.country.clone();
+        seen.asn = client.asn;
+        seen.tier = choices.first().map(|c| c.tier);
+        seen.mirrors = choices.len();
+    }
     let fragments = &loaded.fragments;
     // The path form without an arch: `$basearch` stands in the URLs.
     let templated = template_arch.as_deref().map(|arch| {

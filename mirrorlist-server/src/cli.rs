@@ -48,6 +48,10 @@ pub struct Cli {
     /// /readyz fails when the snapshot is older than this (`3h`).
     #[arg(long, env = "MIRRORLIST_MAX_SNAPSHOT_AGE", default_value = "3h")]
     pub max_snapshot_age: String,
+    /// Log every answer (endpoint, status, directory, client country and ASN, tier, mirror
+    /// count, time) under the `access` target; client addresses are never logged.
+    #[arg(long, env = "MIRRORLIST_ACCESS_LOG")]
+    pub access_log: bool,
     /// Log filter, e.g. `info` (default: RUST_LOG, else info).
     #[arg(long, env = "MIRRORS_LOG")]
     pub log: Option<String>,

@@ -55,6 +55,7 @@ pub fn settings(cli: &Cli) -> Result<Settings> {
         max_snapshot_age_secs: shared::duration::parse_duration(&cli.max_snapshot_age)
             .map_err(anyhow::Error::msg)? as i64,
         seed: cli.seed,
+        access_log: cli.access_log,
     })
 }
 

@@ -42,6 +42,8 @@ pub struct Settings {
     pub max_snapshot_age_secs: i64,
     /// Fixed seed for the shuffle (tests and replicas that must agree); random when `None`.
     pub seed: Option<u64>,
+    /// Log every answer (target `access`), without the client's address.
+    pub access_log: bool,
 }
 
 impl Default for Settings {
@@ -52,6 +54,7 @@ impl Default for Settings {
             allow_ip_param: false,
             max_snapshot_age_secs: 3 * 3600,
             seed: None,
+            access_log: false,
         }
     }
 }

@@ -194,3 +194,67 @@ fn serves_swaps_snapshots_under_load_and_stops_on_sigterm() {
     let exit = child.wait().unwrap();
     assert!(exit.success(), "{exit:?}");
 }
+
+#[test]
+fn the_access_log_says_what_was_answered_but_not_to_whom() {
+    use std::io::{BufRead, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.bin");
+    snapshot::write_atomic(&example_snapshot(1), &path).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mirrorlist-server"))
+        .args(["--snapshot", &path.display().to_string()])
+        .args(["--listen", "127.0.0.1:0", "--access-log", "--log", "info"])
+        .args(["--trusted-proxy", "127.0.0.0/8"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    std::io::Write::write_all(
+        &mut stream,
+        b"GET /mirrorlist?repo=baseos-9&arch=x86_64&country=de HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 198.51.100.77\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    child.wait().unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("access") && l.contains("endpoint"))
+        .unwrap_or_else(|| panic!("no access line in:\n{log}"));
+    for part in [
+        "mirrorlist",
+        "status=200",
+        "9.8/BaseOS/x86_64/os",
+        "country=\"DE\"",
+        "tier=",
+        "mirrors=",
+    ] {
+        assert!(line.contains(part), "{part} missing from {line}");
+    }
+    assert!(
+        !log.contains("198.51.100.77"),
+        "the client's address was logged: {log}"
+    );
+}
