@@ -49,6 +49,10 @@ pub struct Serve {
     pub http_port: u16,
     #[arg(long, default_value_t = 0)]
     pub https_port: u16,
+    /// Publish a new version at the master this often (seconds; 0: never). Mirrors that lag
+    /// fall a version behind each time.
+    #[arg(long, default_value_t = 0)]
+    pub publish_every: u64,
 }
 
 /// The `[http]` and `[master]` settings a checker needs to crawl this sim.
@@ -121,6 +125,13 @@ async fn run_serve(cli: Serve) -> anyhow::Result<()> {
         sim.http_v6.map_or(String::new(), |a| format!(" and {a}")),
         settings.display()
     );
-    tokio::signal::ctrl_c().await?;
-    Ok(())
+    let every = std::time::Duration::from_secs(cli.publish_every);
+    loop {
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => return Ok(r?),
+            _ = tokio::time::sleep(every), if !every.is_zero() => {
+                println!("the master published version {}", sim.publish());
+            }
+        }
+    }
 }

@@ -1,0 +1,140 @@
+//! The README's first command: `scripts/demo` brings the whole system up, answers, and stops
+//! every process it started on Ctrl-C.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn get(addr: &str, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+#[test]
+fn the_demo_comes_up_answers_and_stops_everything() {
+    // The workspace's binaries, built by `cargo test --workspace` next to this test's folder.
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    for name in ["mirror-sim", "mirror-checker", "mirrorlist-server"] {
+        assert!(
+            bin.join(name).exists(),
+            "{} is missing: run the workspace's tests (cargo test --workspace)",
+            bin.join(name).display()
+        );
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let mut demo = Command::new("bash")
+        .arg(root.join("scripts/demo"))
+        .current_dir(root)
+        .env("DEMO_BIN", &bin)
+        .env("DEMO_OUT", out.path())
+        .env("DEMO_LISTEN", &listen)
+        .env("DEMO_METRICS_LISTEN", &metrics)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read what it prints until it says it is up (or gives up).
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = demo.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut printed = Vec::new();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(180)) {
+            Ok(line) => {
+                let done = line.contains("Ctrl-C stops everything");
+                printed.push(line);
+                if done {
+                    break;
+                }
+            }
+            Err(_) => {
+                let _ = demo.kill();
+                let mut err = String::new();
+                demo.stderr.take().unwrap().read_to_string(&mut err).ok();
+                panic!("the demo did not come up:\n{}\n{err}", printed.join("\n"));
+            }
+        }
+    }
+    let text = printed.join("\n");
+    assert!(text.contains(&format!("http://{listen}")), "{text}");
+    assert!(text.contains("curl"), "it says what to try: {text}");
+
+    let (status, body) = get(&listen, "/metalink?repo=baseos-9&arch=x86_64");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<url protocol="), "mirrors listed: {body}");
+    assert!(body.contains("<hash type=\"sha256\">"), "{body}");
+    let (status, body) = get(&listen, "/mirrorlist/9/baseos?arch=x86_64&ip=81.2.69.142");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("/9.8/BaseOS/x86_64/os/"), "{body}");
+    let (status, body) = get(&listen, "/mirrorlist?repo=nothing-9&arch=x86_64");
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("invalid repo or arch"), "{body}");
+    let (status, body) = get(&listen, "/metrics");
+    assert_eq!(status, 200);
+    assert!(body.contains("mirrorlist_requests_total"), "{body}");
+    let (status, body) = get(&metrics, "/metrics");
+    assert_eq!(status, 200, "the checker's metrics: {body}");
+    assert!(std::fs::read_to_string(out.path().join("demo.repo"))
+        .unwrap()
+        .contains(&format!("metalink=http://{listen}/metalink?repo=baseos-$releasever")));
+
+    // Ctrl-C: the script stops what it started, and nothing is left listening.
+    Command::new("kill")
+        .args(["-INT", &demo.id().to_string()])
+        .status()
+        .unwrap();
+    let mut rest = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+        rest.push(line);
+    }
+    let status = demo.wait().unwrap();
+    assert!(status.success(), "{status:?}: {}", rest.join("\n"));
+    let stopping = rest
+        .iter()
+        .find_map(|l| l.strip_prefix("stopping: "))
+        .unwrap_or_else(|| panic!("{}", rest.join("\n")))
+        .to_string();
+    assert!(rest.iter().any(|l| l == "demo stopped"), "{}", rest.join("\n"));
+    let pids: Vec<&str> = stopping.split_whitespace().collect();
+    assert_eq!(pids.len(), 3, "sim, checker and server: {stopping}");
+    for pid in pids {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "process {pid} is still running"
+        );
+    }
+    assert!(TcpStream::connect(&listen).is_err(), "the server still listens");
+}
