@@ -44,7 +44,9 @@ fn the_demo_comes_up_answers_and_stops_everything() {
             bin.join(name).display()
         );
     }
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
     let out = tempfile::tempdir().unwrap();
     let listen = format!("127.0.0.1:{}", free_port());
     let metrics = format!("127.0.0.1:{}", free_port());
@@ -109,7 +111,9 @@ fn the_demo_comes_up_answers_and_stops_everything() {
     assert_eq!(status, 200, "the checker's metrics: {body}");
     assert!(std::fs::read_to_string(out.path().join("demo.repo"))
         .unwrap()
-        .contains(&format!("metalink=http://{listen}/metalink?repo=baseos-$releasever")));
+        .contains(&format!(
+            "metalink=http://{listen}/metalink?repo=baseos-$releasever"
+        )));
 
     // Ctrl-C: the script stops what it started, and nothing is left listening.
     Command::new("kill")
@@ -127,7 +131,11 @@ fn the_demo_comes_up_answers_and_stops_everything() {
         .find_map(|l| l.strip_prefix("stopping: "))
         .unwrap_or_else(|| panic!("{}", rest.join("\n")))
         .to_string();
-    assert!(rest.iter().any(|l| l == "demo stopped"), "{}", rest.join("\n"));
+    assert!(
+        rest.iter().any(|l| l == "demo stopped"),
+        "{}",
+        rest.join("\n")
+    );
     let pids: Vec<&str> = stopping.split_whitespace().collect();
     assert_eq!(pids.len(), 3, "sim, checker and server: {stopping}");
     for pid in pids {
@@ -136,5 +144,8 @@ fn the_demo_comes_up_answers_and_stops_everything() {
             "process {pid} is still running"
         );
     }
-    assert!(TcpStream::connect(&listen).is_err(), "the server still listens");
+    assert!(
+        TcpStream::connect(&listen).is_err(),
+        "the server still listens"
+    );
 }

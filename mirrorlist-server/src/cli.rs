@@ -48,6 +48,10 @@ pub struct Cli {
     /// /readyz fails when the snapshot is older than this (`3h`).
     #[arg(long, env = "MIRRORLIST_MAX_SNAPSHOT_AGE", default_value = "3h")]
     pub max_snapshot_age: String,
+    /// Do not look up the addresses of mirrors without coordinates to place them by GeoIP
+    /// (done in the background, once per host, when a GeoIP database is loaded).
+    #[arg(long, env = "MIRRORLIST_NO_LOCATE_MIRRORS")]
+    pub no_locate_mirrors: bool,
     /// Log every answer (endpoint, status, directory, client country and ASN, tier, mirror
     /// count, time) under the `access` target; client addresses are never logged.
     #[arg(long, env = "MIRRORLIST_ACCESS_LOG")]

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cli;
 pub mod geoip;
+pub mod locate;
 pub mod metrics;
 pub mod render;
 pub mod request;

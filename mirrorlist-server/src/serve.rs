@@ -18,9 +18,43 @@ fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
     Some((meta.modified().ok()?, meta.len()))
 }
 
-pub fn load_snapshot(path: &Path) -> Result<Loaded> {
-    let snap = shared::snapshot::read(path).context("cannot load the snapshot")?;
+/// Reads, verifies and indexes a snapshot; mirrors without coordinates get those learnt
+/// from their hosts' addresses, when known.
+pub fn load_snapshot(path: &Path, located: &crate::locate::Located) -> Result<Loaded> {
+    let mut snap = shared::snapshot::read(path).context("cannot load the snapshot")?;
+    located.apply(&mut snap);
     Ok(Loaded::new(snap))
+}
+
+/// Looks up the hosts of mirrors without coordinates (once each) and, when that places
+/// some, re-indexes the snapshot in use with them.
+async fn locate_mirrors(state: &AppState) {
+    let (Some(geo), Some(current)) = (state.geo(), state.current()) else {
+        return;
+    };
+    let located = &state.0.located;
+    let hosts = located.unknown_hosts(&current.snapshot);
+    if hosts.is_empty() {
+        return;
+    }
+    let asked = hosts.len();
+    let placed = located
+        .learn(
+            hosts,
+            &geo,
+            crate::locate::system_resolve,
+            Duration::from_secs(3),
+        )
+        .await;
+    tracing::info!(asked, placed, "mirror hosts located by GeoIP");
+    if placed == 0 {
+        return;
+    }
+    let mut snap = current.snapshot.clone();
+    located.apply(&mut snap);
+    if let Ok(loaded) = tokio::task::spawn_blocking(move || Loaded::new(snap)).await {
+        state.swap(loaded);
+    }
 }
 
 fn open_geo(path: &Path) -> Option<GeoDb> {
@@ -75,7 +109,8 @@ async fn refresh(state: AppState, cli: Cli, cancel: CancellationToken) {
             snapshot_seen = now;
             let path = cli.snapshot.clone();
             let started = Instant::now();
-            match tokio::task::spawn_blocking(move || load_snapshot(&path)).await {
+            let st = state.clone();
+            match tokio::task::spawn_blocking(move || load_snapshot(&path, &st.0.located)).await {
                 Ok(Ok(loaded)) => {
                     let serial = loaded.snapshot.serial;
                     state
@@ -127,7 +162,7 @@ async fn refresh(state: AppState, cli: Cli, cancel: CancellationToken) {
 /// Serves until SIGINT or SIGTERM, then drains for at most 10 s.
 pub async fn serve(cli: Cli) -> Result<()> {
     let state = AppState::new(settings(&cli)?);
-    let loaded = load_snapshot(&cli.snapshot)?;
+    let loaded = load_snapshot(&cli.snapshot, &state.0.located)?;
     tracing::info!("{}", crate::describe(&loaded.snapshot));
     state.swap(loaded);
     if let Some(path) = &cli.geoip {
@@ -149,6 +184,18 @@ pub async fn serve(cli: Cli) -> Result<()> {
     }
     let cancel = CancellationToken::new();
     tokio::spawn(refresh(state.clone(), cli.clone(), cancel.clone()));
+    if !cli.no_locate_mirrors {
+        let (state, cancel, every) = (state.clone(), cancel.clone(), cli.poll_secs.max(1));
+        tokio::spawn(async move {
+            loop {
+                locate_mirrors(&state).await;
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(every)) => {}
+                }
+            }
+        });
+    }
     let listener = tokio::net::TcpListener::bind(cli.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cli.listen))?;

@@ -69,6 +69,8 @@ pub struct Inner {
     pub asn: RwLock<Option<Arc<AsnDb>>>,
     pub settings: Settings,
     pub metrics: crate::metrics::Metrics,
+    /// Mirror coordinates learnt from GeoIP of their hosts.
+    pub located: crate::locate::Located,
 }
 
 impl AppState {
@@ -79,6 +81,7 @@ impl AppState {
             asn: RwLock::new(None),
             settings,
             metrics: crate::metrics::Metrics::new(),
+            located: Default::default(),
         }))
     }
 
