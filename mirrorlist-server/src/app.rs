@@ -471,22 +471,19 @@ fn answer_inner<B>(
                     &format!("error: the master has no repomd.xml for {} yet", dir.path),
                 );
             }
+            let entries: Vec<render::UrlXml<'_>> = urls
+                .iter()
+                .map(|(base, c)| render::UrlXml {
+                    protocol: if c.protocol == HTTPS { "https" } else { "http" },
+                    country: &fragments.countries[c.mirror as usize],
+                    private: loaded.snapshot.mirrors[c.mirror as usize].private
+                        && matches!(c.tier, Tier::Netblock | Tier::Asn),
+                    base: [&base.xml, &path.xml],
+                })
+                .collect();
             let files = &fragments.files[index];
-            let mut out = String::with_capacity(400 + files.len() + urls.len() * 180);
-            render::metalink_start(shared::store::now(), &mut out);
-            out.push_str(files);
-            for (i, (base, c)) in urls.iter().enumerate() {
-                let m = &loaded.snapshot.mirrors[c.mirror as usize];
-                render::metalink_url(
-                    if c.protocol == HTTPS { "https" } else { "http" },
-                    &fragments.countries[c.mirror as usize],
-                    i,
-                    m.private && matches!(c.tier, Tier::Netblock | Tier::Asn),
-                    &[&base.xml, &path.xml],
-                    &mut out,
-                );
-            }
-            render::metalink_end(&mut out);
+            let mut out = String::with_capacity(400 + files.len() + entries.len() * 180);
+            render::metalink(files, &entries, shared::store::now(), &mut out);
             (
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "application/metalink+xml")],

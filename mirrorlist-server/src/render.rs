@@ -94,17 +94,18 @@ impl Fragments {
     }
 }
 
-/// One mirror URL of a metalink, best first.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MetalinkUrl<'a> {
-    /// The directory's base URL on the mirror, ending in `/`.
-    pub base: &'a str,
+/// One mirror of a metalink, best first, its pieces already escaped for XML.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UrlXml<'a> {
     /// `http` or `https`.
     pub protocol: &'a str,
     /// The mirror's country code, or empty.
     pub country: &'a str,
     /// Reached only through a netblock or ASN match: marked `mm0:private="True"`.
     pub private: bool,
+    /// Pieces that together make the directory's base URL, ending in `/` (the mirror's base
+    /// and the directory's path).
+    pub base: [&'a str; 2],
 }
 
 /// Escapes text for XML content and attribute values.
@@ -133,25 +134,21 @@ const HEAD: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<metalink versio
 const HEAD_END: &str =
     "\" generator=\"mirrormanager\" xmlns:mm0=\"http://fedorahosted.org/mirrormanager\">\n";
 
-/// A metalink for `repomd.xml`: the current version's size, timestamp and four hashes, the
-/// alternates still accepted, and the mirrors in the order dnf should try them (dnf goes in
-/// document order; yum 3 sorts by `preference`, which therefore descends).
-pub fn metalink(versions: &[RepomdVersion], urls: &[MetalinkUrl<'_>], now: i64, out: &mut String) {
+/// A metalink for `repomd.xml`: `files` is [`metalink_files`] of the directory's versions
+/// (the current one's size, timestamp and four hashes, the alternates still accepted), then
+/// the mirrors in the order dnf should try them (dnf goes in document order; yum 3 sorts by
+/// `preference`, which therefore descends).
+pub fn metalink(files: &str, urls: &[UrlXml<'_>], now: i64, out: &mut String) {
     metalink_start(now, out);
-    metalink_files(versions, out);
-    let mut base = String::new();
+    out.push_str(files);
     for (i, u) in urls.iter().enumerate() {
-        base.clear();
-        escape(u.base, &mut base);
-        let mut country = String::new();
-        escape(u.country, &mut country);
-        metalink_url(u.protocol, &country, i, u.private, &[&base], out);
+        metalink_url(u, i, out);
     }
-    metalink_end(out);
+    out.push_str("   </resources>\n  </file>\n </files>\n</metalink>\n");
 }
 
 /// The document's head, up to the files.
-pub fn metalink_start(now: i64, out: &mut String) {
+fn metalink_start(now: i64, out: &mut String) {
     out.push_str(HEAD);
     // Formatting a date costs more than the rest of the head: once a second per thread.
     thread_local! {
@@ -191,37 +188,24 @@ pub fn metalink_files(versions: &[RepomdVersion], out: &mut String) {
     out.push_str("   <resources maxconnections=\"1\">\n");
 }
 
-/// The `position`th mirror (0 is the best). `country` and the pieces of `base_xml` (which
-/// together make the directory's base URL, ending in `/`) are already escaped for XML.
-pub fn metalink_url(
-    protocol: &str,
-    country: &str,
-    position: usize,
-    private: bool,
-    base_xml: &[&str],
-    out: &mut String,
-) {
+/// The `position`th mirror (0 is the best).
+fn metalink_url(u: &UrlXml<'_>, position: usize, out: &mut String) {
     // 100 for the first, then down by one; never below 1.
     let preference = 100usize.saturating_sub(position).max(1);
     out.push_str("    <url protocol=\"");
-    out.push_str(protocol);
+    out.push_str(u.protocol);
     out.push_str("\" type=\"");
-    out.push_str(protocol);
+    out.push_str(u.protocol);
     out.push_str("\" location=\"");
-    out.push_str(country);
+    out.push_str(u.country);
     let _ = write!(out, "\" preference=\"{preference}\"");
-    if private {
+    if u.private {
         out.push_str(" mm0:private=\"True\"");
     }
     out.push('>');
-    for piece in base_xml {
-        out.push_str(piece);
-    }
+    out.push_str(u.base[0]);
+    out.push_str(u.base[1]);
     out.push_str("repodata/repomd.xml</url>\n");
-}
-
-pub fn metalink_end(out: &mut String) {
-    out.push_str("   </resources>\n  </file>\n </files>\n</metalink>\n");
 }
 
 /// The valid, empty metalink MirrorManager answers an unknown repo with: the reason and the

@@ -429,17 +429,17 @@ pub fn choose(
     let matched = |m: u32| {
         let slot = *d.slot.get(&m)?;
         let c = &d.candidates[slot as usize];
-        who.usable(c).map(|p| (c, p))
+        who.usable(c).map(|p| (slot, c, p))
     };
 
     if let Some(ip) = client.ip.filter(|_| !client.skip_networks) {
-        let found: Vec<(&Candidate, u8)> = index
+        let found: Vec<(u32, &Candidate, u8)> = index
             .netblocks
             .lookup(ip)
             .into_iter()
             .filter_map(matched)
             .collect();
-        if let Some(&(c, p)) = found.iter().find(|(c, _)| c.monopoly) {
+        if let Some(&(_, c, p)) = found.iter().find(|(_, c, _)| c.monopoly) {
             return vec![Choice {
                 mirror: c.mirror,
                 tier: Tier::Netblock,
@@ -447,23 +447,23 @@ pub fn choose(
             }];
         }
         // Most specific first already; that order is kept.
-        out.extend(found.into_iter().take(limits.cap).map(|(c, p)| Choice {
+        out.extend(found.into_iter().take(limits.cap).map(|(_, c, p)| Choice {
             mirror: c.mirror,
             tier: Tier::Netblock,
             protocol: p,
         }));
     }
     if let Some(asn) = client.asn.filter(|_| !client.skip_networks) {
-        let found: Vec<(&Candidate, u8)> = index
+        let found: Vec<(u32, &Candidate, u8)> = index
             .by_asn
             .get(&asn)
             .into_iter()
             .flatten()
             .copied()
             .filter_map(matched)
-            .filter(|(c, _)| !taken(&out, c.mirror))
+            .filter(|(_, c, _)| !taken(&out, c.mirror))
             .collect();
-        if let Some(&(c, p)) = found.iter().find(|(c, _)| c.monopoly) {
+        if let Some(&(_, c, p)) = found.iter().find(|(_, c, _)| c.monopoly) {
             if out.is_empty() {
                 return vec![Choice {
                     mirror: c.mirror,
@@ -474,10 +474,10 @@ pub fn choose(
         }
         let mut group: Vec<Drawn> = found
             .into_iter()
-            .map(|(c, p)| Drawn {
+            .map(|(slot, c, p)| Drawn {
                 band: 0,
                 key: draw(&mut rng, c),
-                slot: d.slot[&c.mirror],
+                slot,
                 protocol: p,
             })
             .collect();

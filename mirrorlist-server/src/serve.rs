@@ -32,7 +32,7 @@ async fn locate_mirrors(state: &AppState) {
     let (Some(geo), Some(current)) = (state.geo(), state.current()) else {
         return;
     };
-    let located = &state.0.located;
+    let located = state.located();
     let hosts = located.unknown_hosts(&current.snapshot);
     if hosts.is_empty() {
         return;
@@ -110,7 +110,7 @@ async fn refresh(state: AppState, cli: Cli, cancel: CancellationToken) {
             let path = cli.snapshot.clone();
             let started = Instant::now();
             let st = state.clone();
-            match tokio::task::spawn_blocking(move || load_snapshot(&path, &st.0.located)).await {
+            match tokio::task::spawn_blocking(move || load_snapshot(&path, st.located())).await {
                 Ok(Ok(loaded)) => {
                     let serial = loaded.snapshot.serial;
                     state
@@ -162,7 +162,7 @@ async fn refresh(state: AppState, cli: Cli, cancel: CancellationToken) {
 /// Serves until SIGINT or SIGTERM, then drains for at most 10 s.
 pub async fn serve(cli: Cli) -> Result<()> {
     let state = AppState::new(settings(&cli)?);
-    let loaded = load_snapshot(&cli.snapshot, &state.0.located)?;
+    let loaded = load_snapshot(&cli.snapshot, state.located())?;
     tracing::info!("{}", crate::describe(&loaded.snapshot));
     state.swap(loaded);
     if let Some(path) = &cli.geoip {

@@ -126,6 +126,10 @@ impl AppState {
         *self.0.asn.write().unwrap_or_else(|e| e.into_inner()) = db.map(Arc::new);
     }
 
+    pub fn located(&self) -> &crate::locate::Located {
+        &self.0.located
+    }
+
     pub fn settings(&self) -> &Settings {
         &self.0.settings
     }

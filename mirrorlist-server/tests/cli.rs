@@ -8,6 +8,34 @@ use shared::testing::example;
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// Starts the server on `snapshot` with `args` on a free port; returns it and its address
+/// (the first line it prints). Its stderr is piped when `log` is set, else dropped.
+fn start(snapshot: &Path, args: &[&str], log: bool) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mirrorlist-server"))
+        .args(["--snapshot", &snapshot.display().to_string()])
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(if log {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        })
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_string();
+    (child, addr)
+}
+
 fn server(snapshot: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mirrorlist-server"))
         .args(["--check", "--snapshot", &snapshot.display().to_string()])
@@ -104,32 +132,10 @@ fn get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
 
 #[test]
 fn serves_swaps_snapshots_under_load_and_stops_on_sigterm() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snapshot.bin");
     snapshot::write_atomic(&example_snapshot(1), &path).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mirrorlist-server"))
-        .args([
-            "--snapshot",
-            &path.display().to_string(),
-            "--listen",
-            "127.0.0.1:0",
-            "--poll-secs",
-            "1",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let addr = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
+    let (mut child, addr) = start(&path, &["--poll-secs", "1"], false);
     assert_eq!(get(&addr, "/healthz").unwrap().0, 200);
     assert!(get(&addr, "/readyz").unwrap().1.starts_with("snapshot 1 "));
 
@@ -197,27 +203,21 @@ fn serves_swaps_snapshots_under_load_and_stops_on_sigterm() {
 
 #[test]
 fn the_access_log_says_what_was_answered_but_not_to_whom() {
-    use std::io::{BufRead, Read};
+    use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snapshot.bin");
     snapshot::write_atomic(&example_snapshot(1), &path).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mirrorlist-server"))
-        .args(["--snapshot", &path.display().to_string()])
-        .args(["--listen", "127.0.0.1:0", "--access-log", "--log", "info"])
-        .args(["--trusted-proxy", "127.0.0.0/8"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let addr = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
+    let (mut child, addr) = start(
+        &path,
+        &[
+            "--access-log",
+            "--log",
+            "info",
+            "--trusted-proxy",
+            "127.0.0.0/8",
+        ],
+        true,
+    );
     let mut stream = std::net::TcpStream::connect(&addr).unwrap();
     std::io::Write::write_all(
         &mut stream,

@@ -35,22 +35,30 @@ fn metalink_in_mirrormanagers_exact_shape() {
         version(0xa, 1_795_320_664, 3063),
         version(0xb, 1_795_317_064, 3050),
     ];
+    // Escaped once per snapshot by `Fragments`, as the server does.
+    let bases = [
+        Text::new("https://m1.example/pub/"),
+        Text::new("http://m2.example/a&b/"),
+    ];
+    let path = Text::new("9.8/BaseOS/x86_64/os/");
     let urls = [
-        MetalinkUrl {
-            base: "https://m1.example/pub/9.8/BaseOS/x86_64/os/",
+        UrlXml {
             protocol: "https",
             country: "DE",
             private: false,
+            base: [&bases[0].xml, &path.xml],
         },
-        MetalinkUrl {
-            base: "http://m2.example/a&b/9.8/BaseOS/x86_64/os/",
+        UrlXml {
             protocol: "http",
             country: "CZ",
             private: true,
+            base: [&bases[1].xml, &path.xml],
         },
     ];
+    let mut files = String::new();
+    metalink_files(&versions, &mut files);
     let mut out = String::new();
-    metalink(&versions, &urls, 1_795_321_476, &mut out);
+    metalink(&files, &urls, 1_795_321_476, &mut out);
     let a = |len| "a".repeat(len);
     let b = |len| "b".repeat(len);
     let expected = format!(
@@ -106,16 +114,19 @@ fn metalink_in_mirrormanagers_exact_shape() {
 
 #[test]
 fn preferences_descend_and_never_reach_zero() {
-    let urls: Vec<MetalinkUrl> = (0..150)
-        .map(|_| MetalinkUrl {
-            base: "http://m.example/",
+    let urls = vec![
+        UrlXml {
             protocol: "http",
             country: "",
             private: false,
-        })
-        .collect();
+            base: ["http://m.example/", ""],
+        };
+        150
+    ];
+    let mut files = String::new();
+    metalink_files(&[version(1, 1, 1)], &mut files);
     let mut out = String::new();
-    metalink(&[version(1, 1, 1)], &urls, 0, &mut out);
+    metalink(&files, &urls, 0, &mut out);
     let prefs: Vec<u32> = out
         .match_indices("preference=\"")
         .map(|(i, m)| {
