@@ -387,7 +387,7 @@ fn answer_inner<B>(
             state
                 .metrics()
                 .countme
-                .with_label_values(&[&dir.repo, &dir.arch, bucket])
+                .with_label_values(&[&dir.repo, &dir.release, &dir.arch, bucket])
                 .inc();
         }
     }

@@ -87,7 +87,7 @@ impl Metrics {
             latency,
             tiers,
             geoip_misses: reg(&r, IntCounter::new("mirrorlist_geoip_misses_total", "Client addresses the GeoIP database could not place (or no database loaded).").unwrap()),
-            countme: reg(&r, IntCounterVec::new(Opts::new("mirrorlist_countme_total", "dnf countme requests by repo, arch and bucket: the basis of user counting."), &["repo", "arch", "bucket"]).unwrap()),
+            countme: reg(&r, IntCounterVec::new(Opts::new("mirrorlist_countme_total", "dnf countme requests by repo, release, arch and bucket: the basis of user counting."), &["repo", "release", "arch", "bucket"]).unwrap()),
             snapshot_serial: reg(&r, IntGauge::new("mirrorlist_snapshot_serial", "Serial of the snapshot in use.").unwrap()),
             snapshot_created: reg(&r, IntGauge::new("mirrorlist_snapshot_created_timestamp_seconds", "When the snapshot in use was built (Unix time).").unwrap()),
             swaps: reg(&r, IntCounter::new("mirrorlist_snapshot_swaps_total", "Snapshots put in use.").unwrap()),

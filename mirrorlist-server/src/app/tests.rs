@@ -233,7 +233,7 @@ async fn health_readiness_and_metrics() {
     get(&app, "/metalink?repo=baseos-9&arch=x86_64&countme=9").await;
     let (_, _, metrics) = get(&app, "/metrics").await;
     for expected in [
-        "mirrorlist_countme_total{arch=\"x86_64\",bucket=\"1\",repo=\"baseos\"} 1",
+        "mirrorlist_countme_total{arch=\"x86_64\",bucket=\"1\",release=\"9.8\",repo=\"baseos\"} 1",
         "mirrorlist_requests_total{endpoint=\"metalink\",status=\"200\"} 2",
         "mirrorlist_requests_total{endpoint=\"metalink\",status=\"503\"} 1",
         "mirrorlist_snapshot_serial 4",
