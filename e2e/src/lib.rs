@@ -1,0 +1,402 @@
+//! Helpers for the end-to-end tests: the workspace's programs as child processes, nginx sites
+//! on loopback, tiny RPM repositories, HTTP on loopback, bounded waits.
+//!
+//! The tests run real tools (dnf, rpmbuild, createrepo_c, nginx, PostgreSQL). Where one is
+//! missing they say which and how to get it, and skip; under CI (`CI` set) a missing tool is
+//! a failure, because `.ci/run` installs them all.
+
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// True when every tool is on PATH (and, with `root`, the test runs as root). Otherwise prints
+/// why the test is skipped and returns false, or panics under CI.
+pub fn tools_present(test: &str, tools: &[&str], root: bool) -> bool {
+    let mut missing: Vec<String> = tools
+        .iter()
+        .filter(|t| which(t).is_none())
+        .map(|t| t.to_string())
+        .collect();
+    if root && !is_root() {
+        missing.push("root (dnf installs into an install root and counts only as root)".into());
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!(
+        "{test}: needs {}; `./scripts/test` installs the tools as root \
+         (apt-get install -y dnf dnf-plugins-core createrepo-c rpm nginx postgresql)",
+        missing.join(", ")
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("{msg}");
+    }
+    eprintln!("skipped: {msg}");
+    false
+}
+
+pub fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
+
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// A program of this workspace, built by `cargo test --workspace` next to the test binaries.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the workspace's tests (cargo test --workspace)",
+        path.display()
+    );
+    path
+}
+
+/// The project's root folder.
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, for at most `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out after {limit:?}: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// One HTTP/1.1 GET on loopback: status and body (with headers stripped).
+pub fn http_get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, b)| b.to_string());
+    Ok((status, body))
+}
+
+/// The value of one Prometheus sample (a metric name with its labels, as exposed), 0 when
+/// absent.
+pub fn metric(exposition: &str, series: &str) -> f64 {
+    exposition
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+pub fn sha256_file(path: &Path) -> String {
+    let bytes = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A temporary folder for a test's world, kept (and its path printed) when `E2E_KEEP` is set,
+/// to look at the logs after a failure.
+pub fn test_dir() -> tempfile::TempDir {
+    let mut dir = tempfile::Builder::new().prefix("e2e-").tempdir().unwrap();
+    if std::env::var_os("E2E_KEEP").is_some() {
+        dir.disable_cleanup(true);
+        eprintln!("keeping {}", dir.path().display());
+    }
+    dir
+}
+
+/// A child process that is killed when dropped; its output goes to a log file.
+pub struct Proc {
+    pub name: String,
+    pub log: PathBuf,
+    child: Child,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, mut cmd: Command, log: &Path) -> Proc {
+        let file = fs::File::create(log).unwrap();
+        cmd.stdout(Stdio::from(file.try_clone().unwrap()))
+            .stderr(Stdio::from(file))
+            .stdin(Stdio::null());
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Proc {
+            name: name.to_string(),
+            log: log.to_path_buf(),
+            child,
+        }
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Still running?
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait (at most 15 s, then SIGKILL).
+    pub fn terminate(&mut self) -> Option<ExitStatus> {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(15) {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill();
+        None
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// What a command run to completion printed.
+pub struct Ran {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    pub fn ok(&self) -> bool {
+        self.status.success()
+    }
+    pub fn text(&self) -> String {
+        format!(
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `cmd` to completion, killing it after `limit` (then panicking: a hang is a failure).
+pub fn run(mut cmd: Command, limit: Duration) -> Ran {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    cmd.stdout(fs::File::create(&out).unwrap())
+        .stderr(fs::File::create(&err).unwrap())
+        .stdin(Stdio::null());
+    let what = format!("{cmd:?}");
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what} did not finish within {limit:?}; it printed:\n{}\n{}",
+                fs::read_to_string(&out).unwrap_or_default(),
+                fs::read_to_string(&err).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Ran {
+        status,
+        stdout: fs::read_to_string(&out).unwrap_or_default(),
+        stderr: fs::read_to_string(&err).unwrap_or_default(),
+    }
+}
+
+/// Runs `cmd` and panics, with what it printed, unless it succeeds.
+pub fn run_ok(cmd: Command, limit: Duration) -> Ran {
+    let what = format!("{cmd:?}");
+    let ran = run(cmd, limit);
+    assert!(ran.ok(), "{what} failed:\n{}", ran.text());
+    ran
+}
+
+/// One nginx site: a port on 127.0.0.1 serving a folder, with its own access log (request,
+/// status, user agent).
+pub struct Site {
+    pub name: String,
+    pub port: u16,
+    pub root: PathBuf,
+}
+
+/// nginx in the foreground as a single process, serving `sites`.
+pub struct Nginx {
+    pub dir: PathBuf,
+    _proc: Proc,
+}
+
+impl Nginx {
+    pub fn start(dir: &Path, sites: &[Site]) -> Nginx {
+        fs::create_dir_all(dir.join("tmp")).unwrap();
+        let d = dir.display();
+        let mut conf = format!(
+            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+             error_log {d}/error.log warn;\nevents {{ worker_connections 256; }}\nhttp {{\n\
+             default_type application/octet-stream;\n\
+             log_format e2e '$request_method $request_uri $status \"$http_user_agent\"';\n\
+             client_body_temp_path {d}/tmp/body;\nproxy_temp_path {d}/tmp/proxy;\n\
+             fastcgi_temp_path {d}/tmp/fastcgi;\nuwsgi_temp_path {d}/tmp/uwsgi;\n\
+             scgi_temp_path {d}/tmp/scgi;\n"
+        );
+        // As root, nginx would otherwise serve as an unprivileged user that cannot read a
+        // test's private temporary folders.
+        if is_root() {
+            conf.insert_str(0, "user root;\n");
+        }
+        for s in sites {
+            conf.push_str(&format!(
+                "server {{ listen 127.0.0.1:{port}; root {root}; access_log {d}/{name}.access.log e2e; }}\n",
+                port = s.port,
+                root = s.root.display(),
+                name = s.name
+            ));
+        }
+        conf.push_str("}\n");
+        fs::write(dir.join("nginx.conf"), conf).unwrap();
+        let mut cmd = Command::new(which("nginx").expect("nginx"));
+        cmd.arg("-p").arg(dir).arg("-c").arg(dir.join("nginx.conf"));
+        let mut proc = Proc::spawn("nginx", cmd, &dir.join("nginx.out"));
+        for s in sites {
+            wait_for(
+                &format!("nginx listening on {}", s.port),
+                Duration::from_secs(10),
+                || {
+                    assert!(
+                        proc.running(),
+                        "nginx exited: {}{}",
+                        proc.log_text(),
+                        fs::read_to_string(dir.join("error.log")).unwrap_or_default()
+                    );
+                    TcpStream::connect(("127.0.0.1", s.port)).ok()
+                },
+            );
+        }
+        Nginx {
+            dir: dir.to_path_buf(),
+            _proc: proc,
+        }
+    }
+
+    /// The lines of a site's access log.
+    pub fn access_log(&self, site: &str) -> Vec<String> {
+        fs::read_to_string(self.dir.join(format!("{site}.access.log")))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// Builds tiny noarch RPMs with rpmbuild: one per name, installing `/usr/share/e2e/NAME`.
+pub fn build_rpms(dir: &Path, names: &[&str]) -> Vec<PathBuf> {
+    let top = dir.join("rpmbuild");
+    fs::create_dir_all(&top).unwrap();
+    names
+        .iter()
+        .map(|name| {
+            let spec = top.join(format!("{name}.spec"));
+            fs::write(
+                &spec,
+                format!(
+                    "Name: {name}\nVersion: 1\nRelease: 1\nSummary: {name} for end-to-end tests\n\
+                     License: MIT\nBuildArch: noarch\nAutoReqProv: no\n%description\n{name}\n\
+                     %install\nmkdir -p %{{buildroot}}/usr/share/e2e\n\
+                     echo {name} > %{{buildroot}}/usr/share/e2e/{name}\n\
+                     %files\n/usr/share/e2e/{name}\n"
+                ),
+            )
+            .unwrap();
+            let mut cmd = Command::new("rpmbuild");
+            cmd.arg("-bb")
+                .arg("--define")
+                .arg(format!("_topdir {}", top.display()))
+                .arg(&spec);
+            run_ok(cmd, Duration::from_secs(120));
+            let rpm = top
+                .join("RPMS/noarch")
+                .join(format!("{name}-1-1.noarch.rpm"));
+            assert!(rpm.exists(), "rpmbuild made no {}", rpm.display());
+            rpm
+        })
+        .collect()
+}
+
+/// A repository in `dir`: the RPMs under Packages/ and repodata from createrepo_c.
+pub fn make_repo(dir: &Path, rpms: &[PathBuf], revision: u32) {
+    let packages = dir.join("Packages");
+    fs::create_dir_all(&packages).unwrap();
+    for rpm in rpms {
+        fs::copy(rpm, packages.join(rpm.file_name().unwrap())).unwrap();
+    }
+    let mut cmd = Command::new("createrepo_c");
+    cmd.arg("--revision").arg(revision.to_string()).arg(dir);
+    run_ok(cmd, Duration::from_secs(120));
+}
+
+/// Points the symlink `link` at `target`, atomically (a reader sees one or the other).
+pub fn switch_link(link: &Path, target: &Path) {
+    let tmp = link.with_extension("new");
+    let _ = fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp).unwrap();
+    fs::rename(&tmp, link).unwrap();
+}
