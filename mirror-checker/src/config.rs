@@ -33,6 +33,16 @@ pub struct DaemonConfig {
     pub publish_interval_secs: u64,
     /// Where Prometheus metrics are served (`127.0.0.1:9464`); off when empty.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// This checker's name among those sharing the store; empty: `HOSTNAME-PID`.
+    pub checker_id: String,
+    /// A newly registered mirror is first checked within this many seconds.
+    pub first_check_within_secs: u64,
+    /// A checker claims at most this many due mirrors at a time, so that several checkers
+    /// share a round.
+    pub batch_max: usize,
+    /// How long a claim (and the leader's role) lasts without being completed or renewed:
+    /// a checker that dies gives its mirrors back after this. Longer than a batch takes.
+    pub lease_secs: u64,
 }
 
 impl Default for DaemonConfig {
@@ -42,6 +52,10 @@ impl Default for DaemonConfig {
             master_interval_secs: 300,
             publish_interval_secs: 60,
             metrics_listen: None,
+            checker_id: String::new(),
+            first_check_within_secs: 300,
+            batch_max: 100,
+            lease_secs: 600,
         }
     }
 }

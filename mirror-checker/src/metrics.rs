@@ -24,6 +24,9 @@ pub struct Metrics {
     upstream_age: IntGaugeVec,
     upstream_errors: IntGauge,
     snapshot_serial: IntGauge,
+    leader: IntGauge,
+    claimed: IntCounter,
+    ticks: IntCounterVec,
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
@@ -54,8 +57,25 @@ impl Metrics {
             upstream_age: reg(&r, IntGaugeVec::new(Opts::new("mirror_checker_upstream_age_seconds", "Seconds since the master's current repomd.xml of each directory was first seen."), &["directory"]).unwrap()),
             upstream_errors: reg(&r, IntGauge::new("mirror_checker_upstream_errors", "Directories whose master repomd.xml could not be read at the last scan.").unwrap()),
             snapshot_serial: reg(&r, IntGauge::new("mirror_checker_snapshot_serial", "Serial of the last published snapshot.").unwrap()),
+            leader: reg(&r, IntGauge::new("mirror_checker_leader", "1 while this checker leads: it scans the master and publishes snapshots.").unwrap()),
+            claimed: reg(&r, IntCounter::new("mirror_checker_claimed_mirrors_total", "Due mirrors this checker claimed from the shared schedule.").unwrap()),
+            ticks: reg(&r, IntCounterVec::new(Opts::new("mirror_checker_ticks_total", "Daemon ticks; ok=false when one failed (the store unreachable, say) and is retried."), &["ok"]).unwrap()),
             registry: r,
         }
+    }
+
+    pub fn leader(&self, leader: bool) {
+        self.leader.set(leader as i64);
+    }
+
+    pub fn claimed(&self, n: usize) {
+        self.claimed.inc_by(n as u64);
+    }
+
+    pub fn tick(&self, ok: bool) {
+        self.ticks
+            .with_label_values(&[if ok { "true" } else { "false" }])
+            .inc();
     }
 
     pub fn crawl(&self, seconds: f64, judgement: &crate::crawl::Judgement) {

@@ -2,13 +2,13 @@
 //! operations the commands and the daemon run: scan the master, crawl, publish.
 
 use crate::config::Config;
-use crate::crawl::{self, CrawlInput, Judgement};
+use crate::crawl::{self, Claimed, CrawlInput, Judgement};
 use crate::http::HttpClient;
 use crate::metrics::Metrics;
 use crate::upstream::{self, Master, ScanReport};
 use anyhow::{Context, Result};
 use shared::snapshot::{self, SnapshotInput};
-use shared::store::{now, SnapshotRecord, Store};
+use shared::store::{now, Claim, Schedule, SnapshotRecord, Store};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -17,11 +17,27 @@ use tokio_util::sync::CancellationToken;
 
 pub const GENERATOR: &str = concat!("mirror-checker ", env!("CARGO_PKG_VERSION"));
 
+/// The lease of the checker that scans the master and publishes snapshots.
+pub const LEADER: &str = "leader";
+
 pub struct Checker {
     pub store: Store,
     pub config: Config,
     pub client: HttpClient,
     pub metrics: Metrics,
+    /// This checker's name among those sharing the store.
+    pub id: String,
+}
+
+/// `HOSTNAME-PID`: unique among checkers, readable in the schedule.
+fn default_checker_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "checker".into());
+    format!("{host}-{}", std::process::id())
 }
 
 /// What one crawl did.
@@ -70,11 +86,17 @@ impl Checker {
     pub async fn new(config: Config) -> Result<Checker> {
         let store = crate::commands::open_store(&config).await?;
         let client = HttpClient::new(config.http.clone())?;
+        let id = if config.daemon.checker_id.is_empty() {
+            default_checker_id()
+        } else {
+            config.daemon.checker_id.clone()
+        };
         Ok(Checker {
             store,
             config,
             client,
             metrics: Metrics::new(),
+            id,
         })
     }
 
@@ -114,18 +136,34 @@ impl Checker {
         Ok(report)
     }
 
-    /// Checks `only` (or every enabled mirror), applies the results and publishes a snapshot.
-    /// Interrupted, it writes nothing.
+    /// Scans the master (when one is configured), checks `only` (or every enabled mirror),
+    /// applies the results and publishes a snapshot. Interrupted, it writes nothing.
     pub async fn crawl(
         &self,
         only: Option<&HashSet<i64>>,
         cancel: &CancellationToken,
     ) -> Result<CrawlSummary> {
+        let scan = self.master()?.is_some();
+        self.run_crawl(only, scan, None, true, cancel).await
+    }
+
+    /// One crawl: optionally a scan of the master, the checks of `only` (or of every enabled
+    /// mirror), their judgement applied in one transaction together with completing
+    /// `claimed`, and optionally a snapshot.
+    async fn run_crawl(
+        &self,
+        only: Option<&HashSet<i64>>,
+        scan: bool,
+        claimed: Option<&Claimed<'_>>,
+        publish: bool,
+        cancel: &CancellationToken,
+    ) -> Result<CrawlSummary> {
         let started = Instant::now();
         let started_at = now();
-        let scan = match self.master()? {
-            Some(_) => Some(self.scan(started_at).await?),
-            None => None,
+        let scan = if scan {
+            Some(self.scan(started_at).await?)
+        } else {
+            None
         };
         let scanned = started.elapsed();
         let mut input = CrawlInput::load(&self.store).await?;
@@ -145,7 +183,7 @@ impl Checker {
         )
         .await?;
         let checked = started.elapsed();
-        let judgement = crawl::judge(
+        let mut judgement = crawl::judge(
             &input,
             &summaries,
             &self.config.crawl,
@@ -153,7 +191,8 @@ impl Checker {
             started_at,
             now(),
         );
-        crawl::apply(&self.store, writer, &judgement).await?;
+        judgement.run.checker = self.id.clone();
+        crawl::apply(&self.store, writer, &judgement, claimed).await?;
         let applied = started.elapsed();
         for e in &judgement.events {
             // A first verdict on a new mirror is routine; a change of a known state is news.
@@ -163,11 +202,13 @@ impl Checker {
                 tracing::info!(mirror_id = e.mirror_id, capability = %e.capability, from = %e.old_state, to = %e.new_state, reason = %e.reason, "health changed");
             }
         }
-        let snapshot = if judgement.run.ignored {
+        if judgement.run.ignored {
             tracing::warn!(note = %judgement.run.note, "crawl set aside");
-            None
-        } else {
+        }
+        let snapshot = if publish && !judgement.run.ignored {
             Some(self.publish().await?)
+        } else {
+            None
         };
         let duration = started.elapsed();
         tracing::info!(
@@ -203,9 +244,13 @@ impl Checker {
         Ok(record)
     }
 
-    /// Runs until cancelled: every mirror is checked once per interval, at an offset of its own
-    /// so the work is spread out; results are applied in batches and a snapshot published after
-    /// each. The master is scanned on its own interval.
+    /// Runs until cancelled, sharing the work with every other checker on the same store.
+    /// Each tick it claims the mirrors that are due (each is checked once per interval, at a
+    /// phase of its own; claims are leases, so no two checkers take the same mirror and a
+    /// dead checker's mirrors come back), checks them and applies the results together with
+    /// their next due times. One checker at a time leads (a lease too): it scans the master and
+    /// publishes a snapshot whenever the store has changed. A failed tick (the store
+    /// unreachable, say) is logged and retried at the next one; nothing needs restarting.
     pub async fn daemon(&self, cancel: CancellationToken) -> Result<()> {
         let d = self.config.daemon.clone();
         if let Some(listen) = d.metrics_listen {
@@ -216,49 +261,138 @@ impl Checker {
                 }
             });
         }
-        let interval = d.interval_secs.max(1) as i64;
-        let start = now();
-        let mut due: HashMap<i64, i64> = HashMap::new();
-        let mut last_scan: Option<i64> = None;
+        tracing::info!(checker = %self.id, "checker daemon started");
+        let mut state = DaemonState::default();
         loop {
-            let t = now();
-            let mirrors = self.store.load_mirrors_with_ids().await?;
-            for (id, m) in &mirrors {
-                // A stable offset per mirror within the interval.
-                due.entry(*id).or_insert_with(|| {
-                    start + (shared::model::stable_hash(&m.name) % interval as u64) as i64
-                });
-            }
-            let batch: HashSet<i64> = due
-                .iter()
-                .filter(|(_, at)| **at <= t)
-                .map(|(id, _)| *id)
-                .collect();
-            let scan_due = last_scan.is_none_or(|at| t - at >= d.master_interval_secs as i64);
-            if !batch.is_empty() || scan_due {
-                if scan_due {
-                    last_scan = Some(t);
-                }
-                match self.crawl(Some(&batch), &cancel).await {
-                    Ok(summary) => {
-                        tracing::info!("{}", summary.describe());
-                        for id in &batch {
-                            due.insert(*id, due[id] + interval);
-                        }
-                    }
-                    Err(e) if e.downcast_ref::<crawl::Interrupted>().is_some() => return Ok(()),
-                    Err(e) => tracing::error!(
+            match self.tick(&mut state, &cancel).await {
+                Ok(()) => self.metrics.tick(true),
+                Err(e) if e.downcast_ref::<crawl::Interrupted>().is_some() => break,
+                Err(e) => {
+                    self.metrics.tick(false);
+                    tracing::error!(
                         error = format!("{e:#}"),
-                        "batch failed; retrying at the next tick"
-                    ),
+                        "tick failed; retrying in {} s",
+                        d.publish_interval_secs.max(1)
+                    );
                 }
             }
             tokio::select! {
-                _ = cancel.cancelled() => return Ok(()),
+                _ = cancel.cancelled() => break,
                 _ = tokio::time::sleep(Duration::from_secs(d.publish_interval_secs.max(1))) => {}
             }
         }
+        // A clean stop hands the leader's role over at once.
+        if state.leader {
+            if let Err(e) = self.store.release_lease(LEADER, &self.id).await {
+                tracing::warn!(error = %e, "could not release the leader's lease");
+            }
+        }
+        Ok(())
     }
+
+    /// The schedule the daemon keeps.
+    pub fn schedule(&self) -> Schedule {
+        Schedule {
+            interval: self.config.daemon.interval_secs.max(1),
+            first_within: self.config.daemon.first_check_within_secs,
+        }
+    }
+
+    async fn tick(&self, state: &mut DaemonState, cancel: &CancellationToken) -> Result<()> {
+        let d = &self.config.daemon;
+        let schedule = self.schedule();
+        let t = now();
+        self.store.schedule_new_mirrors(&schedule, t).await?;
+        let leader = self
+            .store
+            .hold_lease(LEADER, &self.id, t, d.lease_secs)
+            .await?;
+        if leader != state.leader {
+            tracing::info!(checker = %self.id, leader, "leader's role changed");
+            state.leader = leader;
+        }
+        self.metrics.leader(leader);
+        let scan = leader
+            && self.master()?.is_some()
+            && state
+                .last_scan
+                .is_none_or(|at| t - at >= d.master_interval_secs as i64);
+        let claims = self
+            .store
+            .claim_due(&self.id, t, d.lease_secs, d.batch_max.max(1))
+            .await?;
+        self.metrics.claimed(claims.len());
+        if scan || !claims.is_empty() {
+            if scan {
+                state.last_scan = Some(t);
+            }
+            self.check_claims(&claims, scan, &schedule, cancel).await?;
+        }
+        if leader {
+            let mark = self.store.change_mark().await?;
+            let stale = state
+                .published_at
+                .is_none_or(|at| t - at >= REPUBLISH_TICKS * d.publish_interval_secs as i64);
+            if state.published_mark.as_ref() != Some(&mark) || stale {
+                // Still the leader? A batch can outlast the lease.
+                if self
+                    .store
+                    .hold_lease(LEADER, &self.id, now(), d.lease_secs)
+                    .await?
+                {
+                    self.publish().await?;
+                    state.published_mark = Some(mark);
+                    state.published_at = Some(t);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks claimed mirrors and applies the results with their next due times; on failure
+    /// gives the claims back so that any checker can take them at once.
+    async fn check_claims(
+        &self,
+        claims: &[Claim],
+        scan: bool,
+        schedule: &Schedule,
+        cancel: &CancellationToken,
+    ) -> Result<()> {
+        let ids: HashSet<i64> = claims.iter().map(|c| c.mirror_id).collect();
+        let claimed = Claimed {
+            holder: &self.id,
+            claims,
+            schedule: *schedule,
+        };
+        match self
+            .run_crawl(Some(&ids), scan, Some(&claimed), false, cancel)
+            .await
+        {
+            Ok(summary) => {
+                tracing::info!("{}", summary.describe());
+                Ok(())
+            }
+            Err(e) => {
+                if let Err(release) = self.store.release_claims(&self.id, claims).await {
+                    tracing::warn!(error = %release, "could not give claims back; their leases will run out");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A leader publishes at least this many ticks apart even when nothing changed, so that
+/// servers never see the snapshot age (and the alternates window moves on).
+const REPUBLISH_TICKS: i64 = 10;
+
+/// What the daemon remembers between ticks.
+#[derive(Default)]
+struct DaemonState {
+    leader: bool,
+    last_scan: Option<i64>,
+    published_mark: Option<Vec<i64>>,
+    published_at: Option<i64>,
 }
 
 /// Builds a snapshot from the store, writes it atomically, and records it. The serial is one

@@ -66,6 +66,31 @@ pub async fn print(config: &Config, name: &str) -> Result<()> {
             st.checked_at, st.requests, st.bytes, st.not_modified
         );
     }
+    if let Some(row) = store
+        .schedule_rows()
+        .await?
+        .into_iter()
+        .find(|r| r.mirror_id == *id)
+    {
+        let now = shared::store::now();
+        let due = if row.due_at <= now {
+            "due now".to_string()
+        } else {
+            format!(
+                "next check in {}",
+                shared::duration::human_age((row.due_at - now) as u64)
+            )
+        };
+        let by = match (&row.last_checked_by, row.last_checked_at) {
+            (Some(by), Some(at)) => format!("; last checked at {at} by {by}"),
+            _ => String::new(),
+        };
+        let held = match (&row.holder, row.lease_until) {
+            (Some(h), Some(until)) if until >= now => format!("; being checked by {h}"),
+            _ => String::new(),
+        };
+        println!("  {due}{by}{held}");
+    }
     let events = store.health_events(*id, 10).await?;
     if !events.is_empty() {
         println!("  recent changes:");

@@ -533,6 +533,17 @@ async fn the_daemon_spreads_checks_publishes_and_stops_cleanly() {
     running.await.unwrap().unwrap();
     let runs = checker.store.crawl_runs(100).await.unwrap();
     assert!(runs.len() >= 2, "batches: {}", runs.len());
+    assert!(runs.iter().all(|r| r.checker == checker.id));
+    // The shared schedule: every mirror checked by this checker, none left claimed, and the
+    // leader's role handed back at the clean stop.
+    let rows = checker.store.schedule_rows().await.unwrap();
+    assert_eq!(rows.len(), 4);
+    for row in &rows {
+        assert!(row.checks >= 1, "{row:?}");
+        assert_eq!(row.last_checked_by.as_deref(), Some(checker.id.as_str()));
+        assert_eq!(row.holder, None, "{row:?}");
+    }
+    assert_eq!(checker.store.lease("leader").await.unwrap(), None);
     net.checker = match std::sync::Arc::try_unwrap(checker) {
         Ok(c) => c,
         Err(_) => panic!("the daemon let go of the checker"),

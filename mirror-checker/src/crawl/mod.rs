@@ -267,6 +267,14 @@ pub struct Judgement {
     pub by_outcome: BTreeMap<CheckOutcome, usize>,
 }
 
+/// The mirrors a daemon batch claimed from the shared schedule: completed in the crawl's
+/// transaction.
+pub struct Claimed<'a> {
+    pub holder: &'a str,
+    pub claims: &'a [shared::store::Claim],
+    pub schedule: shared::store::Schedule,
+}
+
 /// Decides what a crawl changes: the 70% rule, then hysteresis per capability.
 pub fn judge(
     input: &CrawlInput,
@@ -294,6 +302,7 @@ pub fn judge(
         bytes: summaries.iter().map(|r| r.bytes as i64).sum(),
         ignored,
         note: String::new(),
+        checker: String::new(),
     };
     if ignored {
         run.note = format!(
@@ -343,13 +352,25 @@ pub fn judge(
 /// when the run is set aside, rolls the results back and records only the run.
 pub async fn apply(
     store: &Store,
-    writer: CrawlWriter,
+    mut writer: CrawlWriter,
     judgement: &Judgement,
+    claimed: Option<&Claimed<'_>>,
 ) -> anyhow::Result<()> {
     if judgement.run.ignored {
         writer.abandon().await?;
         store.record_run(&judgement.run).await?;
+        // Set aside, but done: the mirrors are not checked again before their next turn.
+        if let Some(c) = claimed {
+            store
+                .complete_claims(c.holder, c.claims, &c.schedule, judgement.run.finished_at)
+                .await?;
+        }
     } else {
+        if let Some(c) = claimed {
+            writer
+                .complete_claims(c.holder, c.claims, &c.schedule, judgement.run.finished_at)
+                .await?;
+        }
         writer
             .finish(
                 &judgement.run,

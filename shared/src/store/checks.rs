@@ -94,6 +94,8 @@ pub struct CrawlRun {
     /// True when the results were set aside (most checks failed at once).
     pub ignored: bool,
     pub note: String,
+    /// The checker that ran it (its `[daemon] checker_id`).
+    pub checker: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,7 +220,7 @@ impl Store {
     /// The most recent runs, newest first.
     pub async fn crawl_runs(&self, limit: i64) -> Result<Vec<CrawlRun>> {
         let rows = sqlx::query(
-            "SELECT started_at, finished_at, mirrors, checks, errors, not_modified, requests, bytes, ignored, note
+            "SELECT started_at, finished_at, mirrors, checks, errors, not_modified, requests, bytes, ignored, note, checker
              FROM crawl_runs ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
@@ -237,6 +239,7 @@ impl Store {
                     bytes: col(row, "bytes")?,
                     ignored: flag(row, "ignored")?,
                     note: col(row, "note")?,
+                    checker: col(row, "checker")?,
                 })
             })
             .collect()
@@ -426,6 +429,18 @@ impl CrawlWriter {
         Ok(())
     }
 
+    /// Marks the mirrors this crawl claimed checked and schedules their next check, in the
+    /// crawl's transaction: results and schedule are committed together or not at all.
+    pub async fn complete_claims(
+        &mut self,
+        holder: &str,
+        claims: &[super::Claim],
+        schedule: &super::Schedule,
+        now: i64,
+    ) -> Result<()> {
+        super::schedule::complete(&mut self.tx, holder, claims, schedule, now).await
+    }
+
     /// Rolls back every result written so far.
     pub async fn abandon(self) -> Result<()> {
         self.tx.rollback().await?;
@@ -545,8 +560,8 @@ async fn write_health(
 
 async fn write_run(tx: &mut Transaction<'_, Any>, run: &CrawlRun) -> Result<()> {
     sqlx::query(
-        "INSERT INTO crawl_runs (started_at, finished_at, mirrors, checks, errors, not_modified, requests, bytes, ignored, note)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO crawl_runs (started_at, finished_at, mirrors, checks, errors, not_modified, requests, bytes, ignored, note, checker)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(run.started_at)
     .bind(run.finished_at)
@@ -558,6 +573,7 @@ async fn write_run(tx: &mut Transaction<'_, Any>, run: &CrawlRun) -> Result<()> 
     .bind(run.bytes)
     .bind(run.ignored)
     .bind(&run.note)
+    .bind(&run.checker)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -6,12 +6,14 @@
 mod catalog;
 mod checks;
 mod mirrors;
+mod schedule;
 
 pub use checks::{
     CheckRecord, CrawlRun, CrawlWriter, HealthEvent, HealthRecord, MirrorStats, RepomdVersion,
     SnapshotRecord,
 };
 pub use mirrors::ApplyOutcome;
+pub use schedule::{Claim, Schedule, ScheduleRow};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -65,6 +67,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "mirror crawl stats",
         include_str!("../../../migrations/sqlite/0003_mirror_crawl_stats.sql"),
     ),
+    (
+        4,
+        "crawl schedule",
+        include_str!("../../../migrations/sqlite/0004_crawl_schedule.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -82,6 +89,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "mirror crawl stats",
         include_str!("../../../migrations/postgres/0003_mirror_crawl_stats.sql"),
+    ),
+    (
+        4,
+        "crawl schedule",
+        include_str!("../../../migrations/postgres/0004_crawl_schedule.sql"),
     ),
 ];
 

@@ -259,6 +259,7 @@ async fn upstream_history_checks_health_and_snapshots() {
             bytes: 4096,
             ignored: false,
             note: String::new(),
+            checker: "checker-a".into(),
         };
         records[1].outcome = CheckOutcome::Missing;
         let mut writer = store.begin_crawl().await.unwrap();
@@ -328,5 +329,163 @@ async fn upstream_history_checks_health_and_snapshots() {
         );
         assert!(store.load_health().await.unwrap().is_empty());
         assert!(store.mirror_stats().await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_checkers_claim_each_due_mirror_exactly_once() {
+    // The real registry when it is there (530 mirrors), else the examples.
+    let mirrors = match shared_data("almalinux-mirrors/mirrors.d") {
+        Some(dir) => registry::import_dir(&dir).unwrap().mirrors,
+        None => example_mirrors(),
+    };
+    let schedule = Schedule {
+        interval: 900,
+        first_within: 60,
+    };
+    for (backend, store) in test_stores("claims").await {
+        store.apply_registry(&mirrors, false).await.unwrap();
+        let ids: Vec<i64> = store
+            .load_mirrors_with_ids()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        let now = 1_800_000_000;
+        assert_eq!(
+            store.schedule_new_mirrors(&schedule, now).await.unwrap(),
+            ids.len()
+        );
+        assert_eq!(store.schedule_new_mirrors(&schedule, now).await.unwrap(), 0);
+        // Nothing is due before its first due time; everything is within a minute.
+        let early = store
+            .claim_due("early", now - 1, 300, 10_000)
+            .await
+            .unwrap();
+        assert!(early.is_empty(), "{backend:?}");
+        let at = now + 60;
+
+        // Four checkers claim in small batches at the same time.
+        let mut tasks = Vec::new();
+        for k in 0..4 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let holder = format!("checker-{k}");
+                let mut got = Vec::new();
+                loop {
+                    let batch = store.claim_due(&holder, at, 300, 7).await.unwrap();
+                    if batch.is_empty() {
+                        break;
+                    }
+                    got.extend(batch.into_iter().map(|c| (holder.clone(), c)));
+                }
+                got
+            }));
+        }
+        let mut claimed: Vec<(String, Claim)> = Vec::new();
+        for t in tasks {
+            claimed.extend(t.await.unwrap());
+        }
+        let mut seen: Vec<i64> = claimed.iter().map(|(_, c)| c.mirror_id).collect();
+        seen.sort_unstable();
+        let mut expected = ids.clone();
+        expected.sort_unstable();
+        assert_eq!(seen, expected, "every mirror claimed once ({backend:?})");
+
+        // Claimed mirrors are not claimable again while the lease lives...
+        assert!(store
+            .claim_due("late", at + 299, 300, 10_000)
+            .await
+            .unwrap()
+            .is_empty());
+        // ...completed ones are scheduled about an interval on, released ones are due at
+        // once, and those whose holder vanished come back when the lease runs out.
+        let by = |h: &str| -> Vec<Claim> {
+            claimed
+                .iter()
+                .filter(|(x, _)| x == h)
+                .map(|(_, c)| c.clone())
+                .collect()
+        };
+        let mut writer = store.begin_crawl().await.unwrap();
+        writer
+            .complete_claims("checker-0", &by("checker-0"), &schedule, at)
+            .await
+            .unwrap();
+        writer.abandon().await.unwrap();
+        assert!(
+            store
+                .schedule_rows()
+                .await
+                .unwrap()
+                .iter()
+                .all(|r| r.checks == 0),
+            "an abandoned crawl completes nothing"
+        );
+        store
+            .complete_claims("checker-0", &by("checker-0"), &schedule, at)
+            .await
+            .unwrap();
+        store
+            .release_claims("checker-1", &by("checker-1"))
+            .await
+            .unwrap();
+        let again = store.claim_due("other", at + 1, 300, 10_000).await.unwrap();
+        let again_ids: Vec<i64> = again.iter().map(|c| c.mirror_id).collect();
+        let mut released: Vec<i64> = by("checker-1").iter().map(|c| c.mirror_id).collect();
+        released.sort_unstable();
+        let mut again_sorted = again_ids.clone();
+        again_sorted.sort_unstable();
+        assert_eq!(again_sorted, released, "{backend:?}");
+        let expired = store
+            .claim_due("other", at + 301, 300, 10_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            expired.len(),
+            by("checker-2").len() + by("checker-3").len(),
+            "{backend:?}"
+        );
+        let rows = store.schedule_rows().await.unwrap();
+        for c in by("checker-0") {
+            let row = rows.iter().find(|r| r.mirror_id == c.mirror_id).unwrap();
+            assert_eq!(row.checks, 1);
+            assert_eq!(row.last_checked_by.as_deref(), Some("checker-0"));
+            assert_eq!(row.holder, None);
+            assert!(row.due_at >= at + 450 && row.due_at < at + 1350);
+        }
+        // A completion by a checker whose lease was taken over changes nothing.
+        store
+            .complete_claims("checker-2", &by("checker-2"), &schedule, at + 302)
+            .await
+            .unwrap();
+        let rows = store.schedule_rows().await.unwrap();
+        for c in by("checker-2") {
+            let row = rows.iter().find(|r| r.mirror_id == c.mirror_id).unwrap();
+            assert_eq!((row.checks, row.holder.as_deref()), (0, Some("other")));
+        }
+    }
+}
+
+#[tokio::test]
+async fn one_checker_leads_until_its_lease_runs_out() {
+    for (backend, store) in test_stores("leases").await {
+        let t = 1_800_000_000;
+        assert!(store.hold_lease("leader", "a", t, 30).await.unwrap());
+        assert!(!store.hold_lease("leader", "b", t + 1, 30).await.unwrap());
+        assert!(store.hold_lease("leader", "a", t + 20, 30).await.unwrap());
+        assert!(!store.hold_lease("leader", "b", t + 49, 30).await.unwrap());
+        assert!(store.hold_lease("leader", "b", t + 51, 30).await.unwrap());
+        assert!(!store.hold_lease("leader", "a", t + 52, 30).await.unwrap());
+        assert_eq!(
+            store.lease("leader").await.unwrap(),
+            Some(("b".to_string(), t + 81)),
+            "{backend:?}"
+        );
+        store.release_lease("leader", "a").await.unwrap();
+        assert!(!store.hold_lease("leader", "a", t + 53, 30).await.unwrap());
+        store.release_lease("leader", "b").await.unwrap();
+        assert!(store.hold_lease("leader", "a", t + 53, 30).await.unwrap());
     }
 }
