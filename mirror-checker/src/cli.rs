@@ -64,6 +64,15 @@ pub enum Command {
         /// The mirror's name.
         mirror: String,
     },
+    /// Make mirrors due now: the checker daemons check them at their next tick (after an
+    /// operator fixed a mirror, say).
+    Recheck {
+        /// Mirror names.
+        mirrors: Vec<String>,
+        /// Every registered mirror.
+        #[arg(long, conflicts_with = "mirrors")]
+        all: bool,
+    },
     /// Build a snapshot from the store and publish it atomically.
     Snapshot {
         /// Where to write it (default: snapshot_path from the config).

@@ -93,6 +93,33 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Status { mirror } => crate::status::print(&config, &mirror).await,
+        Command::Recheck { mirrors, all } => {
+            if mirrors.is_empty() && !all {
+                bail!("name the mirrors to recheck, or give --all");
+            }
+            let store = open_store(&config).await?;
+            let known = store.load_mirrors_with_ids().await?;
+            let mut ids = Vec::new();
+            let mut unknown = Vec::new();
+            for name in &mirrors {
+                match known.iter().find(|(_, m)| &m.name == name) {
+                    Some((id, _)) => ids.push(*id),
+                    None => unknown.push(name.as_str()),
+                }
+            }
+            if !unknown.is_empty() {
+                bail!("no mirror is registered as {}", unknown.join(", "));
+            }
+            if all {
+                ids = known.iter().map(|(id, _)| *id).collect();
+            }
+            store
+                .schedule_new_mirrors(&config.daemon.schedule(), now())
+                .await?;
+            let n = store.make_due(&ids, now()).await?;
+            println!("{n} mirrors are due now; the checker daemons check them at their next tick");
+            Ok(())
+        }
         Command::Snapshot { out } => {
             let store = open_store(&config).await?;
             let path = out.unwrap_or_else(|| config.snapshot_path.clone());

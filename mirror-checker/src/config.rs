@@ -45,6 +45,16 @@ pub struct DaemonConfig {
     pub lease_secs: u64,
 }
 
+impl DaemonConfig {
+    /// When mirrors are checked.
+    pub fn schedule(&self) -> shared::store::Schedule {
+        shared::store::Schedule {
+            interval: self.interval_secs.max(1),
+            first_within: self.first_check_within_secs,
+        }
+    }
+}
+
 impl Default for DaemonConfig {
     fn default() -> Self {
         DaemonConfig {

@@ -290,17 +290,9 @@ impl Checker {
         Ok(())
     }
 
-    /// The schedule the daemon keeps.
-    pub fn schedule(&self) -> Schedule {
-        Schedule {
-            interval: self.config.daemon.interval_secs.max(1),
-            first_within: self.config.daemon.first_check_within_secs,
-        }
-    }
-
     async fn tick(&self, state: &mut DaemonState, cancel: &CancellationToken) -> Result<()> {
         let d = &self.config.daemon;
-        let schedule = self.schedule();
+        let schedule = d.schedule();
         let t = now();
         self.store.schedule_new_mirrors(&schedule, t).await?;
         let leader = self

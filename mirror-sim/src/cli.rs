@@ -38,7 +38,8 @@ pub struct Serve {
     /// Seed of the behaviour mix.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// `realistic` (a few of every failure) or `all-current`.
+    /// `realistic` (a few of every failure), `all-current`, or `all-slow-MS` (every mirror
+    /// current, answering after MS milliseconds).
     #[arg(long, default_value = "realistic")]
     pub mix: String,
     /// Folder to write ca.pem and checker-network.toml into.
@@ -100,7 +101,15 @@ async fn run_serve(cli: Serve) -> anyhow::Result<()> {
     let mix = match cli.mix.as_str() {
         "realistic" => Mix::Realistic,
         "all-current" => Mix::AllCurrent,
-        other => anyhow::bail!("unknown mix {other:?}: use realistic or all-current"),
+        other => match other
+            .strip_prefix("all-slow-")
+            .and_then(|ms| ms.parse::<u64>().ok())
+        {
+            Some(ms) => Mix::AllSlow(std::time::Duration::from_millis(ms)),
+            None => anyhow::bail!(
+                "unknown mix {other:?}: use realistic, all-current or all-slow-MS (all-slow-300)"
+            ),
+        },
     };
     let options = SimOptions {
         seed: cli.seed,

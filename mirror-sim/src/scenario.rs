@@ -65,6 +65,9 @@ pub enum Mix {
     AllCurrent,
     /// Mostly current, with a few of every failure: the realistic network.
     Realistic,
+    /// Every mirror current but answering each request after a delay: crawls that take a
+    /// while, for tests that interrupt them.
+    AllSlow(Duration),
 }
 
 /// SplitMix64: a tiny, fast, seedable generator; good enough to spread behaviours.
@@ -124,6 +127,7 @@ pub fn assign(
         let mut rng = Rng::new(seed ^ shared::model::stable_hash(name));
         let behavior = match mix {
             Mix::AllCurrent => Behavior::Current,
+            Mix::AllSlow(d) => Behavior::Slow(d),
             Mix::Realistic => {
                 let roll = rng.below(100);
                 let mut acc = 0;
@@ -140,7 +144,7 @@ pub fn assign(
             Families::V4
         } else {
             match (mix, rng.below(100)) {
-                (Mix::AllCurrent, _) => Families::Dual,
+                (Mix::AllCurrent | Mix::AllSlow(_), _) => Families::Dual,
                 (_, r) if r < 60 => Families::Dual,
                 (_, r) if r < 95 => Families::V4,
                 _ => Families::V6,

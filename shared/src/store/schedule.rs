@@ -133,6 +133,20 @@ impl Store {
         Ok(claims)
     }
 
+    /// Makes mirrors due at `now` (an operator's recheck); returns how many were scheduled.
+    pub async fn make_due(&self, mirror_ids: &[i64], now: i64) -> Result<u64> {
+        let mut n = 0;
+        for id in mirror_ids {
+            n += sqlx::query("UPDATE crawl_schedule SET due_at = $1 WHERE mirror_id = $2")
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(n)
+    }
+
     /// Gives claims back unchecked: the mirrors stay due for whoever claims next.
     pub async fn release_claims(&self, holder: &str, claims: &[Claim]) -> Result<()> {
         for c in claims {
