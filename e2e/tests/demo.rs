@@ -1,58 +1,30 @@
 //! The README's first command: `scripts/demo` brings the whole system up, answers, and stops
 //! every process it started on Ctrl-C.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use e2e::{free_port, http_get, project_root, test_dir, workspace_bin};
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn get(addr: &str, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, text)
+    http_get(addr, path).unwrap()
 }
 
 #[test]
 fn the_demo_comes_up_answers_and_stops_everything() {
     // The workspace's binaries, built by `cargo test --workspace` next to this test's folder.
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    for name in ["mirror-sim", "mirror-checker", "mirrorlist-server"] {
-        assert!(
-            bin.join(name).exists(),
-            "{} is missing: run the workspace's tests (cargo test --workspace)",
-            bin.join(name).display()
-        );
+    let bin = workspace_bin("mirror-sim").parent().unwrap().to_path_buf();
+    for name in ["mirror-checker", "mirrorlist-server"] {
+        workspace_bin(name);
     }
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap();
-    let out = tempfile::tempdir().unwrap();
+    let root = project_root();
+    let out = test_dir();
     let listen = format!("127.0.0.1:{}", free_port());
     let metrics = format!("127.0.0.1:{}", free_port());
     let mut demo = Command::new("bash")
         .arg(root.join("scripts/demo"))
-        .current_dir(root)
+        .current_dir(&root)
         .env("DEMO_BIN", &bin)
         .env("DEMO_OUT", out.path())
         .env("DEMO_LISTEN", &listen)
