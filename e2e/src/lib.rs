@@ -55,13 +55,14 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// A program of this workspace, built by `cargo test --workspace` next to the test binaries.
+/// A program of this workspace, next to the test binaries (`./scripts/test` builds them;
+/// by hand: `cargo build --workspace --bins`).
 pub fn workspace_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let path = exe.parent().unwrap().parent().unwrap().join(name);
     assert!(
         path.exists(),
-        "{} is missing: run the workspace's tests (cargo test --workspace)",
+        "{} is missing: build the programs first (cargo build --workspace --bins)",
         path.display()
     );
     path
