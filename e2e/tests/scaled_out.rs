@@ -334,12 +334,10 @@ fn two_checkers_share_the_crawl_and_the_servers_outlive_failures() {
         (!held.is_empty()).then_some(held)
     });
     checkers[0].daemon.as_mut().unwrap().kill();
-    let mut answered = 0;
     let second = wait_for("round two without checker-a", LIMIT, || {
         for r in &replicas {
             let (status, body) = r.get("/metalink?repo=baseos-9&arch=x86_64");
             assert!(status == 200 && body.contains("<url"), "{status} {body}");
-            answered += 1;
         }
         let s = schedule(&pg);
         s.values().all(|(c, _)| *c >= 2).then_some(s)
@@ -353,7 +351,6 @@ fn two_checkers_share_the_crawl_and_the_servers_outlive_failures() {
             "{name}, held by the killed checker, was checked by the other"
         );
     }
-    assert!(answered >= 2);
     // checker-b leads now (if it did not already) and publishes the round.
     let serial = replicas[0].serial();
     wait_for("checker-b leading and publishing", LIMIT, || {

@@ -116,19 +116,35 @@ impl Store {
             .bind(limit as i64)
             .fetch_all(&self.pool)
             .await?;
-        let mut claims = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let mirror_id: i64 = col(row, "mirror_id")?;
-            let name: String = sqlx::query_scalar("SELECT name FROM mirrors WHERE id = $1")
-                .bind(mirror_id)
-                .fetch_one(&self.pool)
-                .await?;
-            claims.push(Claim {
-                mirror_id,
-                name,
-                due_at: col(row, "due_at")?,
-            });
+        if rows.is_empty() {
+            return Ok(Vec::new());
         }
+        let placeholders: Vec<String> = (1..=rows.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT id, name FROM mirrors WHERE id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for row in &rows {
+            query = query.bind(col::<i64>(row, "mirror_id")?);
+        }
+        let names: std::collections::HashMap<i64, String> = query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((col(r, "id")?, col(r, "name")?)))
+            .collect::<Result<_>>()?;
+        let mut claims = rows
+            .iter()
+            .map(|row| {
+                let mirror_id: i64 = col(row, "mirror_id")?;
+                Ok(Claim {
+                    mirror_id,
+                    name: names.get(&mirror_id).cloned().unwrap_or_default(),
+                    due_at: col(row, "due_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         claims.sort_by_key(|c| (c.due_at, c.mirror_id));
         Ok(claims)
     }
