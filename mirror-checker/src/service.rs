@@ -315,10 +315,12 @@ impl Checker {
             .await?;
         self.metrics.claimed(claims.len());
         if scan || !claims.is_empty() {
+            self.check_claims(&claims, scan, &schedule, cancel).await?;
+            // Only a scan that went through waits for the next interval; a failed one is
+            // tried again at the next tick.
             if scan {
                 state.last_scan = Some(t);
             }
-            self.check_claims(&claims, scan, &schedule, cancel).await?;
         }
         if leader {
             let mark = self.store.change_mark().await?;
