@@ -205,7 +205,7 @@ impl World {
             format!(
                 "database = \"sqlite://{d}/checker.db\"\nsnapshot_path = \"{d}/snapshot.bin\"\n\n\
                  [master]\nurl = \"http://127.0.0.1:{m}/\"\n\n\
-                 [http]\nconnect_timeout_ms = 1000\nfirst_byte_timeout_ms = 2000\ntotal_timeout_ms = 3000\n\n\
+                 [http]\nconnect_timeout = \"1s\"\nfirst_byte_timeout = \"2s\"\ntotal_timeout = \"3s\"\n\n\
                  [crawl]\nretries = 0\n",
                 d = dir.display(),
                 m = sites[0].port
@@ -241,12 +241,7 @@ impl World {
             .arg(dir.join("snapshot.bin"))
             .arg("--listen")
             .arg(&world.server_addr)
-            .args([
-                "--allow-ip-param",
-                "--poll-secs",
-                "1",
-                "--no-locate-mirrors",
-            ])
+            .args(["--allow-ip-param", "--poll", "1s", "--no-locate-mirrors"])
             .args(["--log", "info"]);
         world.server = Some(Proc::spawn(
             "mirrorlist-server",

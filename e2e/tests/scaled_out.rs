@@ -217,9 +217,9 @@ fn two_checkers_share_the_crawl_and_the_servers_outlive_failures() {
                 format!(
                     "database = \"{url}\"\nsnapshot_path = \"{snap}\"\n\n{network}\n\
                      [crawl]\nretries = 0\n\n\
-                     [daemon]\nchecker_id = \"{id}\"\ninterval_secs = 3600\n\
-                     first_check_within_secs = 6\npublish_interval_secs = 1\nbatch_max = 2\n\
-                     lease_secs = {LEASE_SECS}\nmaster_interval_secs = 3600\n\
+                     [daemon]\nchecker_id = \"{id}\"\ninterval = \"1h\"\n\
+                     first_check_within = \"6s\"\ntick = \"1s\"\nbatch_max = 2\n\
+                     lease = \"{LEASE_SECS}s\"\nmaster_interval = \"1h\"\n\
                      metrics_listen = \"{metrics}\"\n",
                     url = pg.url,
                     snap = snapshot.display(),
@@ -284,7 +284,7 @@ fn two_checkers_share_the_crawl_and_the_servers_outlive_failures() {
                 .arg("--listen")
                 .arg(&addr)
                 .args(["--seed", "7", "--allow-ip-param", "--no-locate-mirrors"])
-                .args(["--poll-secs", "1", "--max-snapshot-age", "1d"]);
+                .args(["--poll", "1s", "--max-snapshot-age", "1d"]);
             if geoip.exists() {
                 c.arg("--geoip").arg(&geoip);
             }

@@ -1,4 +1,5 @@
-//! Command-line interface.
+//! Command-line interface. Flags that may also come from the environment use the one prefix
+//! `MIRROR_CHECKER_`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -15,13 +16,13 @@ pub struct Cli {
     pub config: Option<PathBuf>,
     /// Database URL: sqlite://FILE (created on first use) or postgres://USER@HOST/DB.
     /// Overrides the config file.
-    #[arg(long, env = "MIRRORS_DATABASE", global = true)]
+    #[arg(long, env = "MIRROR_CHECKER_DATABASE", global = true)]
     pub database: Option<String>,
     /// Log filter, e.g. `info` or `mirror_checker=debug` (default: RUST_LOG, else info).
-    #[arg(long, env = "MIRRORS_LOG", global = true)]
+    #[arg(long, env = "MIRROR_CHECKER_LOG", global = true)]
     pub log: Option<String>,
     /// Log one JSON object per line.
-    #[arg(long, env = "MIRRORS_LOG_JSON", global = true)]
+    #[arg(long, env = "MIRROR_CHECKER_LOG_JSON", global = true)]
     pub log_json: bool,
     #[command(subcommand)]
     pub command: Command,

@@ -2,62 +2,24 @@
 
 use crate::cli::{CatalogCommand, Cli, Command};
 use crate::config::Config;
-use crate::service::{publish_snapshot, Checker};
-use anyhow::{bail, Context, Result};
+use crate::error::{Error, Result};
+use crate::service::Checker;
 use shared::catalog::{import_almalinux, Catalog};
 use shared::registry::{self, FileOutcome};
-use shared::store::{now, Store};
+use shared::time::now;
 use std::path::Path;
 
-/// Makes sure the folder of a SQLite file exists, so a first run just works.
-fn prepare_sqlite_dir(url: &str) -> Result<()> {
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
-    if url.contains("://") && !url.starts_with("sqlite:") {
-        return Ok(());
-    }
-    let path = path.split('?').next().unwrap_or(path);
-    if let Some(parent) = Path::new(path)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    Ok(())
-}
-
-pub async fn open_store(config: &Config) -> Result<Store> {
-    prepare_sqlite_dir(&config.database)?;
-    Store::open(&config.database)
-        .await
-        .with_context(|| format!("database {}", redact(&config.database)))
-}
-
-/// A database URL without its password, for messages.
-pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("****"));
-            u.to_string()
-        }
-        _ => url.to_string(),
-    }
-}
-
 pub async fn run(cli: Cli) -> Result<()> {
-    let config = Config::load(&cli).map_err(anyhow::Error::msg)?;
+    let config = Config::load(&cli)?;
     match cli.command {
         Command::ImportRegistry { dir, sync, json } => {
             import_registry(&config, &dir, sync, json).await
         }
         Command::ExportRegistry { dir } => {
-            let store = open_store(&config).await?;
+            let store = config.open_store().await?;
             let mirrors = store.load_mirrors().await?;
             let n = registry::export_dir(&mirrors, &dir)
-                .with_context(|| format!("cannot write into {}", dir.display()))?;
+                .map_err(Error::io("cannot write into", &dir))?;
             println!("wrote {n} registry files into {}", dir.display());
             Ok(())
         }
@@ -95,9 +57,11 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Status { mirror } => crate::status::print(&config, &mirror).await,
         Command::Recheck { mirrors, all } => {
             if mirrors.is_empty() && !all {
-                bail!("name the mirrors to recheck, or give --all");
+                return Err(Error::Usage(
+                    "name the mirrors to recheck, or give --all".into(),
+                ));
             }
-            let store = open_store(&config).await?;
+            let store = config.open_store().await?;
             let known = store.load_mirrors_with_ids().await?;
             let mut ids = Vec::new();
             let mut unknown = Vec::new();
@@ -108,7 +72,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 }
             }
             if !unknown.is_empty() {
-                bail!("no mirror is registered as {}", unknown.join(", "));
+                return Err(Error::UnknownMirror(unknown.join(", ")));
             }
             if all {
                 ids = known.iter().map(|(id, _)| *id).collect();
@@ -121,9 +85,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Snapshot { out } => {
-            let store = open_store(&config).await?;
-            let path = out.unwrap_or_else(|| config.snapshot_path.clone());
-            let record = publish_snapshot(&store, &path).await?;
+            let mut config = config;
+            if let Some(out) = out {
+                config.snapshot_path = out;
+            }
+            let record = Checker::new(config).await?.publish().await?;
             println!(
                 "published snapshot {} to {}: {} mirrors, {} directories, {} bytes, sha256 {}",
                 record.serial,
@@ -155,12 +121,15 @@ pub async fn shutdown_signal() {
 }
 
 async fn import_registry(config: &Config, dir: &Path, sync: bool, json: bool) -> Result<()> {
-    let report = registry::import_dir(dir)
-        .with_context(|| format!("cannot read the registry folder {}", dir.display()))?;
+    let report =
+        registry::import_dir(dir).map_err(Error::io("cannot read the registry folder", dir))?;
     if report.files.is_empty() {
-        bail!("{} holds no .yml registry files", dir.display());
+        return Err(Error::Usage(format!(
+            "{} holds no .yml registry files",
+            dir.display()
+        )));
     }
-    let store = open_store(config).await?;
+    let store = config.open_store().await?;
     let outcome = store.apply_registry(&report.mirrors, sync).await?;
     if json {
         println!(
@@ -190,21 +159,19 @@ async fn catalog(config: &Config, command: CatalogCommand) -> Result<()> {
             let catalog = Catalog::from_spec(import_almalinux(&file)?)?;
             if let Some(out) = write_toml {
                 std::fs::write(&out, catalog.spec.to_toml())
-                    .with_context(|| format!("cannot write {}", out.display()))?;
+                    .map_err(Error::io("cannot write", &out))?;
                 println!("wrote {}", out.display());
             }
             catalog
         }
         CatalogCommand::Show { directories } => {
-            let store = open_store(config).await?;
-            let Some(catalog) = store.load_catalog().await? else {
-                bail!("no catalog is stored yet: run `mirror-checker catalog load FILE` first");
-            };
+            let store = config.open_store().await?;
+            let catalog = store.load_catalog().await?.ok_or(Error::NoCatalog)?;
             print_catalog(&catalog, directories);
             return Ok(());
         }
     };
-    let store = open_store(config).await?;
+    let store = config.open_store().await?;
     store.save_catalog(&loaded).await?;
     print_catalog(&loaded, false);
     Ok(())

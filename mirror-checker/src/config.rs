@@ -1,12 +1,16 @@
 //! The checker's configuration file. Every setting has a default; command-line flags and
-//! environment variables override the file.
+//! environment variables (prefix `MIRROR_CHECKER_`) override the file. Durations are written
+//! as people write them (`"15m"`, `"200ms"`) and parsed when the file is read.
 
 use crate::crawl::CrawlConfig;
+use crate::error::{Error, Result};
 use crate::health::Thresholds;
 use crate::http::HttpConfig;
 use crate::upstream::MasterConfig;
 use serde::Deserialize;
-use std::path::PathBuf;
+use shared::duration::Human;
+use std::path::{Path, PathBuf};
+use store::Store;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -26,31 +30,32 @@ pub struct Config {
 #[serde(default, deny_unknown_fields)]
 pub struct DaemonConfig {
     /// Each mirror is checked once per interval; mirrors are spread over it.
-    pub interval_secs: u64,
+    pub interval: Human,
     /// How often the master is scanned for new versions.
-    pub master_interval_secs: u64,
-    /// How often results gathered since the last batch are applied and a snapshot published.
-    pub publish_interval_secs: u64,
+    pub master_interval: Human,
+    /// The daemon's tick: claim what is due, check it, apply; the leader publishes when
+    /// anything changed.
+    pub tick: Human,
     /// Where Prometheus metrics are served (`127.0.0.1:9464`); off when empty.
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// This checker's name among those sharing the store; empty: `HOSTNAME-PID`.
     pub checker_id: String,
-    /// A newly registered mirror is first checked within this many seconds.
-    pub first_check_within_secs: u64,
+    /// A newly registered mirror is first checked within this long.
+    pub first_check_within: Human,
     /// A checker claims at most this many due mirrors at a time, so that several checkers
     /// share a round.
     pub batch_max: usize,
     /// How long a claim (and the leader's role) lasts without being completed or renewed:
     /// a checker that dies gives its mirrors back after this. Longer than a batch takes.
-    pub lease_secs: u64,
+    pub lease: Human,
 }
 
 impl DaemonConfig {
     /// When mirrors are checked.
-    pub fn schedule(&self) -> shared::store::Schedule {
-        shared::store::Schedule {
-            interval: self.interval_secs.max(1),
-            first_within: self.first_check_within_secs,
+    pub fn schedule(&self) -> store::Schedule {
+        store::Schedule {
+            interval: self.interval.as_secs().max(1),
+            first_within: self.first_check_within.as_secs(),
         }
     }
 }
@@ -58,14 +63,14 @@ impl DaemonConfig {
 impl Default for DaemonConfig {
     fn default() -> Self {
         DaemonConfig {
-            interval_secs: 900,
-            master_interval_secs: 300,
-            publish_interval_secs: 60,
+            interval: Human::secs(900),
+            master_interval: Human::secs(300),
+            tick: Human::secs(60),
             metrics_listen: None,
             checker_id: String::new(),
-            first_check_within_secs: 300,
+            first_check_within: Human::secs(300),
             batch_max: 100,
-            lease_secs: 600,
+            lease: Human::secs(600),
         }
     }
 }
@@ -85,12 +90,54 @@ impl Default for Config {
 }
 
 impl Config {
-    pub fn load(cli: &crate::Cli) -> Result<Config, String> {
-        let mut config: Config = shared::telemetry::load_config(cli.config.as_deref())?;
+    pub fn load(cli: &crate::Cli) -> Result<Config> {
+        let mut config: Config =
+            shared::config::load(cli.config.as_deref()).map_err(Error::Config)?;
         if let Some(db) = &cli.database {
             config.database = db.clone();
         }
         Ok(config)
+    }
+
+    /// Opens the store (creating a SQLite file and its folder on first use).
+    pub async fn open_store(&self) -> Result<Store> {
+        prepare_sqlite_dir(&self.database)?;
+        Store::open(&self.database)
+            .await
+            .map_err(|source| Error::Open {
+                url: redact(&self.database),
+                source,
+            })
+    }
+}
+
+/// Makes sure the folder of a SQLite file exists, so a first run just works.
+fn prepare_sqlite_dir(url: &str) -> Result<()> {
+    if url.contains("://") && !url.starts_with("sqlite:") {
+        return Ok(());
+    }
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let path = path.split('?').next().unwrap_or(path);
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(Error::io("cannot create", parent))?;
+    }
+    Ok(())
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("****"));
+            u.to_string()
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -110,15 +157,20 @@ mod tests {
             example.crawl.ignore_failure_ratio,
             defaults.crawl.ignore_failure_ratio
         );
-        assert_eq!(
-            example.http.total_timeout_ms,
-            defaults.http.total_timeout_ms
-        );
-        assert_eq!(example.daemon.interval_secs, defaults.daemon.interval_secs);
+        assert_eq!(example.http.total_timeout, defaults.http.total_timeout);
+        assert_eq!(example.daemon.interval, defaults.daemon.interval);
+        assert_eq!(example.daemon.lease, defaults.daemon.lease);
+        assert_eq!(example.crawl.retry_backoff, defaults.crawl.retry_backoff);
         assert_eq!(example.health.down_after, defaults.health.down_after);
         assert!(toml::from_str::<Config>("[crawl]\nconcurency = 3\n")
             .unwrap_err()
             .to_string()
             .contains("unknown field"));
+        assert!(
+            toml::from_str::<Config>("[daemon]\ninterval = \"15 minutes\"\n")
+                .unwrap_err()
+                .to_string()
+                .contains("not a duration")
+        );
     }
 }

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 use shared::model::HealthState;
-use shared::store::{HealthEvent, HealthRecord};
+use store::{HealthEvent, HealthRecord};
 
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(default, deny_unknown_fields)]

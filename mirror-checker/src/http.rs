@@ -12,6 +12,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::ServerName;
 use serde::Deserialize;
+use shared::duration::Human;
 use shared::model::Family;
 use std::collections::HashMap;
 use std::future::Future;
@@ -41,11 +42,11 @@ pub struct HttpConfig {
     pub connect_to: Vec<ConnectTo>,
     /// PEM files of CA certificates trusted besides the public roots. Off by default.
     pub extra_ca_files: Vec<PathBuf>,
-    pub connect_timeout_ms: u64,
+    pub connect_timeout: Human,
     /// From sending the request to receiving the response headers.
-    pub first_byte_timeout_ms: u64,
+    pub first_byte_timeout: Human,
     /// The whole fetch, body and redirects included.
-    pub total_timeout_ms: u64,
+    pub total_timeout: Human,
     /// Bodies larger than this are cut and the fetch fails (repomd.xml is a few KiB).
     pub max_body_bytes: u64,
     pub max_redirects: u32,
@@ -57,9 +58,9 @@ impl Default for HttpConfig {
         HttpConfig {
             connect_to: Vec::new(),
             extra_ca_files: Vec::new(),
-            connect_timeout_ms: 5_000,
-            first_byte_timeout_ms: 10_000,
-            total_timeout_ms: 20_000,
+            connect_timeout: Human::secs(5),
+            first_byte_timeout: Human::secs(10),
+            total_timeout: Human::secs(20),
             max_body_bytes: 1 << 20,
             max_redirects: 5,
             user_agent: concat!("mirror-checker/", env!("CARGO_PKG_VERSION")).into(),
@@ -137,27 +138,29 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
-    pub fn new(config: HttpConfig) -> anyhow::Result<HttpClient> {
+    pub fn new(config: HttpConfig) -> crate::Result<HttpClient> {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         for file in &config.extra_ca_files {
             use rustls_pki_types::pem::PemObject;
+            let bad = |e: &dyn std::fmt::Display| {
+                crate::Error::Config(format!("CA file {}: {e}", file.display()))
+            };
             let certs: Vec<_> = rustls_pki_types::CertificateDer::pem_file_iter(file)
-                .map_err(|e| anyhow::anyhow!("CA file {}: {e}", file.display()))?
+                .map_err(|e| bad(&e))?
                 .collect::<Result<_, _>>()
-                .map_err(|e| anyhow::anyhow!("CA file {}: {e}", file.display()))?;
+                .map_err(|e| bad(&e))?;
             if certs.is_empty() {
-                anyhow::bail!("CA file {} holds no certificate", file.display());
+                return Err(bad(&"it holds no certificate"));
             }
             for cert in certs {
-                roots
-                    .add(cert)
-                    .map_err(|e| anyhow::anyhow!("CA file {}: {e}", file.display()))?;
+                roots.add(cert).map_err(|e| bad(&e))?;
             }
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
+            .with_safe_default_protocol_versions()
+            .map_err(|e| crate::Error::Config(format!("TLS: {e}")))?
             .with_root_certificates(roots)
             .with_no_client_auth();
         let tls = tokio_rustls::TlsConnector::from(Arc::new(tls));
@@ -167,7 +170,7 @@ impl HttpClient {
                 routes: routes.clone(),
                 tls: tls.clone(),
                 family,
-                connect_timeout: Duration::from_millis(config.connect_timeout_ms),
+                connect_timeout: config.connect_timeout.into(),
             };
             Client::builder(TokioExecutor::new())
                 // A crawl is done with a mirror quickly; idle connections only cost memory. The
@@ -212,7 +215,7 @@ impl HttpClient {
         family: Family,
         validators: &Validators,
     ) -> Result<Fetched, FetchError> {
-        let total = Duration::from_millis(self.config.total_timeout_ms);
+        let total = Duration::from(self.config.total_timeout);
         match tokio::time::timeout(total, self.get_inner(url, family, validators)).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout("before the whole response arrived")),
@@ -248,7 +251,7 @@ impl HttpClient {
             let req = req
                 .body(http_body_util::Empty::new())
                 .map_err(|e| FetchError::Protocol(e.to_string()))?;
-            let first_byte = Duration::from_millis(self.config.first_byte_timeout_ms);
+            let first_byte = Duration::from(self.config.first_byte_timeout);
             let response = match tokio::time::timeout(first_byte, client.request(req)).await {
                 Err(_) => return Err(FetchError::Timeout("waiting for the response headers")),
                 Ok(Err(e)) => return Err(classify_client_error(&e)),

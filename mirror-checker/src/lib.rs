@@ -6,6 +6,8 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod crawl;
+pub mod daemon;
+pub mod error;
 pub mod health;
 pub mod http;
 pub mod metrics;
@@ -16,3 +18,4 @@ pub mod upstream;
 
 pub use cli::Cli;
 pub use commands::run;
+pub use error::{Error, Result};

@@ -6,9 +6,10 @@ use prometheus::{
     Encoder, Gauge, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 use shared::model::HealthState;
+use shared::model::RepomdVersion;
 use shared::snapshot::Snapshot;
-use shared::store::{HealthRecord, RepomdVersion};
 use std::collections::HashMap;
+use store::HealthRecord;
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -147,12 +148,12 @@ impl Metrics {
     }
 }
 
-/// Serves `/metrics` until `cancel` fires.
+/// Serves `/metrics` on `listener` until `cancel` fires.
 pub async fn serve(
-    listen: std::net::SocketAddr,
+    listener: tokio::net::TcpListener,
     metrics: Metrics,
     cancel: tokio_util::sync::CancellationToken,
-) -> anyhow::Result<()> {
+) -> std::io::Result<()> {
     use axum::routing::get;
     let app = axum::Router::new().route(
         "/metrics",
@@ -166,8 +167,6 @@ pub async fn serve(
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    tracing::info!(%listen, "metrics listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { cancel.cancelled().await })
         .await?;

@@ -6,7 +6,7 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
-use shared::store::RepomdVersion;
+use shared::model::RepomdVersion;
 
 /// A repomd.xml is a few KiB; anything over this is refused.
 pub const MAX_REPOMD_BYTES: usize = 1 << 20;

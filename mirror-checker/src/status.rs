@@ -1,15 +1,15 @@
 //! The operator's view of one mirror: is it served, and if not, exactly why.
 
 use crate::config::Config;
-use anyhow::{bail, Result};
+use crate::error::{Error, Result};
 use shared::model::{CheckOutcome, HealthState};
 use std::collections::BTreeMap;
 
 pub async fn print(config: &Config, name: &str) -> Result<()> {
-    let store = crate::commands::open_store(config).await?;
+    let store = config.open_store().await?;
     let mirrors = store.load_mirrors_with_ids().await?;
     let Some((id, mirror)) = mirrors.iter().find(|(_, m)| m.name == name) else {
-        bail!("no mirror named {name:?} is registered");
+        return Err(Error::UnknownMirror(name.to_string()));
     };
     println!("{}  (sponsor: {})", mirror.name, mirror.sponsor);
     if !mirror.enabled {
@@ -72,7 +72,7 @@ pub async fn print(config: &Config, name: &str) -> Result<()> {
         .into_iter()
         .find(|r| r.mirror_id == *id)
     {
-        let now = shared::store::now();
+        let now = shared::time::now();
         let due = if row.due_at <= now {
             "due now".to_string()
         } else {

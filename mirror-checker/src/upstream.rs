@@ -7,10 +7,10 @@ use crate::repomd::{self, MAX_REPOMD_BYTES};
 use serde::Deserialize;
 use shared::catalog::Catalog;
 use shared::model::Family;
-use shared::store::Store;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use store::Store;
 use tokio::task::JoinSet;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -30,15 +30,16 @@ pub enum Source {
 }
 
 impl Source {
-    pub fn parse(text: &str) -> anyhow::Result<Source> {
+    pub fn parse(text: &str) -> crate::Result<Source> {
         if text.starts_with("http://") || text.starts_with("https://") {
-            let mut url = url::Url::parse(text)?;
+            let mut url = url::Url::parse(text)
+                .map_err(|e| crate::Error::Config(format!("[master] URL {text:?}: {e}")))?;
             if !url.path().ends_with('/') {
                 url.set_path(&format!("{}/", url.path()));
             }
             Ok(Source::Url(url))
         } else if text.is_empty() {
-            anyhow::bail!("no master configured: set [master] url to a folder or an http(s) URL")
+            Err(crate::Error::NoMaster)
         } else {
             Ok(Source::Dir(PathBuf::from(
                 text.strip_prefix("file://").unwrap_or(text),
@@ -87,14 +88,14 @@ pub struct Master {
 }
 
 impl Master {
-    pub fn from_config(config: &MasterConfig) -> anyhow::Result<Master> {
+    pub fn from_config(config: &MasterConfig) -> crate::Result<Master> {
         Ok(Master {
             root: Source::parse(&config.url)?,
             modules: config
                 .modules
                 .iter()
                 .map(|(m, u)| Ok((m.clone(), Source::parse(u)?)))
-                .collect::<anyhow::Result<_>>()?,
+                .collect::<crate::Result<_>>()?,
         })
     }
 
@@ -127,7 +128,7 @@ pub async fn scan(
     master: &Master,
     client: &HttpClient,
     now: i64,
-) -> anyhow::Result<ScanReport> {
+) -> crate::Result<ScanReport> {
     let ids = store.directory_ids().await?;
     let master = Arc::new(master.clone());
     let mut report = ScanReport::default();
@@ -153,7 +154,13 @@ pub async fn scan(
         });
     }
     while let Some(joined) = jobs.join_next().await {
-        let (id, path, result) = joined?;
+        let (id, path, result) = joined.map_err(|e| {
+            if e.is_panic() {
+                crate::Error::panicked("the master", e.into_panic())
+            } else {
+                crate::Error::Interrupted
+            }
+        })?;
         match result {
             Ok(version) => {
                 if store.record_repomd(id, &version).await? {

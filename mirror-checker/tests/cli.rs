@@ -25,7 +25,7 @@ impl Env {
             ])
             .args(args)
             .env_remove("MIRROR_CHECKER_CONFIG")
-            .env_remove("MIRRORS_DATABASE")
+            .env_remove("MIRROR_CHECKER_DATABASE")
             .output()
             .unwrap()
     }

@@ -5,7 +5,7 @@ use anyhow::Context;
 use bytes::Bytes;
 use hyper_util::rt::TokioIo;
 use shared::catalog::Catalog;
-use shared::store::RepomdVersion;
+use shared::model::RepomdVersion;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -33,7 +33,7 @@ pub fn synthetic_snapshot(args: SyntheticSnapshot) -> anyhow::Result<()> {
     let mirrors = shared::registry::import_dir(&args.registry)
         .with_context(|| args.registry.display().to_string())?
         .mirrors;
-    let now = shared::store::now();
+    let now = shared::time::now();
     let input = shared::testing::all_current_input(catalog, mirrors, |d| {
         let body = crate::repomd::render(&d.path, 1);
         let sha = format!(

@@ -209,7 +209,7 @@ impl Sim {
             directories,
             version: std::sync::atomic::AtomicU32::new(options.initial_version.max(1)),
             published_at: std::sync::Mutex::new({
-                let now = shared::store::now();
+                let now = shared::time::now();
                 let first = options.initial_version.max(1) as i64;
                 (0..=first).map(|v| now - (first - v) * 3600).collect()
             }),

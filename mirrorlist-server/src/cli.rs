@@ -1,6 +1,8 @@
-//! Command-line interface. Every flag can also come from the environment.
+//! Command-line interface. Every flag can also come from the environment, under the one
+//! prefix `MIRRORLIST_`; durations are written as people write them (`5s`, `3h`).
 
 use clap::Parser;
+use shared::duration::Human;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -42,12 +44,12 @@ pub struct Cli {
     /// Fixed shuffle seed: replicas with the same seed answer identically.
     #[arg(long, env = "MIRRORLIST_SEED")]
     pub seed: Option<u64>,
-    /// How often to look for a new snapshot or GeoIP database, in seconds.
-    #[arg(long, env = "MIRRORLIST_POLL_SECS", default_value_t = 5)]
-    pub poll_secs: u64,
+    /// How often to look for a new snapshot or GeoIP database (`5s`).
+    #[arg(long, env = "MIRRORLIST_POLL", default_value = "5s")]
+    pub poll: Human,
     /// /readyz fails when the snapshot is older than this (`3h`).
     #[arg(long, env = "MIRRORLIST_MAX_SNAPSHOT_AGE", default_value = "3h")]
-    pub max_snapshot_age: String,
+    pub max_snapshot_age: Human,
     /// Do not look up the addresses of mirrors without coordinates to place them by GeoIP
     /// (done in the background, once per host, when a GeoIP database is loaded).
     #[arg(long, env = "MIRRORLIST_NO_LOCATE_MIRRORS")]
@@ -57,9 +59,9 @@ pub struct Cli {
     #[arg(long, env = "MIRRORLIST_ACCESS_LOG")]
     pub access_log: bool,
     /// Log filter, e.g. `info` (default: RUST_LOG, else info).
-    #[arg(long, env = "MIRRORS_LOG")]
+    #[arg(long, env = "MIRRORLIST_LOG")]
     pub log: Option<String>,
     /// Log one JSON object per line.
-    #[arg(long, env = "MIRRORS_LOG_JSON")]
+    #[arg(long, env = "MIRRORLIST_LOG_JSON")]
     pub log_json: bool,
 }

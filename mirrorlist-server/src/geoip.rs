@@ -8,14 +8,16 @@
 //! files in use: it refuses ip-location-db's databases for an empty description map.)
 
 use serde::Deserialize;
+use shared::geo::code;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 /// Where an address is, as far as the database knows.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Location {
-    pub country: Option<String>,
-    pub continent: Option<String>,
+    /// [`shared::geo::code`]s; 0 when unknown.
+    pub country: u16,
+    pub continent: u16,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
 }
@@ -154,24 +156,28 @@ impl GeoDb {
     pub fn lookup(&self, ip: IpAddr) -> Option<Location> {
         let found = self.reader.lookup(ip).ok()?;
         let record: Record<'_> = found.decode().ok()??;
+        // Codes as integers, with no allocation: this runs on every request.
         let country = record
             .country
             .as_ref()
             .and_then(|c| c.iso_code)
             .or(record.country_code)
-            .filter(|c| c.len() == 2)
-            .map(str::to_ascii_uppercase);
-        let continent = record
+            .map_or(0, code);
+        let continent = match record
             .continent
             .as_ref()
             .and_then(|c| c.code)
-            .map(str::to_string)
-            .or_else(|| {
-                country
-                    .as_deref()
+            .map_or(0, code)
+        {
+            0 => {
+                let [a, b] = country.to_be_bytes();
+                std::str::from_utf8(&[a, b])
+                    .ok()
                     .and_then(shared::geo::continent_of)
-                    .map(str::to_string)
-            });
+                    .map_or(0, code)
+            }
+            known => known,
+        };
         let (latitude, longitude) = match &record.location {
             Some(l) => (l.latitude, l.longitude),
             None => (record.latitude, record.longitude),
@@ -229,7 +235,10 @@ mod tests {
         let db = GeoDb::open(&city).unwrap();
         let gb = db.lookup(ip("81.2.69.142")).unwrap();
         assert_eq!(
-            (gb.country.as_deref(), gb.continent.as_deref()),
+            (
+                shared::geo::code_text(gb.country).as_deref(),
+                shared::geo::code_text(gb.continent).as_deref()
+            ),
             (Some("GB"), Some("EU"))
         );
         assert!(gb.coordinates().is_some());
@@ -240,7 +249,10 @@ mod tests {
         let db = GeoDb::open(&country).unwrap();
         let jp = db.lookup(ip("2001:218::")).unwrap();
         assert_eq!(
-            (jp.country.as_deref(), jp.continent.as_deref()),
+            (
+                shared::geo::code_text(jp.country).as_deref(),
+                shared::geo::code_text(jp.continent).as_deref()
+            ),
             (Some("JP"), Some("AS"))
         );
         assert_eq!(
@@ -258,7 +270,10 @@ mod tests {
         let db = GeoDb::open(&country).unwrap();
         let us = db.lookup(ip("8.8.8.8")).unwrap();
         assert_eq!(
-            (us.country.as_deref(), us.continent.as_deref()),
+            (
+                shared::geo::code_text(us.country).as_deref(),
+                shared::geo::code_text(us.continent).as_deref()
+            ),
             (Some("US"), Some("NA")),
             "continent derived from the country"
         );
@@ -271,7 +286,7 @@ mod tests {
         };
         let db = GeoDb::open(&city).unwrap();
         let de = db.lookup(ip("81.169.145.1")).unwrap();
-        assert_eq!(de.country.as_deref(), Some("DE"));
+        assert_eq!(shared::geo::code_text(de.country).as_deref(), Some("DE"));
         let (lat, lon) = de.coordinates().unwrap();
         assert!(
             (47.0..56.0).contains(&lat) && (5.0..16.0).contains(&lon),

@@ -1,26 +1,30 @@
 //! mirrorlist-server: answers dnf's metalink and mirrorlist requests from snapshots the
 //! checker publishes. It never touches the database; a snapshot file is all it needs.
 
+pub mod answer;
 pub mod app;
 pub mod cli;
+pub mod error;
 pub mod geoip;
 pub mod locate;
 pub mod metrics;
+pub mod parse;
+pub mod place;
 pub mod render;
-pub mod request;
+pub mod resolve;
+pub mod respond;
 pub mod select;
 pub mod serve;
 pub mod state;
 
 pub use cli::Cli;
+pub use error::{Error, Result};
 
-use anyhow::{Context, Result};
 use shared::snapshot::{self, Snapshot};
 
-/// Loads and validates the snapshot named on the command line, and describes it.
+/// Loads and validates the snapshot named on the command line.
 pub fn load(cli: &Cli) -> Result<Snapshot> {
-    let snap = snapshot::read(&cli.snapshot).with_context(|| "cannot load the snapshot")?;
-    Ok(snap)
+    Ok(snapshot::read(&cli.snapshot)?)
 }
 
 /// One line saying what a snapshot holds.

@@ -1,5 +1,7 @@
 //! The server's Prometheus metrics. Labels are bounded: endpoints, status classes, tiers.
 
+use crate::respond::Endpoint;
+use crate::select::Tier;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };
@@ -23,18 +25,14 @@ pub struct Metrics {
     pub hot: Hot,
 }
 
-/// Per endpoint (metalink, mirrorlist): answered 200, and the latency histogram; per tier.
+/// Per [`Endpoint`]: answered 200, and the latency histogram; per [`Tier`] of the first
+/// mirror, then one for answers with no mirror (`none`).
 #[derive(Clone)]
 pub struct Hot {
     pub ok: [IntCounter; 2],
     pub latency: [prometheus::Histogram; 2],
     pub tiers: [IntCounter; 6],
 }
-
-/// Label values of [`Hot::tiers`], in order.
-pub const TIERS: [&str; 6] = ["netblock", "asn", "country", "continent", "global", "none"];
-/// Label values of the endpoints in [`Hot`], in order.
-pub const ENDPOINTS: [&str; 2] = ["metalink", "mirrorlist"];
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, m: T) -> T {
     r.register(Box::new(m.clone()))
@@ -78,9 +76,21 @@ impl Metrics {
         );
         let tiers = reg(&r, IntCounterVec::new(Opts::new("mirrorlist_answers_by_tier_total", "Answers by the tier of their first mirror (netblock, asn, country, continent, global, none)."), &["tier"]).unwrap());
         let hot = Hot {
-            ok: ENDPOINTS.map(|e| requests.with_label_values(&[e, "200"])),
-            latency: ENDPOINTS.map(|e| latency.with_label_values(&[e])),
-            tiers: TIERS.map(|t| tiers.with_label_values(&[t])),
+            ok: Endpoint::ALL.map(|e| requests.with_label_values(&[e.as_str(), "200"])),
+            latency: Endpoint::ALL.map(|e| latency.with_label_values(&[e.as_str()])),
+            tiers: [
+                Tier::Netblock,
+                Tier::Asn,
+                Tier::Country,
+                Tier::Continent,
+                Tier::Global,
+            ]
+            .map(|t| tiers.with_label_values(&[t.as_str()]))
+            .into_iter()
+            .chain([tiers.with_label_values(&["none"])])
+            .collect::<Vec<_>>()
+            .try_into()
+            .expect("five tiers and none"),
         };
         Metrics {
             requests,

@@ -3,8 +3,7 @@
 
 use shared::duration::http_date;
 use shared::registry::{Protocol, Urls};
-use shared::snapshot::Snapshot;
-use shared::store::RepomdVersion;
+use shared::snapshot::{Snapshot, Version};
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -38,6 +37,9 @@ fn bases(urls: &Urls) -> Bases {
 pub struct Fragments {
     /// Per directory: its path with a trailing `/`.
     pub paths: Vec<Text>,
+    /// Per directory: the same with `$basearch` for its arch (AlmaLinux's path form without
+    /// an arch).
+    pub templated: Vec<Text>,
     /// Per directory: [`metalink_files`] for its versions.
     pub files: Vec<String>,
     /// Per mirror: base URLs of the tree, and of each module.
@@ -53,6 +55,13 @@ impl Fragments {
             paths: dirs
                 .iter()
                 .map(|d| Text::new(&format!("{}/", d.path)))
+                .collect(),
+            templated: dirs
+                .iter()
+                .map(|d| {
+                    let path = format!("{}/", d.path);
+                    Text::new(&path.replace(&format!("/{}/", d.arch), "/$basearch/"))
+                })
                 .collect(),
             files: snap
                 .directories
@@ -122,7 +131,7 @@ pub fn escape(text: &str, out: &mut String) {
     }
 }
 
-fn verification(v: &RepomdVersion, indent: &str, out: &mut String) {
+fn verification(v: &Version, indent: &str, out: &mut String) {
     let _ = write!(
         out,
         "{indent}<verification>\n{indent} <hash type=\"md5\">{}</hash>\n{indent} <hash type=\"sha1\">{}</hash>\n{indent} <hash type=\"sha256\">{}</hash>\n{indent} <hash type=\"sha512\">{}</hash>\n{indent}</verification>\n",
@@ -166,7 +175,7 @@ fn metalink_start(now: i64, out: &mut String) {
 
 /// The file entry up to and including the opening of its resources: the same for every
 /// answer about a directory, so the server renders it once per snapshot.
-pub fn metalink_files(versions: &[RepomdVersion], out: &mut String) {
+pub fn metalink_files(versions: &[Version], out: &mut String) {
     out.push_str(" <files>\n  <file name=\"repomd.xml\">\n");
     if let Some(current) = versions.first() {
         let _ = write!(

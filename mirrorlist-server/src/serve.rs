@@ -3,10 +3,10 @@
 //! swapped in whole; a bad file is refused and the one in use keeps serving.
 
 use crate::cli::Cli;
+use crate::error::{Error, Result};
 use crate::geoip::{AsnDb, GeoDb};
 use crate::select::Limits;
 use crate::state::{AppState, Loaded, Settings};
-use anyhow::{Context, Result};
 use axum::extract::ConnectInfo;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -21,7 +21,7 @@ fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
 /// Reads, verifies and indexes a snapshot; mirrors without coordinates get those learnt
 /// from their hosts' addresses, when known.
 pub fn load_snapshot(path: &Path, located: &crate::locate::Located) -> Result<Loaded> {
-    let mut snap = shared::snapshot::read(path).context("cannot load the snapshot")?;
+    let mut snap = shared::snapshot::read(path)?;
     located.apply(&mut snap);
     Ok(Loaded::new(snap))
 }
@@ -29,7 +29,8 @@ pub fn load_snapshot(path: &Path, located: &crate::locate::Located) -> Result<Lo
 /// Looks up the hosts of mirrors without coordinates (once each) and, when that places
 /// some, re-indexes the snapshot in use with them.
 async fn locate_mirrors(state: &AppState) {
-    let (Some(geo), Some(current)) = (state.geo(), state.current()) else {
+    let view = state.view();
+    let (Some(geo), Some(current)) = (view.geo.clone(), view.loaded.clone()) else {
         return;
     };
     let located = state.located();
@@ -77,8 +78,8 @@ fn open_asn(path: &Path) -> Option<AsnDb> {
     }
 }
 
-pub fn settings(cli: &Cli) -> Result<Settings> {
-    Ok(Settings {
+pub fn settings(cli: &Cli) -> Settings {
+    Settings {
         limits: Limits {
             cap: cli.cap.max(1),
             minimum: cli.minimum,
@@ -86,11 +87,10 @@ pub fn settings(cli: &Cli) -> Result<Settings> {
         },
         trusted_proxies: cli.trusted_proxy.clone(),
         allow_ip_param: cli.allow_ip_param,
-        max_snapshot_age_secs: shared::duration::parse_duration(&cli.max_snapshot_age)
-            .map_err(anyhow::Error::msg)? as i64,
+        max_snapshot_age: cli.max_snapshot_age.into(),
         seed: cli.seed,
         access_log: cli.access_log,
-    })
+    }
 }
 
 /// Watches the snapshot and the GeoIP files; loads changed ones in the background.
@@ -102,7 +102,7 @@ async fn refresh(state: AppState, cli: Cli, cancel: CancellationToken) {
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_secs(cli.poll_secs.max(1))) => {}
+            _ = tokio::time::sleep(Duration::from(cli.poll).max(Duration::from_millis(100))) => {}
         }
         let now = stamp(&cli.snapshot);
         if now.is_some() && now != snapshot_seen {
@@ -128,7 +128,7 @@ async fn refresh(state: AppState, cli: Cli, cancel: CancellationToken) {
                     }
                 }
                 Ok(Err(e)) => tracing::warn!(
-                    error = format!("{e:#}"),
+                    error = %e,
                     "new snapshot refused; the one in use keeps serving"
                 ),
                 Err(e) => tracing::error!(error = %e, "snapshot loader failed"),
@@ -161,7 +161,7 @@ async fn refresh(state: AppState, cli: Cli, cancel: CancellationToken) {
 
 /// Serves until SIGINT or SIGTERM, then drains for at most 10 s.
 pub async fn serve(cli: Cli) -> Result<()> {
-    let state = AppState::new(settings(&cli)?);
+    let state = AppState::new(settings(&cli));
     let loaded = load_snapshot(&cli.snapshot, state.located())?;
     tracing::info!("{}", crate::describe(&loaded.snapshot));
     state.swap(loaded);
@@ -185,22 +185,33 @@ pub async fn serve(cli: Cli) -> Result<()> {
     let cancel = CancellationToken::new();
     tokio::spawn(refresh(state.clone(), cli.clone(), cancel.clone()));
     if !cli.no_locate_mirrors {
-        let (state, cancel, every) = (state.clone(), cancel.clone(), cli.poll_secs.max(1));
+        let (state, cancel, every) = (
+            state.clone(),
+            cancel.clone(),
+            Duration::from(cli.poll).max(Duration::from_millis(100)),
+        );
         tokio::spawn(async move {
             loop {
                 locate_mirrors(&state).await;
                 tokio::select! {
                     _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_secs(every)) => {}
+                    _ = tokio::time::sleep(every) => {}
                 }
             }
         });
     }
+    let listen_error = |source| Error::Listen {
+        addr: cli.listen,
+        source,
+    };
     let listener = tokio::net::TcpListener::bind(cli.listen)
         .await
-        .with_context(|| format!("cannot listen on {}", cli.listen))?;
+        .map_err(listen_error)?;
     // The first line on stdout says where it listens (port 0 picks one).
-    println!("listening on {}", listener.local_addr()?);
+    println!(
+        "listening on {}",
+        listener.local_addr().map_err(listen_error)?
+    );
     let app = crate::app::router(state.clone());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let stop = shutdown_signal();

@@ -1,8 +1,11 @@
-//! The server's state: the snapshot in use with its index, swapped whole. A request takes
-//! an `Arc` of the current one and finishes on it, whatever is swapped in meanwhile.
+//! The server's state. Everything a request reads that can change (the snapshot with its
+//! indexes, the GeoIP and ASN databases) is one [`View`], swapped whole: a request takes one
+//! `Arc` of the current view, with one lock, and finishes on that consistent picture whatever
+//! is swapped in meanwhile.
 
 use crate::geoip::{AsnDb, GeoDb};
 use crate::render::Fragments;
+use crate::resolve::Routes;
 use crate::select::{Index, Limits};
 use shared::snapshot::Snapshot;
 use std::sync::{Arc, RwLock};
@@ -11,6 +14,7 @@ use std::sync::{Arc, RwLock};
 #[derive(Debug)]
 pub struct Loaded {
     pub snapshot: Snapshot,
+    pub routes: Routes,
     pub index: Index,
     pub fragments: Fragments,
     /// Unix time it was loaded.
@@ -19,15 +23,22 @@ pub struct Loaded {
 
 impl Loaded {
     pub fn new(snapshot: Snapshot) -> Loaded {
-        let index = Index::build(&snapshot);
-        let fragments = Fragments::build(&snapshot);
         Loaded {
+            routes: Routes::build(&snapshot.catalog),
+            index: Index::build(&snapshot),
+            fragments: Fragments::build(&snapshot),
             snapshot,
-            index,
-            fragments,
-            loaded_at: shared::store::now(),
+            loaded_at: shared::time::now(),
         }
     }
+}
+
+/// What a request answers from: the snapshot in use and the databases that place clients.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    pub loaded: Option<Arc<Loaded>>,
+    pub geo: Option<Arc<GeoDb>>,
+    pub asn: Option<Arc<AsnDb>>,
 }
 
 /// Settings that shape answers.
@@ -39,7 +50,7 @@ pub struct Settings {
     /// Honour `ip=` (for debugging); off by default, since it lets anyone choose mirrors.
     pub allow_ip_param: bool,
     /// `/readyz` fails when the snapshot is older than this.
-    pub max_snapshot_age_secs: i64,
+    pub max_snapshot_age: std::time::Duration,
     /// Fixed seed for the shuffle (tests and replicas that must agree); random when `None`.
     pub seed: Option<u64>,
     /// Log every answer (target `access`), without the client's address.
@@ -52,7 +63,7 @@ impl Default for Settings {
             limits: Limits::default(),
             trusted_proxies: Vec::new(),
             allow_ip_param: false,
-            max_snapshot_age_secs: 3 * 3600,
+            max_snapshot_age: std::time::Duration::from_secs(3 * 3600),
             seed: None,
             access_log: false,
         }
@@ -64,9 +75,7 @@ impl Default for Settings {
 pub struct AppState(pub Arc<Inner>);
 
 pub struct Inner {
-    current: RwLock<Option<Arc<Loaded>>>,
-    pub geo: RwLock<Option<Arc<GeoDb>>>,
-    pub asn: RwLock<Option<Arc<AsnDb>>>,
+    view: RwLock<Arc<View>>,
     pub settings: Settings,
     pub metrics: crate::metrics::Metrics,
     /// Mirror coordinates learnt from GeoIP of their hosts.
@@ -76,54 +85,68 @@ pub struct Inner {
 impl AppState {
     pub fn new(settings: Settings) -> AppState {
         AppState(Arc::new(Inner {
-            current: RwLock::new(None),
-            geo: RwLock::new(None),
-            asn: RwLock::new(None),
+            view: RwLock::new(Arc::new(View::default())),
             settings,
             metrics: crate::metrics::Metrics::new(),
             located: Default::default(),
         }))
     }
 
-    /// The snapshot in use, if one is loaded.
-    pub fn current(&self) -> Option<Arc<Loaded>> {
+    /// What requests answer from now: one lock, one consistent picture.
+    pub fn view(&self) -> Arc<View> {
         self.0
-            .current
+            .view
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
 
+    /// The snapshot in use, if one is loaded.
+    pub fn current(&self) -> Option<Arc<Loaded>> {
+        self.view().loaded.clone()
+    }
+
+    /// Replaces the view with `change` applied to a copy of it.
+    fn update(&self, change: impl FnOnce(&mut View) -> bool) -> bool {
+        let mut view = self.0.view.write().unwrap_or_else(|e| e.into_inner());
+        let mut next = View::clone(&view);
+        let changed = change(&mut next);
+        if changed {
+            *view = Arc::new(next);
+        }
+        changed
+    }
+
     /// Puts `loaded` in use, unless it is older than the one in use. Returns whether it was.
     pub fn swap(&self, loaded: Loaded) -> bool {
-        let mut current = self.0.current.write().unwrap_or_else(|e| e.into_inner());
-        if current
-            .as_ref()
-            .is_some_and(|c| c.snapshot.serial > loaded.snapshot.serial)
-        {
-            return false;
-        }
-        self.0.metrics.snapshot(&loaded.snapshot);
-        *current = Some(Arc::new(loaded));
-        true
-    }
-
-    pub fn geo(&self) -> Option<Arc<GeoDb>> {
-        self.0.geo.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    pub fn asn(&self) -> Option<Arc<AsnDb>> {
-        self.0.asn.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.update(|view| {
+            if view
+                .loaded
+                .as_ref()
+                .is_some_and(|c| c.snapshot.serial > loaded.snapshot.serial)
+            {
+                return false;
+            }
+            self.0.metrics.snapshot(&loaded.snapshot);
+            view.loaded = Some(Arc::new(loaded));
+            true
+        })
     }
 
     pub fn set_geo(&self, db: Option<GeoDb>) {
         self.0.metrics.geoip_loaded.set(i64::from(db.is_some()));
-        *self.0.geo.write().unwrap_or_else(|e| e.into_inner()) = db.map(Arc::new);
+        self.update(|view| {
+            view.geo = db.map(Arc::new);
+            true
+        });
     }
 
     pub fn set_asn(&self, db: Option<AsnDb>) {
         self.0.metrics.asn_loaded.set(i64::from(db.is_some()));
-        *self.0.asn.write().unwrap_or_else(|e| e.into_inner()) = db.map(Arc::new);
+        self.update(|view| {
+            view.asn = db.map(Arc::new);
+            true
+        });
     }
 
     pub fn located(&self) -> &crate::locate::Located {

@@ -48,7 +48,7 @@ fn example_snapshot(serial: u64) -> shared::snapshot::Snapshot {
     let catalog = Catalog::load(&example("catalog.toml")).unwrap();
     let mirrors = registry::import_dir(&example("mirrors.d")).unwrap().mirrors;
     let input = shared::testing::all_current_input(catalog, mirrors, |_| None);
-    snapshot::build(&input, serial, shared::store::now(), "test")
+    snapshot::build(&input, serial, shared::time::now(), "test")
 }
 
 #[test]
@@ -135,7 +135,7 @@ fn serves_swaps_snapshots_under_load_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snapshot.bin");
     snapshot::write_atomic(&example_snapshot(1), &path).unwrap();
-    let (mut child, addr) = start(&path, &["--poll-secs", "1"], false);
+    let (mut child, addr) = start(&path, &["--poll", "1s"], false);
     assert_eq!(get(&addr, "/healthz").unwrap().0, 200);
     assert!(get(&addr, "/readyz").unwrap().1.starts_with("snapshot 1 "));
 

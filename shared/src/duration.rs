@@ -1,55 +1,143 @@
-//! Human durations as registries and config files write them: `30m`, `3h`, `1d`, `1h30m`.
+//! Durations as people write them, in registries, config files and flags alike: `200ms`,
+//! `30s`, `15m`, `3h`, `1d`, `1h30m`, `2w`. Config files and flags hold them as [`Human`],
+//! which serde and clap parse, so a duration is checked where it is read and never again.
 
-/// Parses a duration into seconds. Units: s, m, h, d, w. A bare number means seconds.
-pub fn parse_duration(text: &str) -> Result<u64, String> {
+use std::time::Duration;
+
+const NOT_A_DURATION: &str = "is not a duration like 200ms, 30s, 15m, 3h or 1d";
+
+/// Parses a duration. Units: ms, s, m, h, d, w; a bare number means seconds.
+pub fn parse(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("empty duration".into());
     }
     if let Ok(secs) = text.parse::<u64>() {
-        return Ok(secs);
+        return Ok(Duration::from_secs(secs));
     }
-    let mut total: u64 = 0;
-    let mut number = String::new();
-    for ch in text.chars() {
-        if ch.is_ascii_digit() {
-            number.push(ch);
-            continue;
+    let mut total_ms: u64 = 0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        rest = rest.trim_start();
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits == 0 {
+            return Err(format!("{text:?} {NOT_A_DURATION}"));
         }
-        let unit = match ch.to_ascii_lowercase() {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            'w' => 604_800,
-            ' ' if number.is_empty() => continue,
-            _ => return Err(format!("{text:?} is not a duration like 30m, 3h or 1d")),
-        };
-        let n: u64 = number
+        let n: u64 = rest[..digits]
             .parse()
-            .map_err(|_| format!("{text:?} is not a duration like 30m, 3h or 1d"))?;
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
+            .map_err(|_| format!("{text:?} is too long"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.len()
+            - rest
+                .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+                .len();
+        let unit_ms: u64 = match rest[..unit_len].to_ascii_lowercase().as_str() {
+            "" => {
+                return Err(format!(
+                    "{text:?} {NOT_A_DURATION}: each number needs a unit (ms, s, m, h, d or w)"
+                ))
+            }
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 604_800_000,
+            _ => return Err(format!("{text:?} {NOT_A_DURATION}")),
+        };
+        rest = &rest[unit_len..];
+        total_ms = n
+            .checked_mul(unit_ms)
+            .and_then(|v| total_ms.checked_add(v))
             .ok_or_else(|| format!("{text:?} is too long"))?;
-        number.clear();
     }
-    if !number.is_empty() {
-        return Err(format!(
-            "{text:?} has a number without a unit (s, m, h, d or w)"
-        ));
+    Ok(Duration::from_millis(total_ms))
+}
+
+/// Parses a duration into whole seconds (registry files: `update_frequency`).
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    parse(text).map(|d| d.as_secs())
+}
+
+/// Writes a duration back in the largest exact unit, so `parse(&format(d)) == d` for whole
+/// milliseconds.
+pub fn format(d: Duration) -> String {
+    let ms = d.as_millis() as u64;
+    for (unit, size) in [
+        ("w", 604_800_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+    ] {
+        if ms != 0 && ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
     }
-    Ok(total)
+    if ms == 0 {
+        return "0s".into();
+    }
+    format!("{ms}ms")
 }
 
 /// Writes seconds back in the largest exact unit, so `parse_duration(format_duration(x)) == x`.
 pub fn format_duration(secs: u64) -> String {
-    for (unit, size) in [("w", 604_800), ("d", 86_400), ("h", 3600), ("m", 60)] {
-        if secs != 0 && secs % size == 0 {
-            return format!("{}{unit}", secs / size);
-        }
+    format(Duration::from_secs(secs))
+}
+
+/// A duration read from a config file or a flag as text (`"15m"`), written back the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Human(pub Duration);
+
+impl Human {
+    pub const fn secs(secs: u64) -> Human {
+        Human(Duration::from_secs(secs))
     }
-    format!("{secs}s")
+
+    pub const fn millis(ms: u64) -> Human {
+        Human(Duration::from_millis(ms))
+    }
+
+    /// Whole seconds.
+    pub fn as_secs(self) -> u64 {
+        self.0.as_secs()
+    }
+
+    pub fn as_millis(self) -> u64 {
+        self.0.as_millis() as u64
+    }
+}
+
+impl From<Human> for Duration {
+    fn from(h: Human) -> Duration {
+        h.0
+    }
+}
+
+impl std::str::FromStr for Human {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Human, String> {
+        parse(s).map(Human)
+    }
+}
+
+impl std::fmt::Display for Human {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&format(self.0))
+    }
+}
+
+impl serde::Serialize for Human {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Human {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Human, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// Seconds as a person reads an age: "14 h", "3 d 2 h", "45 s".
@@ -106,9 +194,36 @@ mod tests {
             assert_eq!(parse_duration(text), Ok(secs), "{text}");
             assert_eq!(parse_duration(&format_duration(secs)), Ok(secs));
         }
-        for bad in ["", "h", "3x", "3h5", "often", "99999999999999999999w"] {
+        for bad in [
+            "",
+            "h",
+            "3x",
+            "3h5",
+            "often",
+            "99999999999999999999w",
+            "5 minutes",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+        assert_eq!(parse("200ms"), Ok(Duration::from_millis(200)));
+        assert_eq!(parse("1m30s"), Ok(Duration::from_secs(90)));
+        for d in [
+            Duration::from_millis(200),
+            Duration::from_millis(1500),
+            Duration::ZERO,
+        ] {
+            assert_eq!(parse(&format(d)), Ok(d));
+        }
+        let h: Human = toml::from_str::<std::collections::BTreeMap<String, Human>>("t = \"15m\"")
+            .unwrap()["t"];
+        assert_eq!(h, Human::secs(900));
+        assert_eq!(h.to_string(), "15m");
+        assert!(
+            toml::from_str::<std::collections::BTreeMap<String, Human>>("t = \"15x\"")
+                .unwrap_err()
+                .to_string()
+                .contains("not a duration")
+        );
         assert_eq!(human_age(50_400), "14 h");
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(http_date(1_795_320_664), "Sun, 22 Nov 2026 04:11:04 GMT");

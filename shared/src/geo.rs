@@ -31,6 +31,23 @@ pub fn continent_of(country: &str) -> Option<&'static str> {
     lookup(country).map(|(_, continent, _)| *continent)
 }
 
+/// A country or continent code (two ASCII letters) as one integer, as the server compares
+/// them on its request path; 0 for anything else.
+pub fn code(text: &str) -> u16 {
+    match text.as_bytes() {
+        [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
+            u16::from_be_bytes([a.to_ascii_uppercase(), b.to_ascii_uppercase()])
+        }
+        _ => 0,
+    }
+}
+
+/// The text of a [`code`]; `None` for 0.
+pub fn code_text(code: u16) -> Option<String> {
+    let [a, b] = code.to_be_bytes();
+    (code != 0).then(|| String::from_utf8_lossy(&[a, b]).into_owned())
+}
+
 /// The English short name of a country code.
 pub fn country_name(country: &str) -> Option<&'static str> {
     lookup(country).map(|(_, _, name)| *name)

@@ -1,14 +1,17 @@
-//! The library both programs share: the domain model (catalog, mirror registry), the store
-//! (SQLite or PostgreSQL), and the snapshot format the checker publishes and the server reads.
+//! The library both programs share: the domain model (catalog, mirror registry), the snapshot
+//! format the checker publishes and the server reads. No database here: the store is a crate
+//! of its own that only the programs owning state depend on, so the server cannot reach a
+//! database by construction.
 
 pub mod catalog;
+pub mod config;
 mod countries;
 pub mod duration;
 pub mod geo;
 pub mod model;
 pub mod registry;
 pub mod snapshot;
-pub mod store;
 pub mod telemetry;
 pub mod testing;
+pub mod time;
 pub mod yaml;

@@ -1,5 +1,5 @@
-//! Small shared vocabulary of check outcomes, health states and address families, as stored
-//! and as carried in snapshots.
+//! Small shared vocabulary: check outcomes, health states, address families, and the
+//! versions of a directory's repomd.xml the master published.
 
 use serde::{Deserialize, Serialize};
 
@@ -57,6 +57,20 @@ text_enum! {
         V4 = "ipv4",
         V6 = "ipv6",
     }
+}
+
+/// One published version of a directory's repomd.xml.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepomdVersion {
+    pub size: u64,
+    /// The largest `<timestamp>` inside the file.
+    pub timestamp: i64,
+    pub md5: String,
+    pub sha1: String,
+    pub sha256: String,
+    pub sha512: String,
+    /// When the master was first seen publishing it.
+    pub first_seen: i64,
 }
 
 /// A stable 64-bit hash of a text (FNV-1a): the same for a name on every machine and in

@@ -21,16 +21,3 @@ pub fn init(filter: Option<&str>, json: bool) {
         builder.try_init()
     };
 }
-
-/// Loads a TOML config file into `T`; a missing file named explicitly is an error, and so is
-/// an unknown key (a typo should not silently fall back to a default).
-pub fn load_config<T: serde::de::DeserializeOwned + Default>(
-    path: Option<&std::path::Path>,
-) -> Result<T, String> {
-    let Some(path) = path else {
-        return Ok(T::default());
-    };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
-    toml::from_str(&text).map_err(|e| format!("config {}: {e}", path.display()))
-}

@@ -9,11 +9,11 @@ use crate::health::Verdict;
 use crate::http::{FetchError, Fetched, HttpClient, Validators};
 use shared::model::{CheckOutcome, Family};
 use shared::registry::Protocol;
-use shared::store::CheckRecord;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use store::CheckRecord;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use url::Url;
@@ -50,10 +50,7 @@ fn slot(p: Protocol) -> usize {
 
 /// A tiny jitter source: no need for cryptographic quality.
 fn jitter(max_ms: u64) -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    u64::from(nanos) % max_ms.max(1)
+    u64::from(shared::time::clock_noise()) % max_ms.max(1)
 }
 
 /// GET with retries on transport failures and 5xx answers.
@@ -89,7 +86,7 @@ async fn fetch(
             return result;
         }
         attempt += 1;
-        let backoff = config.retry_backoff_ms << (attempt - 1);
+        let backoff = config.retry_backoff.as_millis() << (attempt - 1);
         tokio::time::sleep(Duration::from_millis(backoff + jitter(backoff / 2 + 1))).await;
     }
 }
@@ -252,7 +249,7 @@ pub(super) async fn check_mirror(
     global: Arc<Semaphore>,
     config: Arc<CrawlConfig>,
     now: i64,
-) -> MirrorResult {
+) -> crate::Result<MirrorResult> {
     let (mirror_id, mirror) = &input.mirrors[index];
     let counters = Arc::new(Counters {
         requests: AtomicU64::new(0),
@@ -328,8 +325,15 @@ pub(super) async fn check_mirror(
     }
     let mut checks = Vec::new();
     while let Some(done) = workers.join_next().await {
-        if let Ok(mut part) = done {
-            checks.append(&mut part);
+        match done {
+            Ok(mut part) => checks.append(&mut part),
+            // Never judge a mirror on part of its checks: the crawl fails whole, as it does
+            // when a mirror's own task panics.
+            Err(e) if e.is_panic() => {
+                workers.abort_all();
+                return Err(crate::Error::panicked(&mirror.name, e.into_panic()));
+            }
+            Err(_) => return Err(crate::Error::Interrupted),
         }
     }
     checks.sort_by_key(|c| (c.directory_id, c.protocol));
@@ -405,7 +409,7 @@ pub(super) async fn check_mirror(
             }
         }
     }
-    MirrorResult {
+    Ok(MirrorResult {
         mirror_id: *mirror_id,
         checks,
         verdicts,
@@ -413,14 +417,14 @@ pub(super) async fn check_mirror(
         requests: counters.requests.load(Ordering::Relaxed),
         bytes: counters.bytes.load(Ordering::Relaxed),
         not_modified: counters.not_modified.load(Ordering::Relaxed),
-    }
+    })
 }
 
 /// A check that found a copy, classified against the master's history.
 fn found(
     ctx: &Ctx,
     task: &Task,
-    history: &[shared::store::RepomdVersion],
+    history: &[shared::model::RepomdVersion],
     sha: String,
     status: i64,
 ) -> CheckRecord {

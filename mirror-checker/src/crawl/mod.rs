@@ -13,13 +13,12 @@ use crate::http::HttpClient;
 use serde::Deserialize;
 use shared::catalog::Catalog;
 use shared::model::CheckOutcome;
+use shared::model::RepomdVersion;
 use shared::registry::Mirror;
 use shared::snapshot::build::versions_in_window;
-use shared::store::{
-    CrawlRun, CrawlWriter, HealthEvent, HealthRecord, MirrorStats, RepomdVersion, Store,
-};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use store::{CrawlRun, CrawlWriter, HealthEvent, HealthRecord, MirrorStats, Store};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -34,7 +33,7 @@ pub struct CrawlConfig {
     /// Extra attempts after a transport failure or a 5xx answer.
     pub retries: u32,
     /// First retry delay; doubled each time, plus up to half again of jitter.
-    pub retry_backoff_ms: u64,
+    pub retry_backoff: shared::duration::Human,
     /// Transport failures in a row after which the rest of a mirror's checks over that
     /// protocol are not tried this run.
     pub breaker_failures: u32,
@@ -50,7 +49,7 @@ impl Default for CrawlConfig {
             concurrency: 256,
             per_host: 4,
             retries: 1,
-            retry_backoff_ms: 200,
+            retry_backoff: shared::duration::Human::millis(200),
             breaker_failures: 3,
             ignore_failure_ratio: 0.7,
             probe_families: true,
@@ -82,12 +81,8 @@ pub struct CrawlInput {
 }
 
 impl CrawlInput {
-    pub async fn load(store: &Store) -> anyhow::Result<CrawlInput> {
-        let catalog = store.load_catalog().await?.ok_or_else(|| {
-            anyhow::anyhow!(
-                "no catalog is stored yet: run `mirror-checker catalog load FILE` first"
-            )
-        })?;
+    pub async fn load(store: &Store) -> crate::Result<CrawlInput> {
+        let catalog = store.load_catalog().await?.ok_or(crate::Error::NoCatalog)?;
         let mirrors = store
             .load_mirrors_with_ids()
             .await?
@@ -116,10 +111,6 @@ impl CrawlInput {
         self
     }
 }
-
-#[derive(Debug, thiserror::Error)]
-#[error("the crawl was interrupted; nothing was written")]
-pub struct Interrupted;
 
 /// One mirror's part of a crawl once its results are in the store's open transaction: the
 /// verdicts and the counts, without the results themselves.
@@ -197,7 +188,8 @@ fn summarize(
 
 /// Checks every mirror of `input`, writing each mirror's results into `writer` as it
 /// finishes, so that only the mirrors being checked hold results in memory. Fails with
-/// [`Interrupted`] when cancelled midway; the caller then drops the writer, which rolls back.
+/// [`crate::Error::Interrupted`] when cancelled midway, and with [`crate::Error::Panicked`]
+/// when a check panicked; the caller then drops the writer, which rolls back.
 pub async fn check_all(
     input: Arc<CrawlInput>,
     client: &HttpClient,
@@ -205,7 +197,7 @@ pub async fn check_all(
     cancel: &CancellationToken,
     now: i64,
     writer: &mut CrawlWriter,
-) -> anyhow::Result<Vec<MirrorSummary>> {
+) -> crate::Result<Vec<MirrorSummary>> {
     let global = Arc::new(Semaphore::new(config.concurrency.max(1)));
     // Enough mirrors at once to fill the global limit, and no more: each open mirror holds
     // connections, buffers and results.
@@ -220,6 +212,7 @@ pub async fn check_all(
         .collect();
     let config = Arc::new(config.clone());
     let mut set = JoinSet::new();
+    let mut names = HashMap::new();
     for index in 0..input.mirrors.len() {
         let (input, client, global, config, open_mirrors) = (
             input.clone(),
@@ -228,10 +221,12 @@ pub async fn check_all(
             config.clone(),
             open_mirrors.clone(),
         );
-        set.spawn(async move {
+        let name = input_name(&input, index);
+        let task = set.spawn(async move {
             let _open = open_mirrors.acquire_owned().await.expect("never closed");
             mirror::check_mirror(input, index, client, global, config, now).await
         });
+        names.insert(task.id(), name);
     }
     let mut summaries = Vec::with_capacity(input.mirrors.len());
     loop {
@@ -239,21 +234,31 @@ pub async fn check_all(
             biased;
             _ = cancel.cancelled() => {
                 set.abort_all();
-                return Err(Interrupted.into());
+                return Err(crate::Error::Interrupted);
             }
             next = set.join_next() => match next {
                 Some(Ok(result)) => {
+                    let result = result?;
                     writer.write(&result.checks).await?;
                     summaries.push(summarize(&input, result, &servable, &paths));
                 }
-                Some(Err(e)) if e.is_cancelled() => return Err(Interrupted.into()),
-                Some(Err(e)) => std::panic::resume_unwind(e.into_panic()),
+                Some(Err(e)) if e.is_cancelled() => return Err(crate::Error::Interrupted),
+                Some(Err(e)) => {
+                    // A bug: the same answer as a panicked check inside a mirror's task.
+                    set.abort_all();
+                    let name = names.get(&e.id()).cloned().unwrap_or_default();
+                    return Err(crate::Error::panicked(&name, e.into_panic()));
+                }
                 None => break,
             },
         }
     }
     summaries.sort_by_key(|r| r.mirror_id);
     Ok(summaries)
+}
+
+fn input_name(input: &CrawlInput, index: usize) -> String {
+    input.mirrors[index].1.name.clone()
 }
 
 /// What a crawl did and decided.
@@ -271,8 +276,8 @@ pub struct Judgement {
 /// transaction.
 pub struct Claimed<'a> {
     pub holder: &'a str,
-    pub claims: &'a [shared::store::Claim],
-    pub schedule: shared::store::Schedule,
+    pub claims: &'a [store::Claim],
+    pub schedule: store::Schedule,
 }
 
 /// Decides what a crawl changes: the 70% rule, then hysteresis per capability.
@@ -355,7 +360,7 @@ pub async fn apply(
     mut writer: CrawlWriter,
     judgement: &Judgement,
     claimed: Option<&Claimed<'_>>,
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     if judgement.run.ignored {
         writer.abandon().await?;
         store.record_run(&judgement.run).await?;

@@ -4,9 +4,10 @@
 use crate::health::Verdict;
 use shared::duration::human_age;
 use shared::model::CheckOutcome;
+use shared::model::RepomdVersion;
 use shared::registry::Protocol;
-use shared::store::{CheckRecord, RepomdVersion};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use store::CheckRecord;
 
 /// How the errors of checks the breaker skipped begin.
 pub const SKIPPED: &str = "not tried:";

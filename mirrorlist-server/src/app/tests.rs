@@ -1,8 +1,9 @@
 use super::*;
 use crate::state::{Loaded, Settings};
+use axum::body::Body;
 use http_body_util::BodyExt;
 use shared::catalog::Catalog;
-use shared::store::RepomdVersion;
+use shared::model::RepomdVersion;
 use shared::testing::example;
 use tower::ServiceExt;
 
@@ -15,7 +16,7 @@ fn version(n: u8) -> RepomdVersion {
         sha1: hex(40),
         sha256: hex(64),
         sha512: hex(128),
-        first_seen: shared::store::now(),
+        first_seen: shared::time::now(),
     }
 }
 
@@ -28,7 +29,7 @@ fn snapshot() -> shared::snapshot::Snapshot {
     let input = shared::testing::all_current_input(catalog, mirrors, |d| {
         (d.path == "9.8/BaseOS/x86_64/os").then(|| version(0xc))
     });
-    shared::snapshot::build(&input, 4, shared::store::now(), "test")
+    shared::snapshot::build(&input, 4, shared::time::now(), "test")
 }
 
 fn app(loaded: bool) -> (Router, AppState) {

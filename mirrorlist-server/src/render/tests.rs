@@ -1,8 +1,8 @@
 use super::*;
 
-fn version(n: u8, timestamp: i64, size: u64) -> RepomdVersion {
+fn version(n: u8, timestamp: i64, size: u64) -> Version {
     let hex = |len: usize| std::iter::repeat_n(format!("{n:x}"), len).collect::<String>();
-    RepomdVersion {
+    Version {
         size,
         timestamp,
         md5: hex(32),

@@ -1,7 +1,8 @@
 use super::*;
 use shared::catalog::Catalog;
+use shared::geo::code;
 use shared::registry::Protocol;
-use shared::snapshot::{DirMirror, SnapDirectory};
+use shared::snapshot::{DirMirror, SnapDirectory, SnapMirror, Snapshot, HTTP, HTTPS};
 use shared::testing::example;
 
 struct M {
@@ -166,8 +167,8 @@ fn names(snap: &Snapshot, choices: &[Choice]) -> Vec<(String, Tier)> {
 fn client(ip: &str, country: &str, coords: Option<(f64, f64)>) -> Client {
     Client {
         ip: Some(ip.parse().unwrap()),
-        country: Some(country.to_string()),
-        continent: shared::geo::continent_of(country).map(str::to_string),
+        country: code(country),
+        continent: shared::geo::continent_of(country).map_or(0, code),
         coordinates: coords,
         asn: None,
         skip_networks: false,
@@ -181,7 +182,7 @@ fn tiers_in_order() {
     let berlin = client("203.0.113.9", "DE", Some((52.5, 13.4)));
     let got = names(
         &snap,
-        &choose(&snap, &index, dir, &berlin, BOTH, Limits::default(), 7),
+        &choose(&index, dir, &berlin, BOTH, Limits::default(), 7),
     );
     use Tier::*;
     // Country first (order among them is the weighted shuffle), then the rest of the
@@ -213,7 +214,7 @@ fn netblocks_asns_monopoly_and_privacy() {
     assert_eq!(
         names(
             &snap,
-            &choose(&snap, &index, dir, &campus, BOTH, Limits::default(), 1)
+            &choose(&index, dir, &campus, BOTH, Limits::default(), 1)
         ),
         vec![("campus".into(), Netblock)],
         "a monopoly mirror alone"
@@ -222,7 +223,7 @@ fn netblocks_asns_monopoly_and_privacy() {
     assert_eq!(
         names(
             &snap,
-            &choose(&snap, &index, dir, &campus6, BOTH, Limits::default(), 1)
+            &choose(&index, dir, &campus6, BOTH, Limits::default(), 1)
         )[0]
         .0,
         "campus"
@@ -231,7 +232,7 @@ fn netblocks_asns_monopoly_and_privacy() {
     let both = client("198.51.100.200", "GB", None);
     let got = names(
         &snap,
-        &choose(&snap, &index, dir, &both, BOTH, Limits::default(), 1),
+        &choose(&index, dir, &both, BOTH, Limits::default(), 1),
     );
     assert_eq!(
         &got[..2],
@@ -246,14 +247,14 @@ fn netblocks_asns_monopoly_and_privacy() {
     assert_eq!(
         names(
             &snap,
-            &choose(&snap, &index, dir, &isp_client, BOTH, Limits::default(), 1)
+            &choose(&index, dir, &isp_client, BOTH, Limits::default(), 1)
         )[0],
         ("isp".to_string(), Asn)
     );
     let outsider = client("203.0.113.1", "NL", None);
     let got = names(
         &snap,
-        &choose(&snap, &index, dir, &outsider, BOTH, Limits::default(), 1),
+        &choose(&index, dir, &outsider, BOTH, Limits::default(), 1),
     );
     assert!(
         !got.iter().any(|(n, _)| n == "isp" || n == "campus"),
@@ -268,7 +269,7 @@ fn families_protocols_allowed_countries_and_the_cap() {
     let tokyo6 = client("2001:db8:ffff::1", "JP", None);
     let got = names(
         &snap,
-        &choose(&snap, &index, dir, &tokyo6, BOTH, Limits::default(), 3),
+        &choose(&index, dir, &tokyo6, BOTH, Limits::default(), 3),
     );
     assert_eq!(got[0].0, "jp");
     assert!(
@@ -278,12 +279,11 @@ fn families_protocols_allowed_countries_and_the_cap() {
     let tokyo4 = client("203.0.113.5", "JP", None);
     assert!(!names(
         &snap,
-        &choose(&snap, &index, dir, &tokyo4, BOTH, Limits::default(), 3)
+        &choose(&index, dir, &tokyo4, BOTH, Limits::default(), 3)
     )
     .iter()
     .any(|(n, _)| n == "jp"));
     let https_only = choose(
-        &snap,
         &index,
         dir,
         &client("203.0.113.9", "DE", None),
@@ -294,7 +294,6 @@ fn families_protocols_allowed_countries_and_the_cap() {
     assert!(https_only.iter().all(|c| c.protocol == HTTPS));
     assert!(!names(&snap, &https_only).iter().any(|(n, _)| n == "de2"));
     let prefers_https = choose(
-        &snap,
         &index,
         dir,
         &client("203.0.113.9", "DE", None),
@@ -306,21 +305,18 @@ fn families_protocols_allowed_countries_and_the_cap() {
         .iter()
         .all(|c| c.protocol == HTTPS || snap.mirrors[c.mirror as usize].name.starts_with("de2")));
     let us = client("203.0.113.9", "US", None);
-    assert!(names(
-        &snap,
-        &choose(&snap, &index, dir, &us, BOTH, Limits::default(), 3)
-    )
-    .iter()
-    .any(|(n, _)| n == "us-only"));
+    assert!(
+        names(&snap, &choose(&index, dir, &us, BOTH, Limits::default(), 3))
+            .iter()
+            .any(|(n, _)| n == "us-only")
+    );
     let ca = client("203.0.113.9", "CA", None);
-    assert!(!names(
-        &snap,
-        &choose(&snap, &index, dir, &ca, BOTH, Limits::default(), 3)
-    )
-    .iter()
-    .any(|(n, _)| n == "us-only"));
+    assert!(
+        !names(&snap, &choose(&index, dir, &ca, BOTH, Limits::default(), 3))
+            .iter()
+            .any(|(n, _)| n == "us-only")
+    );
     let capped = choose(
-        &snap,
         &index,
         dir,
         &client("203.0.113.9", "DE", None),
@@ -370,10 +366,10 @@ fn invariants_hold_for_many_clients_and_seeds() {
             ..Limits::default()
         };
         let protocols = [HTTP, HTTPS, BOTH][(seed % 3) as usize];
-        let got = choose(&snap, &index, dir, &c, protocols, limits, seed);
+        let got = choose(&index, dir, &c, protocols, limits, seed);
         assert_eq!(
             got,
-            choose(&snap, &index, dir, &c, protocols, limits, seed),
+            choose(&index, dir, &c, protocols, limits, seed),
             "deterministic for a seed"
         );
         assert!(got.len() <= limits.cap);
@@ -411,17 +407,17 @@ fn invariants_hold_for_many_clients_and_seeds() {
 fn fast_acos_is_close_enough_for_distance_bands() {
     for i in -1000..=1000 {
         let x = f64::from(i) / 1000.0;
-        let err = (fast_acos(x) - x.acos()).abs();
+        let err = (choose::fast_acos(x) - x.acos()).abs();
         // 7e-5 rad is under half a kilometre on the Earth.
         assert!(err < 7e-5, "acos({x}): off by {err}");
     }
-    assert_eq!(fast_acos(1.5), 0.0, "clamped");
+    assert_eq!(choose::fast_acos(1.5), 0.0, "clamped");
 }
 
 #[test]
 fn repo_ids_resolve_as_the_catalog_does() {
     let (snap, _) = fixture();
-    let index = Index::build(&snap);
+    let index = crate::resolve::Routes::build(&snap.catalog);
     let catalog = &snap.catalog;
     let mut ids: Vec<(String, String)> = catalog.repo_ids();
     for d in &catalog.directories {
@@ -451,9 +447,9 @@ fn a_mirror_without_a_url_for_a_protocol_is_not_offered_over_it() {
     let index = Index::build(&snap);
     let berlin = client("203.0.113.9", "DE", Some((52.5, 13.4)));
     for seed in 0..20 {
-        let got = choose(&snap, &index, dir, &berlin, HTTPS, Limits::default(), seed);
+        let got = choose(&index, dir, &berlin, HTTPS, Limits::default(), seed);
         assert!(!got.iter().any(|c| c.mirror == 0), "{got:?}");
-        let got = choose(&snap, &index, dir, &berlin, BOTH, Limits::default(), seed);
+        let got = choose(&index, dir, &berlin, BOTH, Limits::default(), seed);
         let de1 = got.iter().find(|c| c.mirror == 0).expect("de1 over HTTP");
         assert_eq!(de1.protocol, HTTP);
     }
@@ -494,15 +490,7 @@ fn drawing_from_a_crowd_follows_bandwidth_and_keeps_the_invariants() {
     for seed in 0..rounds {
         let v6 = seed % 2 == 0;
         let ip = if v6 { "2001:db8:9::1" } else { "203.0.113.9" };
-        let got = choose(
-            &snap,
-            &index,
-            dir,
-            &client(ip, "DE", None),
-            BOTH,
-            limits,
-            seed,
-        );
+        let got = choose(&index, dir, &client(ip, "DE", None), BOTH, limits, seed);
         assert_eq!(got.len(), limits.cap, "enough mirrors to fill the cap");
         for (i, c) in got.iter().enumerate() {
             assert_eq!(c.tier, Tier::Country);

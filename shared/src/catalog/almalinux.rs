@@ -154,10 +154,12 @@ pub fn import_almalinux_str(text: &str, shown: &str) -> Result<CatalogSpec, Cata
             vault_only,
         });
     }
-    let max_sync_age = root
-        .get("allowed_outdate")
-        .and_then(Node::text)
-        .unwrap_or_else(|| "12h".into());
+    let max_sync_age = match root.get("allowed_outdate").and_then(Node::text) {
+        None => super::default_max_sync_age(),
+        Some(text) => text
+            .parse()
+            .map_err(|e| CatalogError::Invalid(format!("allowed_outdate: {e}")))?,
+    };
     Ok(CatalogSpec {
         distribution: "AlmaLinux".into(),
         alternates_window: super::default_alternates_window(),

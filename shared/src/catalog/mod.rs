@@ -6,6 +6,7 @@ mod almalinux;
 
 pub use almalinux::{import_almalinux, import_almalinux_str};
 
+use crate::duration::Human;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -23,10 +24,10 @@ pub struct CatalogSpec {
     /// Older repomd.xml versions the master published within this window (`3d`) stay valid:
     /// the metalink offers them as alternates, so a mirror a sync or two behind is used.
     #[serde(default = "default_alternates_window")]
-    pub alternates_window: String,
+    pub alternates_window: Human,
     /// A mirror whose `TIME` file is older than this (`12h`) is reported as not syncing.
     #[serde(default = "default_max_sync_age")]
-    pub max_sync_age: String,
+    pub max_sync_age: Human,
     /// Where releases no longer on mirrors are served from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vault_url: Option<String>,
@@ -39,12 +40,12 @@ pub struct CatalogSpec {
     pub repos: Vec<RepoSpec>,
 }
 
-fn default_alternates_window() -> String {
-    "3d".into()
+fn default_alternates_window() -> Human {
+    Human::secs(3 * 86_400)
 }
 
-fn default_max_sync_age() -> String {
-    "12h".into()
+fn default_max_sync_age() -> Human {
+    Human::secs(12 * 3600)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,10 +161,8 @@ impl Catalog {
         if spec.releases.is_empty() {
             return invalid("no releases".into());
         }
-        let alternates_window_secs = crate::duration::parse_duration(&spec.alternates_window)
-            .map_err(|e| CatalogError::Invalid(format!("alternates_window: {e}")))?;
-        let max_sync_age_secs = crate::duration::parse_duration(&spec.max_sync_age)
-            .map_err(|e| CatalogError::Invalid(format!("max_sync_age: {e}")))?;
+        let alternates_window_secs = spec.alternates_window.as_secs();
+        let max_sync_age_secs = spec.max_sync_age.as_secs();
         if let Some(vault) = &spec.vault_url {
             match url::Url::parse(vault) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => {}

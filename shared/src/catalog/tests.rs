@@ -151,14 +151,19 @@ path = "BaseOS/{arch}/os"
             format!("{base}[[repo]]\nname = \"y\"\npath = \"Y\"\nreleases = [\"7\"]\n"),
             "unknown release",
         ),
-        (
-            base.replace(
-                "distribution = \"T\"",
-                "distribution = \"T\"\nalternates_window = \"soon\"",
-            ),
-            "alternates_window",
-        ),
     ];
+    // A duration is checked where the file is read.
+    let bad_window = base.replace(
+        "distribution = \"T\"",
+        "distribution = \"T\"\nalternates_window = \"soon\"",
+    );
+    let err = CatalogSpec::from_toml(&bad_window, "t")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("alternates_window") && err.contains("not a duration"),
+        "{err}"
+    );
     for (text, expected) in cases {
         let err = Catalog::from_spec(CatalogSpec::from_toml(&text, "t").unwrap()).unwrap_err();
         assert!(

@@ -1,13 +1,13 @@
-//! Building a snapshot from what the store holds. Pure: same input, same snapshot.
+//! Building a snapshot from what the checker knows. Pure: same input, same snapshot. The
+//! input is in the snapshot's own terms; the store fills it (`Store::snapshot_input`).
 
-use super::{protocol_bit, DirMirror, SnapDirectory, SnapMirror, Snapshot};
+use super::{protocol_bit, DirMirror, SnapDirectory, SnapMirror, Snapshot, Version};
 use crate::catalog::Catalog;
-use crate::model::{Family, HealthState};
+use crate::model::{Family, HealthState, RepomdVersion};
 use crate::registry::Mirror;
-use crate::store::{CheckRecord, HealthRecord, RepomdVersion};
 use std::collections::HashMap;
 
-/// What the builder reads, as the store returns it.
+/// What the builder reads.
 #[derive(Debug, Clone)]
 pub struct SnapshotInput {
     pub catalog: Catalog,
@@ -20,7 +20,7 @@ pub struct SnapshotInput {
     /// What each check found: only the fields the snapshot needs, so a crawl's worth stays
     /// small in memory.
     pub checks: Vec<SeenCopy>,
-    pub health: Vec<HealthRecord>,
+    pub health: Vec<CapabilityState>,
     /// Subnets fetched from mirrors' `subnets_url`, by store id.
     pub fetched_subnets: HashMap<i64, Vec<ipnet::IpNet>>,
 }
@@ -34,39 +34,12 @@ pub struct SeenCopy {
     pub sha256: String,
 }
 
-impl SeenCopy {
-    /// The copy a check saw, if it saw one.
-    pub fn from_check(c: &CheckRecord) -> Option<SeenCopy> {
-        Some(SeenCopy {
-            mirror_id: c.mirror_id,
-            directory_id: c.directory_id,
-            protocol: c.protocol,
-            sha256: c.sha256_seen.clone()?,
-        })
-    }
-}
-
-impl SnapshotInput {
-    pub async fn load(store: &crate::store::Store) -> crate::store::Result<Option<Self>> {
-        let Some(catalog) = store.load_catalog().await? else {
-            return Ok(None);
-        };
-        Ok(Some(SnapshotInput {
-            catalog,
-            mirrors: store.load_mirrors_with_ids().await?,
-            directory_ids: store.directory_ids().await?,
-            history: store.repomd_history().await?,
-            checks: {
-                let mut checks = Vec::new();
-                store
-                    .visit_checks(|c| checks.extend(SeenCopy::from_check(&c)))
-                    .await?;
-                checks
-            },
-            health: store.load_health().await?,
-            fetched_subnets: HashMap::new(),
-        }))
-    }
+/// A mirror's health for one capability (`http`, `https`, `ipv4`, `ipv6`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapabilityState {
+    pub mirror_id: i64,
+    pub capability: String,
+    pub state: HealthState,
 }
 
 /// The versions a metalink offers at `now`: the newest, then the older ones the master
@@ -138,7 +111,10 @@ pub fn build(input: &SnapshotInput, serial: u64, now: i64, generator: &str) -> S
         by_store_id.insert(store_id, i);
         if let Some(history) = input.history.get(&store_id) {
             directories[i].versions =
-                versions_in_window(history, now, catalog.alternates_window_secs);
+                versions_in_window(history, now, catalog.alternates_window_secs)
+                    .iter()
+                    .map(Version::from)
+                    .collect();
         }
     }
     // (directory index, snapshot mirror) → (protocol bits, versions behind)

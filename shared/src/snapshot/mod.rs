@@ -5,14 +5,14 @@
 pub mod build;
 mod file;
 
-pub use build::{build, SeenCopy, SnapshotInput};
+pub use build::{build, CapabilityState, SeenCopy, SnapshotInput};
 pub use file::{
     decode, read, read_header, write_atomic, SnapshotError, SnapshotHeader, FORMAT_VERSION, MAGIC,
 };
 
 use crate::catalog::Catalog;
+use crate::model::RepomdVersion;
 use crate::registry::{Protocol, Urls};
-use crate::store::RepomdVersion;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -69,9 +69,38 @@ pub fn protocol_bit(p: Protocol) -> u8 {
 pub struct SnapDirectory {
     /// The master's current repomd.xml first, then the older versions still within the
     /// staleness window (the metalink's alternates). Empty when the master has none.
-    pub versions: Vec<RepomdVersion>,
+    pub versions: Vec<Version>,
     /// Mirrors holding the current version or an alternate, over a healthy protocol.
     pub mirrors: Vec<DirMirror>,
+}
+
+/// One version of a directory's repomd.xml as a metalink states it. The snapshot's own type:
+/// what the store keeps about a version may change without changing the file format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Version {
+    pub size: u64,
+    /// The largest `<timestamp>` inside the file.
+    pub timestamp: i64,
+    pub md5: String,
+    pub sha1: String,
+    pub sha256: String,
+    pub sha512: String,
+    /// When the master was first seen publishing it.
+    pub first_seen: i64,
+}
+
+impl From<&RepomdVersion> for Version {
+    fn from(v: &RepomdVersion) -> Version {
+        Version {
+            size: v.size,
+            timestamp: v.timestamp,
+            md5: v.md5.clone(),
+            sha1: v.sha1.clone(),
+            sha256: v.sha256.clone(),
+            sha512: v.sha512.clone(),
+            first_seen: v.first_seen,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,8 +1,7 @@
 use super::*;
-use crate::model::{CheckOutcome, Family, HealthState};
+use crate::model::HealthState;
 use crate::registry::Protocol;
 use crate::snapshot::{HTTP, HTTPS};
-use crate::store::CheckRecord;
 use crate::testing::example;
 
 fn v(n: i64, first_seen: i64) -> RepomdVersion {
@@ -43,35 +42,20 @@ fn the_window_keeps_versions_published_recently() {
     assert!(versions_in_window(&[], NOW, 100).is_empty());
 }
 
-fn check(mirror: i64, dir: i64, protocol: Protocol, sha: Option<&str>) -> CheckRecord {
-    CheckRecord {
+fn check(mirror: i64, dir: i64, protocol: Protocol, sha: Option<&str>) -> Option<SeenCopy> {
+    Some(SeenCopy {
         mirror_id: mirror,
         directory_id: dir,
         protocol,
-        family: Family::Any,
-        outcome: CheckOutcome::Current,
-        sha256_seen: sha.map(str::to_string),
-        versions_behind: None,
-        lag_seconds: None,
-        http_status: Some(200),
-        latency_ms: Some(5),
-        bytes: 100,
-        etag: None,
-        last_modified: None,
-        checked_at: NOW,
-        error: None,
-    }
+        sha256: sha?.to_string(),
+    })
 }
 
-fn health(mirror: i64, capability: &str, state: HealthState) -> HealthRecord {
-    HealthRecord {
+fn health(mirror: i64, capability: &str, state: HealthState) -> CapabilityState {
+    CapabilityState {
         mirror_id: mirror,
         capability: capability.into(),
         state,
-        since: NOW - H,
-        reason: String::new(),
-        consecutive_ok: 1,
-        consecutive_failed: 0,
     }
 }
 
@@ -142,7 +126,7 @@ fn only_mirrors_holding_a_version_in_the_window_over_a_healthy_protocol_are_list
         mirrors,
         history: HashMap::from([(dir, history), (source, vec![v(4, NOW - H)])]),
         directory_ids,
-        checks: checks.iter().filter_map(SeenCopy::from_check).collect(),
+        checks: checks.into_iter().flatten().collect(),
         health: healths,
         fetched_subnets: HashMap::new(),
     };

@@ -2,26 +2,11 @@
 //! record of published snapshots.
 
 use super::{col, flag, Result, Store, StoreError};
-use crate::model::{CheckOutcome, Family, HealthState};
-use crate::registry::Protocol;
-use serde::{Deserialize, Serialize};
+use shared::model::{CheckOutcome, Family, HealthState, RepomdVersion};
+use shared::registry::Protocol;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use std::collections::HashMap;
-
-/// One published version of a directory's repomd.xml.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RepomdVersion {
-    pub size: u64,
-    /// The largest `<timestamp>` inside the file.
-    pub timestamp: i64,
-    pub md5: String,
-    pub sha1: String,
-    pub sha256: String,
-    pub sha512: String,
-    /// When the master was first seen publishing it.
-    pub first_seen: i64,
-}
 
 /// The latest check of one mirror × directory × protocol × address family.
 #[derive(Debug, Clone, PartialEq, Eq)]

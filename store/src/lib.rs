@@ -1,4 +1,4 @@
-//! The store: registry, catalog, upstream repodata history, check results, health and
+//! The store, the checker's state between runs: registry, catalog, upstream repodata history, check results, health and
 //! published snapshots, in SQLite (the embedded default: one file, WAL) or PostgreSQL (when
 //! several processes or machines share the state), behind one interface. Queries are written
 //! once, in the SQL both accept; the schema lives in `migrations/` and is applied at open.
@@ -7,13 +7,15 @@ mod catalog;
 mod checks;
 mod mirrors;
 mod schedule;
+mod snapshot_input;
+pub mod testing;
 
 pub use checks::{
-    CheckRecord, CrawlRun, CrawlWriter, HealthEvent, HealthRecord, MirrorStats, RepomdVersion,
-    SnapshotRecord,
+    CheckRecord, CrawlRun, CrawlWriter, HealthEvent, HealthRecord, MirrorStats, SnapshotRecord,
 };
 pub use mirrors::ApplyOutcome;
 pub use schedule::{Claim, Schedule, ScheduleRow};
+pub use snapshot_input::seen_copy;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -55,22 +57,22 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "registry catalog checks",
-        include_str!("../../../migrations/sqlite/0001_registry_catalog_checks.sql"),
+        include_str!("../../migrations/sqlite/0001_registry_catalog_checks.sql"),
     ),
     (
         2,
         "crawl runs",
-        include_str!("../../../migrations/sqlite/0002_crawl_runs.sql"),
+        include_str!("../../migrations/sqlite/0002_crawl_runs.sql"),
     ),
     (
         3,
         "mirror crawl stats",
-        include_str!("../../../migrations/sqlite/0003_mirror_crawl_stats.sql"),
+        include_str!("../../migrations/sqlite/0003_mirror_crawl_stats.sql"),
     ),
     (
         4,
         "crawl schedule",
-        include_str!("../../../migrations/sqlite/0004_crawl_schedule.sql"),
+        include_str!("../../migrations/sqlite/0004_crawl_schedule.sql"),
     ),
 ];
 
@@ -78,22 +80,22 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "registry catalog checks",
-        include_str!("../../../migrations/postgres/0001_registry_catalog_checks.sql"),
+        include_str!("../../migrations/postgres/0001_registry_catalog_checks.sql"),
     ),
     (
         2,
         "crawl runs",
-        include_str!("../../../migrations/postgres/0002_crawl_runs.sql"),
+        include_str!("../../migrations/postgres/0002_crawl_runs.sql"),
     ),
     (
         3,
         "mirror crawl stats",
-        include_str!("../../../migrations/postgres/0003_mirror_crawl_stats.sql"),
+        include_str!("../../migrations/postgres/0003_mirror_crawl_stats.sql"),
     ),
     (
         4,
         "crawl schedule",
-        include_str!("../../../migrations/postgres/0004_crawl_schedule.sql"),
+        include_str!("../../migrations/postgres/0004_crawl_schedule.sql"),
     ),
 ];
 
@@ -118,13 +120,6 @@ fn migrator(backend: Backend) -> Migrator {
         ),
         ..Migrator::DEFAULT
     }
-}
-
-/// Seconds since the Unix epoch.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 impl Store {

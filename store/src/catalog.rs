@@ -1,8 +1,9 @@
 //! Catalog persistence: the spec as TOML, and one row per directory with a stable id that
 //! upstream history and check results refer to.
 
-use super::{col, now, Result, Store, StoreError};
-use crate::catalog::{Catalog, CatalogSpec};
+use super::{col, Result, Store, StoreError};
+use shared::catalog::{Catalog, CatalogSpec};
+use shared::time::now;
 use std::collections::HashMap;
 
 impl Store {

@@ -1,8 +1,9 @@
 //! Registry persistence: mirrors with their site, URLs, netblocks, ASNs, allowed countries and
 //! cloud regions. Applying a registry is idempotent: unchanged mirrors are not touched.
 
-use super::{col, flag, now, Result, Store, StoreError};
-use crate::registry::{Geo, Mirror, Protocol};
+use super::{col, flag, Result, Store, StoreError};
+use shared::registry::{Geo, Mirror, Protocol};
+use shared::time::now;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use std::collections::HashMap;

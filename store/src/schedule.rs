@@ -3,7 +3,7 @@
 //! never take the same mirror), and named leases such as the leader's.
 
 use super::{col, Backend, Result, Store};
-use crate::model::stable_hash;
+use shared::model::stable_hash;
 use sqlx::{Any, AnyConnection, Transaction};
 
 /// When mirrors are checked: every `interval` seconds, each at a phase of its own (from its

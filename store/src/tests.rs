@@ -1,10 +1,11 @@
 //! The store suite: every test runs against SQLite and, when a server is given, PostgreSQL.
 
 use super::*;
-use crate::catalog::Catalog;
-use crate::model::{CheckOutcome, Family, HealthState};
-use crate::registry::{self, Mirror, Protocol};
-use crate::testing::{example, shared_data, test_stores};
+use crate::testing::test_stores;
+use shared::catalog::Catalog;
+use shared::model::{CheckOutcome, Family, HealthState, RepomdVersion};
+use shared::registry::{self, Mirror, Protocol};
+use shared::testing::{example, shared_data};
 
 fn example_catalog() -> Catalog {
     Catalog::load(&example("catalog.toml")).unwrap()

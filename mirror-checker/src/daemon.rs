@@ -1,0 +1,168 @@
+//! The checker daemon: runs until cancelled, sharing the crawl with every other checker on the
+//! same store through the shared schedule, and (as the leader) scanning the master and
+//! publishing snapshots.
+
+use crate::crawl::Claimed;
+use crate::error::{Error, Result};
+use crate::service::Checker;
+use shared::time::now;
+use std::collections::HashSet;
+use std::time::Duration;
+use store::{Claim, Schedule};
+use tokio_util::sync::CancellationToken;
+
+/// The lease of the checker that scans the master and publishes snapshots.
+pub const LEADER: &str = "leader";
+
+impl Checker {
+    /// Runs until cancelled, sharing the work with every other checker on the same store.
+    /// Each tick it claims the mirrors that are due (each is checked once per interval, at a
+    /// phase of its own; claims are leases, so no two checkers take the same mirror and a
+    /// dead checker's mirrors come back), checks them and applies the results together with
+    /// their next due times. One checker at a time leads (a lease too): it scans the master and
+    /// publishes a snapshot whenever the store has changed. A failed tick (the store
+    /// unreachable, say) is logged and retried at the next one; nothing needs restarting.
+    pub async fn daemon(&self, cancel: CancellationToken) -> Result<()> {
+        let d = self.config.daemon.clone();
+        if let Some(listen) = d.metrics_listen {
+            let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+                Error::Config(format!("cannot listen on {listen} for metrics: {e}"))
+            })?;
+            let bound = listener.local_addr().map_err(Error::io(
+                "cannot read the address of the metrics listener",
+                "",
+            ))?;
+            // Port 0 picks a free port: this line says which.
+            tracing::info!(listen = %bound, "metrics listening");
+            let _ = self.metrics_addr.set(bound);
+            let (metrics, cancel) = (self.metrics.clone(), cancel.clone());
+            tokio::spawn(async move {
+                if let Err(e) = crate::metrics::serve(listener, metrics, cancel).await {
+                    tracing::error!(error = %e, "metrics listener failed");
+                }
+            });
+        }
+        let tick = Duration::from(d.tick).max(Duration::from_millis(100));
+        tracing::info!(checker = %self.id, "checker daemon started");
+        let mut state = DaemonState::default();
+        loop {
+            match self.tick(&mut state, &cancel).await {
+                Ok(()) => self.metrics.tick(true),
+                Err(Error::Interrupted) => break,
+                Err(e) => {
+                    self.metrics.tick(false);
+                    tracing::error!(error = %e, "tick failed; retrying in {}", d.tick);
+                }
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep(tick) => {}
+            }
+        }
+        // A clean stop hands the leader's role over at once.
+        if state.leader {
+            if let Err(e) = self.store.release_lease(LEADER, &self.id).await {
+                tracing::warn!(error = %e, "could not release the leader's lease");
+            }
+        }
+        Ok(())
+    }
+
+    async fn tick(&self, state: &mut DaemonState, cancel: &CancellationToken) -> Result<()> {
+        let d = &self.config.daemon;
+        let schedule = d.schedule();
+        let t = now();
+        self.store.schedule_new_mirrors(&schedule, t).await?;
+        let leader = self
+            .store
+            .hold_lease(LEADER, &self.id, t, d.lease.as_secs())
+            .await?;
+        if leader != state.leader {
+            tracing::info!(checker = %self.id, leader, "leader's role changed");
+            state.leader = leader;
+        }
+        self.metrics.leader(leader);
+        let scan = leader
+            && self.master()?.is_some()
+            && state
+                .last_scan
+                .is_none_or(|at| t - at >= d.master_interval.as_secs() as i64);
+        let claims = self
+            .store
+            .claim_due(&self.id, t, d.lease.as_secs(), d.batch_max.max(1))
+            .await?;
+        self.metrics.claimed(claims.len());
+        if scan || !claims.is_empty() {
+            self.check_claims(&claims, scan, &schedule, cancel).await?;
+            // Only a scan that went through waits for the next interval; a failed one is
+            // tried again at the next tick.
+            if scan {
+                state.last_scan = Some(t);
+            }
+        }
+        if leader {
+            let mark = self.store.change_mark().await?;
+            let stale = state
+                .published_at
+                .is_none_or(|at| t - at >= REPUBLISH_TICKS * d.tick.as_secs().max(1) as i64);
+            if state.published_mark.as_ref() != Some(&mark) || stale {
+                // Still the leader? A batch can outlast the lease.
+                if self
+                    .store
+                    .hold_lease(LEADER, &self.id, now(), d.lease.as_secs())
+                    .await?
+                {
+                    self.publish().await?;
+                    state.published_mark = Some(mark);
+                    state.published_at = Some(t);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks claimed mirrors and applies the results with their next due times; on failure
+    /// gives the claims back so that any checker can take them at once.
+    async fn check_claims(
+        &self,
+        claims: &[Claim],
+        scan: bool,
+        schedule: &Schedule,
+        cancel: &CancellationToken,
+    ) -> Result<()> {
+        let ids: HashSet<i64> = claims.iter().map(|c| c.mirror_id).collect();
+        let claimed = Claimed {
+            holder: &self.id,
+            claims,
+            schedule: *schedule,
+        };
+        match self
+            .run_crawl(Some(&ids), scan, Some(&claimed), false, cancel)
+            .await
+        {
+            Ok(summary) => {
+                tracing::info!("{}", summary.describe());
+                Ok(())
+            }
+            Err(e) => {
+                if let Err(release) = self.store.release_claims(&self.id, claims).await {
+                    tracing::warn!(error = %release, "could not give claims back; their leases will run out");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A leader publishes at least this many ticks apart even when nothing changed, so that
+/// servers never see the snapshot age (and the alternates window moves on).
+const REPUBLISH_TICKS: i64 = 10;
+
+/// What the daemon remembers between ticks.
+#[derive(Default)]
+struct DaemonState {
+    leader: bool,
+    last_scan: Option<i64>,
+    published_mark: Option<Vec<i64>>,
+    published_at: Option<i64>,
+}

@@ -1,0 +1,199 @@
+//! The way of a metalink or mirrorlist request, in order: [`parse`](crate::parse) the query,
+//! [`resolve`](crate::resolve) what it names, [`place`](crate::place) the client,
+//! [`choose`](crate::select::choose) mirrors, [`render`](crate::render) the document and
+//! [`respond`](crate::respond). Any step may refuse; the refusal is answered in the
+//! endpoint's form, and every answer is counted and (optionally) logged.
+
+use crate::parse::{self, Params};
+use crate::place;
+use crate::render;
+use crate::resolve::{self, Form, Target};
+use crate::respond::{self, Endpoint, Refusal, Seen};
+use crate::select::{self, Choice, Client, Tier};
+use crate::state::{AppState, Loaded};
+use axum::response::Response;
+use http::StatusCode;
+use shared::snapshot::HTTPS;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Answers one request. `peer` is the connection's remote address.
+pub fn answer<B>(
+    state: &AppState,
+    endpoint: Endpoint,
+    form: Form<'_>,
+    req: &http::Request<B>,
+    peer: SocketAddr,
+) -> Response {
+    let started = Instant::now();
+    let mut seen = Seen::default();
+    let response = steps(state, endpoint, form, req, peer, &mut seen)
+        .unwrap_or_else(|r| respond::refusal(endpoint, &r));
+    respond::record(state, endpoint, &response, started, &seen);
+    response
+}
+
+fn steps<B>(
+    state: &AppState,
+    endpoint: Endpoint,
+    form: Form<'_>,
+    req: &http::Request<B>,
+    peer: SocketAddr,
+    seen: &mut Seen,
+) -> Result<Response, Refusal> {
+    let params = parse::query(req.uri().query())?;
+    let view = state.view();
+    let Some(loaded) = view.loaded.as_deref() else {
+        return Err(Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "error: no snapshot is loaded yet",
+        ));
+    };
+    let (index, templated) = match resolve::resolve(loaded, form, &params)? {
+        Target::Dir { index, templated } => (index, templated),
+        Target::Vault(url) => return vault(endpoint, &params, url),
+    };
+    let client = place::place(state, &view, peer, req.headers(), &params)?;
+    count_me(state, loaded, index, &params);
+    let choices = select::choose(
+        &loaded.index,
+        index,
+        &client,
+        params.protocols,
+        state.settings().limits,
+        seed(state),
+    );
+    state.metrics().hot.tiers[choices.first().map_or(Tier::ALL.len(), |c| c.tier as usize)].inc();
+    if state.settings().access_log {
+        seen.directory = Some(loaded.snapshot.catalog.directories[index].path.clone());
+        seen.country = client.country;
+        seen.asn = client.asn;
+        seen.tier = choices.first().map(|c| c.tier);
+        seen.mirrors = choices.len();
+    }
+    document(
+        endpoint, loaded, index, templated, &params, &client, &choices,
+    )
+}
+
+/// A release only the vault has: its URL, as a redirect, a one-line mirrorlist, or (dnf
+/// cannot take a metalink without hashes) a refusal naming the URL.
+fn vault(endpoint: Endpoint, params: &Params, url: String) -> Result<Response, Refusal> {
+    if params.redirect {
+        return Ok(respond::redirect(url));
+    }
+    match endpoint {
+        Endpoint::Mirrorlist => {
+            let mut out = String::new();
+            render::mirrorlist("this release is in the vault", &[url.as_str()], &mut out);
+            Ok(respond::text(StatusCode::OK, out))
+        }
+        Endpoint::Metalink => Err(Refusal::not_found(format!(
+            "error: this release is only in the vault: use baseurl={url}"
+        ))),
+    }
+}
+
+fn count_me(state: &AppState, loaded: &Loaded, index: usize, params: &Params) {
+    let dir = &loaded.snapshot.catalog.directories[index];
+    if let (Some(bucket), false) = (params.countme, dir.vault_only) {
+        state
+            .metrics()
+            .countme
+            .with_label_values(&[&dir.repo, &dir.release, &dir.arch, &bucket.to_string()])
+            .inc();
+    }
+}
+
+/// The seed of a request's draw: fixed when configured (replicas then agree), otherwise
+/// different every time.
+fn seed(state: &AppState) -> u64 {
+    state.settings().seed.unwrap_or_else(|| {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        u64::from(shared::time::clock_noise())
+            ^ NEXT.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+    })
+}
+
+/// The chosen mirrors as the endpoint's document (or a redirect to the first).
+fn document(
+    endpoint: Endpoint,
+    loaded: &Loaded,
+    index: usize,
+    templated: bool,
+    params: &Params,
+    client: &Client,
+    choices: &[Choice],
+) -> Result<Response, Refusal> {
+    let fragments = &loaded.fragments;
+    let dir = &loaded.snapshot.catalog.directories[index];
+    let path = if templated {
+        &fragments.templated[index]
+    } else {
+        &fragments.paths[index]
+    };
+    let module = dir.module.as_deref();
+    let urls: Vec<(&render::Text, &Choice)> = choices
+        .iter()
+        .filter_map(|c| {
+            fragments
+                .base(c.mirror, module, c.protocol == HTTPS)
+                .map(|b| (b, c))
+        })
+        .collect();
+    if params.redirect {
+        let Some((base, _)) = urls.first() else {
+            return Err(Refusal::not_found(
+                "error: no mirror holds this directory up to date",
+            ));
+        };
+        let mut to = format!("{}{}", base.plain, path.plain);
+        if endpoint == Endpoint::Metalink {
+            to.push_str("repodata/repomd.xml");
+        }
+        return Ok(respond::redirect(to));
+    }
+    match endpoint {
+        Endpoint::Mirrorlist => {
+            let mut out = String::with_capacity(128 + urls.len() * 96);
+            let header = format!(
+                "mirrors for {} ({}), snapshot {}",
+                dir.path,
+                shared::geo::code_text(client.country)
+                    .as_deref()
+                    .unwrap_or("anywhere"),
+                loaded.snapshot.serial
+            );
+            render::mirrorlist_header(&header, &mut out);
+            for (base, _) in &urls {
+                out.push_str(&base.plain);
+                out.push_str(&path.plain);
+                out.push('\n');
+            }
+            Ok(respond::text(StatusCode::OK, out))
+        }
+        Endpoint::Metalink => {
+            if loaded.snapshot.directories[index].versions.is_empty() {
+                return Err(Refusal::not_found(format!(
+                    "error: the master has no repomd.xml for {} yet",
+                    dir.path
+                )));
+            }
+            let entries: Vec<render::UrlXml<'_>> = urls
+                .iter()
+                .map(|(base, c)| render::UrlXml {
+                    protocol: if c.protocol == HTTPS { "https" } else { "http" },
+                    country: &fragments.countries[c.mirror as usize],
+                    private: loaded.snapshot.mirrors[c.mirror as usize].private
+                        && matches!(c.tier, Tier::Netblock | Tier::Asn),
+                    base: [&base.xml, &path.xml],
+                })
+                .collect();
+            let files = &fragments.files[index];
+            let mut out = String::with_capacity(400 + files.len() + entries.len() * 180);
+            render::metalink(files, &entries, shared::time::now(), &mut out);
+            Ok(respond::metalink(StatusCode::OK, out))
+        }
+    }
+}

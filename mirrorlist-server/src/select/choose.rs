@@ -1,0 +1,319 @@
+//! The choice of mirrors for one request: a pure function of the per-snapshot index, the
+//! client, the protocols asked for, the limits and a seed.
+
+use super::index::{unit_vector, Candidate, DirIndex, Group, Index, V4, V6};
+use super::{Choice, Client, Limits, Tier};
+use shared::snapshot::{HTTP, HTTPS};
+use std::net::IpAddr;
+
+/// SplitMix64, seeded per request: deterministic answers under a fixed seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next_f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// What a request needs to know about the client, reduced for the candidate tests.
+struct Seeker {
+    families: u8,
+    country: u16,
+    position: Option<[f64; 3]>,
+    protocols: u8,
+}
+
+impl Seeker {
+    /// The protocol bit to use for `c` (HTTPS preferred), or `None` when it cannot serve.
+    fn usable(&self, c: &Candidate) -> Option<u8> {
+        if c.families & self.families == 0 {
+            return None;
+        }
+        let usable = c.protocols & self.protocols;
+        match usable {
+            0 => None,
+            u if u & HTTPS != 0 => Some(HTTPS),
+            _ => Some(HTTP),
+        }
+    }
+
+    fn allowed(&self, c: &Candidate) -> bool {
+        c.allowed.is_empty() || (self.country != 0 && c.allowed.contains(&self.country))
+    }
+}
+
+/// A drawn candidate: sort key (band, then a weighted-random key, both ascending).
+#[derive(Clone, Copy)]
+struct Drawn {
+    band: u32,
+    key: f64,
+    slot: u32,
+    protocol: u8,
+}
+
+/// Keeps the `k` best of `group` in order: a weighted random draw (Efraimidis–Spirakis,
+/// as `-ln(u) / weight`, smallest first), heavier mirrors tending to come first so load
+/// spreads in proportion to bandwidth; bands (distance) go before the draw.
+fn best(group: &mut Vec<Drawn>, k: usize) {
+    let order = |a: &Drawn, b: &Drawn| a.band.cmp(&b.band).then(a.key.total_cmp(&b.key));
+    if k == 0 {
+        group.clear();
+        return;
+    }
+    if group.len() > k {
+        group.select_nth_unstable_by(k - 1, order);
+        group.truncate(k);
+    }
+    group.sort_unstable_by(order);
+}
+
+/// Chooses mirrors for `dir` (an index into the snapshot's directories).
+/// `protocols` is a mask of [`HTTP`] | [`HTTPS`]; HTTPS is preferred when both are allowed.
+pub fn choose(
+    index: &Index,
+    dir: usize,
+    client: &Client,
+    protocols: u8,
+    limits: Limits,
+    seed: u64,
+) -> Vec<Choice> {
+    let d = &index.dirs[dir];
+    let mut rng = Rng(seed);
+    let who = Seeker {
+        families: match client.ip {
+            Some(IpAddr::V4(_)) => V4,
+            Some(IpAddr::V6(a)) if a.to_ipv4_mapped().is_some() => V4,
+            Some(IpAddr::V6(_)) => V6,
+            None => V4 | V6,
+        },
+        country: client.country,
+        position: client.coordinates.map(unit_vector),
+        protocols,
+    };
+    let mut out: Vec<Choice> = Vec::with_capacity(limits.cap.min(16));
+    let taken = |out: &[Choice], m: u32| out.iter().any(|c| c.mirror == m);
+    // A mirror matched by netblock or ASN, if it can serve this request.
+    let matched = |m: u32| {
+        let slot = *d.slot.get(&m)?;
+        let c = &d.candidates[slot as usize];
+        who.usable(c).map(|p| (slot, c, p))
+    };
+
+    if let Some(ip) = client.ip.filter(|_| !client.skip_networks) {
+        let found: Vec<(u32, &Candidate, u8)> = index
+            .netblocks
+            .lookup(ip)
+            .into_iter()
+            .filter_map(matched)
+            .collect();
+        if let Some(&(_, c, p)) = found.iter().find(|(_, c, _)| c.monopoly) {
+            return vec![Choice {
+                mirror: c.mirror,
+                tier: Tier::Netblock,
+                protocol: p,
+            }];
+        }
+        // Most specific first already; that order is kept.
+        out.extend(found.into_iter().take(limits.cap).map(|(_, c, p)| Choice {
+            mirror: c.mirror,
+            tier: Tier::Netblock,
+            protocol: p,
+        }));
+    }
+    if let Some(asn) = client.asn.filter(|_| !client.skip_networks) {
+        let found: Vec<(u32, &Candidate, u8)> = index
+            .by_asn
+            .get(&asn)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter_map(matched)
+            .filter(|(_, c, _)| !taken(&out, c.mirror))
+            .collect();
+        if let Some(&(_, c, p)) = found.iter().find(|(_, c, _)| c.monopoly) {
+            if out.is_empty() {
+                return vec![Choice {
+                    mirror: c.mirror,
+                    tier: Tier::Asn,
+                    protocol: p,
+                }];
+            }
+        }
+        let mut group: Vec<Drawn> = found
+            .into_iter()
+            .map(|(slot, c, p)| Drawn {
+                band: 0,
+                key: draw(&mut rng, c),
+                slot,
+                protocol: p,
+            })
+            .collect();
+        let all = group.len();
+        best(&mut group, all);
+        push(&mut out, d, &group, Tier::Asn);
+    }
+    // Public candidates from `slots` that pass `keep`, drawn; the best kept until `out`
+    // holds `upto`.
+    let mut group: Vec<Drawn> = Vec::with_capacity(d.public.slots.len());
+    let mut tested: Vec<u32> = Vec::new();
+    let mut tier = |list: &Group,
+                    out: &mut Vec<Choice>,
+                    rng: &mut Rng,
+                    upto: usize,
+                    tier: Tier,
+                    keep: &dyn Fn(&Candidate) -> bool,
+                    band: Option<&dyn Fn(&Candidate) -> u32>| {
+        let room = upto.saturating_sub(out.len());
+        if room == 0 {
+            return;
+        }
+        let test = |slot: u32, out: &[Choice]| {
+            let c = &d.candidates[slot as usize];
+            let protocol = who.usable(c)?;
+            (keep(c) && !taken(out, c.mirror) && who.allowed(c)).then_some(protocol)
+        };
+        group.clear();
+        tested.clear();
+        if band.is_none() && list.slots.len() > 2 * room {
+            // Many more than needed: draw by weight, one at a time, skipping what cannot
+            // serve or was drawn before. This is the same distribution as the weighted
+            // shuffle (each next mirror in proportion to its weight among those left), at
+            // the cost of about `room` draws instead of one per candidate.
+            let total = list.cumulative.last().copied().unwrap_or(0.0);
+            let mut attempts = 0;
+            while group.len() < room && attempts < 4 * room + 16 {
+                attempts += 1;
+                let r = rng.next_f64() * total;
+                let i = list.cumulative.partition_point(|&c| c <= r);
+                let slot = list.slots[i.min(list.slots.len() - 1)];
+                if tested.contains(&slot) {
+                    continue;
+                }
+                tested.push(slot);
+                if let Some(protocol) = test(slot, out) {
+                    group.push(Drawn {
+                        band: 0,
+                        key: group.len() as f64,
+                        slot,
+                        protocol,
+                    });
+                }
+            }
+            push(out, d, &group, tier);
+            if group.len() == room {
+                return;
+            }
+            // Too many could not serve (another family, protocol or country): the rest by
+            // a full draw over those not yet tried.
+            group.clear();
+        }
+        let room = upto.saturating_sub(out.len());
+        for &slot in &list.slots {
+            if tested.contains(&slot) {
+                continue;
+            }
+            let Some(protocol) = test(slot, out) else {
+                continue;
+            };
+            let c = &d.candidates[slot as usize];
+            group.push(Drawn {
+                band: band.map_or(0, |b| b(c)),
+                key: 0.0,
+                slot,
+                protocol,
+            });
+        }
+        if band.is_some() && group.len() > room {
+            // Only the nearest bands can make the list: draw keys for those alone.
+            let (_, last, _) = group.select_nth_unstable_by_key(room - 1, |g| g.band);
+            let last = last.band;
+            group.retain(|g| g.band <= last);
+        }
+        for g in group.iter_mut() {
+            g.key = draw(rng, &d.candidates[g.slot as usize]);
+        }
+        best(&mut group, room);
+        push(out, d, &group, tier);
+    };
+    if who.country != 0 {
+        if let Some(slots) = d.by_country.get(&who.country) {
+            tier(
+                slots,
+                &mut out,
+                &mut rng,
+                limits.cap,
+                Tier::Country,
+                &|_| true,
+                None,
+            );
+        }
+    }
+    let continent = client.continent;
+    if out.len() < limits.cap && continent != 0 {
+        if let Some(slots) = d.by_continent.get(&continent) {
+            // Bands of distance when both ends have coordinates; unknown distances last.
+            let band = |c: &Candidate| match (who.position, c.position) {
+                (Some(a), Some(b)) => {
+                    let cos = a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+                    (fast_acos(cos) * shared::geo::EARTH_RADIUS_KM / limits.band_km) as u32
+                }
+                _ => u32::MAX,
+            };
+            let country = who.country;
+            tier(
+                slots,
+                &mut out,
+                &mut rng,
+                limits.cap,
+                Tier::Continent,
+                &|c| c.country != country || country == 0,
+                who.position
+                    .is_some()
+                    .then_some(&band as &dyn Fn(&Candidate) -> u32),
+            );
+        }
+    }
+    if out.len() < limits.minimum {
+        tier(
+            &d.public,
+            &mut out,
+            &mut rng,
+            limits.minimum,
+            Tier::Global,
+            &|_| true,
+            None,
+        );
+    }
+    out.truncate(limits.cap);
+    out
+}
+
+/// `acos` within 7e-5 rad (under half a kilometre on the Earth: nothing for 500 km bands),
+/// several times cheaper than the exact one (Abramowitz and Stegun 4.4.45).
+pub(super) fn fast_acos(x: f64) -> f64 {
+    let x = x.clamp(-1.0, 1.0);
+    let a = x.abs();
+    let r =
+        (1.0 - a).sqrt() * (1.570_728_8 + a * (-0.212_114_4 + a * (0.074_261 - 0.018_729_3 * a)));
+    if x < 0.0 {
+        std::f64::consts::PI - r
+    } else {
+        r
+    }
+}
+
+fn draw(rng: &mut Rng, c: &Candidate) -> f64 {
+    -rng.next_f64().max(f64::MIN_POSITIVE).ln() * c.inv_weight
+}
+
+fn push(out: &mut Vec<Choice>, d: &DirIndex, group: &[Drawn], tier: Tier) {
+    out.extend(group.iter().map(|g| Choice {
+        mirror: d.candidates[g.slot as usize].mirror,
+        tier,
+        protocol: g.protocol,
+    }));
+}

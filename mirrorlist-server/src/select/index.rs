@@ -1,0 +1,224 @@
+//! What selection needs that depends on the snapshot only, built once per snapshot: a
+//! longest-prefix netblock index, an ASN map, and per directory its candidates reduced to
+//! flags and integer codes, the public ones grouped by country and continent with cumulative
+//! bandwidth weights.
+
+use shared::snapshot::{SnapMirror, Snapshot, HTTP, HTTPS};
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+pub use shared::geo::code;
+
+/// Longest-prefix matching of client addresses to mirrors' netblocks.
+#[derive(Debug, Default)]
+pub struct NetblockIndex {
+    /// (prefix length, is IPv6) present, longest first.
+    lengths: Vec<(u8, bool)>,
+    /// (is IPv6, prefix length, masked address) → mirrors.
+    blocks: HashMap<(bool, u8, u128), Vec<u32>>,
+}
+
+fn masked(ip: IpAddr, len: u8) -> (bool, u128) {
+    match ip {
+        IpAddr::V4(a) => {
+            let bits = u128::from(u32::from(a));
+            let mask = if len == 0 {
+                0
+            } else {
+                (!0u32 << (32 - u32::from(len))) as u128
+            };
+            (false, bits & mask)
+        }
+        IpAddr::V6(a) => {
+            let bits = u128::from(a);
+            let mask = if len == 0 {
+                0
+            } else {
+                !0u128 << (128 - u32::from(len))
+            };
+            (true, bits & mask)
+        }
+    }
+}
+
+impl NetblockIndex {
+    pub fn build(mirrors: &[SnapMirror]) -> NetblockIndex {
+        let mut index = NetblockIndex::default();
+        for (i, m) in mirrors.iter().enumerate() {
+            for net in &m.subnets {
+                let len = net.prefix_len();
+                let (v6, addr) = masked(net.network(), len);
+                index
+                    .blocks
+                    .entry((v6, len, addr))
+                    .or_default()
+                    .push(i as u32);
+                if !index.lengths.contains(&(len, v6)) {
+                    index.lengths.push((len, v6));
+                }
+            }
+        }
+        index.lengths.sort_by_key(|l| std::cmp::Reverse(l.0));
+        index
+    }
+
+    /// Mirrors whose netblocks contain `ip`, most specific first, each once.
+    pub fn lookup(&self, ip: IpAddr) -> Vec<u32> {
+        // An IPv4-mapped IPv6 address is the IPv4 client it stands for.
+        let ip = match ip {
+            IpAddr::V6(a) => a.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let mut out: Vec<u32> = Vec::new();
+        for &(len, v6) in &self.lengths {
+            if v6 != ip.is_ipv6() {
+                continue;
+            }
+            let (_, addr) = masked(ip, len);
+            if let Some(ms) = self.blocks.get(&(v6, len, addr)) {
+                for m in ms {
+                    if !out.contains(m) {
+                        out.push(*m);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+pub(super) fn unit_vector((lat, lon): (f64, f64)) -> [f64; 3] {
+    let (lat, lon) = (lat.to_radians(), lon.to_radians());
+    [lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()]
+}
+
+pub(super) const V4: u8 = 1;
+pub(super) const V6: u8 = 2;
+
+/// A mirror as a candidate for one directory: what a request tests, precomputed.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub mirror: u32,
+    /// [`HTTP`] | [`HTTPS`]: up to date over it here, and a URL for it.
+    pub protocols: u8,
+    pub(super) families: u8,
+    pub(super) private: bool,
+    pub(super) monopoly: bool,
+    /// The countries it may serve, as [`code`]s; empty: everyone.
+    pub(super) allowed: Box<[u16]>,
+    pub(super) country: u16,
+    pub(super) continent: u16,
+    /// 1 / bandwidth weight.
+    pub(super) inv_weight: f64,
+    pub(super) position: Option<[f64; 3]>,
+}
+
+/// One directory's candidates, and the public ones by country and continent.
+#[derive(Debug, Default)]
+pub struct DirIndex {
+    pub candidates: Vec<Candidate>,
+    /// Mirror → position in `candidates` (for netblock and ASN matches).
+    pub(super) slot: HashMap<u32, u32>,
+    pub(super) by_country: HashMap<u16, Group>,
+    pub(super) by_continent: HashMap<u16, Group>,
+    pub(super) public: Group,
+}
+
+/// Candidates (positions in [`DirIndex::candidates`]) with their running bandwidth weights,
+/// for drawing by weight.
+#[derive(Debug, Default)]
+pub(super) struct Group {
+    pub(super) slots: Vec<u32>,
+    pub(super) cumulative: Vec<f64>,
+}
+
+impl Group {
+    fn push(&mut self, slot: u32, weight: f64) {
+        self.slots.push(slot);
+        self.cumulative
+            .push(self.cumulative.last().copied().unwrap_or(0.0) + weight);
+    }
+}
+
+/// Everything selection needs that depends on the snapshot only.
+#[derive(Debug)]
+pub struct Index {
+    pub netblocks: NetblockIndex,
+    pub by_asn: HashMap<u32, Vec<u32>>,
+    /// Parallel to the snapshot's directories.
+    pub dirs: Vec<DirIndex>,
+}
+
+fn weight(m: &SnapMirror) -> f64 {
+    f64::from(m.bandwidth_mbps.unwrap_or(100).clamp(1, 10_000))
+}
+
+impl Index {
+    pub fn build(snap: &Snapshot) -> Index {
+        let mut by_asn: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (i, m) in snap.mirrors.iter().enumerate() {
+            for asn in &m.asns {
+                by_asn.entry(*asn).or_default().push(i as u32);
+            }
+        }
+        let dirs = snap
+            .catalog
+            .directories
+            .iter()
+            .zip(&snap.directories)
+            .map(|(dir, sd)| {
+                let mut d = DirIndex::default();
+                for dm in &sd.mirrors {
+                    let m = &snap.mirrors[dm.mirror as usize];
+                    let urls = match &dir.module {
+                        None => Some(&m.urls),
+                        Some(module) => m.module_urls.get(module),
+                    };
+                    let mut protocols = 0;
+                    for (bit, p) in [
+                        (HTTP, shared::registry::Protocol::Http),
+                        (HTTPS, shared::registry::Protocol::Https),
+                    ] {
+                        if dm.protocols & bit != 0 && urls.is_some_and(|u| u.contains_key(&p)) {
+                            protocols |= bit;
+                        }
+                    }
+                    if protocols == 0 {
+                        continue;
+                    }
+                    let c = Candidate {
+                        mirror: dm.mirror,
+                        protocols,
+                        families: if m.ipv4 { V4 } else { 0 } | if m.ipv6 { V6 } else { 0 },
+                        private: m.private,
+                        monopoly: m.monopoly,
+                        allowed: m.countries_allowed.iter().map(|c| code(c)).collect(),
+                        country: m.country.as_deref().map_or(0, code),
+                        continent: m.continent.as_deref().map_or(0, code),
+                        inv_weight: 1.0 / weight(m),
+                        position: m.latitude.zip(m.longitude).map(unit_vector),
+                    };
+                    let at = d.candidates.len() as u32;
+                    d.slot.insert(dm.mirror, at);
+                    if !c.private {
+                        let w = weight(m);
+                        d.public.push(at, w);
+                        if c.country != 0 {
+                            d.by_country.entry(c.country).or_default().push(at, w);
+                        }
+                        if c.continent != 0 {
+                            d.by_continent.entry(c.continent).or_default().push(at, w);
+                        }
+                    }
+                    d.candidates.push(c);
+                }
+                d
+            })
+            .collect();
+        Index {
+            netblocks: NetblockIndex::build(&snap.mirrors),
+            by_asn,
+            dirs,
+        }
+    }
+}
