@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 /// True when every tool is on PATH (and, with `root`, the test runs as root). Otherwise prints
 /// why the test is skipped and returns false, or panics under CI.
 pub fn tools_present(test: &str, tools: &[&str], root: bool) -> bool {
+    let _ = test;
     let mut missing: Vec<String> = tools
         .iter()
         .filter(|t| which(t).is_none())
@@ -27,15 +28,11 @@ pub fn tools_present(test: &str, tools: &[&str], root: bool) -> bool {
     if missing.is_empty() {
         return true;
     }
-    let msg = format!(
-        "{test}: needs {}; `./scripts/test` installs the tools as root \
+    shared::testing::skip(&format!(
+        "it needs {}; `./scripts/test` installs the tools as root \
          (apt-get install -y dnf dnf-plugins-core createrepo-c rpm nginx postgresql)",
         missing.join(", ")
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{msg}");
-    }
-    eprintln!("skipped: {msg}");
+    ));
     false
 }
 
@@ -76,7 +73,11 @@ pub fn project_root() -> PathBuf {
         .to_path_buf()
 }
 
-pub fn free_port() -> u16 {
+/// A port that was free a moment ago, for servers that cannot bind port 0 and say which
+/// port they got (nginx, PostgreSQL): whoever starts one with it retries with another when
+/// the port was taken in between. This workspace's programs bind port 0 and print their
+/// address instead ([`Proc::wait_for_log`]).
+pub fn candidate_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -173,6 +174,36 @@ impl Proc {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Waits (at most `limit`) for a line of the log holding `marker`, and returns what
+    /// follows the marker on that line, trimmed.
+    pub fn wait_for_log(&mut self, marker: &str, limit: Duration) -> String {
+        wait_for(&format!("{} to log {marker:?}", self.name), limit, || {
+            let text = self.log_text();
+            let found = text.lines().find_map(|l| {
+                l.split_once(marker)
+                    .map(|(_, rest)| rest.trim().to_string())
+            });
+            if found.is_none() {
+                assert!(self.running(), "{} exited: {text}", self.name);
+            }
+            found
+        })
+    }
+
+    /// The address a program of this workspace bound (asked for port 0): the server's
+    /// `listening on ADDR`, the checker's `metrics listening listen=ADDR`.
+    pub fn bound_address(&mut self, limit: Duration) -> String {
+        if self.name.contains("checker") {
+            let rest = self.wait_for_log("metrics listening", limit);
+            rest.split_whitespace()
+                .find_map(|w| w.strip_prefix("listen="))
+                .unwrap_or_else(|| panic!("no listen= in {rest:?}"))
+                .to_string()
+        } else {
+            self.wait_for_log("listening on ", limit)
+        }
+    }
+
     /// Still running?
     pub fn running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
@@ -267,7 +298,24 @@ pub struct Nginx {
 }
 
 impl Nginx {
-    pub fn start(dir: &Path, sites: &[Site]) -> Nginx {
+    /// Starts nginx serving `sites` on their ports; when a port was taken meanwhile, gives
+    /// every site a new candidate port and tries again (a few times).
+    pub fn start(dir: &Path, sites: &mut [Site]) -> Nginx {
+        for _ in 0..4 {
+            match Nginx::try_start(dir, sites) {
+                Ok(nginx) => return nginx,
+                Err(why) => {
+                    eprintln!("nginx: {why}; trying other ports");
+                    for s in sites.iter_mut() {
+                        s.port = candidate_port();
+                    }
+                }
+            }
+        }
+        Nginx::try_start(dir, sites).unwrap_or_else(|why| panic!("nginx: {why}"))
+    }
+
+    fn try_start(dir: &Path, sites: &[Site]) -> Result<Nginx, String> {
         fs::create_dir_all(dir.join("tmp")).unwrap();
         let d = dir.display();
         let mut conf = format!(
@@ -297,25 +345,32 @@ impl Nginx {
         let mut cmd = Command::new(which("nginx").expect("nginx"));
         cmd.arg("-p").arg(dir).arg("-c").arg(dir.join("nginx.conf"));
         let mut proc = Proc::spawn("nginx", cmd, &dir.join("nginx.out"));
+        let start = Instant::now();
         for s in sites {
-            wait_for(
-                &format!("nginx listening on {}", s.port),
-                Duration::from_secs(10),
-                || {
-                    assert!(
-                        proc.running(),
-                        "nginx exited: {}{}",
+            while TcpStream::connect(("127.0.0.1", s.port)).is_err() {
+                if !proc.running() {
+                    let why = format!(
+                        "exited: {}{}",
                         proc.log_text(),
                         fs::read_to_string(dir.join("error.log")).unwrap_or_default()
                     );
-                    TcpStream::connect(("127.0.0.1", s.port)).ok()
-                },
-            );
+                    if why.contains("Address already in use") {
+                        return Err(why);
+                    }
+                    panic!("nginx {why}");
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "nginx not listening on {} after 10 s",
+                    s.port
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
-        Nginx {
+        Ok(Nginx {
             dir: dir.to_path_buf(),
             _proc: proc,
-        }
+        })
     }
 
     /// The lines of a site's access log.

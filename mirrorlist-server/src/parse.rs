@@ -149,4 +149,44 @@ mod tests {
         assert_eq!(query(None).unwrap(), Params::default());
         assert_eq!(Params::default().protocols, HTTP | HTTPS);
     }
+
+    proptest::proptest! {
+        /// Whatever a client sends, parsing answers (never panics) and a refusal is a 400.
+        #[test]
+        fn any_query_is_parsed_or_refused(query in proptest::prelude::any::<String>()) {
+            if let Err(r) = super::query(Some(&query)) {
+                proptest::prop_assert_eq!(r.status, http::StatusCode::BAD_REQUEST);
+            }
+        }
+
+        /// What a well-formed query says is what the later steps get.
+        #[test]
+        fn well_formed_queries_say_what_they_mean(
+            repo in "[a-z][a-z0-9-]{0,20}",
+            arch in "[a-z0-9_]{1,10}",
+            countries in proptest::collection::vec(proptest::sample::select(vec!["DE", "fr", "Us", "JP", "br"]), 0..4),
+            https_only in proptest::prelude::any::<bool>(),
+            netblock in proptest::prelude::any::<bool>(),
+            bucket in 0u8..7,
+        ) {
+            let mut q = format!("repo={repo}&arch={arch}&countme={bucket}");
+            if !countries.is_empty() {
+                q.push_str(&format!("&country={}", countries.join(",")));
+            }
+            if https_only {
+                q.push_str("&protocol=https");
+            }
+            if !netblock {
+                q.push_str("&netblock=0");
+            }
+            let p = super::query(Some(&q)).unwrap();
+            proptest::prop_assert_eq!(p.repo.as_deref(), Some(repo.as_str()));
+            proptest::prop_assert_eq!(p.arch.as_deref(), Some(arch.as_str()));
+            let codes: Vec<u16> = countries.iter().map(|c| code(c)).collect();
+            proptest::prop_assert_eq!(p.countries, codes);
+            proptest::prop_assert_eq!(p.protocols, if https_only { HTTPS } else { HTTP | HTTPS });
+            proptest::prop_assert_eq!(p.netblock, netblock);
+            proptest::prop_assert_eq!(p.countme, (1..=4).contains(&bucket).then_some(bucket));
+        }
+    }
 }

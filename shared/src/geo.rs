@@ -122,7 +122,8 @@ mod tests {
 
     #[test]
     fn table_is_sorted_and_unique() {
-        assert!(COUNTRIES.windows(2).all(|w| w[0].0 < w[1].0));
+        use crate::testing::AllOf;
+        assert!(COUNTRIES.windows(2).all_of(|w| w[0].0 < w[1].0));
         assert!(COUNTRIES.len() >= 249);
         for (_, continent, _) in COUNTRIES {
             assert!(

@@ -39,6 +39,23 @@ pub fn skip(reason: &str) {
     }
 }
 
+/// `all` for assertions: false when there is nothing to test, since an `all` over an empty
+/// list proves nothing (a test that finds no mirrors must not pass by finding none).
+pub trait AllOf: Iterator + Sized {
+    fn all_of(self, mut pred: impl FnMut(Self::Item) -> bool) -> bool {
+        let mut any = false;
+        for item in self {
+            any = true;
+            if !pred(item) {
+                return false;
+            }
+        }
+        any
+    }
+}
+
+impl<I: Iterator> AllOf for I {}
+
 /// `../shared/data/<rel>` beside the project, or `None` when absent, the test then being
 /// skipped (see [`skip`]: under CI that fails the test).
 pub fn shared_data(rel: &str) -> Option<PathBuf> {

@@ -5,6 +5,7 @@ use crate::testing::test_stores;
 use shared::catalog::Catalog;
 use shared::model::{CheckOutcome, Family, HealthState, RepomdVersion};
 use shared::registry::{self, Mirror, Protocol};
+use shared::testing::AllOf;
 use shared::testing::{example, shared_data};
 
 fn example_catalog() -> Catalog {
@@ -325,7 +326,7 @@ async fn upstream_history_checks_health_and_snapshots() {
                 .await
                 .unwrap()
                 .iter()
-                .all(|r| r.mirror_id != mid),
+                .all_of(|r| r.mirror_id != mid),
             "{backend:?}"
         );
         assert!(store.load_health().await.unwrap().is_empty());
@@ -421,7 +422,7 @@ async fn concurrent_checkers_claim_each_due_mirror_exactly_once() {
                 .await
                 .unwrap()
                 .iter()
-                .all(|r| r.checks == 0),
+                .all_of(|r| r.checks == 0),
             "an abandoned crawl completes nothing"
         );
         store

@@ -5,6 +5,7 @@ use http_body_util::BodyExt;
 use shared::catalog::Catalog;
 use shared::model::RepomdVersion;
 use shared::testing::example;
+use shared::testing::AllOf;
 use tower::ServiceExt;
 
 fn version(n: u8) -> RepomdVersion {
@@ -20,14 +21,15 @@ fn version(n: u8) -> RepomdVersion {
     }
 }
 
-/// The example network with every enabled, approved mirror current for 9.8/BaseOS/x86_64.
+/// The example network with every enabled, approved mirror current for 9.8's BaseOS (every
+/// arch).
 fn snapshot() -> shared::snapshot::Snapshot {
     let catalog = Catalog::load(&example("catalog.toml")).unwrap();
     let mirrors = shared::registry::import_dir(&example("mirrors.d"))
         .unwrap()
         .mirrors;
     let input = shared::testing::all_current_input(catalog, mirrors, |d| {
-        (d.path == "9.8/BaseOS/x86_64/os").then(|| version(0xc))
+        (d.release == "9.8" && d.repo == "baseos" && !d.vault_only).then(|| version(0xc))
     });
     shared::snapshot::build(&input, 4, shared::time::now(), "test")
 }
@@ -77,77 +79,228 @@ async fn get(app: &Router, uri: &str) -> (StatusCode, String, String) {
     )
 }
 
-#[tokio::test]
-async fn metalinks_list_only_up_to_date_mirrors_with_hashes() {
-    let (app, _) = app(true);
-    let (status, ctype, body) =
-        get(&app, "/metalink?repo=baseos-9&arch=x86_64&ip=192.0.2.80").await;
-    assert_eq!(
-        (status, ctype.as_str()),
-        (StatusCode::OK, "application/metalink+xml"),
-        "{body}"
-    );
-    assert!(body.contains(&format!("<hash type=\"sha256\">{}</hash>", "c".repeat(64))));
-    assert!(body.contains("<mm0:timestamp>1795000000</mm0:timestamp>"));
-    // 192.0.2.80 is inside private.example.org's netblock and it is a monopoly mirror.
-    assert_eq!(body.matches("<url ").count(), 1, "{body}");
-    assert!(body.contains("mm0:private=\"True\">https://private.example.org/almalinux/9.8/BaseOS/x86_64/os/repodata/repomd.xml</url>"), "{body}");
-    let (_, _, body) = get(
-        &app,
-        "/metalink?repo=baseos-9.8&arch=x86_64&ip=203.0.113.7&country=DE",
-    )
-    .await;
-    assert!(
-        body.contains(
-            "https://mirror1.example.org/almalinux/9.8/BaseOS/x86_64/os/repodata/repomd.xml"
-        ),
-        "{body}"
-    );
-    assert!(
-        !body.contains("private.example.org")
-            && !body.contains("disabled.example.com")
-            && !body.contains("pending.example.org"),
-        "{body}"
-    );
-    let (_, _, body) = get(&app, "/metalink?repo=appstream-9&arch=x86_64").await;
-    assert!(
-        body.contains("has no repomd.xml"),
-        "no version known yet: {body}"
-    );
+/// A request as the connection loop hands it over: straight to [`direct`].
+async fn direct_get(state: &AppState, uri: &str) -> (StatusCode, String, String) {
+    let req = http::Request::get(uri).body(()).unwrap();
+    let response = direct(state, &req).unwrap_or_else(|| panic!("{uri} is a query endpoint"));
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let head = headers
+        .get(header::LOCATION)
+        .map(|l| format!("location {}", l.to_str().unwrap()))
+        .or_else(|| {
+            headers
+                .get(header::CONTENT_TYPE)
+                .map(|v| v.to_str().unwrap().to_string())
+        })
+        .unwrap_or_default();
+    (status, head, String::from_utf8(body.to_vec()).unwrap())
 }
 
+/// One request to the query endpoints and what its answer must hold.
+struct Case {
+    uri: &'static str,
+    status: StatusCode,
+    /// The content type's start, or `location ...` for a redirect.
+    head: &'static str,
+    has: &'static [&'static str],
+    lacks: &'static [&'static str],
+    /// How many mirrors it lists, when that matters.
+    urls: Option<usize>,
+}
+
+const OK: StatusCode = StatusCode::OK;
+const METALINK: &str = "application/metalink+xml";
+const TEXT: &str = "text/plain";
+
 #[tokio::test]
-async fn client_mistakes_get_clear_4xx_answers() {
-    let (app, _) = app(true);
-    let (status, _, body) = get(&app, "/metalink?repo=nosuch-9&arch=x86_64").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(
-        body.contains("<!--\nerror: invalid repo or arch")
-            && body.contains("# repo=baseos-9&arch=x86_64"),
-        "{body}"
-    );
-    let (status, _, body) = get(&app, "/mirrorlist?repo=baseos-$releasever&arch=x86_64").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(body.contains("did not substitute"), "{body}");
-    let (status, _, body) = get(&app, "/mirrorlist?repo=baseos-9").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(
-        body.starts_with("# error: a repo and an arch are required"),
-        "{body}"
-    );
-    let (status, _, _) = get(&app, &format!("/mirrorlist?repo={}", "a".repeat(3000))).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _, body) = get(&app, "/mirrorlist/7/baseos").await;
-    assert_eq!(
-        (status, body.as_str()),
-        (StatusCode::NOT_FOUND, "# error: unknown release \"7\"\n")
-    );
-    let (status, _, _) = get(
-        &app,
-        "/mirrorlist?repo=baseos-9&arch=x86_64&protocol=gopher",
-    )
-    .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+async fn query_endpoints_answer_as_the_table_says() {
+    let (_, state) = app(true);
+    let cases = [
+        // 192.0.2.80 is inside private.example.org's netblock, a monopoly mirror: it alone.
+        Case {
+            uri: "/metalink?repo=baseos-9&arch=x86_64&ip=192.0.2.80",
+            status: OK,
+            head: METALINK,
+            has: &[
+                "<hash type=\"sha256\">cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc</hash>",
+                "<mm0:timestamp>1795000000</mm0:timestamp>",
+                "mm0:private=\"True\">https://private.example.org/almalinux/9.8/BaseOS/x86_64/os/repodata/repomd.xml</url>",
+            ],
+            lacks: &[],
+            urls: Some(1),
+        },
+        Case {
+            uri: "/metalink?repo=baseos-9.8&arch=x86_64&ip=203.0.113.7&country=DE",
+            status: OK,
+            head: METALINK,
+            has: &["https://mirror1.example.org/almalinux/9.8/BaseOS/x86_64/os/repodata/repomd.xml"],
+            lacks: &["private.example.org", "disabled.example.com", "pending.example.org"],
+            urls: None,
+        },
+        Case {
+            uri: "/metalink?path=9.8/BaseOS/x86_64/os/repodata/repomd.xml&ip=203.0.113.7",
+            status: OK,
+            head: METALINK,
+            has: &["/9.8/BaseOS/x86_64/os/repodata/repomd.xml</url>"],
+            lacks: &[],
+            urls: None,
+        },
+        Case {
+            uri: "/metalink?repo=appstream-9&arch=x86_64",
+            status: StatusCode::NOT_FOUND,
+            head: METALINK,
+            has: &["the master has no repomd.xml for 9.8/AppStream/x86_64/os yet"],
+            lacks: &["<url "],
+            urls: Some(0),
+        },
+        Case {
+            uri: "/metalink?repo=nosuch-9&arch=x86_64",
+            status: StatusCode::NOT_FOUND,
+            head: METALINK,
+            has: &["<!--\nerror: invalid repo or arch", "# repo=baseos-9&arch=x86_64"],
+            lacks: &[],
+            urls: Some(0),
+        },
+        Case {
+            uri: "/mirrorlist?repo=baseos-$releasever&arch=x86_64",
+            status: StatusCode::NOT_FOUND,
+            head: TEXT,
+            has: &["did not substitute"],
+            lacks: &[],
+            urls: None,
+        },
+        Case {
+            uri: "/mirrorlist?repo=baseos-9",
+            status: StatusCode::BAD_REQUEST,
+            head: TEXT,
+            has: &["# error: a repo and an arch are required"],
+            lacks: &[],
+            urls: None,
+        },
+        Case {
+            uri: "/mirrorlist?repo=baseos-9&arch=x86_64&protocol=gopher",
+            status: StatusCode::BAD_REQUEST,
+            head: TEXT,
+            has: &["unknown protocol \"gopher\""],
+            lacks: &[],
+            urls: None,
+        },
+        Case {
+            uri: "/mirrorlist?repo=baseos-9&arch=x86_64&country=XX",
+            status: StatusCode::BAD_REQUEST,
+            head: TEXT,
+            has: &["unknown country \"XX\""],
+            lacks: &[],
+            urls: None,
+        },
+        Case {
+            uri: "/mirrorlist?repo=baseos-9&arch=x86_64&ip=not-an-address",
+            status: StatusCode::BAD_REQUEST,
+            head: TEXT,
+            has: &["ip=not-an-address is not an address"],
+            lacks: &[],
+            urls: None,
+        },
+        Case {
+            uri: "/mirrorlist?repo=baseos-9&arch=x86_64&protocol=http&ip=203.0.113.7",
+            status: OK,
+            head: TEXT,
+            has: &["http://"],
+            lacks: &["https://"],
+            urls: None,
+        },
+        Case {
+            uri: "/mirrorlist?repo=baseos-9.7&arch=x86_64",
+            status: OK,
+            head: TEXT,
+            has: &["# this release is in the vault\nhttps://vault.example.org/9.7/BaseOS/x86_64/os/\n"],
+            lacks: &[],
+            urls: None,
+        },
+        Case {
+            uri: "/metalink?repo=baseos-9.7&arch=x86_64",
+            status: StatusCode::NOT_FOUND,
+            head: METALINK,
+            has: &["only in the vault: use baseurl=https://vault.example.org/9.7/BaseOS/x86_64/os/"],
+            lacks: &[],
+            urls: Some(0),
+        },
+        Case {
+            uri: "/metalink?repo=baseos-9&arch=x86_64&redirect=1&ip=203.0.113.7&country=DE",
+            status: StatusCode::FOUND,
+            head: "location https://",
+            has: &[],
+            lacks: &[],
+            urls: None,
+        },
+    ];
+    for case in &cases {
+        let (status, head, body) = direct_get(&state, case.uri).await;
+        let what = format!("{} -> {status} {head}\n{body}", case.uri);
+        assert_eq!(status, case.status, "{what}");
+        assert!(head.starts_with(case.head), "{what}");
+        for text in case.has {
+            assert!(body.contains(text), "{text:?} missing: {what}");
+        }
+        for text in case.lacks {
+            assert!(!body.contains(text), "{text:?} present: {what}");
+        }
+        if let Some(n) = case.urls {
+            assert_eq!(body.matches("<url ").count(), n, "{what}");
+        }
+    }
+    let long = format!("/mirrorlist?repo={}", "a".repeat(3000));
+    assert_eq!(direct_get(&state, &long).await.0, StatusCode::BAD_REQUEST);
+    // Only the two query endpoints, and only for GET and HEAD, are taken off the router.
+    let post = http::Request::post("/metalink?repo=baseos-9&arch=x86_64")
+        .body(())
+        .unwrap();
+    assert!(direct(&state, &post).is_none());
+    let other = http::Request::get("/metalink/9/baseos").body(()).unwrap();
+    assert!(direct(&state, &other).is_none());
+}
+
+/// The documents as dnf receives them, byte for byte (the date aside), for a fixed client and
+/// seed: any change to what clients get shows up as a snapshot difference to review.
+#[tokio::test]
+async fn rendered_documents_are_stable() {
+    let (_, state) = app(true);
+    let undated = |body: String| {
+        body.lines()
+            .map(|l| match l.find("pubdate=\"") {
+                Some(i) => {
+                    let end = l[i + 9..].find('"').map_or(l.len(), |e| i + 9 + e);
+                    format!("{}pubdate=\"DATE{}", &l[..i], &l[end..])
+                }
+                None => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for (name, uri) in [
+        (
+            "metalink_de",
+            "/metalink?repo=baseos-9&arch=x86_64&ip=203.0.113.7&country=DE",
+        ),
+        (
+            "metalink_private",
+            "/metalink?repo=baseos-9&arch=x86_64&ip=192.0.2.80",
+        ),
+        (
+            "metalink_unknown_repo",
+            "/metalink?repo=nosuch-9&arch=x86_64",
+        ),
+        (
+            "mirrorlist_fr",
+            "/mirrorlist?repo=baseos-9&arch=x86_64&ip=203.0.113.7&country=FR",
+        ),
+        ("mirrorlist_bad_request", "/mirrorlist?repo=baseos-9"),
+    ] {
+        let (status, head, body) = direct_get(&state, uri).await;
+        insta::assert_snapshot!(name, format!("{uri}\n{status} {head}\n\n{}", undated(body)));
+    }
 }
 
 #[tokio::test]
@@ -172,12 +325,12 @@ async fn mirrorlists_in_both_forms_vault_and_redirects() {
     );
     assert!(lines[1..]
         .iter()
-        .all(|l| l.ends_with("/9.8/BaseOS/x86_64/os/")));
+        .all_of(|l| l.ends_with("/9.8/BaseOS/x86_64/os/")));
     let (_, _, body) = get(&app, "/mirrorlist/9/baseos?ip=203.0.113.7").await;
     assert!(
         body.lines()
             .skip(1)
-            .all(|l| l.ends_with("/9.8/BaseOS/$basearch/os/")),
+            .all_of(|l| l.ends_with("/9.8/BaseOS/$basearch/os/")),
         "{body}"
     );
     let (_, _, body) = get(
@@ -186,7 +339,7 @@ async fn mirrorlists_in_both_forms_vault_and_redirects() {
     )
     .await;
     assert!(
-        body.lines().skip(1).all(|l| l.starts_with("http://")),
+        body.lines().skip(1).all_of(|l| l.starts_with("http://")),
         "{body}"
     );
     let (status, _, body) = get(&app, "/mirrorlist/9.7/baseos?arch=x86_64").await;

@@ -1,4 +1,5 @@
 use super::*;
+use shared::testing::AllOf;
 
 fn version(n: u8, timestamp: i64, size: u64) -> Version {
     let hex = |len: usize| std::iter::repeat_n(format!("{n:x}"), len).collect::<String>();
@@ -139,7 +140,7 @@ fn preferences_descend_and_never_reach_zero() {
         })
         .collect();
     assert_eq!(prefs.len(), 150);
-    assert!(prefs.windows(2).all(|w| w[0] >= w[1]));
+    assert!(prefs.windows(2).all_of(|w| w[0] >= w[1]));
     assert_eq!((prefs[0], prefs[99], prefs[149]), (100, 1, 1));
 }
 

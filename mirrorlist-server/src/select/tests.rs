@@ -4,6 +4,7 @@ use shared::geo::code;
 use shared::registry::Protocol;
 use shared::snapshot::{DirMirror, SnapDirectory, SnapMirror, Snapshot, HTTP, HTTPS};
 use shared::testing::example;
+use shared::testing::AllOf;
 
 struct M {
     name: &'static str,
@@ -291,7 +292,7 @@ fn families_protocols_allowed_countries_and_the_cap() {
         Limits::default(),
         3,
     );
-    assert!(https_only.iter().all(|c| c.protocol == HTTPS));
+    assert!(https_only.iter().all_of(|c| c.protocol == HTTPS));
     assert!(!names(&snap, &https_only).iter().any(|(n, _)| n == "de2"));
     let prefers_https = choose(
         &index,
@@ -301,9 +302,11 @@ fn families_protocols_allowed_countries_and_the_cap() {
         Limits::default(),
         3,
     );
-    assert!(prefers_https
-        .iter()
-        .all(|c| c.protocol == HTTPS || snap.mirrors[c.mirror as usize].name.starts_with("de2")));
+    assert!(
+        prefers_https.iter().all_of(
+            |c| c.protocol == HTTPS || snap.mirrors[c.mirror as usize].name.starts_with("de2")
+        )
+    );
     let us = client("203.0.113.9", "US", None);
     assert!(
         names(&snap, &choose(&index, dir, &us, BOTH, Limits::default(), 3))
@@ -330,76 +333,99 @@ fn families_protocols_allowed_countries_and_the_cap() {
     assert_eq!(capped.len(), 3);
 }
 
-#[test]
-fn invariants_hold_for_many_clients_and_seeds() {
-    let (snap, dir) = fixture();
-    let index = Index::build(&snap);
+/// What every answer must be, whoever asks: capped, deterministic for a seed, only mirrors
+/// up to date for the directory, over a requested protocol and the client's family, private
+/// ones only through their networks, a matching monopoly mirror alone, allowed countries
+/// honoured, no duplicates, tiers in order.
+fn check_invariants(
+    snap: &Snapshot,
+    index: &Index,
+    dir: usize,
+    c: &Client,
+    protocols: u8,
+    limits: Limits,
+    seed: u64,
+) {
     let servable: Vec<u32> = snap.directories[dir]
         .mirrors
         .iter()
         .map(|m| m.mirror)
         .collect();
-    let ips = [
-        "192.0.2.9",
-        "198.51.100.130",
-        "203.0.113.3",
-        "2001:db8:1::9",
-        "2001:db8:9::1",
-        "::ffff:192.0.2.9",
-    ];
-    let countries = ["DE", "FR", "US", "CA", "JP", "NL", "BR", "ZZ"];
-    for seed in 0..300u64 {
-        let ip = ips[(seed % ips.len() as u64) as usize];
-        let country = countries[(seed / 7 % countries.len() as u64) as usize];
-        let mut c = client(
-            ip,
-            country,
-            if seed % 3 == 0 {
-                Some((50.0, 10.0))
-            } else {
-                None
-            },
+    let got = choose(index, dir, c, protocols, limits, seed);
+    assert_eq!(
+        got,
+        choose(index, dir, c, protocols, limits, seed),
+        "deterministic for a seed"
+    );
+    assert!(got.len() <= limits.cap);
+    let v6 =
+        c.ip.is_some_and(|ip| matches!(ip, IpAddr::V6(a) if a.to_ipv4_mapped().is_none()));
+    for (i, choice) in got.iter().enumerate() {
+        let m = &snap.mirrors[choice.mirror as usize];
+        assert!(servable.contains(&choice.mirror), "only up-to-date mirrors");
+        assert!(
+            choice.protocol & protocols != 0,
+            "only a requested protocol"
         );
-        c.asn = (seed % 5 == 0).then_some(64500);
-        let limits = Limits {
-            cap: 1 + (seed % 10) as usize,
-            ..Limits::default()
-        };
-        let protocols = [HTTP, HTTPS, BOTH][(seed % 3) as usize];
-        let got = choose(&index, dir, &c, protocols, limits, seed);
-        assert_eq!(
-            got,
-            choose(&index, dir, &c, protocols, limits, seed),
-            "deterministic for a seed"
+        assert!(
+            if v6 { m.ipv6 } else { m.ipv4 },
+            "right address family for {:?}: {}",
+            c.ip,
+            m.name
         );
-        assert!(got.len() <= limits.cap);
-        let v6 =
-            c.ip.is_some_and(|ip| matches!(ip, IpAddr::V6(a) if a.to_ipv4_mapped().is_none()));
-        for (i, choice) in got.iter().enumerate() {
-            let m = &snap.mirrors[choice.mirror as usize];
-            assert!(servable.contains(&choice.mirror), "only up-to-date mirrors");
+        let by_network = matches!(choice.tier, Tier::Netblock | Tier::Asn);
+        if m.private {
             assert!(
-                choice.protocol & protocols != 0,
-                "only a requested protocol"
-            );
-            assert!(
-                if v6 { m.ipv6 } else { m.ipv4 },
-                "right address family for {ip}: {}",
-                m.name
-            );
-            if m.private {
-                assert!(
-                    matches!(choice.tier, Tier::Netblock | Tier::Asn),
-                    "private {} reached as {:?}",
-                    m.name,
-                    choice.tier
-                );
-            }
-            assert!(
-                !got[..i].iter().any(|o| o.mirror == choice.mirror),
-                "no duplicates"
+                by_network,
+                "private {} reached as {:?}",
+                m.name, choice.tier
             );
         }
+        if m.monopoly && choice.tier == Tier::Netblock {
+            assert_eq!(got.len(), 1, "a matching monopoly mirror stands alone");
+        }
+        if !by_network && !m.countries_allowed.is_empty() {
+            let country = shared::geo::code_text(c.country).unwrap_or_default();
+            assert!(
+                m.countries_allowed.contains(&country),
+                "{} serves only {:?}, not {country:?}",
+                m.name,
+                m.countries_allowed
+            );
+        }
+        assert!(
+            !got[..i].iter().any(|o| o.mirror == choice.mirror),
+            "no duplicates"
+        );
+        if i > 0 {
+            assert!(got[i - 1].tier <= choice.tier, "tiers in order: {got:?}");
+        }
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn invariants_hold_for_any_client_and_seed(
+        ip in proptest::sample::select(vec![
+            "192.0.2.9", "198.51.100.130", "203.0.113.3", "2001:db8:1::9", "2001:db8:9::1",
+            "::ffff:192.0.2.9", "10.1.2.3",
+        ]),
+        country in proptest::sample::select(vec!["DE", "FR", "US", "CA", "JP", "NL", "BR", "CZ", "ZZ"]),
+        coords in proptest::option::of((-80.0f64..80.0, -180.0f64..180.0)),
+        asn in proptest::option::of(proptest::sample::select(vec![64500u32, 64501, 3320])),
+        skip_networks in proptest::prelude::any::<bool>(),
+        cap in 1usize..12,
+        minimum in 0usize..8,
+        protocols in proptest::sample::select(vec![HTTP, HTTPS, BOTH]),
+        seed in proptest::prelude::any::<u64>(),
+    ) {
+        let (snap, dir) = fixture();
+        let index = Index::build(&snap);
+        let mut c = client(ip, country, coords);
+        c.asn = asn;
+        c.skip_networks = skip_networks;
+        let limits = Limits { cap, minimum, ..Limits::default() };
+        check_invariants(&snap, &index, dir, &c, protocols, limits, seed);
     }
 }
 
