@@ -1,5 +1,6 @@
 //! Helpers for the end-to-end tests: the workspace's programs as child processes, nginx sites
-//! on loopback, tiny RPM repositories, HTTP on loopback, bounded waits.
+//! on loopback, tiny RPM repositories, HTTP on loopback, bounded waits. (Test support only,
+//! hence one file a reader of any of the end-to-end tests can scan.)
 //!
 //! The tests run real tools (dnf, rpmbuild, createrepo_c, nginx, PostgreSQL). Where one is
 //! missing they say which and how to get it, and skip; under CI (`CI` set) a missing tool is

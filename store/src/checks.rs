@@ -1,5 +1,9 @@
 //! Upstream repodata history, check results, health state with its change log, and the
 //! record of published snapshots.
+//!
+//! Longer than most files on purpose: these tables are written together in one crawl
+//! transaction ([`CrawlWriter`]), and the writer, its row encoders and the readers of the same
+//! rows are easier to keep consistent side by side.
 
 use super::{col, flag, Result, Store, StoreError};
 use shared::model::{CheckOutcome, Family, HealthState, RepomdVersion};

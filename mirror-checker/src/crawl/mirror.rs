@@ -2,6 +2,9 @@
 //! its `TIME` file, and a probe over each address family. Bounded by a per-host limit, a
 //! share of the global limit, retries with backoff and jitter, and a breaker that stops
 //! knocking on a protocol that keeps failing at the transport level.
+//!
+//! One file on purpose: the retries, the breaker and the per-mirror workers share one
+//! context ([`Ctx`]) and read as one procedure; splitting them would scatter that state.
 
 use super::verdict::{classify, protocol_verdict};
 use super::{CrawlConfig, CrawlInput, Seen};

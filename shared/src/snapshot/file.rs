@@ -9,6 +9,18 @@
 //! carries the payload length, so truncation is told apart from corruption. Files are written
 //! to a temporary name, synced, and renamed into place: a reader sees the old file or the
 //! new one, never a mix.
+//!
+//! Versions and compatibility:
+//! - The format version in the prefix ([`FORMAT_VERSION`]) is the major version. It changes
+//!   with any change to the payload's layout: postcard carries no field names, so a field
+//!   added, removed or reordered anywhere in [`Snapshot`] is a new major. A reader refuses
+//!   every major but its own, older or newer, with an error naming both; a running server
+//!   then keeps answering from the snapshot it has (and turns unready once that is older than
+//!   `--max-snapshot-age`). So checkers and servers are upgraded together across a major, and
+//!   a server that restarts meanwhile needs a snapshot of its own major.
+//! - The minor version (`format_minor` in the JSON header, [`FORMAT_MINOR`]) counts additions
+//!   to the header alone. A reader accepts any minor of its major, newer ones included, and
+//!   ignores header fields it does not know.
 
 use super::Snapshot;
 use serde::{Deserialize, Serialize};
@@ -18,6 +30,8 @@ use std::path::Path;
 
 pub const MAGIC: &[u8; 8] = b"MIRRSNAP";
 pub const FORMAT_VERSION: u32 = 1;
+/// Additions to the JSON header within [`FORMAT_VERSION`].
+pub const FORMAT_MINOR: u32 = 1;
 const PREFIX: usize = 16;
 const CHECKSUM: usize = 32;
 /// Headers are a few hundred bytes; a larger one means a damaged file.
@@ -28,6 +42,9 @@ const MAX_HEADER: usize = 64 * 1024;
 pub struct SnapshotHeader {
     pub format: String,
     pub format_version: u32,
+    /// Absent (0) in files written before minors were counted.
+    #[serde(default)]
+    pub format_minor: u32,
     pub serial: u64,
     pub created_at: i64,
     pub generator: String,
@@ -46,7 +63,7 @@ pub enum SnapshotError {
         path: String,
         source: std::io::Error,
     },
-    #[error("{0}: not a snapshot file (it does not start with {MAGIC:?})")]
+    #[error("{0}: not a snapshot file (it does not start with \"MIRRSNAP\")")]
     NotASnapshot(String),
     #[error(
         "{path}: snapshot format version {found}; this program reads version {FORMAT_VERSION}"
@@ -67,6 +84,7 @@ fn encode(snapshot: &Snapshot) -> Vec<u8> {
     let header = SnapshotHeader {
         format: "mirror snapshot".into(),
         format_version: FORMAT_VERSION,
+        format_minor: FORMAT_MINOR,
         serial: snapshot.serial,
         created_at: snapshot.created_at,
         generator: snapshot.generator.clone(),

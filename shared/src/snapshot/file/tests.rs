@@ -103,3 +103,38 @@ fn truncated_corrupted_and_foreign_files_are_refused_clearly() {
     let missing = read(&path.with_file_name("absent.bin")).unwrap_err();
     assert!(missing.to_string().contains("absent.bin"), "{missing}");
 }
+
+/// Re-frames `bytes` with its JSON header changed by `edit` (new length, new checksum).
+fn with_header(bytes: &[u8], edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
+    let len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[16..16 + len]).unwrap();
+    edit(&mut header);
+    let header = serde_json::to_vec(&header).unwrap();
+    let payload = &bytes[16 + len..bytes.len() - 32];
+    let mut out = bytes[..12].to_vec();
+    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(payload);
+    let digest = Sha256::digest(&out);
+    out.extend_from_slice(&digest);
+    out
+}
+
+#[test]
+fn a_newer_minor_is_read_and_another_major_refused() {
+    let bytes = encode(&sample());
+    let newer = with_header(&bytes, |h| {
+        h["format_minor"] = (FORMAT_MINOR + 5).into();
+        h["a_field_from_the_future"] = "ignored".into();
+    });
+    assert_eq!(decode(&newer, "newer").unwrap(), sample());
+    // Files from before minors were counted have none: minor 0.
+    let older = with_header(&bytes, |h| {
+        h.as_object_mut().unwrap().remove("format_minor");
+    });
+    assert_eq!(decode(&older, "older").unwrap(), sample());
+    let mut major = bytes.clone();
+    major[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+    let err = decode(&major, "major").unwrap_err().to_string();
+    assert!(err.contains("format version 2; this program reads version 1"), "{err}");
+}
