@@ -211,4 +211,3 @@ impl tower_service::Service<http::Uri> for Connector {
         })
     }
 }
-

@@ -136,5 +136,8 @@ fn a_newer_minor_is_read_and_another_major_refused() {
     let mut major = bytes.clone();
     major[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
     let err = decode(&major, "major").unwrap_err().to_string();
-    assert!(err.contains("format version 2; this program reads version 1"), "{err}");
+    assert!(
+        err.contains("format version 2; this program reads version 1"),
+        "{err}"
+    );
 }
