@@ -51,6 +51,22 @@ fn slot(p: Protocol) -> usize {
     usize::from(p == Protocol::Https)
 }
 
+/// Where a test makes a mirror's check panic: (mirror name, "mirror" or "worker"). A panic
+/// cannot be provoked from outside, and how a crawl answers one must be tested.
+#[cfg(test)]
+pub(super) static PANIC_AT: std::sync::Mutex<Vec<(String, &'static str)>> =
+    std::sync::Mutex::new(Vec::new());
+
+#[cfg(test)]
+fn panic_if_asked(mirror: &str, point: &str) {
+    let asked = PANIC_AT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|(m, p)| m == mirror && *p == point);
+    assert!(!asked, "a panic the test asked for at {point}");
+}
+
 /// A tiny jitter source: no need for cryptographic quality.
 fn jitter(max_ms: u64) -> u64 {
     u64::from(shared::time::clock_noise()) % max_ms.max(1)
@@ -254,6 +270,8 @@ pub(super) async fn check_mirror(
     now: i64,
 ) -> crate::Result<MirrorResult> {
     let (mirror_id, mirror) = &input.mirrors[index];
+    #[cfg(test)]
+    panic_if_asked(&mirror.name, "mirror");
     let counters = Arc::new(Counters {
         requests: AtomicU64::new(0),
         bytes: AtomicU64::new(0),
@@ -321,6 +339,8 @@ pub(super) async fn check_mirror(
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(task) = tasks.get(i) else { break };
+                #[cfg(test)]
+                panic_if_asked(&ctx.input.mirrors[index].1.name, "worker");
                 done.push(check_one(&ctx, task).await);
             }
             done

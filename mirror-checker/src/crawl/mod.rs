@@ -128,7 +128,7 @@ pub struct MirrorSummary {
 
 /// The versions of each directory a mirror may hold and still be served, by store id.
 fn servable(input: &CrawlInput, now: i64) -> HashMap<i64, HashSet<String>> {
-    let window = input.catalog.alternates_window_secs;
+    let window = input.catalog.alternates_window_secs();
     input
         .history
         .iter()
@@ -158,7 +158,7 @@ fn summarize(
         ));
     }
     if let Some(age) = r.sync_age {
-        let limit = input.catalog.max_sync_age_secs as i64;
+        let limit = input.catalog.max_sync_age_secs() as i64;
         let ok = age <= limit;
         let old = shared::duration::human_age(age.max(0) as u64);
         let reason = if ok {
@@ -387,3 +387,6 @@ pub async fn apply(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
