@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 
 /// True when every tool is on PATH (and, with `root`, the test runs as root). Otherwise prints
 /// why the test is skipped and returns false, or panics under CI.
-pub fn tools_present(test: &str, tools: &[&str], root: bool) -> bool {
-    let _ = test;
+pub fn tools_present(tools: &[&str], root: bool) -> bool {
     let mut missing: Vec<String> = tools
         .iter()
         .filter(|t| which(t).is_none())
@@ -77,7 +76,7 @@ pub fn project_root() -> PathBuf {
 /// A port that was free a moment ago, for servers that cannot bind port 0 and say which
 /// port they got (nginx, PostgreSQL): whoever starts one with it retries with another when
 /// the port was taken in between. This workspace's programs bind port 0 and print their
-/// address instead ([`Proc::wait_for_log`]).
+/// address instead ([`Proc::server_address`], [`Proc::metrics_address`]).
 pub fn candidate_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -191,18 +190,19 @@ impl Proc {
         })
     }
 
-    /// The address a program of this workspace bound (asked for port 0): the server's
-    /// `listening on ADDR`, the checker's `metrics listening listen=ADDR`.
-    pub fn bound_address(&mut self, limit: Duration) -> String {
-        if self.name.contains("checker") {
-            let rest = self.wait_for_log("metrics listening", limit);
-            rest.split_whitespace()
-                .find_map(|w| w.strip_prefix("listen="))
-                .unwrap_or_else(|| panic!("no listen= in {rest:?}"))
-                .to_string()
-        } else {
-            self.wait_for_log("listening on ", limit)
-        }
+    /// Where mirrorlist-server listens (asked for port 0): its `listening on ADDR` line.
+    pub fn server_address(&mut self, limit: Duration) -> String {
+        self.wait_for_log("listening on ", limit)
+    }
+
+    /// Where a mirror-checker daemon serves metrics (asked for port 0): its
+    /// `metrics listening listen=ADDR` log line.
+    pub fn metrics_address(&mut self, limit: Duration) -> String {
+        let rest = self.wait_for_log("metrics listening", limit);
+        rest.split_whitespace()
+            .find_map(|w| w.strip_prefix("listen="))
+            .unwrap_or_else(|| panic!("no listen= in {rest:?}"))
+            .to_string()
     }
 
     /// Still running?

@@ -245,7 +245,7 @@ impl World {
             .args(["--allow-ip-param", "--poll", "1s", "--no-locate-mirrors"])
             .args(["--log", "info"]);
         let mut server = Proc::spawn("mirrorlist-server", cmd, &dir.join("server.log"));
-        world.server_addr = server.bound_address(Duration::from_secs(30));
+        world.server_addr = server.server_address(Duration::from_secs(30));
         world.server = Some(server);
         let addr = world.server_addr.clone();
         wait_for("mirrorlist-server ready", Duration::from_secs(30), || {
@@ -345,11 +345,7 @@ fn repomd_sha(world: &World, version: u32, repo: &str) -> String {
 
 #[test]
 fn dnf_installs_through_the_system_and_never_meets_a_stale_mirror() {
-    if !tools_present(
-        "dnf end-to-end test",
-        &["dnf", "rpmbuild", "createrepo_c", "nginx"],
-        true,
-    ) {
+    if !tools_present(&["dnf", "rpmbuild", "createrepo_c", "nginx"], true) {
         return;
     }
     let (_tmp, w) = World::build();

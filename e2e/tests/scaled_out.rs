@@ -103,12 +103,8 @@ impl Checker {
         c.arg("--config")
             .arg(&self.config)
             .args(["--log", "info", "crawl"]);
-        let mut daemon = Proc::spawn(
-            &format!("{}-checker", self.id),
-            c,
-            &dir.join(format!("{}.log", self.id)),
-        );
-        self.metrics = daemon.bound_address(Duration::from_secs(30));
+        let mut daemon = Proc::spawn(self.id, c, &dir.join(format!("{}.log", self.id)));
+        self.metrics = daemon.metrics_address(Duration::from_secs(30));
         self.daemon = Some(daemon);
     }
 
@@ -192,7 +188,7 @@ fn two_checkers_share_the_crawl_and_the_servers_outlive_failures() {
     let initdb = fs::read_dir("/usr/lib/postgresql")
         .map(|d| d.flatten().any(|v| v.path().join("bin/initdb").exists()))
         .unwrap_or(false);
-    if !tools_present("scaled-out test", &["psql"], false) {
+    if !tools_present(&["psql"], false) {
         return;
     }
     if !initdb {
@@ -312,7 +308,7 @@ fn two_checkers_share_the_crawl_and_the_servers_outlive_failures() {
                 c,
                 &dir.join(format!("replica-{i}.log")),
             );
-            let addr = p.bound_address(LIMIT);
+            let addr = p.server_address(LIMIT);
             wait_for("replica ready", LIMIT, || {
                 http_get(&addr, "/readyz").ok().filter(|(s, _)| *s == 200)
             });

@@ -25,13 +25,13 @@ impl Checker {
     pub async fn daemon(&self, cancel: CancellationToken) -> Result<()> {
         let d = self.config.daemon.clone();
         if let Some(listen) = d.metrics_listen {
-            let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            let cannot = |e: std::io::Error| {
                 Error::Config(format!("cannot listen on {listen} for metrics: {e}"))
-            })?;
-            let bound = listener.local_addr().map_err(Error::io(
-                "cannot read the address of the metrics listener",
-                "",
-            ))?;
+            };
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(cannot)?;
+            let bound = listener.local_addr().map_err(cannot)?;
             // Port 0 picks a free port: this line says which.
             tracing::info!(listen = %bound, "metrics listening");
             let _ = self.metrics_addr.set(bound);

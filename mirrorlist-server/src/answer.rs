@@ -96,11 +96,18 @@ fn vault(endpoint: Endpoint, params: &Params, url: String) -> Result<Response, R
 
 fn count_me(state: &AppState, loaded: &Loaded, index: usize, params: &Params) {
     let dir = &loaded.snapshot.catalog.directories[index];
+    // The parser keeps only dnf's buckets, 1 to 4.
+    const BUCKETS: [&str; 4] = ["1", "2", "3", "4"];
     if let (Some(bucket), false) = (params.countme, dir.vault_only) {
         state
             .metrics()
             .countme
-            .with_label_values(&[&dir.repo, &dir.release, &dir.arch, &bucket.to_string()])
+            .with_label_values(&[
+                &dir.repo,
+                &dir.release,
+                &dir.arch,
+                BUCKETS[usize::from(bucket) - 1],
+            ])
             .inc();
     }
 }

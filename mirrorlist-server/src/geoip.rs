@@ -169,13 +169,7 @@ impl GeoDb {
             .and_then(|c| c.code)
             .map_or(0, code)
         {
-            0 => {
-                let [a, b] = country.to_be_bytes();
-                std::str::from_utf8(&[a, b])
-                    .ok()
-                    .and_then(shared::geo::continent_of)
-                    .map_or(0, code)
-            }
+            0 => shared::geo::continent_of_code(country),
             known => known,
         };
         let (latitude, longitude) = match &record.location {

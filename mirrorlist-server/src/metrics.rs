@@ -78,19 +78,10 @@ impl Metrics {
         let hot = Hot {
             ok: Endpoint::ALL.map(|e| requests.with_label_values(&[e.as_str(), "200"])),
             latency: Endpoint::ALL.map(|e| latency.with_label_values(&[e.as_str()])),
-            tiers: [
-                Tier::Netblock,
-                Tier::Asn,
-                Tier::Country,
-                Tier::Continent,
-                Tier::Global,
-            ]
-            .map(|t| tiers.with_label_values(&[t.as_str()]))
-            .into_iter()
-            .chain([tiers.with_label_values(&["none"])])
-            .collect::<Vec<_>>()
-            .try_into()
-            .expect("five tiers and none"),
+            tiers: std::array::from_fn(|i| {
+                let name = Tier::ALL.get(i).map_or("none", |t| t.as_str());
+                tiers.with_label_values(&[name])
+            }),
         };
         Metrics {
             requests,

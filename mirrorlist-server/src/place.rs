@@ -42,9 +42,7 @@ pub fn place(
     c.asn = view.asn.as_ref().and_then(|a| a.lookup(ip));
     if let Some(&country) = params.countries.first() {
         c.country = country;
-        c.continent = shared::geo::code_text(country)
-            .and_then(|t| shared::geo::continent_of(&t))
-            .map_or(0, shared::geo::code);
+        c.continent = shared::geo::continent_of_code(country);
         c.coordinates = None;
     } else if params.global {
         (c.country, c.continent, c.coordinates) = (0, 0, None);

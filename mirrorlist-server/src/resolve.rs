@@ -51,31 +51,21 @@ pub struct Routes {
 
 impl Routes {
     pub fn build(catalog: &Catalog) -> Routes {
-        let mut repo_ids: HashMap<String, RepoId> = HashMap::new();
-        let mut current = HashSet::new();
+        // Every name of a release on mirrors (the catalog refuses a name used twice), with
+        // the release it names.
+        let mut current: HashMap<String, &str> = HashMap::new();
         for release in &catalog.spec.releases {
             for name in std::iter::once(&release.version).chain(&release.aliases) {
-                // As the catalog resolves names: the first release with a name has it.
-                if let ReleaseLookup::Current(r) = catalog.resolve_release(name) {
-                    if r.version == release.version {
-                        current.insert(name.clone());
-                    }
-                }
+                current.insert(name.clone(), &release.version);
             }
         }
+        let mut repo_ids: HashMap<String, RepoId> = HashMap::new();
         for (i, d) in catalog.directories.iter().enumerate() {
-            for name in catalog
-                .spec
-                .releases
+            for name in current
                 .iter()
-                .filter(|r| r.version == d.release)
-                .flat_map(|r| std::iter::once(&r.version).chain(&r.aliases))
-                .filter(|n| current.contains(*n))
+                .filter(|(_, version)| **version == d.release)
+                .map(|(name, _)| name)
             {
-                if !matches!(catalog.resolve_release(name), ReleaseLookup::Current(r) if r.version == d.release)
-                {
-                    continue;
-                }
                 let id = repo_ids
                     .entry(format!("{}-{name}", d.repo))
                     .or_insert_with(|| RepoId {
@@ -104,7 +94,7 @@ impl Routes {
         }
         Routes {
             repo_ids,
-            current,
+            current: current.into_keys().collect(),
             vault,
             repo_paths,
             listing,

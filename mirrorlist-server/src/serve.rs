@@ -18,6 +18,11 @@ fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
     Some((meta.modified().ok()?, meta.len()))
 }
 
+/// How often the files are looked at: `--poll`, but never in a busy loop.
+fn poll_interval(cli: &Cli) -> Duration {
+    Duration::from(cli.poll).max(Duration::from_millis(100))
+}
+
 /// Reads, verifies and indexes a snapshot; mirrors without coordinates get those learnt
 /// from their hosts' addresses, when known.
 pub fn load_snapshot(path: &Path, located: &crate::locate::Located) -> Result<Loaded> {
@@ -102,7 +107,7 @@ async fn refresh(state: AppState, cli: Cli, cancel: CancellationToken) {
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from(cli.poll).max(Duration::from_millis(100))) => {}
+            _ = tokio::time::sleep(poll_interval(&cli)) => {}
         }
         let now = stamp(&cli.snapshot);
         if now.is_some() && now != snapshot_seen {
@@ -185,11 +190,7 @@ pub async fn serve(cli: Cli) -> Result<()> {
     let cancel = CancellationToken::new();
     tokio::spawn(refresh(state.clone(), cli.clone(), cancel.clone()));
     if !cli.no_locate_mirrors {
-        let (state, cancel, every) = (
-            state.clone(),
-            cancel.clone(),
-            Duration::from(cli.poll).max(Duration::from_millis(100)),
-        );
+        let (state, cancel, every) = (state.clone(), cancel.clone(), poll_interval(&cli));
         tokio::spawn(async move {
             loop {
                 locate_mirrors(&state).await;

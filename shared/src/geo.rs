@@ -48,6 +48,16 @@ pub fn code_text(code: u16) -> Option<String> {
     (code != 0).then(|| String::from_utf8_lossy(&[a, b]).into_owned())
 }
 
+/// The continent [`code`] of a country [`code`]; 0 when unknown. No allocation: the server
+/// calls it on its request path.
+pub fn continent_of_code(country: u16) -> u16 {
+    let [a, b] = country.to_be_bytes();
+    std::str::from_utf8(&[a, b])
+        .ok()
+        .and_then(continent_of)
+        .map_or(0, code)
+}
+
 /// The English short name of a country code.
 pub fn country_name(country: &str) -> Option<&'static str> {
     lookup(country).map(|(_, _, name)| *name)

@@ -19,7 +19,7 @@ mod choose;
 mod index;
 
 pub use choose::choose;
-pub use index::{code, Candidate, DirIndex, Index, NetblockIndex};
+pub use index::Index;
 
 use std::net::IpAddr;
 
@@ -58,7 +58,8 @@ impl Tier {
 #[derive(Debug, Clone, Default)]
 pub struct Client {
     pub ip: Option<IpAddr>,
-    /// From GeoIP, or the `country` parameter (which wins), as a [`code`]; 0 when unknown.
+    /// From GeoIP, or the `country` parameter (which wins), as a [`shared::geo::code`]; 0
+    /// when unknown.
     pub country: u16,
     pub continent: u16,
     pub coordinates: Option<(f64, f64)>,

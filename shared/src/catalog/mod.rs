@@ -97,8 +97,6 @@ pub struct Directory {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Catalog {
     pub spec: CatalogSpec,
-    pub alternates_window_secs: u64,
-    pub max_sync_age_secs: u64,
     pub directories: Vec<Directory>,
 }
 
@@ -161,8 +159,6 @@ impl Catalog {
         if spec.releases.is_empty() {
             return invalid("no releases".into());
         }
-        let alternates_window_secs = spec.alternates_window.as_secs();
-        let max_sync_age_secs = spec.max_sync_age.as_secs();
         if let Some(vault) = &spec.vault_url {
             match url::Url::parse(vault) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => {}
@@ -275,12 +271,17 @@ impl Catalog {
             }
         }
         directories.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(Catalog {
-            spec,
-            alternates_window_secs,
-            max_sync_age_secs,
-            directories,
-        })
+        Ok(Catalog { spec, directories })
+    }
+
+    /// Older versions published within this many seconds stay valid (the alternates).
+    pub fn alternates_window_secs(&self) -> u64 {
+        self.spec.alternates_window.as_secs()
+    }
+
+    /// A `TIME` file older than this many seconds means the mirror is not syncing.
+    pub fn max_sync_age_secs(&self) -> u64 {
+        self.spec.max_sync_age.as_secs()
     }
 
     /// Directories mirrors are expected to carry (everything not vault-only).

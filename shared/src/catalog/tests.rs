@@ -45,8 +45,8 @@ fn almalinux_config_expands_to_the_expected_directories() {
         .directory_index("10-kitten/AppStream/x86_64/os")
         .unwrap()];
     assert_eq!(kitten.module.as_deref(), Some("kitten"));
-    assert_eq!(catalog.max_sync_age_secs, 12 * 3600);
-    assert_eq!(catalog.alternates_window_secs, 3 * 86_400);
+    assert_eq!(catalog.max_sync_age_secs(), 12 * 3600);
+    assert_eq!(catalog.alternates_window_secs(), 3 * 86_400);
 }
 
 #[test]

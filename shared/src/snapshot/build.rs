@@ -111,7 +111,7 @@ pub fn build(input: &SnapshotInput, serial: u64, now: i64, generator: &str) -> S
         by_store_id.insert(store_id, i);
         if let Some(history) = input.history.get(&store_id) {
             directories[i].versions =
-                versions_in_window(history, now, catalog.alternates_window_secs)
+                versions_in_window(history, now, catalog.alternates_window_secs())
                     .iter()
                     .map(Version::from)
                     .collect();
