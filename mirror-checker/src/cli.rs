@@ -41,6 +41,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Judge a registry folder without a store (for a registry's own CI): exits non-zero when
+    /// a file is rejected.
+    Registry {
+        #[command(subcommand)]
+        command: RegistryCommand,
+    },
     /// Write every stored mirror as a registry file into a folder.
     ExportRegistry {
         /// The folder to write <mirror>.yml files into (created if needed).
@@ -74,11 +80,33 @@ pub enum Command {
         #[arg(long, conflicts_with = "mirrors")]
         all: bool,
     },
+    /// Emergency expiry after a security push (MirrorManager's emergency-expire-repo): the
+    /// versions superseded so far stop being alternates, so only mirrors with the newest
+    /// version are served until the mirrors catch up. Takes effect at the next snapshot.
+    ExpireAlternates {
+        /// Catalog directories, or prefixes of them (`9.8/BaseOS` is every arch of it).
+        dirs: Vec<String>,
+        /// Every directory.
+        #[arg(long, conflicts_with = "dirs")]
+        all: bool,
+    },
     /// Build a snapshot from the store and publish it atomically.
     Snapshot {
         /// Where to write it (default: snapshot_path from the config).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Judge every registry file of a folder and print the report; no store is opened.
+    Check {
+        /// The folder holding <mirror>.yml files.
+        dir: PathBuf,
+        /// Print the report as JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 

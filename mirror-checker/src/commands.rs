@@ -1,6 +1,6 @@
 //! What each subcommand does.
 
-use crate::cli::{CatalogCommand, Cli, Command};
+use crate::cli::{CatalogCommand, Cli, Command, RegistryCommand};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::service::Checker;
@@ -15,6 +15,22 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::ImportRegistry { dir, sync, json } => {
             import_registry(&config, &dir, sync, json).await
         }
+        Command::Registry {
+            command: RegistryCommand::Check { dir, json },
+        } => {
+            let report = read_registry(&dir)?;
+            if json {
+                println!("{}", serde_json::json!({ "files": report.files }));
+            } else {
+                print!("{}", report.details());
+                println!("{}", report.summary());
+            }
+            match report.count(FileOutcome::Rejected) {
+                0 => Ok(()),
+                n => Err(Error::Rejected(n, false)),
+            }
+        }
+        Command::ExpireAlternates { dirs, all } => expire_alternates(&config, &dirs, all).await,
         Command::ExportRegistry { dir } => {
             let store = config.open_store().await?;
             let mirrors = store.load_mirrors().await?;
@@ -91,7 +107,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             let record = Checker::new(config).await?.publish().await?;
             println!(
-                "published snapshot {} to {}: {} mirrors, {} directories, {} bytes, sha256 {}",
+                "published snapshot {} to {}: {} mirrors served, {} directories, {} bytes, sha256 {}",
                 record.serial,
                 record.path,
                 record.mirrors,
@@ -120,7 +136,7 @@ pub async fn shutdown_signal() {
     ctrl_c.await.ok();
 }
 
-async fn import_registry(config: &Config, dir: &Path, sync: bool, json: bool) -> Result<()> {
+fn read_registry(dir: &Path) -> Result<registry::ImportReport> {
     let report =
         registry::import_dir(dir).map_err(Error::io("cannot read the registry folder", dir))?;
     if report.files.is_empty() {
@@ -129,6 +145,48 @@ async fn import_registry(config: &Config, dir: &Path, sync: bool, json: bool) ->
             dir.display()
         )));
     }
+    Ok(report)
+}
+
+async fn expire_alternates(config: &Config, dirs: &[String], all: bool) -> Result<()> {
+    if dirs.is_empty() && !all {
+        return Err(Error::Usage(
+            "name the directories (or prefixes such as 9.8/BaseOS) to expire, or give --all".into(),
+        ));
+    }
+    let store = config.open_store().await?;
+    let known = store.directory_ids().await?;
+    let mut ids = Vec::new();
+    for prefix in dirs {
+        let prefix = prefix.trim_matches('/');
+        let matched: Vec<i64> = known
+            .iter()
+            .filter(|(path, _)| path.as_str() == prefix || path.starts_with(&format!("{prefix}/")))
+            .map(|(_, id)| *id)
+            .collect();
+        if matched.is_empty() {
+            return Err(Error::Usage(format!(
+                "no catalog directory is {prefix} or under it (see `catalog show --directories`)"
+            )));
+        }
+        ids.extend(matched);
+    }
+    if all {
+        ids = known.values().copied().collect();
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let n = store.expire_alternates(&ids, now()).await?;
+    println!(
+        "expired the alternates of {n} directories: from the next snapshot only mirrors with \
+         their newest version are served (the daemon's leader publishes it at its next tick; \
+         `mirror-checker snapshot` publishes it now)"
+    );
+    Ok(())
+}
+
+async fn import_registry(config: &Config, dir: &Path, sync: bool, json: bool) -> Result<()> {
+    let report = read_registry(dir)?;
     let store = config.open_store().await?;
     let outcome = store.apply_registry(&report.mirrors, sync).await?;
     if json {
@@ -149,7 +207,10 @@ async fn import_registry(config: &Config, dir: &Path, sync: bool, json: bool) ->
         rejected = report.count(FileOutcome::Rejected),
         "registry imported"
     );
-    Ok(())
+    match report.count(FileOutcome::Rejected) {
+        0 => Ok(()),
+        n => Err(Error::Rejected(n, true)),
+    }
 }
 
 async fn catalog(config: &Config, command: CatalogCommand) -> Result<()> {

@@ -25,6 +25,8 @@ pub enum Error {
     NoMaster,
     #[error("no mirror is registered as {0}")]
     UnknownMirror(String),
+    #[error("{0} registry file{s} {was} rejected (see the report above){stored}", s = if *.0 == 1 { "" } else { "s" }, was = if *.0 == 1 { "was" } else { "were" }, stored = if *.1 { "; the accepted ones were stored" } else { "" })]
+    Rejected(usize, bool),
     #[error("{doing} {}: {source}", path.display())]
     Io {
         /// What could not be done: "cannot read the registry folder".

@@ -244,7 +244,8 @@ impl Checker {
             path: path.display().to_string(),
             sha256,
             size: size as i64,
-            mirrors: snap.mirrors.len() as i64,
+            // Served for at least one directory.
+            mirrors: snap.mirrors.iter().filter(|m| m.refused.is_none()).count() as i64,
             directories: snap.directories.len() as i64,
         };
         self.store.record_snapshot(&record).await?;

@@ -1,21 +1,143 @@
-//! The operator's view of one mirror: is it served, and if not, exactly why.
+//! The operator's view of one mirror: is it served, to whom, and if not, exactly why. The
+//! verdicts are the snapshot's own: the store's state goes through the same pure
+//! [`shared::snapshot::build`] a published snapshot comes from, so what this prints and what
+//! the servers do cannot disagree.
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use shared::model::{CheckOutcome, HealthState};
+use shared::model::{CheckOutcome, Family, HealthState};
+use shared::snapshot::{self, Snapshot};
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use store::Store;
 
 pub async fn print(config: &Config, name: &str) -> Result<()> {
     let store = config.open_store().await?;
+    print!("{}", render(&store, name).await?);
+    Ok(())
+}
+
+/// The verdict part of the status, from a snapshot: served or not, to whom, where the mirror
+/// is placed, its capabilities, and per directory what is not served and why.
+pub fn verdicts(snap: &Snapshot, name: &str) -> Option<String> {
+    let at = snap.mirrors.iter().position(|m| m.name == name)? as u32;
+    let m = &snap.mirrors[at as usize];
+    let mut out = String::new();
+    if let Some(why) = &m.refused {
+        let _ = writeln!(out, "  NOT SERVED: {why}");
+    } else {
+        let _ = writeln!(out, "  served to {}", m.audience);
+    }
+    let place = match (&m.country, m.country_from) {
+        (Some(c), Some(from)) => format!("{c} (from {from})"),
+        _ => "unknown (no geolocation in the registry, and its address is not located yet)"
+            .to_string(),
+    };
+    let coordinates = match (m.latitude, m.longitude, m.coordinates_from) {
+        (Some(lat), Some(lon), Some(from)) => format!("{lat:.2}, {lon:.2} (from {from})"),
+        _ => "unknown: only the global tier reaches it".to_string(),
+    };
+    let _ = writeln!(out, "  placed in {place}; coordinates {coordinates}");
+    for w in &m.warnings {
+        let _ = writeln!(out, "  warning: {w}");
+    }
+    if m.refused.is_some() {
+        return Some(out);
+    }
+    for (family, flag) in [(Family::V4, m.ipv4), (Family::V6, m.ipv6)] {
+        if !flag {
+            let why = m
+                .down
+                .iter()
+                .find(|(c, _)| c == family.as_str())
+                .map_or("not reached over it".to_string(), |(_, r)| r.clone());
+            let _ = writeln!(out, "  not served over {family}: {why}");
+        }
+    }
+    // Per directory and protocol, grouped by verdict.
+    let (mut served, mut held) = (0usize, 0usize);
+    let mut refused: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let family = if m.ipv4 { Family::V4 } else { Family::V6 };
+    for (i, d) in snap.catalog.mirrored() {
+        for protocol in [
+            shared::registry::Protocol::Http,
+            shared::registry::Protocol::Https,
+        ] {
+            let urls = match &d.module {
+                None => Some(&m.urls),
+                Some(module) => m.module_urls.get(module),
+            };
+            if !urls.is_some_and(|u| u.contains_key(&protocol)) {
+                continue;
+            }
+            match snap.verdict(i, at, protocol, family) {
+                Ok(s) => {
+                    served += 1;
+                    held += usize::from(s.held);
+                }
+                Err(why) => refused
+                    .entry(format!("{protocol}: {why}"))
+                    .or_default()
+                    .push(d.path.clone()),
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  {served} directory × protocol pairs served{}, {} not",
+        if held > 0 {
+            format!(
+                " ({held} on the last good copy: their latest check failed, and the health \
+                 rule has not taken the mirror out)"
+            )
+        } else {
+            String::new()
+        },
+        refused.values().map(Vec::len).sum::<usize>()
+    );
+    for (why, paths) in &refused {
+        let shown: Vec<&str> = paths.iter().take(3).map(String::as_str).collect();
+        let more = paths.len().saturating_sub(shown.len());
+        let _ = writeln!(
+            out,
+            "    not served, {why}: {}{}",
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
+    }
+    Some(out)
+}
+
+/// Everything `status` prints, as text.
+pub async fn render(store: &Store, name: &str) -> Result<String> {
     let mirrors = store.load_mirrors_with_ids().await?;
     let Some((id, mirror)) = mirrors.iter().find(|(_, m)| m.name == name) else {
         return Err(Error::UnknownMirror(name.to_string()));
     };
-    println!("{}  (sponsor: {})", mirror.name, mirror.sponsor);
-    if !mirror.enabled {
-        println!("  not served: disabled in the registry (enabled: false)");
-    } else if !mirror.approved {
-        println!("  not served: waiting for approval (approved: false)");
+    let mut out = String::new();
+    let _ = writeln!(out, "{}  (sponsor: {})", mirror.name, mirror.sponsor);
+    let input = store.snapshot_input().await?.ok_or(Error::NoCatalog)?;
+    let snap = snapshot::build(&input, 0, shared::time::now(), "status");
+    out.push_str(&verdicts(&snap, name).unwrap_or_default());
+    if let Some(f) = store
+        .fetched_subnets()
+        .await?
+        .into_iter()
+        .find(|f| f.mirror_id == *id)
+    {
+        let _ = writeln!(
+            out,
+            "  subnets from {}: {} networks{}",
+            mirror.subnets_url.as_deref().unwrap_or("its URL"),
+            f.cidrs.len(),
+            f.last_error.as_deref().map_or(String::new(), |e| format!(
+                "; the last fetch failed ({e}), the last good list is kept"
+            ))
+        );
     }
     let health: Vec<_> = store
         .load_health()
@@ -23,8 +145,8 @@ pub async fn print(config: &Config, name: &str) -> Result<()> {
         .into_iter()
         .filter(|h| h.mirror_id == *id)
         .collect();
-    if health.is_empty() {
-        println!("  not checked yet");
+    if !health.is_empty() {
+        let _ = writeln!(out, "  capabilities (after the health rule):");
     }
     for h in &health {
         let mark = match h.state {
@@ -32,7 +154,7 @@ pub async fn print(config: &Config, name: &str) -> Result<()> {
             HealthState::Down => "DOWN",
             HealthState::Unknown => "?   ",
         };
-        println!("  {mark} {:<8} {}", h.capability, h.reason);
+        let _ = writeln!(out, "    {mark} {:<8} {}", h.capability, h.reason);
     }
     let checks: Vec<_> = store
         .load_checks()
@@ -47,7 +169,7 @@ pub async fn print(config: &Config, name: &str) -> Result<()> {
             .or_default() += 1;
     }
     for ((protocol, outcome), n) in by_outcome {
-        println!("  {protocol:<5} {outcome:<15} {n} directories");
+        let _ = writeln!(out, "  {protocol:<5} {outcome:<15} {n} directories");
     }
     if let Some(st) = store
         .mirror_stats()
@@ -61,7 +183,8 @@ pub async fn print(config: &Config, name: &str) -> Result<()> {
                 shared::duration::human_age(a.max(0) as u64)
             )
         });
-        println!(
+        let _ = writeln!(
+            out,
             "  last crawl at {}: {} requests, {} body bytes, {} answered 304; {sync}",
             st.checked_at, st.requests, st.bytes, st.not_modified
         );
@@ -89,17 +212,18 @@ pub async fn print(config: &Config, name: &str) -> Result<()> {
             (Some(h), Some(until)) if until >= now => format!("; being checked by {h}"),
             _ => String::new(),
         };
-        println!("  {due}{by}{held}");
+        let _ = writeln!(out, "  {due}{by}{held}");
     }
     let events = store.health_events(*id, 10).await?;
     if !events.is_empty() {
-        println!("  recent changes:");
+        let _ = writeln!(out, "  recent changes:");
         for e in events {
-            println!(
+            let _ = writeln!(
+                out,
                 "    {} {}: {} -> {}: {}",
                 e.at, e.capability, e.old_state, e.new_state, e.reason
             );
         }
     }
-    Ok(())
+    Ok(out)
 }

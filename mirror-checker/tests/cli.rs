@@ -41,6 +41,20 @@ impl Env {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Runs a command that must fail; returns (stdout, stderr).
+    fn fails(&self, args: &[&str]) -> (String, String) {
+        let out = self.checker(args);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        assert!(
+            !out.status.success(),
+            "{args:?} succeeded:\n{stdout}{stderr}"
+        );
+        (stdout, stderr)
+    }
+
     fn path(&self, rel: &str) -> String {
         self.dir.join(rel).display().to_string()
     }
@@ -86,8 +100,8 @@ fn example_registry_and_catalog_to_a_snapshot_the_server_loads() {
         "{published}"
     );
     assert!(
-        published.contains("8 mirrors"),
-        "disabled and unapproved are left out: {published}"
+        published.contains("0 mirrors served"),
+        "nothing is checked yet: {published}"
     );
     assert!(env
         .ok(&["snapshot", "--out", &snap])
@@ -95,7 +109,24 @@ fn example_registry_and_catalog_to_a_snapshot_the_server_loads() {
 
     // The published file is a complete, valid snapshot.
     let loaded = shared::snapshot::read(Path::new(&snap)).unwrap();
-    assert_eq!((loaded.serial, loaded.mirrors.len()), (2, 8));
+    assert_eq!((loaded.serial, loaded.mirrors.len()), (2, 10));
+    use shared::snapshot::NotServed;
+    let count = |r: NotServed| {
+        loaded
+            .mirrors
+            .iter()
+            .filter(|m| m.refused.as_ref() == Some(&r))
+            .count()
+    };
+    assert_eq!(
+        (
+            count(NotServed::Disabled),
+            count(NotServed::NotApproved),
+            count(NotServed::NotCheckedYet)
+        ),
+        (1, 1, 8),
+        "every mirror is in the snapshot, with why it is not served"
+    );
     assert_eq!(loaded.catalog.spec.distribution, "ExampleLinux");
 
     // Export writes every mirror back as a registry file.
@@ -136,10 +167,10 @@ fn the_real_registry_imports_with_its_report_and_syncs() {
 
     let report = env.ok(&["import-registry", &dir.display().to_string()]);
     assert!(
-        report.contains("530 files: 480 accepted, 50 accepted with warnings, 0 rejected"),
+        report.contains("530 files: 403 accepted, 127 accepted with warnings, 0 rejected"),
         "{report}"
     );
-    assert!(report.contains("warnings: almalinux.mirror.sofia.incognet.io.yml\n  almalinux.mirror.sofia.incognet.io.yml: line 8: address_options: unknown key"), "{report}");
+    assert!(report.contains("warnings: almalinux.mirror.sofia.incognet.io.yml\n  almalinux.mirror.sofia.incognet.io.yml: line 8: address_options: unknown key, read as address_optional"), "{report}");
     assert!(report.contains("store: 530 added"), "{report}");
 
     // A registry with one file fewer and one bad file: without --sync the stored mirror stays.
@@ -152,23 +183,66 @@ fn the_real_registry_imports_with_its_report_and_syncs() {
         }
     }
     std::fs::write(partial.join("zz-broken.yml"), "name: [oops\n").unwrap();
-    let kept = env.ok(&["import-registry", &partial.display().to_string()]);
+    // A rejected file fails the import (a registry's CI sees it), and what was accepted is
+    // still stored.
+    let (kept, error) = env.fails(&["import-registry", &partial.display().to_string()]);
     assert!(kept.contains("rejected: zz-broken.yml"), "{kept}");
+    assert!(error.contains("1 registry file was rejected"), "{error}");
     assert!(
         kept.contains(
             "529 unchanged, 0 removed; 1 stored mirror is not in the registry and was kept"
         ),
         "{kept}"
     );
-    let synced = env.ok(&["import-registry", "--sync", &partial.display().to_string()]);
+    let (synced, _) = env.fails(&["import-registry", "--sync", &partial.display().to_string()]);
     assert!(
         synced.contains("0 added, 0 updated, 529 unchanged, 1 removed"),
         "{synced}"
     );
 
-    let json = env.ok(&["import-registry", "--json", &partial.display().to_string()]);
+    let (json, _) = env.fails(&["import-registry", "--json", &partial.display().to_string()]);
     let parsed: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
     assert_eq!(parsed["files"].as_array().unwrap().len(), 530);
+}
+
+/// `registry check DIR` judges a registry without a store: what a registry kept in git runs on
+/// each pull request.
+#[test]
+fn registry_check_needs_no_store_and_fails_on_a_rejected_file() {
+    let env = Env::new("check");
+    let out = Command::new(env!("CARGO_BIN_EXE_mirror-checker"))
+        .args([
+            "registry",
+            "check",
+            &example("mirrors.d").display().to_string(),
+        ])
+        .env_remove("MIRROR_CHECKER_CONFIG")
+        .env_remove("MIRROR_CHECKER_DATABASE")
+        .current_dir(&env.dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("10 files: "), "{stdout}");
+    assert!(
+        std::fs::read_dir(&env.dir).unwrap().next().is_none(),
+        "no store was created"
+    );
+    let bad = env.dir.join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::copy(
+        example("mirrors.d/mirror1.example.org.yml"),
+        bad.join("a.yml"),
+    )
+    .unwrap();
+    std::fs::write(bad.join("b.yml"), "name: b.example.org\naddress: {}\n").unwrap();
+    let (stdout, stderr) = env.fails(&["registry", "check", &bad.display().to_string()]);
+    assert!(stdout.contains("rejected: b.yml"), "{stdout}");
+    assert!(stderr.contains("1 registry file was rejected"), "{stderr}");
 }
 
 #[test]

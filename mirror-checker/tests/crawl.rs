@@ -275,6 +275,19 @@ async fn every_outcome_is_recognised_and_only_servable_copies_are_listed() {
     let (state, reason) = net.health("behind3.sim.test", "content").await;
     assert_eq!(state, HealthState::Down);
     assert!(reason.contains("3 versions behind for 4 d"), "{reason}");
+    // The snapshot says the same, per directory.
+    let snap = net.snapshot();
+    let at = snap
+        .mirrors
+        .iter()
+        .position(|m| m.name == "behind3.sim.test")
+        .unwrap() as u32;
+    let base = net.catalog.directory_index("9.8/BaseOS/x86_64/os").unwrap();
+    let why = snap
+        .verdict(base, at, Protocol::Https, shared::model::Family::V4)
+        .unwrap_err()
+        .to_string();
+    assert!(why.starts_with("behind by 3 versions for 4 d"), "{why}");
 
     let missing = net.checks_of("missing.sim.test").await;
     let listed: Vec<String> = net
@@ -403,10 +416,9 @@ async fn every_outcome_is_recognised_and_only_servable_copies_are_listed() {
     } else {
         shared::testing::skip("its IPv6 part needs ::1, which this machine does not have");
     }
-    // The snapshot's versions: current plus the alternates within the window (v3 and v2 were
-    // first seen 1 and 4 days ago: only v3 is within 3 days).
-    let base = net.catalog.directory_index("9.8/BaseOS/x86_64/os").unwrap();
-    assert_eq!(snap.directories[base].versions.len(), 2);
+    // The snapshot's versions: current plus the alternates whose replacement is younger than
+    // the window (v3 was replaced now, v2 a day ago, v1 four days ago: v3 and v2 stay).
+    assert_eq!(snap.directories[base].versions.len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -722,5 +734,67 @@ async fn one_failure_does_not_drop_a_mirror_and_one_success_does_not_readmit_it(
             (HealthState::Up, HealthState::Down),
             (HealthState::Unknown, HealthState::Up)
         ]
+    );
+}
+
+/// A crawl where everything about one mirror fails: its health says "1 of 2 failed runs before
+/// it is taken out", so it must still be served; the second such crawl takes it out, and the
+/// snapshot says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_failed_crawl_does_not_take_a_mirror_out_of_the_answers() {
+    let net = Net::start(
+        &[
+            ("flaky.sim.test", Behavior::Current, Families::V4),
+            ("steady1.sim.test", Behavior::Current, Families::V4),
+            ("steady2.sim.test", Behavior::Current, Families::V4),
+        ],
+        Mix::AllCurrent,
+    )
+    .await;
+    net.checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    let before = net.listed("flaky.sim.test");
+    assert!(!before.is_empty());
+    let mut config = net.checker.config.clone();
+    for r in &mut config.http.connect_to {
+        if r.host == "flaky.sim.test" {
+            r.addrs = vec![net.sim.refused];
+        }
+    }
+    let broken = Checker::new(config).await.unwrap();
+    broken.crawl(None, &CancellationToken::new()).await.unwrap();
+    for capability in ["http", "https"] {
+        let (state, reason) = net.health("flaky.sim.test", capability).await;
+        assert_eq!(state, HealthState::Up, "{reason}");
+    }
+    assert_eq!(
+        net.listed("flaky.sim.test"),
+        before,
+        "still up by the health rule, so still served"
+    );
+    // The operator is told the same: served, on the last good copy.
+    let status = mirror_checker::status::render(&net.checker.store, "flaky.sim.test")
+        .await
+        .unwrap();
+    assert!(status.contains("  served to everyone"), "{status}");
+    assert!(status.contains("on the last good copy"), "{status}");
+    assert!(
+        status.contains("1 of 2 failed runs before it is taken out"),
+        "{status}"
+    );
+    broken.crawl(None, &CancellationToken::new()).await.unwrap();
+    assert_eq!(
+        net.health("flaky.sim.test", "https").await.0,
+        HealthState::Down
+    );
+    assert!(net.listed("flaky.sim.test").is_empty());
+    let status = mirror_checker::status::render(&net.checker.store, "flaky.sim.test")
+        .await
+        .unwrap();
+    assert!(
+        status.contains("  NOT SERVED: http, https down: http: connection failed"),
+        "{status}"
     );
 }

@@ -30,11 +30,12 @@ pub fn load(cli: &Cli) -> Result<Snapshot> {
 /// One line saying what a snapshot holds.
 pub fn describe(snap: &Snapshot) -> String {
     format!(
-        "snapshot {} of {} by {}: {} mirrors, {} directories ({} on mirrors), {} up-to-date mirror-directory pairs",
+        "snapshot {} of {} by {}: {} mirrors ({} not served), {} directories ({} on mirrors), {} up-to-date mirror-directory pairs",
         snap.serial,
         snap.catalog.spec.distribution,
         snap.generator,
         snap.mirrors.len(),
+        snap.mirrors.iter().filter(|m| m.refused.is_some()).count(),
         snap.directories.len(),
         snap.catalog.mirrored().count(),
         snap.up_to_date_pairs()

@@ -122,6 +122,7 @@ mod tests {
             module_urls: Default::default(),
             ipv4: true,
             ipv6: false,
+            ..SnapMirror::default()
         }
     }
 

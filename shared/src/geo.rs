@@ -31,6 +31,31 @@ pub fn continent_of(country: &str) -> Option<&'static str> {
     lookup(country).map(|(_, continent, _)| *continent)
 }
 
+/// The point a country's mirrors and clients are placed at when nothing gives coordinates:
+/// `data/country-centroids.csv`, shipped with the project (its source is written at its top
+/// and in `scripts/country-centroids`, which writes it).
+pub fn centroid(country: &str) -> Option<(f64, f64)> {
+    static TABLE: std::sync::OnceLock<std::collections::HashMap<String, (f64, f64)>> =
+        std::sync::OnceLock::new();
+    TABLE
+        .get_or_init(|| parse_centroids(include_str!("../data/country-centroids.csv")))
+        .get(&country.to_ascii_uppercase())
+        .copied()
+}
+
+fn parse_centroids(text: &str) -> std::collections::HashMap<String, (f64, f64)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let mut f = l.split(',');
+            let code = f.next()?.trim().to_string();
+            let lat = f.next()?.trim().parse().ok()?;
+            let lon = f.next()?.trim().parse().ok()?;
+            Some((code, (lat, lon)))
+        })
+        .collect()
+}
+
 /// A country or continent code (two ASCII letters) as one integer, as the server compares
 /// them on its request path; 0 for anything else.
 pub fn code(text: &str) -> u16 {

@@ -84,9 +84,10 @@ pub fn all_current_input(
     mirrors: Vec<crate::registry::Mirror>,
     version_of: impl Fn(&crate::catalog::Directory) -> Option<crate::model::RepomdVersion>,
 ) -> crate::snapshot::SnapshotInput {
+    use crate::model::CheckOutcome;
     use crate::model::HealthState;
     use crate::registry::Protocol;
-    use crate::snapshot::{CapabilityState, SeenCopy};
+    use crate::snapshot::{CapabilityState, DirCheck};
     let mirrors: Vec<(i64, crate::registry::Mirror)> = mirrors
         .into_iter()
         .enumerate()
@@ -101,11 +102,17 @@ pub fn all_current_input(
         for (id, m) in &mirrors {
             for protocol in [Protocol::Http, Protocol::Https] {
                 if m.base_url(d.module.as_deref(), protocol).is_some() {
-                    checks.push(SeenCopy {
+                    checks.push(DirCheck {
                         mirror_id: *id,
                         directory_id: i as i64,
                         protocol,
-                        sha256: version.sha256.clone(),
+                        outcome: CheckOutcome::Current,
+                        sha256: Some(version.sha256.clone()),
+                        good_sha256: Some(version.sha256.clone()),
+                        versions_behind: Some(0),
+                        lag_seconds: Some(0),
+                        http_status: Some(200),
+                        error: None,
                     });
                 }
             }
@@ -119,6 +126,7 @@ pub fn all_current_input(
                 mirror_id: *id,
                 capability: capability.into(),
                 state: HealthState::Up,
+                reason: String::new(),
             })
         })
         .collect();
@@ -135,5 +143,7 @@ pub fn all_current_input(
         checks,
         health,
         fetched_subnets: std::collections::HashMap::new(),
+        expired: std::collections::HashMap::new(),
+        located: std::collections::HashMap::new(),
     }
 }

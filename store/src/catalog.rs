@@ -71,4 +71,36 @@ impl Store {
             .map(|r| Ok((col(r, "path")?, col(r, "id")?)))
             .collect()
     }
+
+    /// Emergency expiry (like MirrorManager's emergency-expire-repo): from now on the named
+    /// directories' versions superseded so far are no longer alternates, so only mirrors with
+    /// the newest version are served until the mirrors catch up. Returns how many directories
+    /// were expired.
+    pub async fn expire_alternates(&self, directory_ids: &[i64], at: i64) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let mut n = 0;
+        for id in directory_ids {
+            n += sqlx::query("UPDATE directories SET alternates_expired_at = $1 WHERE id = $2")
+                .bind(at)
+                .bind(*id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Directory id → when its alternates were last expired.
+    pub async fn alternates_expiry(&self) -> Result<HashMap<i64, i64>> {
+        let rows = sqlx::query(
+            "SELECT id, alternates_expired_at FROM directories
+             WHERE alternates_expired_at IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((col(r, "id")?, col(r, "alternates_expired_at")?)))
+            .collect()
+    }
 }

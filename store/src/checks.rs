@@ -30,6 +30,23 @@ pub struct CheckRecord {
     pub last_modified: Option<String>,
     pub checked_at: i64,
     pub error: Option<String>,
+    /// The largest `<timestamp>` inside the copy seen, when it was read.
+    pub timestamp_seen: Option<i64>,
+    /// The last copy that matched a version of the master (current or behind), kept by the
+    /// store across later checks that found none: a failed check is weighed by the health
+    /// rule, and until that takes the mirror out it is served on this copy. Derived by the
+    /// writer from the outcome; what a caller puts here is not written.
+    pub good_sha256: Option<String>,
+    pub good_at: Option<i64>,
+}
+
+impl CheckRecord {
+    /// The copy this check found, when it matched a version the master published.
+    pub fn good_copy(&self) -> Option<&str> {
+        matches!(self.outcome, CheckOutcome::Current | CheckOutcome::Behind)
+            .then_some(self.sha256_seen.as_deref())
+            .flatten()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,7 +279,8 @@ impl Store {
         use futures_util::TryStreamExt;
         let sql = format!(
             "SELECT mirror_id, directory_id, protocol, family, outcome, sha256_seen, versions_behind,
-                    lag_seconds, http_status, latency_ms, bytes, etag, last_modified, checked_at, error
+                    lag_seconds, http_status, latency_ms, bytes, etag, last_modified, checked_at, error,
+                    timestamp_seen, good_sha256, good_at
              FROM check_results {} ORDER BY mirror_id, directory_id, protocol, family",
             if mirror_id.is_some() { "WHERE mirror_id = $1" } else { "" }
         );
@@ -454,6 +472,9 @@ fn check_from_row(row: &AnyRow) -> Result<CheckRecord> {
         last_modified: col(row, "last_modified")?,
         checked_at: col(row, "checked_at")?,
         error: col(row, "error")?,
+        timestamp_seen: col(row, "timestamp_seen")?,
+        good_sha256: col(row, "good_sha256")?,
+        good_at: col(row, "good_at")?,
     })
 }
 
@@ -462,12 +483,12 @@ async fn write_checks(
     backend: super::Backend,
     records: &[CheckRecord],
 ) -> Result<()> {
-    const COLS: usize = 15;
+    const COLS: usize = 18;
     for chunk in records.chunks(batch_rows(backend)) {
         let mut sql = String::from(
             "INSERT INTO check_results (mirror_id, directory_id, protocol, family, outcome, sha256_seen,
                versions_behind, lag_seconds, http_status, latency_ms, bytes, etag, last_modified,
-               checked_at, error) VALUES ",
+               checked_at, error, timestamp_seen, good_sha256, good_at) VALUES ",
         );
         for i in 0..chunk.len() {
             let params: Vec<String> = (1..=COLS).map(|c| format!("${}", i * COLS + c)).collect();
@@ -481,7 +502,10 @@ async fn write_checks(
                versions_behind = excluded.versions_behind, lag_seconds = excluded.lag_seconds,
                http_status = excluded.http_status, latency_ms = excluded.latency_ms,
                bytes = excluded.bytes, etag = excluded.etag, last_modified = excluded.last_modified,
-               checked_at = excluded.checked_at, error = excluded.error",
+               checked_at = excluded.checked_at, error = excluded.error,
+               timestamp_seen = excluded.timestamp_seen,
+               good_sha256 = COALESCE(excluded.good_sha256, check_results.good_sha256),
+               good_at = COALESCE(excluded.good_at, check_results.good_at)",
         );
         let mut q = sqlx::query(&sql);
         for r in chunk {
@@ -500,7 +524,10 @@ async fn write_checks(
                 .bind(r.etag.as_deref())
                 .bind(r.last_modified.as_deref())
                 .bind(r.checked_at)
-                .bind(r.error.as_deref());
+                .bind(r.error.as_deref())
+                .bind(r.timestamp_seen)
+                .bind(r.good_copy())
+                .bind(r.good_copy().map(|_| r.checked_at));
         }
         q.execute(&mut **tx).await?;
     }

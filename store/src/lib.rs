@@ -5,6 +5,7 @@
 
 mod catalog;
 mod checks;
+mod located;
 mod mirrors;
 mod schedule;
 mod snapshot_input;
@@ -13,9 +14,10 @@ pub mod testing;
 pub use checks::{
     CheckRecord, CrawlRun, CrawlWriter, HealthEvent, HealthRecord, MirrorStats, SnapshotRecord,
 };
+pub use located::{FetchedSubnets, SubnetChange};
 pub use mirrors::ApplyOutcome;
 pub use schedule::{Claim, Schedule, ScheduleRow};
-pub use snapshot_input::seen_copy;
+pub use snapshot_input::dir_check;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -74,6 +76,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "crawl schedule",
         include_str!("../../migrations/sqlite/0004_crawl_schedule.sql"),
     ),
+    (
+        5,
+        "verdicts placement",
+        include_str!("../../migrations/sqlite/0005_verdicts_placement.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -96,6 +103,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "crawl schedule",
         include_str!("../../migrations/postgres/0004_crawl_schedule.sql"),
+    ),
+    (
+        5,
+        "verdicts placement",
+        include_str!("../../migrations/postgres/0005_verdicts_placement.sql"),
     ),
 ];
 

@@ -41,7 +41,7 @@ impl ApplyOutcome {
     }
 }
 
-fn opt_f64(row: &AnyRow, name: &str) -> Result<Option<f64>> {
+pub(crate) fn opt_f64(row: &AnyRow, name: &str) -> Result<Option<f64>> {
     col::<Option<f64>>(row, name)
 }
 
@@ -107,7 +107,8 @@ impl Store {
         let rows = sqlx::query(
             "SELECT m.id, m.name, s.name AS sponsor, s.url AS sponsor_url, m.email, m.country,
                     m.state_province, m.city, m.latitude, m.longitude, m.bandwidth_mbps, m.private,
-                    m.monopoly, m.subnets_url, m.cloud_type, m.update_frequency, m.enabled, m.approved
+                    m.monopoly, m.subnets_url, m.cloud_type, m.update_frequency, m.enabled, m.approved,
+                    m.checked, m.source_file
              FROM mirrors m JOIN sites s ON s.id = m.site_id ORDER BY m.name",
         )
         .fetch_all(&self.pool)
@@ -139,6 +140,8 @@ impl Store {
             m.update_frequency = col(row, "update_frequency")?;
             m.enabled = flag(row, "enabled")?;
             m.approved = flag(row, "approved")?;
+            m.checked = flag(row, "checked")?;
+            m.source_file = col(row, "source_file")?;
             index.insert(id, mirrors.len());
             mirrors.push((id, m));
         }
@@ -241,15 +244,17 @@ async fn write_mirror(tx: &mut Transaction<'_, Any>, m: &Mirror, at: i64) -> Res
     let row = sqlx::query(
         "INSERT INTO mirrors (name, site_id, email, country, state_province, city, latitude,
            longitude, bandwidth_mbps, private, monopoly, subnets_url, cloud_type,
-           update_frequency, enabled, approved, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
+           update_frequency, enabled, approved, checked, source_file, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+           $19, $19)
          ON CONFLICT (name) DO UPDATE SET site_id = excluded.site_id, email = excluded.email,
            country = excluded.country, state_province = excluded.state_province,
            city = excluded.city, latitude = excluded.latitude, longitude = excluded.longitude,
            bandwidth_mbps = excluded.bandwidth_mbps, private = excluded.private,
            monopoly = excluded.monopoly, subnets_url = excluded.subnets_url,
            cloud_type = excluded.cloud_type, update_frequency = excluded.update_frequency,
-           enabled = excluded.enabled, approved = excluded.approved, updated_at = excluded.updated_at
+           enabled = excluded.enabled, approved = excluded.approved, checked = excluded.checked,
+           source_file = excluded.source_file, updated_at = excluded.updated_at
          RETURNING id",
     )
     .bind(&m.name)
@@ -268,6 +273,8 @@ async fn write_mirror(tx: &mut Transaction<'_, Any>, m: &Mirror, at: i64) -> Res
     .bind(m.update_frequency.as_deref())
     .bind(m.enabled)
     .bind(m.approved)
+    .bind(m.checked)
+    .bind(m.source_file.as_deref())
     .bind(at)
     .fetch_one(&mut **tx)
     .await?;

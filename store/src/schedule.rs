@@ -245,14 +245,26 @@ impl Store {
                (SELECT COALESCE(MAX(id), 0) FROM repomd_versions) AS versions,
                (SELECT COUNT(*) FROM mirrors) AS mirrors,
                (SELECT COALESCE(MAX(updated_at), 0) FROM mirrors) AS mirrors_updated,
-               (SELECT COALESCE(MAX(updated_at), 0) FROM catalog) AS catalog",
+               (SELECT COALESCE(MAX(updated_at), 0) FROM catalog) AS catalog,
+               (SELECT COALESCE(MAX(alternates_expired_at), 0) FROM directories) AS expired,
+               (SELECT COALESCE(MAX(located_at), 0) FROM mirror_located) AS located,
+               (SELECT COALESCE(MAX(id), 0) FROM subnet_changes) AS subnets",
         )
         .fetch_one(&self.pool)
         .await?;
-        ["runs", "versions", "mirrors", "mirrors_updated", "catalog"]
-            .iter()
-            .map(|c| col(&row, c))
-            .collect()
+        [
+            "runs",
+            "versions",
+            "mirrors",
+            "mirrors_updated",
+            "catalog",
+            "expired",
+            "located",
+            "subnets",
+        ]
+        .iter()
+        .map(|c| col(&row, c))
+        .collect()
     }
 
     /// The whole schedule, by mirror id.

@@ -2,16 +2,23 @@
 //! and the snapshot's pure builder.
 
 use super::{CheckRecord, Result, Store};
-use shared::snapshot::{CapabilityState, SeenCopy, SnapshotInput};
+use shared::snapshot::{CapabilityState, DirCheck, SnapshotInput};
 use std::collections::HashMap;
 
-/// The copy a check saw, if it saw one.
-pub fn seen_copy(c: &CheckRecord) -> Option<SeenCopy> {
-    Some(SeenCopy {
+/// A check as the verdicts read it. Checks pinned to an address family are probes (the
+/// family's health speaks for them): only the family-neutral ones judge a directory.
+pub fn dir_check(c: CheckRecord) -> Option<DirCheck> {
+    (c.family == shared::model::Family::Any).then_some(DirCheck {
         mirror_id: c.mirror_id,
         directory_id: c.directory_id,
         protocol: c.protocol,
-        sha256: c.sha256_seen.clone()?,
+        outcome: c.outcome,
+        sha256: c.sha256_seen,
+        good_sha256: c.good_sha256,
+        versions_behind: c.versions_behind,
+        lag_seconds: c.lag_seconds,
+        http_status: c.http_status,
+        error: c.error,
     })
 }
 
@@ -22,7 +29,7 @@ impl Store {
             return Ok(None);
         };
         let mut checks = Vec::new();
-        self.visit_checks(|c| checks.extend(seen_copy(&c))).await?;
+        self.visit_checks(|c| checks.extend(dir_check(c))).await?;
         let health = self
             .load_health()
             .await?
@@ -31,16 +38,26 @@ impl Store {
                 mirror_id: h.mirror_id,
                 capability: h.capability,
                 state: h.state,
+                reason: h.reason,
             })
+            .collect();
+        let fetched_subnets: HashMap<i64, Vec<ipnet::IpNet>> = self
+            .fetched_subnets()
+            .await?
+            .into_iter()
+            .filter(|f| f.fetched_at.is_some())
+            .map(|f| (f.mirror_id, f.cidrs))
             .collect();
         Ok(Some(SnapshotInput {
             catalog,
             mirrors: self.load_mirrors_with_ids().await?,
             directory_ids: self.directory_ids().await?,
             history: self.repomd_history().await?,
+            expired: self.alternates_expiry().await?,
             checks,
             health,
-            fetched_subnets: HashMap::new(),
+            fetched_subnets,
+            located: self.located().await?,
         }))
     }
 }

@@ -194,6 +194,9 @@ async fn upstream_history_checks_health_and_snapshots() {
                         last_modified: None,
                         checked_at: 1_700_100_000,
                         error: None,
+                        timestamp_seen: Some(1_700_000_000),
+                        good_sha256: Some(version(2).sha256),
+                        good_at: Some(1_700_100_000),
                     });
                 }
             }
@@ -206,6 +209,30 @@ async fn upstream_history_checks_health_and_snapshots() {
         let loaded = store.load_checks().await.unwrap();
         assert_eq!(loaded.len(), records.len(), "{backend:?}");
         assert!(loaded.contains(&records[0]));
+        // A failed check keeps the last good copy (what the verdicts fall back on while the
+        // health rule weighs the failure).
+        let mut failed = records[1].clone();
+        (failed.outcome, failed.sha256_seen, failed.error) =
+            (CheckOutcome::Error, None, Some("timed out".into()));
+        failed.checked_at += 60;
+        failed.good_sha256 = None;
+        store
+            .record_checks(std::slice::from_ref(&failed))
+            .await
+            .unwrap();
+        let stored = store
+            .load_checks()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|c| {
+                (c.mirror_id, c.directory_id, c.protocol)
+                    == (failed.mirror_id, failed.directory_id, failed.protocol)
+            })
+            .unwrap();
+        assert_eq!(stored.outcome, CheckOutcome::Error);
+        assert_eq!(stored.good_sha256, Some(version(2).sha256), "{backend:?}");
+        assert_eq!(stored.good_at, Some(1_700_100_000));
 
         let (mid, _) = mirrors[0];
         let health = HealthRecord {

@@ -203,7 +203,8 @@ async fn check_one(ctx: &Ctx, task: &Task) -> CheckRecord {
         Ok(f) if f.status == 304 => match previous.and_then(|p| p.sha256.clone()) {
             Some(sha) => {
                 ctx.counters.not_modified.fetch_add(1, Ordering::Relaxed);
-                let mut r = found(ctx, task, history, sha, 304);
+                let timestamp = previous.and_then(|p| p.timestamp);
+                let mut r = found(ctx, task, history, sha, timestamp, 304);
                 r.etag = f.etag.or_else(|| previous.and_then(|p| p.etag.clone()));
                 r.last_modified = f
                     .last_modified
@@ -230,8 +231,9 @@ async fn check_one(ctx: &Ctx, task: &Task) -> CheckRecord {
                 Some(format!("invalid repomd.xml: {problem}")),
                 ctx.now,
             ),
-            Ok(_) => {
-                let mut r = found(ctx, task, history, crate::repomd::sha256_hex(&f.body), 200);
+            Ok(timestamp) => {
+                let sha = crate::repomd::sha256_hex(&f.body);
+                let mut r = found(ctx, task, history, sha, Some(timestamp), 200);
                 r.bytes = f.body.len() as i64;
                 r.etag = f.etag;
                 r.last_modified = f.last_modified;
@@ -305,6 +307,7 @@ pub(super) async fn check_mirror(
         .store
         .visit_checks_of(*mirror_id, |c| {
             let seen = Seen {
+                timestamp: c.timestamp_seen,
                 sha256: c.sha256_seen,
                 etag: c.etag,
                 last_modified: c.last_modified,
@@ -449,9 +452,10 @@ fn found(
     task: &Task,
     history: &[shared::model::RepomdVersion],
     sha: String,
+    timestamp: Option<i64>,
     status: i64,
 ) -> CheckRecord {
-    let (outcome, behind, lag) = classify(history, &sha, ctx.now);
+    let (outcome, behind, lag) = classify(history, &sha, timestamp, ctx.now);
     let mut r = record(
         ctx.mirror_id,
         task,
@@ -462,6 +466,7 @@ fn found(
         ctx.now,
     );
     (r.versions_behind, r.lag_seconds) = (behind, lag);
+    r.timestamp_seen = timestamp;
     r
 }
 
@@ -490,5 +495,8 @@ fn record(
         last_modified: None,
         checked_at: now,
         error,
+        timestamp_seen: None,
+        good_sha256: None,
+        good_at: None,
     }
 }

@@ -15,7 +15,7 @@ use shared::catalog::Catalog;
 use shared::model::CheckOutcome;
 use shared::model::RepomdVersion;
 use shared::registry::Mirror;
-use shared::snapshot::build::versions_in_window;
+use shared::snapshot::alternates;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use store::{CrawlRun, CrawlWriter, HealthEvent, HealthRecord, MirrorStats, Store};
@@ -61,6 +61,8 @@ impl Default for CrawlConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seen {
     pub sha256: Option<String>,
+    /// The copy's repomd timestamp, to classify it again after a 304.
+    pub timestamp: Option<i64>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
 }
@@ -74,6 +76,8 @@ pub struct CrawlInput {
     pub directory_ids: HashMap<String, i64>,
     /// Directory id → versions, newest first.
     pub history: HashMap<i64, Vec<RepomdVersion>>,
+    /// Directory id → when its alternates were expired.
+    pub expired: HashMap<i64, i64>,
     /// Where each mirror's earlier results are read from when its turn comes (only the open
     /// mirrors' are in memory at once).
     pub store: Store,
@@ -100,6 +104,7 @@ impl CrawlInput {
             mirrors,
             directory_ids: store.directory_ids().await?,
             history: store.repomd_history().await?,
+            expired: store.alternates_expiry().await?,
             store: store.clone(),
             health,
         })
@@ -135,7 +140,7 @@ fn servable(input: &CrawlInput, now: i64) -> HashMap<i64, HashSet<String>> {
         .map(|(dir, h)| {
             (
                 *dir,
-                versions_in_window(h, now, window)
+                alternates(h, now, window, input.expired.get(dir).copied())
                     .into_iter()
                     .map(|v| v.sha256)
                     .collect(),

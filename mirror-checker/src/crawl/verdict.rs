@@ -12,21 +12,39 @@ use store::CheckRecord;
 /// How the errors of checks the breaker skipped begin.
 pub const SKIPPED: &str = "not tried:";
 
-/// Where a copy with `sha256` stands against `history` (newest first): the outcome, how many
-/// versions behind, and for how long the first newer version it lacks has been published.
+/// Where a copy with `sha256` (and repomd `timestamp`, when read) stands against `history`
+/// (newest first): the outcome, how many versions behind, and for how long the first newer
+/// version it lacks has been published. A copy the master never showed the checker, whose
+/// timestamp lies between two versions it did, is an intermediate version (the master
+/// published twice between two scans): behind, not unknown.
 pub fn classify(
     history: &[RepomdVersion],
     sha256: &str,
+    timestamp: Option<i64>,
     now: i64,
 ) -> (CheckOutcome, Option<i64>, Option<i64>) {
-    match history.iter().position(|v| v.sha256 == sha256) {
-        Some(0) => (CheckOutcome::Current, Some(0), Some(0)),
-        Some(k) => (
+    let behind = |k: usize| {
+        (
             CheckOutcome::Behind,
             Some(k as i64),
             Some(now.saturating_sub(history[k - 1].first_seen)),
-        ),
-        None => (CheckOutcome::Unknown, None, None),
+        )
+    };
+    match history.iter().position(|v| v.sha256 == sha256) {
+        Some(0) => (CheckOutcome::Current, Some(0), Some(0)),
+        Some(k) => behind(k),
+        None => {
+            let Some(t) = timestamp else {
+                return (CheckOutcome::Unknown, None, None);
+            };
+            // Newer versions than the copy, and whether an older known one exists.
+            let k = history.iter().take_while(|v| v.timestamp > t).count();
+            if k > 0 && k < history.len() && history[k].timestamp < t {
+                behind(k)
+            } else {
+                (CheckOutcome::Unknown, None, None)
+            }
+        }
     }
 }
 
@@ -167,7 +185,7 @@ mod tests {
     fn v(n: i64, first_seen: i64) -> RepomdVersion {
         RepomdVersion {
             size: 1,
-            timestamp: n,
+            timestamp: first_seen - 10,
             md5: String::new(),
             sha1: String::new(),
             sha256: format!("s{n}"),
@@ -204,6 +222,9 @@ mod tests {
             last_modified: None,
             checked_at: 0,
             error: error.map(str::to_string),
+            timestamp_seen: None,
+            good_sha256: None,
+            good_at: None,
         }
     }
 
@@ -211,22 +232,52 @@ mod tests {
     fn classification_against_history() {
         let history = vec![v(3, 1000), v(2, 500), v(1, 100)];
         assert_eq!(
-            classify(&history, "s3", 2000),
+            classify(&history, "s3", None, 2000),
             (CheckOutcome::Current, Some(0), Some(0))
         );
         assert_eq!(
-            classify(&history, "s2", 2000),
+            classify(&history, "s2", None, 2000),
             (CheckOutcome::Behind, Some(1), Some(1000))
         );
         assert_eq!(
-            classify(&history, "s1", 2000),
+            classify(&history, "s1", None, 2000),
             (CheckOutcome::Behind, Some(2), Some(1500))
         );
         assert_eq!(
-            classify(&history, "zz", 2000),
+            classify(&history, "zz", None, 2000),
             (CheckOutcome::Unknown, None, None)
         );
-        assert_eq!(classify(&[], "s1", 2000).0, CheckOutcome::Unknown);
+        assert_eq!(classify(&[], "s1", None, 2000).0, CheckOutcome::Unknown);
+    }
+
+    /// The master published s2.5 and s3 between two scans: a mirror holding s2.5 is one
+    /// version behind (s3), not unknown. Copies outside the known range stay unknown.
+    #[test]
+    fn an_intermediate_version_is_behind() {
+        let history = vec![v(3, 1000), v(2, 500), v(1, 100)];
+        assert_eq!(
+            classify(&history, "s2.5", Some(700), 2000),
+            (CheckOutcome::Behind, Some(1), Some(1000))
+        );
+        assert_eq!(
+            classify(&history, "s1.5", Some(300), 2000),
+            (CheckOutcome::Behind, Some(2), Some(1500))
+        );
+        assert_eq!(
+            classify(&history, "s4", Some(5000), 2000).0,
+            CheckOutcome::Unknown,
+            "newer than anything the master published"
+        );
+        assert_eq!(
+            classify(&history, "s0", Some(10), 2000).0,
+            CheckOutcome::Unknown,
+            "older than anything known"
+        );
+        assert_eq!(
+            classify(&history, "s2-again", Some(490), 2000).0,
+            CheckOutcome::Unknown,
+            "the timestamp of a known version with other content"
+        );
     }
 
     #[test]

@@ -190,7 +190,8 @@ impl Index {
                         mirror: dm.mirror,
                         protocols,
                         families: if m.ipv4 { V4 } else { 0 } | if m.ipv6 { V6 } else { 0 },
-                        private: m.private,
+                        // Private and cloud mirrors are reached only through their own tiers.
+                        private: m.private || !m.audience.is_public(),
                         monopoly: m.monopoly,
                         allowed: m.countries_allowed.iter().map(|c| code(c)).collect(),
                         country: m.country.as_deref().map_or(0, code),

@@ -122,6 +122,7 @@ fn fixture() -> (Snapshot, usize) {
             module_urls: Default::default(),
             ipv4: m.v4,
             ipv6: m.v6,
+            ..SnapMirror::default()
         })
         .collect();
     let mut directories = vec![SnapDirectory::default(); catalog.directories.len()];
@@ -133,6 +134,7 @@ fn fixture() -> (Snapshot, usize) {
             mirror: i as u32,
             protocols: m.protocols,
             behind: 0,
+            held: 0,
         })
         .collect();
     (
@@ -501,6 +503,7 @@ fn crowd(n: usize, heavy: usize) -> (Snapshot, usize) {
             mirror,
             protocols: BOTH,
             behind: 0,
+            held: 0,
         })
         .collect();
     (snap, dir)

@@ -103,6 +103,9 @@ pub fn mirror_to_yaml(m: &Mirror) -> String {
     if !m.approved {
         h.insert(s("approved"), Yaml::Boolean(false));
     }
+    if !m.checked {
+        h.insert(s("checked"), Yaml::Boolean(false));
+    }
     let mut out = String::new();
     YamlEmitter::new(&mut out)
         .dump(&Yaml::Hash(h))
@@ -112,11 +115,25 @@ pub fn mirror_to_yaml(m: &Mirror) -> String {
 }
 
 /// Writes `<name>.yml` for every mirror into `dir` (created if needed). Returns the count.
+/// The file a mirror is written to: the one it was read from (a registry kept in git
+/// round-trips with no renames), else `<name>.yml`.
+pub fn file_name(m: &Mirror) -> String {
+    m.source_file
+        .as_deref()
+        .filter(|f| {
+            !f.contains(['/', '\\'])
+                && !f.starts_with('.')
+                && (f.ends_with(".yml") || f.ends_with(".yaml"))
+        })
+        .map_or_else(|| format!("{}.yml", m.name), str::to_string)
+}
+
 pub fn export_dir(mirrors: &[Mirror], dir: &Path) -> std::io::Result<usize> {
     std::fs::create_dir_all(dir)?;
     for m in mirrors {
-        let path = dir.join(format!("{}.yml", m.name));
-        let tmp = dir.join(format!(".{}.yml.tmp", m.name));
+        let file = file_name(m);
+        let path = dir.join(&file);
+        let tmp = dir.join(format!(".{file}.tmp"));
         std::fs::write(&tmp, mirror_to_yaml(m))?;
         std::fs::rename(&tmp, &path)?;
     }

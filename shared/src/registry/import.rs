@@ -137,7 +137,11 @@ pub fn import_file(path: &Path, shown: &str) -> (FileReport, Option<Mirror>) {
     let Ok(text) = String::from_utf8(bytes) else {
         return reject("the file is not UTF-8 text".into());
     };
-    judge(&text, shown)
+    let (report, mut mirror) = judge(&text, shown);
+    if let Some(m) = &mut mirror {
+        m.source_file = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    }
+    (report, mirror)
 }
 
 /// Judges the text of one registry file.

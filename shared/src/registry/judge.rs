@@ -41,6 +41,7 @@ const KNOWN_KEYS: &[&str] = &[
     "countries_allowed",
     "enabled",
     "approved",
+    "checked",
 ];
 
 pub(super) struct Judge<'a> {
@@ -127,8 +128,24 @@ impl Judge<'_> {
                 self.shown, d.line, d.key, d.first_line
             ));
         }
+        // A misspelt `address_optional` (one real file writes `address_options`) is read as it
+        // when the right key is absent: losing a module's addresses helps nobody.
+        let misspelt_optional = (root.get("address_optional").is_none())
+            .then(|| {
+                entries.iter().find(|(k, _)| {
+                    !KNOWN_KEYS.contains(&k.as_str()) && edit_distance(k, "address_optional") <= 2
+                })
+            })
+            .flatten()
+            .map(|(k, n)| (k.clone(), n));
         for (key, node) in entries {
-            if !KNOWN_KEYS.contains(&key.as_str()) {
+            if misspelt_optional.as_ref().is_some_and(|(k, _)| k == key) {
+                self.warn(
+                    Some(node),
+                    key,
+                    "unknown key, read as address_optional (did you mean address_optional?)",
+                );
+            } else if !KNOWN_KEYS.contains(&key.as_str()) {
                 let hint = KNOWN_KEYS
                     .iter()
                     .find(|k| edit_distance(k, key) <= 2)
@@ -149,7 +166,10 @@ impl Judge<'_> {
             Some(node) => self.urls(node, "address"),
         };
         let mut module_urls = BTreeMap::new();
-        if let Some(node) = root.get("address_optional") {
+        let optional = root
+            .get("address_optional")
+            .or(misspelt_optional.as_ref().map(|(_, n)| *n));
+        if let Some(node) = optional {
             match node.entries() {
                 None => self.error(
                     Some(node),
@@ -238,7 +258,36 @@ impl Judge<'_> {
         let monopoly = self.flag(&root, "monopoly", false);
         let enabled = self.flag(&root, "enabled", true);
         let approved = self.flag(&root, "approved", true);
-        let asns = self.asns(root.get("asn"));
+        let checked = self.flag(&root, "checked", true);
+        let nested_asn = root.get("geolocation").and_then(|g| g.get("asn"));
+        let asns = match (root.get("asn"), nested_asn) {
+            (None, Some(nested)) => {
+                self.warn(
+                    Some(nested),
+                    "geolocation.asn",
+                    "belongs at the top level; read as asn",
+                );
+                self.asns(Some(nested))
+            }
+            (top, _) => self.asns(top),
+        };
+        if !checked && !private {
+            self.error(
+                root.get("checked"),
+                "checked",
+                "checked: false is for private mirrors (private: true) the checker cannot reach; \
+                 a public mirror is served only when checks show it up to date",
+            );
+        }
+        let cloud = root.get("cloud_type").is_some();
+        if !private && !cloud && geo.country.is_none() && root.get("geolocation").is_none() {
+            self.warn(
+                None,
+                "geolocation",
+                "missing; the mirror is placed by GeoIP of its address, and not at all if that \
+                 fails: add geolocation.country",
+            );
+        }
         let (subnets, subnets_url) = self.subnets(root.get("subnets"));
         if monopoly && !private {
             self.warn(root.get("monopoly"), "monopoly", "set without private: true; clients that match get this mirror alone, others may still get it");
@@ -301,6 +350,8 @@ impl Judge<'_> {
             update_frequency,
             enabled,
             approved,
+            checked,
+            source_file: None,
         })
     }
 }

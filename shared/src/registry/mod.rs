@@ -100,6 +100,12 @@ pub struct Mirror {
     pub enabled: bool,
     /// The distribution's switch: an unapproved mirror is checked but not served.
     pub approved: bool,
+    /// False for a private mirror the checker cannot reach (behind the operator's firewall):
+    /// served unchecked, to its own netblocks and ASNs only.
+    pub checked: bool,
+    /// The registry file it was read from (`mirror.example.org.yml`), so an export writes it
+    /// back under the same name.
+    pub source_file: Option<String>,
 }
 
 impl Mirror {
@@ -125,6 +131,8 @@ impl Mirror {
             update_frequency: None,
             enabled: true,
             approved: true,
+            checked: true,
+            source_file: None,
         }
     }
 

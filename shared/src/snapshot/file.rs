@@ -29,9 +29,9 @@ use std::io::Write;
 use std::path::Path;
 
 pub const MAGIC: &[u8; 8] = b"MIRRSNAP";
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Additions to the JSON header within [`FORMAT_VERSION`].
-pub const FORMAT_MINOR: u32 = 1;
+pub const FORMAT_MINOR: u32 = 0;
 const PREFIX: usize = 16;
 const CHECKSUM: usize = 32;
 /// Headers are a few hundred bytes; a larger one means a damaged file.

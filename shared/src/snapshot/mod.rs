@@ -4,11 +4,13 @@
 
 pub mod build;
 mod file;
+pub mod verdict;
 
-pub use build::{build, CapabilityState, SeenCopy, SnapshotInput};
+pub use build::{alternates, build, CapabilityState, DirCheck, Located, SnapshotInput};
 pub use file::{
     decode, read, read_header, write_atomic, SnapshotError, SnapshotHeader, FORMAT_VERSION, MAGIC,
 };
+pub use verdict::{Audience, NotServed, Served, Source};
 
 use crate::catalog::Catalog;
 use crate::model::RepomdVersion;
@@ -27,19 +29,30 @@ pub struct Snapshot {
     /// Carried as its TOML text (the catalog's own format), re-validated on load.
     #[serde(with = "catalog_as_toml")]
     pub catalog: Catalog,
-    /// Enabled, approved mirrors only.
+    /// Every registered mirror, served or not ([`SnapMirror::refused`] says).
     pub mirrors: Vec<SnapMirror>,
     /// Parallel to `catalog.directories`.
     pub directories: Vec<SnapDirectory>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SnapMirror {
     pub name: String,
+    /// Not served at all, and why; `None` when served for some directories.
+    pub refused: Option<NotServed>,
+    pub audience: Audience,
+    /// Capabilities down by the health rule, with the reason: (capability, reason).
+    pub down: Vec<(String, String)>,
+    /// The registry's country, else GeoIP's of the mirror's address.
     pub country: Option<String>,
     pub continent: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
+    /// Where the country and the coordinates came from.
+    pub country_from: Option<Source>,
+    pub coordinates_from: Option<Source>,
+    /// What an operator should look at (a registry country GeoIP disagrees with, ...).
+    pub warnings: Vec<String>,
     pub bandwidth_mbps: Option<u32>,
     pub private: bool,
     pub monopoly: bool,
@@ -70,8 +83,18 @@ pub struct SnapDirectory {
     /// The master's current repomd.xml first, then the older versions still within the
     /// staleness window (the metalink's alternates). Empty when the master has none.
     pub versions: Vec<Version>,
-    /// Mirrors holding the current version or an alternate, over a healthy protocol.
+    /// Mirrors served for this directory: holding the current version or an alternate,
+    /// over a healthy protocol.
     pub mirrors: Vec<DirMirror>,
+    /// Mirrors served elsewhere that are not served here over a protocol, and why.
+    pub refused: Vec<DirRefused>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirRefused {
+    pub mirror: u32,
+    pub protocol: Protocol,
+    pub reason: NotServed,
 }
 
 /// One version of a directory's repomd.xml as a metalink states it. The snapshot's own type:
@@ -111,6 +134,9 @@ pub struct DirMirror {
     pub protocols: u8,
     /// 0 when current, otherwise how many versions behind (within the window).
     pub behind: u8,
+    /// Protocols served on the last good copy while a failed check is weighed by the health
+    /// rule.
+    pub held: u8,
 }
 
 mod catalog_as_toml {
@@ -133,5 +159,59 @@ impl Snapshot {
     /// How many (directory, mirror) pairs are servable.
     pub fn up_to_date_pairs(&self) -> usize {
         self.directories.iter().map(|d| d.mirrors.len()).sum()
+    }
+
+    /// The verdict for a mirror (index into [`Snapshot::mirrors`]) on a directory (index
+    /// into the catalog's directories) over a protocol and an address family: served, and how,
+    /// or why not. What the server's candidates are made of, and what `status` prints.
+    pub fn verdict(
+        &self,
+        dir: usize,
+        mirror: u32,
+        protocol: Protocol,
+        family: crate::model::Family,
+    ) -> Result<Served, NotServed> {
+        let m = &self.mirrors[mirror as usize];
+        if let Some(r) = &m.refused {
+            return Err(r.clone());
+        }
+        let family_ok = match family {
+            crate::model::Family::V4 => m.ipv4,
+            crate::model::Family::V6 => m.ipv6,
+            crate::model::Family::Any => m.ipv4 || m.ipv6,
+        };
+        if !family_ok {
+            let capability = family.as_str().to_string();
+            let reason = m
+                .down
+                .iter()
+                .find(|(c, _)| *c == capability)
+                .map_or_else(|| "not reached over it".to_string(), |(_, r)| r.clone());
+            return Err(NotServed::Down { capability, reason });
+        }
+        if let Some((capability, reason)) = m.down.iter().find(|(c, _)| c == protocol.as_str()) {
+            return Err(NotServed::Down {
+                capability: capability.clone(),
+                reason: reason.clone(),
+            });
+        }
+        let d = &self.directories[dir];
+        let bit = protocol_bit(protocol);
+        if let Some(dm) = d
+            .mirrors
+            .iter()
+            .find(|dm| dm.mirror == mirror && dm.protocols & bit != 0)
+        {
+            return Ok(Served {
+                behind: dm.behind,
+                held: dm.held & bit != 0,
+                unchecked: matches!(m.audience, Audience::OwnNetworks { checked: false }),
+            });
+        }
+        Err(d
+            .refused
+            .iter()
+            .find(|r| r.mirror == mirror && r.protocol == protocol)
+            .map_or(NotServed::NotCheckedYet, |r| r.reason.clone()))
     }
 }

@@ -15,9 +15,14 @@ sponsor: Example
 sponsor_url: https://example.org/
 ";
 
+/// [`GOOD`] with a country: accepted with no warning at all.
+fn placed() -> String {
+    format!("{GOOD}geolocation:\n  country: DE\n")
+}
+
 #[test]
 fn a_clean_file_is_accepted_and_normalised() {
-    let (report, mirror) = judged(GOOD);
+    let (report, mirror) = judged(&placed());
     assert_eq!(
         report.outcome,
         FileOutcome::Accepted,
@@ -59,7 +64,7 @@ fn bad_input_gets_a_clear_verdict() {
         (with("geolocation:\n  country: XX\n"), AcceptedWithWarnings, "line 9: geolocation.country: \"XX\" is not a known country; ignored"),
         (with("geolocation:\n  country: Germany\n"), AcceptedWithWarnings, "\"Germany\" is not an ISO 3166 code; read as DE"),
         (with("geolocation:\n  country: DE\n  latitude: 123\n  longitude: 5\n"), AcceptedWithWarnings, "geolocation.latitude/longitude"),
-        (with("address_options:\n  kitten:\n    http: http://m.example.org/k/\n"), AcceptedWithWarnings, "address_options: unknown key, ignored (did you mean address_optional?)"),
+        (with("address_options:\n  kitten:\n    http: http://m.example.org/k/\n"), AcceptedWithWarnings, "address_options: unknown key, read as address_optional"),
         (with("sponsor_url: https://other.example/\n"), AcceptedWithWarnings, "line 8: sponsor_url: repeats the key of line 7; the last value is used"),
         (with("monopoly: true\n"), AcceptedWithWarnings, "monopoly: set without private: true"),
         (with("private: true\n"), AcceptedWithWarnings, "matches no client"),
@@ -83,13 +88,13 @@ fn bad_input_gets_a_clear_verdict() {
 #[test]
 fn oversized_binary_and_duplicate_files_do_not_stop_the_import() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("a.yml"), GOOD).unwrap();
+    std::fs::write(dir.path().join("a.yml"), placed()).unwrap();
     std::fs::write(
         dir.path().join("b.yml"),
-        GOOD.replace("sponsor: Example", "sponsor: Copycat"),
+        placed().replace("sponsor: Example", "sponsor: Copycat"),
     )
     .unwrap();
-    let mut big = String::from(GOOD);
+    let mut big = placed();
     big.push_str("cloud_regions:\n");
     while big.len() < 10 << 20 {
         big.push_str("  - region-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n");
@@ -100,7 +105,7 @@ fn oversized_binary_and_duplicate_files_do_not_stop_the_import() {
     std::fs::write(dir.path().join("other.txt"), "not a registry file").unwrap();
     std::fs::write(
         dir.path().join("z.yml"),
-        GOOD.replace("m.example.org", "z.example.org"),
+        placed().replace("m.example.org", "z.example.org"),
     )
     .unwrap();
     let report = import_dir(dir.path()).unwrap();
@@ -152,12 +157,14 @@ fn export_then_import_gives_the_same_mirrors() {
             .files
             .iter()
             .flat_map(|f| &f.messages)
-            .filter(|m| !m.contains("matches no client"))
+            .filter(|m| !m.contains("matches no client") && !m.contains("geolocation: missing"))
             .collect();
         assert!(fixable.is_empty(), "{fixable:?}");
-        let mut before = report.mirrors.clone();
-        before.sort_by(|a, b| a.name.cmp(&b.name));
-        assert_eq!(again.mirrors, before);
+        let by_name = |mut v: Vec<Mirror>| {
+            v.sort_by(|a, b| a.name.cmp(&b.name));
+            v
+        };
+        assert_eq!(by_name(again.mirrors), by_name(report.mirrors.clone()));
     }
 }
 
@@ -196,10 +203,12 @@ fn the_example_registry_covers_every_field_without_complaint() {
 }
 
 /// The real registry: every one of its 530 files describes a usable mirror, so none is
-/// rejected. 50 need a warning: 21 private mirrors name no subnet or ASN (AlmaLinux serves
-/// them to nobody either), 10 addresses sit under the wrong protocol key, 5 rsync addresses
-/// use `host::module`, 6 countries are names or `UK`, 5 sponsor URLs lack a scheme, 3 files
-/// repeat a key, 4 have unknown keys (one the `address_options` typo), 1 writes `private: no`.
+/// rejected. 127 need a warning: 78 public mirrors have no geolocation (GeoIP of their address
+/// places them), 21 private mirrors name no subnet or ASN (AlmaLinux serves them to nobody
+/// either), 10 addresses sit under the wrong protocol key, 5 rsync addresses use
+/// `host::module` and one `rsync@host:/path`, 6 countries are names or `UK`, 5 sponsor URLs
+/// lack a scheme, 3 files repeat a key, 4 have unknown keys (one the `address_options` typo,
+/// read as `address_optional`), 1 writes `private: no`, 1 nests `asn` under `geolocation`.
 #[test]
 fn real_almalinux_registry_counts() {
     let Some(dir) = shared_data("almalinux-mirrors/mirrors.d") else {
@@ -208,7 +217,7 @@ fn real_almalinux_registry_counts() {
     let report = import_dir(&dir).unwrap();
     assert_eq!(
         report.summary(),
-        "530 files: 480 accepted, 50 accepted with warnings, 0 rejected",
+        "530 files: 403 accepted, 127 accepted with warnings, 0 rejected",
         "{}",
         report.details()
     );
@@ -221,11 +230,13 @@ fn real_almalinux_registry_counts() {
             .count()
     };
     assert_eq!(count("matches no client"), 21);
-    assert_eq!(count("read as \"rsync://"), 5);
+    assert_eq!(count("read as \"rsync://"), 6);
+    assert_eq!(count("geolocation: missing"), 78);
+    assert_eq!(count("geolocation.asn: belongs at the top level"), 1);
     assert_eq!(count("is not an ISO 3166 code"), 6);
     assert_eq!(count("repeats the key"), 3);
-    assert_eq!(count("unknown key"), 4);
-    assert_eq!(count("did you mean address_optional?"), 1);
+    assert_eq!(count("unknown key"), 3);
+    assert_eq!(count("read as address_optional"), 1);
     let by_name = |n: &str| report.mirrors.iter().find(|m| m.name == n).unwrap();
     // `http: https://...` with no https given: the URL is used as the https address.
     assert_eq!(
@@ -256,4 +267,122 @@ fn real_almalinux_registry_counts() {
         by_name("linux-mirrors.fnal.gov").subnets[1].to_string(),
         "2001:400:2410::/48"
     );
+}
+
+fn real_file(name: &str) -> Option<(FileReport, Mirror)> {
+    let path = shared_data(&format!("almalinux-mirrors/mirrors.d/{name}"))?;
+    let (report, mirror) = import_file(&path, name);
+    Some((report, mirror.expect("accepted")))
+}
+
+/// mirror.limda.net writes its `asn` under `geolocation`: lifted, with a warning, not lost.
+#[test]
+fn an_asn_under_geolocation_is_lifted() {
+    let Some((report, m)) = real_file("mirror.limda.net.yml") else {
+        return;
+    };
+    assert_eq!(m.asns, vec![141988], "{:?}", report.messages);
+    assert!(
+        report
+            .messages
+            .iter()
+            .any(|w| w.contains("geolocation.asn") && w.contains("read as asn")),
+        "{:?}",
+        report.messages
+    );
+}
+
+/// The `address_options` typo: the kitten addresses are kept, read as `address_optional`.
+#[test]
+fn the_address_options_typo_keeps_the_kitten_addresses() {
+    let Some((report, m)) = real_file("almalinux.mirror.sofia.incognet.io.yml") else {
+        return;
+    };
+    assert_eq!(
+        m.module_urls
+            .get("kitten")
+            .and_then(|u| u.get(&Protocol::Https))
+            .map(String::as_str),
+        Some("https://almalinux.mirror.sofia.incognet.io/almalinux-kitten/"),
+        "{:?}",
+        report.messages
+    );
+    assert!(report
+        .messages
+        .iter()
+        .any(|w| w.contains("address_options") && w.contains("read as address_optional")));
+}
+
+/// `rsync://rsync@host:/path` is not a URL rsync understands as written; reading it otherwise
+/// is said.
+#[test]
+fn an_rsync_url_read_differently_is_said() {
+    let Some((report, m)) = real_file("mirrors-nyj.hawkhost.com.yml") else {
+        return;
+    };
+    let read = m.urls[&Protocol::Rsync].clone();
+    assert!(
+        report
+            .messages
+            .iter()
+            .any(|w| w.contains("address.rsync") && w.contains(&format!("read as {read:?}"))),
+        "{read}: {:?}",
+        report.messages
+    );
+}
+
+/// A public mirror with no geolocation is placed only by its address: the importer says so.
+#[test]
+fn a_public_mirror_without_geolocation_is_warned_about() {
+    let (report, _) = judged(GOOD);
+    assert!(
+        report
+            .messages
+            .iter()
+            .any(|w| w.contains("geolocation: missing")),
+        "{:?}",
+        report.messages
+    );
+    let (report, _) = judged(&placed());
+    assert!(report.messages.is_empty(), "{:?}", report.messages);
+}
+
+/// A registry kept in git round-trips: export writes each mirror back under its source file
+/// name.
+#[test]
+fn export_keeps_the_source_file_names() {
+    let Some(dir) = shared_data("almalinux-mirrors/mirrors.d") else {
+        return;
+    };
+    let report = import_dir(&dir).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    export_dir(&report.mirrors, out.path()).unwrap();
+    let names = |d: &Path| {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(out.path()), names(&dir));
+}
+
+/// `checked: false` is for private mirrors behind a firewall only.
+#[test]
+fn unchecked_mirrors_must_be_private() {
+    let (report, m) = judged(&format!(
+        "{}private: true\nsubnets: [192.0.2.0/24]\nchecked: false\n",
+        placed()
+    ));
+    assert_eq!(
+        report.outcome,
+        FileOutcome::Accepted,
+        "{:?}",
+        report.messages
+    );
+    assert!(!m.unwrap().checked);
+    let (report, _) = judged(&format!("{}checked: false\n", placed()));
+    assert_eq!(report.outcome, FileOutcome::Rejected);
+    assert!(report.messages.iter().any(|m| m.contains("checked: false")));
 }

@@ -21,7 +21,7 @@ impl Judge<'_> {
         for (key, value) in node.entries().unwrap_or_default() {
             if !matches!(
                 key.as_str(),
-                "country" | "state_province" | "city" | "latitude" | "longitude"
+                "country" | "state_province" | "city" | "latitude" | "longitude" | "asn"
             ) {
                 self.warn(
                     Some(value),

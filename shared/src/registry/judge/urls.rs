@@ -86,11 +86,13 @@ impl Judge<'_> {
     ) -> Option<String> {
         // rsync's daemon notation host::module.
         let mut text = raw.to_string();
+        let mut said = false;
         if protocol == Protocol::Rsync {
             let rest = raw.strip_prefix("rsync://").unwrap_or(raw);
             if let Some((host, module)) = rest.split_once("::") {
                 text = format!("rsync://{host}/{}", module.trim_start_matches('/'));
                 self.warn(Some(node), field, format!("{raw:?} read as {text:?}"));
+                said = true;
             }
         }
         let url = match url::Url::parse(&text) {
@@ -142,6 +144,11 @@ impl Judge<'_> {
         let mut s = url.to_string();
         if !s.ends_with('/') {
             s.push('/');
+        }
+        // Parsing normalises (`host:/path` loses its empty port, a host is lower-cased): a
+        // reading that differs from what was written, beyond the final slash, is said.
+        if !said && s.trim_end_matches('/') != text.trim_end_matches('/') {
+            self.warn(Some(node), field, format!("{raw:?} read as {s:?}"));
         }
         Some(s)
     }

@@ -1,6 +1,7 @@
 use super::*;
-use crate::model::HealthState;
+use crate::model::{CheckOutcome, Family, HealthState};
 use crate::registry::Protocol;
+use crate::snapshot::NotServed;
 use crate::snapshot::{HTTP, HTTPS};
 use crate::testing::example;
 
@@ -20,8 +21,9 @@ const H: i64 = 3600;
 const NOW: i64 = 1_800_000_000;
 
 #[test]
-fn the_window_keeps_versions_published_recently() {
-    // Newest first: v4 published 1 h ago, v3 5 h ago, v2 20 h ago, v1 30 h ago.
+fn the_window_keeps_versions_replaced_recently() {
+    // Newest first: v4 published 1 h ago, v3 5 h ago, v2 20 h ago, v1 30 h ago. Each older
+    // version stays while the one that replaced it is younger than the window.
     let history = vec![
         v(4, NOW - H),
         v(3, NOW - 5 * H),
@@ -34,20 +36,61 @@ fn the_window_keeps_versions_published_recently() {
             .map(|x| x.md5.clone())
             .collect::<Vec<_>>()
     };
-    assert_eq!(shas(24 * 3600), vec![v(4, 0).md5, v(3, 0).md5, v(2, 0).md5]);
-    assert_eq!(shas(5 * 3600), vec![v(4, 0).md5, v(3, 0).md5]);
+    assert_eq!(
+        shas(24 * 3600),
+        vec![v(4, 0).md5, v(3, 0).md5, v(2, 0).md5, v(1, 0).md5],
+        "v1 was replaced 20 h ago"
+    );
+    assert_eq!(shas(19 * 3600), vec![v(4, 0).md5, v(3, 0).md5, v(2, 0).md5]);
+    assert_eq!(shas(4 * 3600), vec![v(4, 0).md5, v(3, 0).md5]);
     assert_eq!(shas(0), vec![v(4, 0).md5]);
     // The current version counts however old it is.
     assert_eq!(versions_in_window(&history[3..], NOW, 60).len(), 1);
     assert!(versions_in_window(&[], NOW, 100).is_empty());
 }
 
-fn check(mirror: i64, dir: i64, protocol: Protocol, sha: Option<&str>) -> Option<SeenCopy> {
-    Some(SeenCopy {
+/// MirrorManager's rule: a superseded version stays an alternate until the version that
+/// replaced it is older than the window, however long ago it was itself published. A repo
+/// pushed once a week keeps last week's version as an alternate right after a push.
+#[test]
+fn a_weekly_repo_keeps_last_weeks_version_right_after_a_push() {
+    let window = 72 * 3600;
+    let history = vec![
+        v(3, NOW - H),
+        v(2, NOW - 7 * 24 * H),
+        v(1, NOW - 14 * 24 * H),
+    ];
+    let kept = |now: i64| {
+        versions_in_window(&history, now, window)
+            .iter()
+            .map(|x| x.md5.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(kept(NOW), vec![v(3, 0).md5, v(2, 0).md5]);
+    // Until v3 itself is older than the window.
+    assert_eq!(kept(NOW + 71 * H), vec![v(3, 0).md5, v(2, 0).md5]);
+    assert_eq!(kept(NOW + 73 * H), vec![v(3, 0).md5]);
+}
+
+/// A check that read a copy, classified the way the crawler does.
+fn check(mirror: i64, dir: i64, protocol: Protocol, sha: Option<&str>) -> Option<DirCheck> {
+    let sha = sha?.to_string();
+    let known = (1..=4).any(|n| format!("{n:064x}") == sha);
+    Some(DirCheck {
         mirror_id: mirror,
         directory_id: dir,
         protocol,
-        sha256: sha?.to_string(),
+        outcome: if known {
+            CheckOutcome::Behind
+        } else {
+            CheckOutcome::Unknown
+        },
+        good_sha256: known.then(|| sha.clone()),
+        sha256: Some(sha),
+        versions_behind: None,
+        lag_seconds: None,
+        http_status: Some(200),
+        error: None,
     })
 }
 
@@ -56,6 +99,7 @@ fn health(mirror: i64, capability: &str, state: HealthState) -> CapabilityState 
         mirror_id: mirror,
         capability: capability.into(),
         state,
+        reason: format!("{capability} {state}"),
     }
 }
 
@@ -85,15 +129,19 @@ fn only_mirrors_holding_a_version_in_the_window_over_a_healthy_protocol_are_list
         .enumerate()
         .map(|(i, n)| {
             let mut m = Mirror::new(&format!("{n}.example.org"), "S");
+            for p in [Protocol::Http, Protocol::Https] {
+                m.urls.insert(p, format!("{p}://{n}.example.org/pub/"));
+            }
             m.enabled = *n != "disabled";
             m.approved = *n != "unapproved";
             (i as i64 + 1, m)
         })
         .collect();
+    // v1 was replaced 80 h ago, beyond the 72 h window.
     let history = vec![
         v(4, NOW - H),
         v(3, NOW - 5 * H),
-        v(2, NOW - 20 * H),
+        v(2, NOW - 80 * H),
         v(1, NOW - 96 * H),
     ];
     let sha = |n: i64| format!("{n:064x}");
@@ -129,19 +177,44 @@ fn only_mirrors_holding_a_version_in_the_window_over_a_healthy_protocol_are_list
         checks: checks.into_iter().flatten().collect(),
         health: healths,
         fetched_subnets: HashMap::new(),
+        expired: HashMap::new(),
+        located: HashMap::new(),
     };
     let snap = build(&input, 3, NOW, "test");
     assert_eq!(snap, build(&input, 3, NOW, "test"), "deterministic");
-    assert_eq!(
-        snap.mirrors.len(),
-        6,
-        "disabled and unapproved mirrors are left out"
-    );
+    assert_eq!(snap.mirrors.len(), 8, "every mirror, with its verdict");
+    let refused: Vec<_> = snap
+        .mirrors
+        .iter()
+        .filter_map(|m| m.refused.clone())
+        .collect();
+    assert_eq!(refused, vec![NotServed::Disabled, NotServed::NotApproved]);
     let d = &snap.directories[catalog.directory_index("9.8/BaseOS/x86_64/os").unwrap()];
     assert_eq!(
         d.versions.len(),
         3,
-        "current plus the two alternates published within 3 days"
+        "current plus the two alternates replaced within 3 days"
+    );
+    let three_behind = snap
+        .mirrors
+        .iter()
+        .position(|m| m.name.starts_with("three-behind"))
+        .unwrap() as u32;
+    let dir_index = catalog.directory_index("9.8/BaseOS/x86_64/os").unwrap();
+    assert_eq!(
+        snap.verdict(dir_index, three_behind, Protocol::Https, Family::V4),
+        Err(NotServed::Behind {
+            versions: 3,
+            for_secs: 80 * H
+        })
+    );
+    assert_eq!(
+        NotServed::Behind {
+            versions: 3,
+            for_secs: 80 * H
+        }
+        .to_string(),
+        "behind by 3 versions for 3 d 8 h, beyond the alternates"
     );
     let listed: Vec<(&str, u8, u8)> = d
         .mirrors
