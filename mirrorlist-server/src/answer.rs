@@ -14,7 +14,7 @@ use crate::state::{AppState, Loaded};
 use axum::response::Response;
 use http::StatusCode;
 use shared::snapshot::HTTPS;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 /// Answers one request. `peer` is the connection's remote address.
@@ -55,13 +55,14 @@ fn steps<B>(
     };
     let client = place::place(state, &view, peer, req.headers(), &params)?;
     count_me(state, loaded, index, &params);
-    let choices = select::choose(
+    // Without an arch (the path form), the mirrors holding any of the repo's arches.
+    let choices = select::choose_in(
         &loaded.index,
-        index,
+        loaded.index.candidates(index, templated),
         &client,
         params.protocols,
         state.settings().limits,
-        seed(state),
+        seed(state, client.ip, index),
     );
     state.metrics().hot.tiers[choices.first().map_or(Tier::ALL.len(), |c| c.tier as usize)].inc();
     if state.settings().access_log {
@@ -112,15 +113,39 @@ fn count_me(state: &AppState, loaded: &Loaded, index: usize, params: &Params) {
     }
 }
 
-/// The seed of a request's draw: fixed when configured (replicas then agree), otherwise
-/// different every time.
-fn seed(state: &AppState) -> u64 {
-    state.settings().seed.unwrap_or_else(|| {
+/// The seed of a request's draw. A configured seed is mixed with the client's network (its
+/// /24, or /48 for IPv6) and the directory: replicas agree, one network gets one answer, and
+/// clients in different networks get different draws, so load spreads by bandwidth. Without
+/// one, every request draws afresh.
+fn seed(state: &AppState, ip: Option<IpAddr>, dir: usize) -> u64 {
+    if let Some(seed) = state.settings().seed {
+        let network = match ip.map(|ip| match ip {
+            IpAddr::V6(a) => a.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        }) {
+            Some(IpAddr::V4(a)) => u128::from(u32::from(a) & 0xffff_ff00),
+            Some(IpAddr::V6(a)) => (u128::from(a) >> 80) | (1 << 64),
+            None => 0,
+        };
+        return mix(
+            mix(mix(seed, network as u64), (network >> 64) as u64),
+            dir as u64,
+        );
+    }
+    {
         use std::sync::atomic::{AtomicU64, Ordering};
         static NEXT: AtomicU64 = AtomicU64::new(0);
         u64::from(shared::time::clock_noise())
             ^ NEXT.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-    })
+    }
+}
+
+/// One SplitMix64 step over `a` and `b`: a well-spread 64-bit hash of the pair.
+fn mix(a: u64, b: u64) -> u64 {
+    let mut z = a ^ b.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// The chosen mirrors as the endpoint's document (or a redirect to the first).
@@ -164,14 +189,20 @@ fn document(
     match endpoint {
         Endpoint::Mirrorlist => {
             let mut out = String::with_capacity(128 + urls.len() * 96);
-            let header = format!(
-                "mirrors for {} ({}), snapshot {}",
-                dir.path,
-                shared::geo::code_text(client.country)
-                    .as_deref()
-                    .unwrap_or("anywhere"),
-                loaded.snapshot.serial
-            );
+            let place = shared::geo::code_text(client.country);
+            let place = place.as_deref().unwrap_or("anywhere");
+            let header = if templated {
+                format!(
+                    "mirrors for {} ({place}), any of its arches (add ?arch= for one), snapshot {}",
+                    path.plain.trim_end_matches('/'),
+                    loaded.snapshot.serial
+                )
+            } else {
+                format!(
+                    "mirrors for {} ({place}), snapshot {}",
+                    dir.path, loaded.snapshot.serial
+                )
+            };
             render::mirrorlist_header(&header, &mut out);
             for (base, _) in &urls {
                 out.push_str(&base.plain);

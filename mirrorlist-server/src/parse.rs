@@ -106,15 +106,21 @@ pub fn query(query: Option<&str>) -> Result<Params, Refusal> {
         };
     }
     for c in list(get("country")) {
-        let c = c.to_ascii_uppercase();
-        if c == "GLOBAL" {
+        use shared::geo::CountryMatch;
+        if c.eq_ignore_ascii_case("global") {
             params.global = true;
-        } else if shared::geo::is_country_code(&c) {
-            params.countries.push(shared::geo::code(&c));
-        } else {
-            return Err(Refusal::bad_request(format!(
-                "error: unknown country {c:?} (an ISO 3166 code, or global)"
-            )));
+            continue;
+        }
+        let code = match shared::geo::match_country(&c) {
+            CountryMatch::Code(code) | CountryMatch::Normalized(code) => shared::geo::code(code),
+            CountryMatch::Unknown => {
+                return Err(Refusal::bad_request(format!(
+                    "error: unknown country {c:?} (an ISO 3166 code such as DE, a name, or global)"
+                )))
+            }
+        };
+        if !params.countries.contains(&code) {
+            params.countries.push(code);
         }
     }
     Ok(params)
@@ -139,6 +145,11 @@ mod tests {
         assert_eq!(query(Some("countme=9")).unwrap().countme, None);
         let global = query(Some("repo=x&country=global")).unwrap();
         assert!(global.global && global.countries.is_empty());
+        assert_eq!(
+            query(Some("country=uk,Germany,GB")).unwrap().countries,
+            vec![code("GB"), code("DE")],
+            "the importer's aliases and names, each country once"
+        );
         for bad in ["protocol=gopher", "country=XX", "repo=a%0Ab"] {
             assert!(query(Some(bad)).is_err(), "{bad}");
         }
@@ -182,7 +193,12 @@ mod tests {
             let p = super::query(Some(&q)).unwrap();
             proptest::prop_assert_eq!(p.repo.as_deref(), Some(repo.as_str()));
             proptest::prop_assert_eq!(p.arch.as_deref(), Some(arch.as_str()));
-            let codes: Vec<u16> = countries.iter().map(|c| code(c)).collect();
+            let mut codes: Vec<u16> = Vec::new();
+            for c in countries.iter().map(|c| code(c)) {
+                if !codes.contains(&c) {
+                    codes.push(c);
+                }
+            }
             proptest::prop_assert_eq!(p.countries, codes);
             proptest::prop_assert_eq!(p.protocols, if https_only { HTTPS } else { HTTP | HTTPS });
             proptest::prop_assert_eq!(p.netblock, netblock);

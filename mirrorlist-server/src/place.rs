@@ -40,12 +40,14 @@ pub fn place(
         None => state.metrics().geoip_misses.inc(),
     }
     c.asn = view.asn.as_ref().and_then(|a| a.lookup(ip));
-    if let Some(&country) = params.countries.first() {
+    if let Some((&country, also)) = params.countries.split_first() {
         c.country = country;
+        c.also = also.to_vec();
         c.continent = shared::geo::continent_of_code(country);
         c.coordinates = None;
     } else if params.global {
         (c.country, c.continent, c.coordinates) = (0, 0, None);
+        c.global = true;
     }
     Ok(c)
 }

@@ -436,3 +436,122 @@ async fn clients_are_placed_with_the_geoip_database() {
         "{metrics}"
     );
 }
+
+/// A state over `snap` with a fixed seed and a small minimum, so `global` filling up to the
+/// cap shows.
+fn app_with(snap: shared::snapshot::Snapshot) -> Router {
+    let state = AppState::new(Settings {
+        seed: Some(42),
+        allow_ip_param: true,
+        limits: crate::select::Limits {
+            cap: 10,
+            minimum: 2,
+            band_km: 500.0,
+        },
+        ..Settings::default()
+    });
+    state.swap(Loaded::new(snap));
+    router(state)
+}
+
+fn hosts(body: &str) -> Vec<String> {
+    body.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('/').nth(2).unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_fixed_seed_is_mixed_with_the_clients_network() {
+    let app = app_with(snapshot());
+    let ask = |ip: String| {
+        let app = app.clone();
+        async move {
+            get(
+                &app,
+                &format!("/mirrorlist?repo=baseos-9&arch=x86_64&country=global&ip={ip}"),
+            )
+            .await
+            .2
+        }
+    };
+    let mut orders = std::collections::HashSet::new();
+    for n in 0..40 {
+        let body = ask(format!("198.51.{n}.7")).await;
+        assert_eq!(
+            hosts(&body),
+            hosts(&ask(format!("198.51.{n}.200")).await),
+            "one /24, one answer"
+        );
+        orders.insert(hosts(&body));
+    }
+    assert!(
+        orders.len() > 5,
+        "clients in different networks get different orders: {orders:?}"
+    );
+    let v6 = ask("2001:db8:1:2::1".into()).await;
+    assert_eq!(hosts(&v6), hosts(&ask("2001:db8:1:ffff::9".into()).await));
+}
+
+#[tokio::test]
+async fn country_lists_global_and_aliases() {
+    let app = app_with(snapshot());
+    let (status, _, body) = get(
+        &app,
+        "/mirrorlist?repo=baseos-9&arch=x86_64&country=JP,BR&ip=203.0.113.7",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        hosts(&body)[..2],
+        ["jp.mirror.example", "br.mirror.example"],
+        "every listed country, in order: {body}"
+    );
+    // Every public mirror holding the directory that serves everyone: au, br, jp, mirror1,
+    // mirror2 (mirror3 serves listed countries only).
+    let (_, _, body) = get(
+        &app,
+        "/mirrorlist?repo=baseos-9&arch=x86_64&country=global&ip=203.0.113.7",
+    )
+    .await;
+    assert_eq!(hosts(&body).len(), 5, "global fills up to the cap: {body}");
+    let (status, _, body) = get(
+        &app,
+        "/mirrorlist?repo=baseos-9&arch=x86_64&country=uk&ip=203.0.113.7",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.starts_with("# mirrors for 9.8/BaseOS/x86_64/os (GB)"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_path_without_arch_takes_mirrors_of_every_arch() {
+    // Mirrors hold 9.8's BaseOS for x86_64 only.
+    let catalog = Catalog::load(&example("catalog.toml")).unwrap();
+    let mirrors = shared::registry::import_dir(&example("mirrors.d"))
+        .unwrap()
+        .mirrors;
+    let input = shared::testing::all_current_input(catalog, mirrors, |d| {
+        (d.release == "9.8" && d.repo == "baseos" && d.arch == "x86_64").then(|| version(0xc))
+    });
+    let app = app_with(shared::snapshot::build(
+        &input,
+        4,
+        shared::time::now(),
+        "test",
+    ));
+    let (status, _, body) = get(&app, "/mirrorlist/9/baseos?ip=203.0.113.7&country=FR").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.starts_with("# mirrors for 9.8/BaseOS/$basearch/os (FR), any of its arches"),
+        "{body}"
+    );
+    assert_eq!(hosts(&body)[0], "mirror2.example.net", "{body}");
+    assert!(body
+        .lines()
+        .skip(1)
+        .all_of(|l| l.ends_with("/9.8/BaseOS/$basearch/os/")));
+}

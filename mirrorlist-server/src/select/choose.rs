@@ -20,14 +20,15 @@ impl Rng {
 }
 
 /// What a request needs to know about the client, reduced for the candidate tests.
-struct Seeker {
+struct Seeker<'a> {
     families: u8,
     country: u16,
+    also: &'a [u16],
     position: Option<[f64; 3]>,
     protocols: u8,
 }
 
-impl Seeker {
+impl Seeker<'_> {
     /// The protocol bit to use for `c` (HTTPS preferred), or `None` when it cannot serve.
     fn usable(&self, c: &Candidate) -> Option<u8> {
         if c.families & self.families == 0 {
@@ -42,7 +43,9 @@ impl Seeker {
     }
 
     fn allowed(&self, c: &Candidate) -> bool {
-        c.allowed.is_empty() || (self.country != 0 && c.allowed.contains(&self.country))
+        c.allowed.is_empty()
+            || (self.country != 0 && c.allowed.contains(&self.country))
+            || self.also.iter().any(|a| c.allowed.contains(a))
     }
 }
 
@@ -81,7 +84,18 @@ pub fn choose(
     limits: Limits,
     seed: u64,
 ) -> Vec<Choice> {
-    let d = &index.dirs[dir];
+    choose_in(index, &index.dirs[dir], client, protocols, limits, seed)
+}
+
+/// [`choose`] among the candidates `d` (one directory's, or every arch's of a repo).
+pub fn choose_in(
+    index: &Index,
+    d: &DirIndex,
+    client: &Client,
+    protocols: u8,
+    limits: Limits,
+    seed: u64,
+) -> Vec<Choice> {
     let mut rng = Rng(seed);
     let who = Seeker {
         families: match client.ip {
@@ -91,6 +105,7 @@ pub fn choose(
             None => V4 | V6,
         },
         country: client.country,
+        also: &client.also,
         position: client.coordinates.map(unit_vector),
         protocols,
     };
@@ -239,8 +254,11 @@ pub fn choose(
         best(&mut group, room);
         push(out, d, &group, tier);
     };
-    if who.country != 0 {
-        if let Some(slots) = d.by_country.get(&who.country) {
+    for country in std::iter::once(who.country).chain(client.also.iter().copied()) {
+        if country == 0 || out.len() >= limits.cap {
+            continue;
+        }
+        if let Some(slots) = d.by_country.get(&country) {
             tier(
                 slots,
                 &mut out,
@@ -277,12 +295,17 @@ pub fn choose(
             );
         }
     }
-    if out.len() < limits.minimum {
+    let upto = if client.global {
+        limits.cap
+    } else {
+        limits.minimum
+    };
+    if out.len() < upto {
         tier(
             &d.public,
             &mut out,
             &mut rng,
-            limits.minimum,
+            upto,
             Tier::Global,
             &|_| true,
             None,

@@ -147,6 +147,80 @@ pub struct Index {
     pub by_asn: HashMap<u32, Vec<u32>>,
     /// Parallel to the snapshot's directories.
     pub dirs: Vec<DirIndex>,
+    /// A release/repo with several arches, under its first directory: the mirrors holding
+    /// any of them (the path form without `arch`, as AlmaLinux answers it).
+    pub any_arch: HashMap<usize, DirIndex>,
+}
+
+impl Index {
+    /// The candidates of directory `dir`, or of every arch of its release/repo.
+    pub fn candidates(&self, dir: usize, any_arch: bool) -> &DirIndex {
+        match any_arch {
+            true => self.any_arch.get(&dir).unwrap_or(&self.dirs[dir]),
+            false => &self.dirs[dir],
+        }
+    }
+}
+
+impl DirIndex {
+    /// The candidates of the directories `dirs` (of one release/repo, so one module), a
+    /// mirror once with every protocol it is current over in any of them.
+    fn build(snap: &Snapshot, dirs: &[usize]) -> DirIndex {
+        let mut d = DirIndex::default();
+        for &i in dirs {
+            let (dir, sd) = (&snap.catalog.directories[i], &snap.directories[i]);
+            for dm in &sd.mirrors {
+                let m = &snap.mirrors[dm.mirror as usize];
+                let urls = match &dir.module {
+                    None => Some(&m.urls),
+                    Some(module) => m.module_urls.get(module),
+                };
+                let mut protocols = 0;
+                for (bit, p) in [
+                    (HTTP, shared::registry::Protocol::Http),
+                    (HTTPS, shared::registry::Protocol::Https),
+                ] {
+                    if dm.protocols & bit != 0 && urls.is_some_and(|u| u.contains_key(&p)) {
+                        protocols |= bit;
+                    }
+                }
+                if protocols == 0 {
+                    continue;
+                }
+                if let Some(&at) = d.slot.get(&dm.mirror) {
+                    d.candidates[at as usize].protocols |= protocols;
+                    continue;
+                }
+                let c = Candidate {
+                    mirror: dm.mirror,
+                    protocols,
+                    families: if m.ipv4 { V4 } else { 0 } | if m.ipv6 { V6 } else { 0 },
+                    // Private and cloud mirrors are reached only through their own tiers.
+                    private: m.private || !m.audience.is_public(),
+                    monopoly: m.monopoly,
+                    allowed: m.countries_allowed.iter().map(|c| code(c)).collect(),
+                    country: m.country.as_deref().map_or(0, code),
+                    continent: m.continent.as_deref().map_or(0, code),
+                    inv_weight: 1.0 / weight(m),
+                    position: m.latitude.zip(m.longitude).map(unit_vector),
+                };
+                let at = d.candidates.len() as u32;
+                d.slot.insert(dm.mirror, at);
+                if !c.private {
+                    let w = weight(m);
+                    d.public.push(at, w);
+                    if c.country != 0 {
+                        d.by_country.entry(c.country).or_default().push(at, w);
+                    }
+                    if c.continent != 0 {
+                        d.by_continent.entry(c.continent).or_default().push(at, w);
+                    }
+                }
+                d.candidates.push(c);
+            }
+        }
+        d
+    }
 }
 
 fn weight(m: &SnapMirror) -> f64 {
@@ -161,65 +235,27 @@ impl Index {
                 by_asn.entry(*asn).or_default().push(i as u32);
             }
         }
-        let dirs = snap
-            .catalog
-            .directories
-            .iter()
-            .zip(&snap.directories)
-            .map(|(dir, sd)| {
-                let mut d = DirIndex::default();
-                for dm in &sd.mirrors {
-                    let m = &snap.mirrors[dm.mirror as usize];
-                    let urls = match &dir.module {
-                        None => Some(&m.urls),
-                        Some(module) => m.module_urls.get(module),
-                    };
-                    let mut protocols = 0;
-                    for (bit, p) in [
-                        (HTTP, shared::registry::Protocol::Http),
-                        (HTTPS, shared::registry::Protocol::Https),
-                    ] {
-                        if dm.protocols & bit != 0 && urls.is_some_and(|u| u.contains_key(&p)) {
-                            protocols |= bit;
-                        }
-                    }
-                    if protocols == 0 {
-                        continue;
-                    }
-                    let c = Candidate {
-                        mirror: dm.mirror,
-                        protocols,
-                        families: if m.ipv4 { V4 } else { 0 } | if m.ipv6 { V6 } else { 0 },
-                        // Private and cloud mirrors are reached only through their own tiers.
-                        private: m.private || !m.audience.is_public(),
-                        monopoly: m.monopoly,
-                        allowed: m.countries_allowed.iter().map(|c| code(c)).collect(),
-                        country: m.country.as_deref().map_or(0, code),
-                        continent: m.continent.as_deref().map_or(0, code),
-                        inv_weight: 1.0 / weight(m),
-                        position: m.latitude.zip(m.longitude).map(unit_vector),
-                    };
-                    let at = d.candidates.len() as u32;
-                    d.slot.insert(dm.mirror, at);
-                    if !c.private {
-                        let w = weight(m);
-                        d.public.push(at, w);
-                        if c.country != 0 {
-                            d.by_country.entry(c.country).or_default().push(at, w);
-                        }
-                        if c.continent != 0 {
-                            d.by_continent.entry(c.continent).or_default().push(at, w);
-                        }
-                    }
-                    d.candidates.push(c);
-                }
-                d
-            })
+        let dirs: Vec<DirIndex> = (0..snap.directories.len())
+            .map(|i| DirIndex::build(snap, &[i]))
+            .collect();
+        // Each release/repo's arches together, under its first directory.
+        let mut arches: HashMap<(&str, &str, Option<&str>), Vec<usize>> = HashMap::new();
+        for (i, d) in snap.catalog.directories.iter().enumerate() {
+            arches
+                .entry((&d.release, &d.repo, d.module.as_deref()))
+                .or_default()
+                .push(i);
+        }
+        let any_arch = arches
+            .into_values()
+            .filter(|all| all.len() > 1)
+            .map(|all| (all[0], DirIndex::build(snap, &all)))
             .collect();
         Index {
             netblocks: NetblockIndex::build(&snap.mirrors),
             by_asn,
             dirs,
+            any_arch,
         }
     }
 }

@@ -5,9 +5,11 @@
 //! requested protocol, reachable over the client's address family. They are ordered in tiers:
 //! 1. netblock match, most specific first (a matching `monopoly` mirror is returned alone);
 //! 2. ASN match; private mirrors are reachable only through these two tiers;
-//! 3. the client's country, honouring each mirror's allowed countries;
+//! 3. the client's country (each country listed by `country=`, in order), honouring each
+//!    mirror's allowed countries;
 //! 4. the rest of the continent, nearest first in 500 km bands when coordinates are known;
-//! 5. the rest of the world, only while fewer than `minimum` were found.
+//! 5. the rest of the world, only while fewer than `minimum` were found (up to the cap for
+//!    `country=global`).
 //!
 //! Within a tier (or band) the order is a shuffle weighted by bandwidth, deterministic for a
 //! seed. The list is capped. The index holds, per directory, the candidates with everything
@@ -18,7 +20,7 @@
 mod choose;
 mod index;
 
-pub use choose::choose;
+pub use choose::{choose, choose_in};
 pub use index::Index;
 
 use std::net::IpAddr;
@@ -64,6 +66,10 @@ pub struct Client {
     pub continent: u16,
     pub coordinates: Option<(f64, f64)>,
     pub asn: Option<u32>,
+    /// Further countries the `country` parameter listed, in order, after `country`.
+    pub also: Vec<u16>,
+    /// `country=global`: no place preference, the whole world up to the cap.
+    pub global: bool,
     /// `netblock=0`: skip netblock and ASN matching (private mirrors are then out of reach).
     pub skip_networks: bool,
 }

@@ -175,6 +175,7 @@ fn client(ip: &str, country: &str, coords: Option<(f64, f64)>) -> Client {
         coordinates: coords,
         asn: None,
         skip_networks: false,
+        ..Client::default()
     }
 }
 
