@@ -5,7 +5,7 @@ pub mod answer;
 pub mod app;
 pub mod cli;
 pub mod error;
-pub mod geoip;
+pub use shared::geoip;
 pub mod locate;
 pub mod metrics;
 pub mod parse;

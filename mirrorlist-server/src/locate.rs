@@ -1,5 +1,6 @@
-//! Coordinates for mirrors the registry gives none: the GeoIP location of the address the
-//! mirror's host name resolves to. Resolution happens in the background, never on the load
+//! A fallback for mirrors the snapshot does not place (the checker places every mirror it
+//! reaches, by the registry or the GeoIP location of the address it reached): the GeoIP
+//! location of the address the mirror's host name resolves to, here. Resolution happens in the background, never on the load
 //! or request path; what is learnt is kept across snapshots and applied when a snapshot is
 //! indexed, and the snapshot in use is re-indexed when something new is learnt.
 
@@ -11,9 +12,13 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Host name → coordinates (`None`: looked up, nothing found).
+/// Where a host's address is: a country [`shared::geo::code`] (0: unknown) and coordinates
+/// (the country's centroid when the database has none).
+type Place = (u16, Option<(f64, f64)>);
+
+/// Host name → place (`None`: looked up, nothing found).
 #[derive(Debug, Default)]
-pub struct Located(Mutex<HashMap<String, Option<(f64, f64)>>>);
+pub struct Located(Mutex<HashMap<String, Option<Place>>>);
 
 /// The host a mirror is reached at: that of its first URL.
 pub fn host_of(m: &shared::snapshot::SnapMirror) -> Option<String> {
@@ -23,7 +28,7 @@ pub fn host_of(m: &shared::snapshot::SnapMirror) -> Option<String> {
 }
 
 impl Located {
-    /// Fills the coordinates of mirrors that have none from what is known.
+    /// Fills the country and coordinates of mirrors that have none from what is known.
     pub fn apply(&self, snap: &mut Snapshot) -> usize {
         let known = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let mut filled = 0;
@@ -31,10 +36,19 @@ impl Located {
             if m.latitude.is_some() && m.longitude.is_some() {
                 continue;
             }
-            if let Some(Some((lat, lon))) = host_of(m).and_then(|h| known.get(&h).copied()) {
-                (m.latitude, m.longitude) = (Some(lat), Some(lon));
-                filled += 1;
+            let Some(Some((country, at))) = host_of(m).and_then(|h| known.get(&h).copied()) else {
+                continue;
+            };
+            if m.country.is_none() {
+                if let Some(text) = shared::geo::code_text(country) {
+                    m.continent = shared::geo::continent_of(&text).map(str::to_string);
+                    m.country = Some(text);
+                }
             }
+            if let Some((lat, lon)) = at {
+                (m.latitude, m.longitude) = (Some(lat), Some(lon));
+            }
+            filled += 1;
         }
         filled
     }
@@ -55,7 +69,7 @@ impl Located {
     }
 
     /// Resolves `hosts` (at most 16 at a time, each given `timeout`) and places their first
-    /// address with `geo`. Returns how many got coordinates.
+    /// address with `geo`. Returns how many were placed.
     pub async fn learn<F, Fut>(
         &self,
         hosts: Vec<String>,
@@ -68,14 +82,17 @@ impl Located {
         Fut: Future<Output = Option<IpAddr>>,
     {
         use futures_util::StreamExt;
-        let found: Vec<(String, Option<(f64, f64)>)> = futures_util::stream::iter(hosts)
+        let found: Vec<(String, Option<Place>)> = futures_util::stream::iter(hosts)
             .map(|h| {
                 let lookup = resolve(h.clone());
                 async move {
                     let ip = tokio::time::timeout(timeout, lookup).await.ok().flatten();
-                    let at = ip
-                        .and_then(|ip| geo.lookup(ip))
-                        .and_then(|l| l.coordinates());
+                    let at = ip.and_then(|ip| geo.lookup(ip)).map(|l| {
+                        let at = l
+                            .coordinates()
+                            .or_else(|| shared::geo::centroid_of_code(l.country));
+                        (l.country, at)
+                    });
                     (h, at)
                 }
             })
@@ -165,6 +182,21 @@ mod tests {
         let (lat, lon) = (london.latitude.unwrap(), london.longitude.unwrap());
         assert!((lat - 51.5).abs() < 0.5 && lon.abs() < 0.5, "{lat} {lon}");
         assert_eq!(snap.mirrors[1].latitude, None);
+        let mut unplaced = snap.clone();
+        unplaced.mirrors[0] = SnapMirror {
+            country: None,
+            continent: None,
+            ..mirror("london.example.org", None)
+        };
+        located.apply(&mut unplaced);
+        assert_eq!(
+            (
+                unplaced.mirrors[0].country.as_deref(),
+                unplaced.mirrors[0].continent.as_deref()
+            ),
+            (Some("GB"), Some("EU")),
+            "a mirror with no country gets its address's"
+        );
         assert_eq!(
             snap.mirrors[2].latitude,
             Some(1.0),

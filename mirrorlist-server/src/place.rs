@@ -33,7 +33,10 @@ pub fn place(
     };
     match view.geo.as_ref().and_then(|g| g.lookup(ip)) {
         Some(loc) => {
-            c.coordinates = loc.coordinates();
+            // A country without coordinates: its centroid.
+            c.coordinates = loc
+                .coordinates()
+                .or_else(|| shared::geo::centroid_of_code(loc.country));
             c.country = loc.country;
             c.continent = loc.continent;
         }

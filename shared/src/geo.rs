@@ -35,23 +35,28 @@ pub fn continent_of(country: &str) -> Option<&'static str> {
 /// `data/country-centroids.csv`, shipped with the project (its source is written at its top
 /// and in `scripts/country-centroids`, which writes it).
 pub fn centroid(country: &str) -> Option<(f64, f64)> {
-    static TABLE: std::sync::OnceLock<std::collections::HashMap<String, (f64, f64)>> =
+    centroid_of_code(code(country))
+}
+
+/// [`centroid`] of a country [`code`], with no allocation (the server places clients with it).
+pub fn centroid_of_code(country: u16) -> Option<(f64, f64)> {
+    static TABLE: std::sync::OnceLock<std::collections::HashMap<u16, (f64, f64)>> =
         std::sync::OnceLock::new();
     TABLE
         .get_or_init(|| parse_centroids(include_str!("../data/country-centroids.csv")))
-        .get(&country.to_ascii_uppercase())
+        .get(&country)
         .copied()
 }
 
-fn parse_centroids(text: &str) -> std::collections::HashMap<String, (f64, f64)> {
+fn parse_centroids(text: &str) -> std::collections::HashMap<u16, (f64, f64)> {
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .filter_map(|l| {
             let mut f = l.split(',');
-            let code = f.next()?.trim().to_string();
+            let country = code(f.next()?.trim());
             let lat = f.next()?.trim().parse().ok()?;
             let lon = f.next()?.trim().parse().ok()?;
-            Some((code, (lat, lon)))
+            Some((country, (lat, lon)))
         })
         .collect()
 }

@@ -8,6 +8,7 @@ pub mod config;
 mod countries;
 pub mod duration;
 pub mod geo;
+pub mod geoip;
 pub mod model;
 pub mod registry;
 pub mod snapshot;

@@ -555,3 +555,31 @@ async fn a_path_without_arch_takes_mirrors_of_every_arch() {
         .skip(1)
         .all_of(|l| l.ends_with("/9.8/BaseOS/$basearch/os/")));
 }
+
+#[tokio::test]
+async fn a_client_placed_by_country_only_is_at_its_centroid() {
+    let Some(countries) = shared::testing::shared_data("geoip/geo-whois-asn-country.mmdb") else {
+        return;
+    };
+    let (app, state) = app(true);
+    state.set_geo(Some(crate::geoip::GeoDb::open(&countries).unwrap()));
+    // 88.0.0.1 is in Spain, with no coordinates in this database: from Spain's centroid,
+    // France (mirror2) is nearer than Germany (mirror1), whatever the draw.
+    for n in 0..20 {
+        let (status, _, body) = get(
+            &app,
+            &format!("/mirrorlist?repo=baseos-9&arch=x86_64&ip=88.0.{n}.1"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            body.starts_with("# mirrors for 9.8/BaseOS/x86_64/os (ES)"),
+            "{body}"
+        );
+        assert_eq!(
+            hosts(&body)[..2],
+            ["mirror2.example.net", "mirror1.example.org"],
+            "{body}"
+        );
+    }
+}

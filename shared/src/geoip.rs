@@ -7,15 +7,15 @@
 //! instead of failing on some later lookup. (maxminddb's own `verify` is stricter than the
 //! files in use: it refuses ip-location-db's databases for an empty description map.)
 
+use crate::geo::code;
 use serde::Deserialize;
-use shared::geo::code;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 /// Where an address is, as far as the database knows.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Location {
-    /// [`shared::geo::code`]s; 0 when unknown.
+    /// [`crate::geo::code`]s; 0 when unknown.
     pub country: u16,
     pub continent: u16,
     pub latitude: Option<f64>,
@@ -169,7 +169,7 @@ impl GeoDb {
             .and_then(|c| c.code)
             .map_or(0, code)
         {
-            0 => shared::geo::continent_of_code(country),
+            0 => crate::geo::continent_of_code(country),
             known => known,
         };
         let (latitude, longitude) = match &record.location {
@@ -215,7 +215,7 @@ impl AsnDb {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::testing::shared_data;
+    use crate::testing::shared_data;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
@@ -230,8 +230,8 @@ mod tests {
         let gb = db.lookup(ip("81.2.69.142")).unwrap();
         assert_eq!(
             (
-                shared::geo::code_text(gb.country).as_deref(),
-                shared::geo::code_text(gb.continent).as_deref()
+                crate::geo::code_text(gb.country).as_deref(),
+                crate::geo::code_text(gb.continent).as_deref()
             ),
             (Some("GB"), Some("EU"))
         );
@@ -244,8 +244,8 @@ mod tests {
         let jp = db.lookup(ip("2001:218::")).unwrap();
         assert_eq!(
             (
-                shared::geo::code_text(jp.country).as_deref(),
-                shared::geo::code_text(jp.continent).as_deref()
+                crate::geo::code_text(jp.country).as_deref(),
+                crate::geo::code_text(jp.continent).as_deref()
             ),
             (Some("JP"), Some("AS"))
         );
@@ -265,8 +265,8 @@ mod tests {
         let us = db.lookup(ip("8.8.8.8")).unwrap();
         assert_eq!(
             (
-                shared::geo::code_text(us.country).as_deref(),
-                shared::geo::code_text(us.continent).as_deref()
+                crate::geo::code_text(us.country).as_deref(),
+                crate::geo::code_text(us.continent).as_deref()
             ),
             (Some("US"), Some("NA")),
             "continent derived from the country"
@@ -280,7 +280,7 @@ mod tests {
         };
         let db = GeoDb::open(&city).unwrap();
         let de = db.lookup(ip("81.169.145.1")).unwrap();
-        assert_eq!(shared::geo::code_text(de.country).as_deref(), Some("DE"));
+        assert_eq!(crate::geo::code_text(de.country).as_deref(), Some("DE"));
         let (lat, lon) = de.coordinates().unwrap();
         assert!(
             (47.0..56.0).contains(&lat) && (5.0..16.0).contains(&lon),
