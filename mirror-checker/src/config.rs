@@ -96,6 +96,11 @@ impl Config {
         if let Some(db) = &cli.database {
             config.database = db.clone();
         }
+        if let Some(path) = &config.crawl.geoip {
+            let source = crate::geo::GeoSource::open(path)
+                .map_err(|e| Error::Config(format!("[crawl] geoip: {e}")))?;
+            config.crawl.geo = Some(std::sync::Arc::new(source));
+        }
         Ok(config)
     }
 

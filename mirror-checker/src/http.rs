@@ -197,18 +197,16 @@ impl HttpClient {
         &self.config
     }
 
-    /// Which address families `url`'s host resolves to (through the static routes or DNS).
-    pub async fn families(&self, url: &Url) -> (bool, bool) {
+    /// The addresses `url`'s host resolves to (through the static routes or DNS); none when
+    /// it does not resolve.
+    pub async fn addresses(&self, url: &Url) -> Vec<std::net::IpAddr> {
         let Some(host) = url.host_str() else {
-            return (false, false);
+            return Vec::new();
         };
         let port = url.port_or_known_default().unwrap_or(80);
         match self.routes.resolve(host, port, Family::Any).await {
-            Ok(addrs) => (
-                addrs.iter().any(SocketAddr::is_ipv4),
-                addrs.iter().any(SocketAddr::is_ipv6),
-            ),
-            Err(_) => (false, false),
+            Ok(addrs) => addrs.iter().map(SocketAddr::ip).collect(),
+            Err(_) => Vec::new(),
         }
     }
 

@@ -8,6 +8,7 @@ pub mod config;
 pub mod crawl;
 pub mod daemon;
 pub mod error;
+pub mod geo;
 pub mod health;
 pub mod http;
 pub mod metrics;

@@ -123,6 +123,14 @@ pub async fn render(store: &Store, name: &str) -> Result<String> {
     let input = store.snapshot_input().await?.ok_or(Error::NoCatalog)?;
     let snap = snapshot::build(&input, 0, shared::time::now(), "status");
     out.push_str(&verdicts(&snap, name).unwrap_or_default());
+    if let Some(l) = input.located.get(id) {
+        let geoip = match (&l.country, l.latitude.zip(l.longitude)) {
+            (Some(c), Some((lat, lon))) => format!("GeoIP: {c}, {lat:.2}, {lon:.2}"),
+            (Some(c), None) => format!("GeoIP: {c}, no coordinates"),
+            (None, _) => "not in the GeoIP database, or none is configured".to_string(),
+        };
+        let _ = writeln!(out, "  reached at {} ({geoip})", l.address);
+    }
     if let Some(f) = store
         .fetched_subnets()
         .await?

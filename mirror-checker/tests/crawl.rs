@@ -798,3 +798,44 @@ async fn one_failed_crawl_does_not_take_a_mirror_out_of_the_answers() {
         "{status}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_address_each_mirror_was_reached_at_is_recorded_and_placed() {
+    let Some(city) = shared::testing::shared_data("geoip/GeoLite2-City-Test.mmdb") else {
+        return;
+    };
+    let net = Net::start(
+        &[("placed.sim.test", Behavior::Current, Families::V4)],
+        Mix::AllCurrent,
+    )
+    .await;
+    let mut config = net.checker.config.clone();
+    config.crawl.geo = Some(std::sync::Arc::new(
+        mirror_checker::geo::GeoSource::open(&city).unwrap(),
+    ));
+    let checker = Checker::new(config).await.unwrap();
+    checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    let located = checker.store.located().await.unwrap();
+    let ids = checker.store.load_mirrors_with_ids().await.unwrap();
+    let id = ids
+        .iter()
+        .find(|(_, m)| m.name == "placed.sim.test")
+        .unwrap()
+        .0;
+    let l = &located[&id];
+    assert!(l.address.is_loopback(), "{l:?}");
+    assert_eq!(l.country, None, "loopback is in no GeoIP database");
+    let status = mirror_checker::status::render(&checker.store, "placed.sim.test")
+        .await
+        .unwrap();
+    assert!(
+        status.contains(&format!(
+            "  reached at {} (not in the GeoIP database",
+            l.address
+        )),
+        "{status}"
+    );
+}

@@ -30,6 +30,8 @@ pub struct MirrorResult {
     pub verdicts: Vec<(String, Verdict)>,
     /// Age of the mirror's TIME file, when it has one.
     pub sync_age: Option<i64>,
+    /// The addresses its host resolved to.
+    pub addresses: Vec<std::net::IpAddr>,
     pub requests: u64,
     pub bytes: u64,
     pub not_modified: u64,
@@ -378,7 +380,9 @@ pub(super) async fn check_mirror(
         .or_else(|| mirror.urls.get(&Protocol::Https))
         .and_then(|b| Url::parse(b).ok());
     let mut sync_age = None;
+    let mut addresses = Vec::new();
     if let Some(time_url) = base.as_ref().and_then(|b| b.join("TIME").ok()) {
+        addresses = client.addresses(&time_url).await;
         let _slot = global.acquire().await.expect("never closed");
         if let Ok(f) = fetch(
             &client,
@@ -399,7 +403,8 @@ pub(super) async fn check_mirror(
             }
         }
         if config.probe_families {
-            let (has_v4, has_v6) = client.families(&time_url).await;
+            let has_v4 = addresses.iter().any(std::net::IpAddr::is_ipv4);
+            let has_v6 = addresses.iter().any(std::net::IpAddr::is_ipv6);
             for (family, has) in [(Family::V4, has_v4), (Family::V6, has_v6)] {
                 let verdict = if !has {
                     Verdict {
@@ -440,6 +445,7 @@ pub(super) async fn check_mirror(
         checks,
         verdicts,
         sync_age,
+        addresses,
         requests: counters.requests.load(Ordering::Relaxed),
         bytes: counters.bytes.load(Ordering::Relaxed),
         not_modified: counters.not_modified.load(Ordering::Relaxed),

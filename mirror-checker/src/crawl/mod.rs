@@ -15,7 +15,7 @@ use shared::catalog::Catalog;
 use shared::model::CheckOutcome;
 use shared::model::RepomdVersion;
 use shared::registry::Mirror;
-use shared::snapshot::alternates;
+use shared::snapshot::{alternates, Located};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use store::{CrawlRun, CrawlWriter, HealthEvent, HealthRecord, MirrorStats, Store};
@@ -41,6 +41,12 @@ pub struct CrawlConfig {
     pub ignore_failure_ratio: f64,
     /// Probe IPv4 and IPv6 separately.
     pub probe_families: bool,
+    /// A GeoIP city (or country) database: each mirror is placed by the address it was
+    /// reached at (the registry's country and coordinates win). Read again when the file
+    /// changes.
+    pub geoip: Option<std::path::PathBuf>,
+    #[serde(skip)]
+    pub geo: Option<Arc<crate::geo::GeoSource>>,
 }
 
 impl Default for CrawlConfig {
@@ -53,6 +59,8 @@ impl Default for CrawlConfig {
             breaker_failures: 3,
             ignore_failure_ratio: 0.7,
             probe_families: true,
+            geoip: None,
+            geo: None,
         }
     }
 }
@@ -129,6 +137,8 @@ pub struct MirrorSummary {
     pub bytes: u64,
     pub not_modified: u64,
     pub sync_age: Option<i64>,
+    /// The address the mirror was reached at, placed by GeoIP when a database is set.
+    pub located: Option<Located>,
 }
 
 /// The versions of each directory a mirror may hold and still be served, by store id.
@@ -154,7 +164,9 @@ fn summarize(
     r: MirrorResult,
     servable: &HashMap<i64, HashSet<String>>,
     paths: &HashMap<i64, String>,
+    geo: Option<&shared::geoip::GeoDb>,
 ) -> MirrorSummary {
+    let located = crate::geo::locate(geo, &r.addresses);
     let mut verdicts = r.verdicts;
     if !r.checks.is_empty() {
         verdicts.push((
@@ -188,6 +200,7 @@ fn summarize(
         bytes: r.bytes,
         not_modified: r.not_modified,
         sync_age: r.sync_age,
+        located,
     }
 }
 
@@ -210,6 +223,7 @@ pub async fn check_all(
         (config.concurrency / config.per_host.max(1)).max(1),
     ));
     let servable = servable(&input, now);
+    let geo = config.geo.as_ref().and_then(|g| g.current());
     let paths: HashMap<i64, String> = input
         .directory_ids
         .iter()
@@ -245,7 +259,7 @@ pub async fn check_all(
                 Some(Ok(result)) => {
                     let result = result?;
                     writer.write(&result.checks).await?;
-                    summaries.push(summarize(&input, result, &servable, &paths));
+                    summaries.push(summarize(&input, result, &servable, &paths, geo.as_deref()));
                 }
                 Some(Err(e)) if e.is_cancelled() => return Err(crate::Error::Interrupted),
                 Some(Err(e)) => {
@@ -275,6 +289,9 @@ pub struct Judgement {
     pub health: Vec<HealthRecord>,
     pub events: Vec<HealthEvent>,
     pub by_outcome: BTreeMap<CheckOutcome, usize>,
+    /// Where each mirror reached was found (kept even when the run is set aside: an address
+    /// does not depend on the checker's network being up).
+    pub located: Vec<(i64, Located)>,
 }
 
 /// The mirrors a daemon batch claimed from the shared schedule: completed in the crawl's
@@ -298,6 +315,10 @@ pub fn judge(
     for (outcome, n) in summaries.iter().flat_map(|s| &s.by_outcome) {
         *by_outcome.entry(*outcome).or_default() += n;
     }
+    let located: Vec<(i64, Located)> = summaries
+        .iter()
+        .filter_map(|s| Some((s.mirror_id, s.located.clone()?)))
+        .collect();
     let total: usize = by_outcome.values().sum();
     let errors = by_outcome.get(&CheckOutcome::Error).copied().unwrap_or(0);
     let ignored = total > 0 && errors as f64 / total as f64 > config.ignore_failure_ratio;
@@ -325,6 +346,7 @@ pub fn judge(
             health: Vec::new(),
             events: Vec::new(),
             by_outcome,
+            located,
         };
     }
     let mut health = Vec::new();
@@ -355,6 +377,7 @@ pub fn judge(
         health,
         events,
         by_outcome,
+        located,
     }
 }
 
@@ -388,6 +411,11 @@ pub async fn apply(
                 &judgement.events,
                 &judgement.stats,
             )
+            .await?;
+    }
+    for (mirror_id, l) in &judgement.located {
+        store
+            .record_located(*mirror_id, l, judgement.run.finished_at)
             .await?;
     }
     Ok(())

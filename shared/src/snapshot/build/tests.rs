@@ -260,3 +260,75 @@ fn only_mirrors_holding_a_version_in_the_window_over_a_healthy_protocol_are_list
     );
     assert_eq!(snap.up_to_date_pairs(), 4);
 }
+
+/// Registry values win; GeoIP of the checked address fills what the registry leaves out; a
+/// country's centroid stands in for coordinates; a disagreeing registry country is a warning.
+#[test]
+fn mirrors_are_placed_by_registry_then_address_then_centroid() {
+    use crate::snapshot::Source;
+    let catalog = Catalog::load(&example("catalog.toml")).unwrap();
+    let mk = |name: &str, country: Option<&str>| {
+        let mut m = Mirror::new(name, "S");
+        m.urls
+            .insert(Protocol::Https, format!("https://{name}/pub/"));
+        m.geo.country = country.map(str::to_string);
+        m
+    };
+    let at = |ip: &str, country: Option<&str>, coords: Option<(f64, f64)>| Located {
+        address: ip.parse().unwrap(),
+        country: country.map(str::to_string),
+        latitude: coords.map(|c| c.0),
+        longitude: coords.map(|c| c.1),
+    };
+    let mirrors = vec![
+        (1, mk("unregistered.example.si", None)),
+        (2, mk("registered.example.de", Some("DE"))),
+        (3, mk("disagrees.example.fr", Some("FR"))),
+        (4, mk("country-only.example.jp", None)),
+        (5, mk("nowhere.example.org", None)),
+    ];
+    let mut input = crate::testing::all_current_input(catalog, vec![], |_| None);
+    input.mirrors = mirrors;
+    input.located = HashMap::from([
+        (1, at("193.2.1.66", Some("SI"), Some((46.05, 14.5)))),
+        (2, at("198.51.100.2", Some("DE"), Some((50.1, 8.7)))),
+        (3, at("198.51.100.3", Some("NL"), Some((52.4, 4.9)))),
+        (4, at("2001:db8::4", Some("JP"), None)),
+        (5, at("198.51.100.5", None, None)),
+    ]);
+    let snap = build(&input, 1, NOW, "test");
+    let m = |name: &str| snap.mirrors.iter().find(|m| m.name == name).unwrap();
+    let si = m("unregistered.example.si");
+    assert_eq!(
+        (si.country.as_deref(), si.continent.as_deref(), si.latitude),
+        (Some("SI"), Some("EU"), Some(46.05))
+    );
+    assert_eq!(
+        (si.country_from, si.coordinates_from),
+        (Some(Source::Address), Some(Source::Address))
+    );
+    let de = m("registered.example.de");
+    assert_eq!(
+        (de.country_from, de.latitude),
+        (Some(Source::Registry), Some(50.1))
+    );
+    assert_eq!(de.coordinates_from, Some(Source::Address));
+    let fr = m("disagrees.example.fr");
+    assert_eq!(fr.country.as_deref(), Some("FR"), "the registry wins");
+    assert_eq!(fr.coordinates_from, Some(Source::CountryCentroid));
+    assert_eq!(
+        fr.warnings,
+        vec!["the registry says FR; GeoIP puts its address 198.51.100.3 in NL".to_string()]
+    );
+    let jp = m("country-only.example.jp");
+    assert_eq!(
+        (jp.country.as_deref(), jp.coordinates_from),
+        (Some("JP"), Some(Source::CountryCentroid))
+    );
+    assert_eq!(
+        (jp.latitude, jp.longitude),
+        crate::geo::centroid("JP").map_or((None, None), |c| (Some(c.0), Some(c.1)))
+    );
+    let nowhere = m("nowhere.example.org");
+    assert_eq!((nowhere.country.as_deref(), nowhere.latitude), (None, None));
+}
