@@ -31,7 +31,8 @@ pub struct Config {
 pub struct DaemonConfig {
     /// Each mirror is checked once per interval; mirrors are spread over it.
     pub interval: Human,
-    /// How often the master is scanned for new versions.
+    /// How often the master is scanned for new versions (the scan is cheap: by default every
+    /// tick, so that the master rarely publishes twice between two scans).
     pub master_interval: Human,
     /// The daemon's tick: claim what is due, check it, apply; the leader publishes when
     /// anything changed.
@@ -64,7 +65,7 @@ impl Default for DaemonConfig {
     fn default() -> Self {
         DaemonConfig {
             interval: Human::secs(900),
-            master_interval: Human::secs(300),
+            master_interval: Human::secs(60),
             tick: Human::secs(60),
             metrics_listen: None,
             checker_id: String::new(),
