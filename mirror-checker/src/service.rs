@@ -179,9 +179,12 @@ impl Checker {
         )
         .await?;
         let checked = started.elapsed();
+        // The runs before this one, for the sample the 70% rule judges.
+        let recent = self.store.crawl_runs(RECENT_RUNS).await?;
         let mut judgement = crawl::judge(
             &input,
             &summaries,
+            &recent,
             &self.config.crawl,
             self.config.health,
             started_at,
@@ -254,3 +257,7 @@ impl Checker {
         Ok(record)
     }
 }
+
+/// At most this many earlier runs are read for the 70% rule's sample (a tick a minute over a
+/// 15-minute window is 15).
+const RECENT_RUNS: i64 = 100;

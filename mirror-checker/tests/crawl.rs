@@ -590,17 +590,20 @@ async fn when_most_checks_fail_the_run_changes_nothing() {
             .map(|n| (n.as_str(), Behavior::Refused, Families::V4)),
     );
     let net = Net::start(&profiles, Mix::AllCurrent).await;
-    let summary = net
-        .checker
+    // Six mirrors are a sample the rule may judge here (the default asks for 20).
+    let mut config = net.checker.config.clone();
+    config.crawl.ignore_min_mirrors = 6;
+    let checker = Checker::new(config).await.unwrap();
+    let summary = checker
         .crawl(None, &CancellationToken::new())
         .await
         .unwrap();
     assert!(summary.judgement.run.ignored, "{}", summary.describe());
-    assert!(summary
-        .judgement
-        .run
-        .note
-        .contains("the checker's own network is the likely problem"));
+    assert_eq!(
+        summary.judgement.run.note,
+        "180 of 216 checks of 6 mirrors failed (over 70%): the checker's own network is the likely problem, so no mirror's state was changed"
+    );
+
     assert!(summary.snapshot.is_none());
     assert!(
         net.checker.store.load_health().await.unwrap().is_empty(),
@@ -614,6 +617,14 @@ async fn when_most_checks_fail_the_run_changes_nothing() {
         !net.checker.config.snapshot_path.exists(),
         "nothing was published"
     );
+    // Under the default, 12 mirror checks (this run and the one before) are too few to tell
+    // the checker's network from the mirrors': each mirror is judged by its own health rule.
+    let small = net
+        .checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(!small.judgement.run.ignored, "{}", small.describe());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -837,5 +848,56 @@ async fn the_address_each_mirror_was_reached_at_is_recorded_and_placed() {
             l.address
         )),
         "{status}"
+    );
+}
+
+/// The 70% rule judges a meaningful sample: a daemon tick holding one broken mirror is judged
+/// together with the runs before it, not set aside as if the checker's network were down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_broken_mirror_alone_in_a_tick_is_not_set_aside() {
+    let names: Vec<String> = (0..6).map(|i| format!("m{i}.sim.test")).collect();
+    let profiles: Vec<(&str, Behavior, Families)> = names
+        .iter()
+        .map(|n| (n.as_str(), Behavior::Current, Families::V4))
+        .collect();
+    let net = Net::start(&profiles, Mix::AllCurrent).await;
+    let mut config = net.checker.config.clone();
+    config.crawl.ignore_min_mirrors = 5;
+    let checker = Checker::new(config.clone()).await.unwrap();
+    checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    for r in &mut config.http.connect_to {
+        if r.host == "m0.sim.test" {
+            r.addrs = vec![net.sim.refused];
+        }
+    }
+    let broken = Checker::new(config).await.unwrap();
+    let id = broken
+        .store
+        .load_mirrors_with_ids()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(_, m)| m.name == "m0.sim.test")
+        .unwrap()
+        .0;
+    let only: std::collections::HashSet<i64> = [id].into();
+    for _ in 0..2 {
+        let summary = broken
+            .crawl(Some(&only), &CancellationToken::new())
+            .await
+            .unwrap();
+        assert!(
+            !summary.judgement.run.ignored,
+            "{}",
+            summary.judgement.run.note
+        );
+    }
+    assert_eq!(
+        net.health("m0.sim.test", "https").await.0,
+        HealthState::Down,
+        "two failed runs take it down"
     );
 }

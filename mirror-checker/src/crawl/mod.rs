@@ -37,8 +37,14 @@ pub struct CrawlConfig {
     /// Transport failures in a row after which the rest of a mirror's checks over that
     /// protocol are not tried this run.
     pub breaker_failures: u32,
-    /// When more than this share of a run's checks fail, the run changes nothing.
+    /// When more than this share of the checks fail, the run changes nothing: the checker's
+    /// own network is the likely problem. The share is taken over a meaningful sample: the
+    /// run's checks, and those of the runs before it (newest first, within
+    /// `ignore_window`) until `ignore_min_mirrors` mirrors were checked. With fewer than
+    /// that, the rule does not apply (each mirror's own health rule still does).
     pub ignore_failure_ratio: f64,
+    pub ignore_min_mirrors: usize,
+    pub ignore_window: shared::duration::Human,
     /// Probe IPv4 and IPv6 separately.
     pub probe_families: bool,
     /// A GeoIP city (or country) database: each mirror is placed by the address it was
@@ -58,6 +64,8 @@ impl Default for CrawlConfig {
             retry_backoff: shared::duration::Human::millis(200),
             breaker_failures: 3,
             ignore_failure_ratio: 0.7,
+            ignore_min_mirrors: 20,
+            ignore_window: shared::duration::Human::secs(900),
             probe_families: true,
             geoip: None,
             geo: None,
@@ -306,6 +314,7 @@ pub struct Claimed<'a> {
 pub fn judge(
     input: &CrawlInput,
     summaries: &[MirrorSummary],
+    recent: &[CrawlRun],
     config: &CrawlConfig,
     thresholds: Thresholds,
     started_at: i64,
@@ -321,7 +330,21 @@ pub fn judge(
         .collect();
     let total: usize = by_outcome.values().sum();
     let errors = by_outcome.get(&CheckOutcome::Error).copied().unwrap_or(0);
-    let ignored = total > 0 && errors as f64 / total as f64 > config.ignore_failure_ratio;
+    // The sample: this run, then the runs before it, newest first, until enough mirrors.
+    let (mut mirrors, mut checks, mut failed, mut runs) = (summaries.len(), total, errors, 1);
+    let since = started_at - config.ignore_window.as_secs() as i64;
+    for r in recent.iter().filter(|r| r.started_at >= since) {
+        if mirrors >= config.ignore_min_mirrors {
+            break;
+        }
+        mirrors += r.mirrors.max(0) as usize;
+        checks += r.checks.max(0) as usize;
+        failed += r.errors.max(0) as usize;
+        runs += 1;
+    }
+    let ignored = mirrors >= config.ignore_min_mirrors.max(1)
+        && checks > 0
+        && failed as f64 / checks as f64 > config.ignore_failure_ratio;
     let mut run = CrawlRun {
         started_at,
         finished_at: now,
@@ -336,8 +359,16 @@ pub fn judge(
         checker: String::new(),
     };
     if ignored {
+        let over = if runs == 1 {
+            format!("{mirrors} mirrors")
+        } else {
+            format!(
+                "{mirrors} mirrors in this run and the {} before it",
+                runs - 1
+            )
+        };
         run.note = format!(
-            "{errors} of {total} checks failed (over {:.0}%): the checker's own network is the likely problem, so no mirror's state was changed",
+            "{failed} of {checks} checks of {over} failed (over {:.0}%): the checker's own network is the likely problem, so no mirror's state was changed",
             config.ignore_failure_ratio * 100.0
         );
         return Judgement {
