@@ -901,3 +901,100 @@ async fn one_broken_mirror_alone_in_a_tick_is_not_set_aside() {
         "two failed runs take it down"
     );
 }
+
+/// `subnets` given as a URL is fetched with each check: the list reaches the snapshot, a
+/// failed fetch keeps the last good list, and each change is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subnets_url_is_fetched_kept_when_it_fails_and_its_changes_recorded() {
+    use std::sync::{Arc, Mutex};
+    let net = Net::start(
+        &[("campus.sim.test", Behavior::Current, Families::V4)],
+        Mix::AllCurrent,
+    )
+    .await;
+    // The operator's list, served on loopback: (status, body).
+    let served: Arc<Mutex<(u16, String)>> = Arc::new(Mutex::new((
+        200,
+        r#"["192.0.2.0/24", "2001:db8:5::/48"]"#.into(),
+    )));
+    let app = {
+        let served = served.clone();
+        axum::Router::new().route(
+            "/subnets.json",
+            axum::routing::get(move || {
+                let (status, body) = served.lock().unwrap().clone();
+                async move { (http::StatusCode::from_u16(status).unwrap(), body) }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/subnets.json", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut m = mirror("campus.sim.test");
+    m.subnets_url = Some(url.clone());
+    net.checker.store.apply_registry(&[m], true).await.unwrap();
+    let id = net.id("campus.sim.test").await;
+    let nets = |snap: &snapshot::Snapshot| {
+        snap.mirrors
+            .iter()
+            .find(|m| m.name == "campus.sim.test")
+            .unwrap()
+            .subnets
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    };
+
+    net.checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(nets(&net.snapshot()), ["192.0.2.0/24", "2001:db8:5::/48"]);
+
+    *served.lock().unwrap() = (500, "oops".into());
+    net.checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        nets(&net.snapshot()),
+        ["192.0.2.0/24", "2001:db8:5::/48"],
+        "the last good list is kept"
+    );
+    let status = mirror_checker::status::render(&net.checker.store, "campus.sim.test")
+        .await
+        .unwrap();
+    assert!(
+        status.contains(&format!(
+            "subnets from {url}: 2 networks; the last fetch failed (HTTP 500), the last good list is kept"
+        )),
+        "{status}"
+    );
+
+    *served.lock().unwrap() = (200, r#"["192.0.2.0/24", "198.51.100.0/24"]"#.into());
+    net.checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(nets(&net.snapshot()), ["192.0.2.0/24", "198.51.100.0/24"]);
+    let changes = net.checker.store.subnet_changes(id, 10).await.unwrap();
+    let latest = &changes[0];
+    assert_eq!(
+        (
+            latest
+                .added
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            latest
+                .removed
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        ),
+        (
+            vec!["198.51.100.0/24".to_string()],
+            vec!["2001:db8:5::/48".to_string()]
+        )
+    );
+}

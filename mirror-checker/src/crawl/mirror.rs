@@ -32,6 +32,8 @@ pub struct MirrorResult {
     pub sync_age: Option<i64>,
     /// The addresses its host resolved to.
     pub addresses: Vec<std::net::IpAddr>,
+    /// Its `subnets` URL's list, or why it could not be read (when it has one).
+    pub subnets: Option<Result<Vec<ipnet::IpNet>, String>>,
     pub requests: u64,
     pub bytes: u64,
     pub not_modified: u64,
@@ -110,6 +112,28 @@ async fn fetch(
         let backoff = config.retry_backoff.as_millis() << (attempt - 1);
         tokio::time::sleep(Duration::from_millis(backoff + jitter(backoff / 2 + 1))).await;
     }
+}
+
+/// GET over any family with the crawl's retries, counted nowhere (not a check of the tree).
+pub(super) async fn fetch_plain(
+    client: &HttpClient,
+    url: &Url,
+    config: &CrawlConfig,
+) -> Result<Fetched, FetchError> {
+    let counters = Counters {
+        requests: AtomicU64::new(0),
+        bytes: AtomicU64::new(0),
+        not_modified: AtomicU64::new(0),
+    };
+    fetch(
+        client,
+        url,
+        Family::Any,
+        &Validators::default(),
+        config,
+        &counters,
+    )
+    .await
 }
 
 pub(super) struct Task {
@@ -440,8 +464,16 @@ pub(super) async fn check_mirror(
             }
         }
     }
+    let subnets = match &mirror.subnets_url {
+        Some(url) => {
+            let _slot = global.acquire().await.expect("never closed");
+            Some(super::subnets::fetch(&client, url, &config).await)
+        }
+        None => None,
+    };
     Ok(MirrorResult {
         mirror_id: *mirror_id,
+        subnets,
         checks,
         verdicts,
         sync_age,

@@ -4,6 +4,7 @@
 //! likely culprit).
 
 mod mirror;
+pub mod subnets;
 pub mod verdict;
 
 pub use mirror::MirrorResult;
@@ -147,6 +148,8 @@ pub struct MirrorSummary {
     pub sync_age: Option<i64>,
     /// The address the mirror was reached at, placed by GeoIP when a database is set.
     pub located: Option<Located>,
+    /// Its `subnets` URL's list, or why it could not be read.
+    pub subnets: Option<Result<Vec<ipnet::IpNet>, String>>,
 }
 
 /// The versions of each directory a mirror may hold and still be served, by store id.
@@ -209,6 +212,7 @@ fn summarize(
         not_modified: r.not_modified,
         sync_age: r.sync_age,
         located,
+        subnets: r.subnets,
     }
 }
 
@@ -300,6 +304,9 @@ pub struct Judgement {
     /// Where each mirror reached was found (kept even when the run is set aside: an address
     /// does not depend on the checker's network being up).
     pub located: Vec<(i64, Located)>,
+    /// Each fetched `subnets` URL's list, or why it failed (a failure keeps the last good
+    /// list; kept even when the run is set aside, for the same reason).
+    pub subnets: Vec<(i64, Result<Vec<ipnet::IpNet>, String>)>,
 }
 
 /// The mirrors a daemon batch claimed from the shared schedule: completed in the crawl's
@@ -327,6 +334,10 @@ pub fn judge(
     let located: Vec<(i64, Located)> = summaries
         .iter()
         .filter_map(|s| Some((s.mirror_id, s.located.clone()?)))
+        .collect();
+    let subnets: Vec<(i64, Result<Vec<ipnet::IpNet>, String>)> = summaries
+        .iter()
+        .filter_map(|s| Some((s.mirror_id, s.subnets.clone()?)))
         .collect();
     let total: usize = by_outcome.values().sum();
     let errors = by_outcome.get(&CheckOutcome::Error).copied().unwrap_or(0);
@@ -378,6 +389,7 @@ pub fn judge(
             events: Vec::new(),
             by_outcome,
             located,
+            subnets,
         };
     }
     let mut health = Vec::new();
@@ -409,6 +421,7 @@ pub fn judge(
         events,
         by_outcome,
         located,
+        subnets,
     }
 }
 
@@ -444,10 +457,25 @@ pub async fn apply(
             )
             .await?;
     }
+    let at = judgement.run.finished_at;
     for (mirror_id, l) in &judgement.located {
-        store
-            .record_located(*mirror_id, l, judgement.run.finished_at)
-            .await?;
+        store.record_located(*mirror_id, l, at).await?;
+    }
+    for (mirror_id, fetched) in &judgement.subnets {
+        if let Err(why) = fetched {
+            tracing::warn!(mirror_id, error = %why, "subnets URL unreadable; the last good list is kept");
+        }
+        if let Some(change) = store
+            .record_subnets_fetch(*mirror_id, fetched.clone(), at)
+            .await?
+        {
+            tracing::info!(
+                mirror_id,
+                added = change.added.len(),
+                removed = change.removed.len(),
+                "subnets changed"
+            );
+        }
     }
     Ok(())
 }
