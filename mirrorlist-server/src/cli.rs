@@ -28,6 +28,12 @@ pub struct Cli {
     /// ASN database (GeoLite2-ASN shape); reloaded when it changes.
     #[arg(long, env = "MIRRORLIST_ASN_DB")]
     pub asn_db: Option<PathBuf>,
+    /// Cloud providers' published address ranges, as PROVIDER=FILE (comma separated),
+    /// PROVIDER being the registry's cloud_type: aws=ip-ranges.json, gcp=cloud.json, azure=
+    /// (Service Tags JSON), oci=public_ip_ranges.json. Clients inside a range get that
+    /// provider's mirrors for their region first. Reloaded when a file changes.
+    #[arg(long, env = "MIRRORLIST_CLOUD_RANGES", value_delimiter = ',', value_parser = crate::cloud::parse_arg)]
+    pub cloud_ranges: Vec<(String, PathBuf)>,
     /// Proxies whose X-Forwarded-For, Forwarded and CF-Connecting-IP headers are believed
     /// (CIDRs, comma separated). Nobody's by default.
     #[arg(long, env = "MIRRORLIST_TRUSTED_PROXIES", value_delimiter = ',')]

@@ -7,6 +7,8 @@ pub enum Error {
     Snapshot(#[from] shared::snapshot::SnapshotError),
     #[error(transparent)]
     Geo(#[from] crate::geoip::GeoError),
+    #[error(transparent)]
+    Cloud(#[from] crate::cloud::CloudError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,

@@ -4,6 +4,7 @@
 pub mod answer;
 pub mod app;
 pub mod cli;
+pub mod cloud;
 pub mod error;
 pub use shared::geoip;
 pub mod locate;

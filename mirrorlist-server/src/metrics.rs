@@ -31,7 +31,7 @@ pub struct Metrics {
 pub struct Hot {
     pub ok: [IntCounter; 2],
     pub latency: [prometheus::Histogram; 2],
-    pub tiers: [IntCounter; 6],
+    pub tiers: [IntCounter; 7],
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, m: T) -> T {
@@ -74,7 +74,7 @@ impl Metrics {
             )
             .unwrap(),
         );
-        let tiers = reg(&r, IntCounterVec::new(Opts::new("mirrorlist_answers_by_tier_total", "Answers by the tier of their first mirror (netblock, asn, country, continent, global, none)."), &["tier"]).unwrap());
+        let tiers = reg(&r, IntCounterVec::new(Opts::new("mirrorlist_answers_by_tier_total", "Answers by the tier of their first mirror (netblock, asn, cloud, country, continent, global, none)."), &["tier"]).unwrap());
         let hot = Hot {
             ok: Endpoint::ALL.map(|e| requests.with_label_values(&[e.as_str(), "200"])),
             latency: Endpoint::ALL.map(|e| latency.with_label_values(&[e.as_str()])),

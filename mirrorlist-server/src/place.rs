@@ -43,6 +43,7 @@ pub fn place(
         None => state.metrics().geoip_misses.inc(),
     }
     c.asn = view.asn.as_ref().and_then(|a| a.lookup(ip));
+    c.cloud = view.cloud.as_ref().and_then(|r| r.lookup(ip)).cloned();
     if let Some((&country, also)) = params.countries.split_first() {
         c.country = country;
         c.also = also.to_vec();

@@ -104,6 +104,9 @@ async fn refresh(state: AppState, cli: Cli, cancel: CancellationToken) {
     let mut snapshot_seen = stamp(&cli.snapshot);
     let mut geo_seen = watched(&cli.geoip);
     let mut asn_seen = watched(&cli.asn_db);
+    let cloud_stamps =
+        |cli: &Cli| -> Vec<_> { cli.cloud_ranges.iter().map(|(_, p)| stamp(p)).collect() };
+    let mut cloud_seen = cloud_stamps(&cli);
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
@@ -150,6 +153,22 @@ async fn refresh(state: AppState, cli: Cli, cancel: CancellationToken) {
                 }
             }
         }
+        let now = cloud_stamps(&cli);
+        if now != cloud_seen && now.iter().all(Option::is_some) {
+            cloud_seen = now;
+            let files = cli.cloud_ranges.clone();
+            match tokio::task::spawn_blocking(move || crate::cloud::CloudRanges::load(&files)).await
+            {
+                Ok(Ok(ranges)) => {
+                    tracing::info!(ranges = ranges.len(), "cloud ranges reloaded");
+                    state.set_cloud(Some(ranges));
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "changed cloud ranges refused; the ones in use stay")
+                }
+                Err(e) => tracing::error!(error = %e, "cloud ranges loader failed"),
+            }
+        }
         if let Some(path) = &cli.asn_db {
             let now = stamp(path);
             if now.is_some() && now != asn_seen {
@@ -186,6 +205,12 @@ pub async fn serve(cli: Cli) -> Result<()> {
         } else {
             tracing::warn!(path = %path.display(), "ASN database missing; answering without ASN matching");
         }
+    }
+    if !cli.cloud_ranges.is_empty() {
+        // Configured but unreadable: an operator's mistake, refused at start.
+        let ranges = crate::cloud::CloudRanges::load(&cli.cloud_ranges)?;
+        tracing::info!(ranges = ranges.len(), "cloud ranges loaded");
+        state.set_cloud(Some(ranges));
     }
     let cancel = CancellationToken::new();
     tokio::spawn(refresh(state.clone(), cli.clone(), cancel.clone()));

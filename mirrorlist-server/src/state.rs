@@ -1,5 +1,5 @@
 //! The server's state. Everything a request reads that can change (the snapshot with its
-//! indexes, the GeoIP and ASN databases) is one [`View`], swapped whole: a request takes one
+//! indexes, the GeoIP and ASN databases, the cloud ranges) is one [`View`], swapped whole: a request takes one
 //! `Arc` of the current view, with one lock, and finishes on that consistent picture whatever
 //! is swapped in meanwhile.
 
@@ -39,6 +39,7 @@ pub struct View {
     pub loaded: Option<Arc<Loaded>>,
     pub geo: Option<Arc<GeoDb>>,
     pub asn: Option<Arc<AsnDb>>,
+    pub cloud: Option<Arc<crate::cloud::CloudRanges>>,
 }
 
 /// Settings that shape answers.
@@ -145,6 +146,13 @@ impl AppState {
         self.0.metrics.asn_loaded.set(i64::from(db.is_some()));
         self.update(|view| {
             view.asn = db.map(Arc::new);
+            true
+        });
+    }
+
+    pub fn set_cloud(&self, ranges: Option<crate::cloud::CloudRanges>) {
+        self.update(|view| {
+            view.cloud = ranges.map(Arc::new);
             true
         });
     }

@@ -258,3 +258,89 @@ fn the_access_log_says_what_was_answered_but_not_to_whom() {
         "the client's address was logged: {log}"
     );
 }
+
+#[test]
+fn cloud_ranges_are_required_when_configured_and_reloaded_when_they_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.bin");
+    let catalog = Catalog::load(&example("catalog.toml")).unwrap();
+    let mut mirrors = registry::import_dir(&example("mirrors.d")).unwrap().mirrors;
+    let mut aws = registry::Mirror::new("aws.example.net", "Cloud");
+    aws.urls.insert(
+        registry::Protocol::Https,
+        "https://aws.example.net/almalinux/".into(),
+    );
+    aws.cloud_type = Some("aws".into());
+    aws.cloud_regions = vec!["all".into()];
+    mirrors.push(aws);
+    let version = shared::model::RepomdVersion {
+        size: 1,
+        timestamp: 1,
+        md5: "a".repeat(32),
+        sha1: "b".repeat(40),
+        sha256: "c".repeat(64),
+        sha512: "d".repeat(128),
+        first_seen: shared::time::now(),
+    };
+    let input = shared::testing::all_current_input(catalog, mirrors, |_| Some(version.clone()));
+    snapshot::write_atomic(
+        &snapshot::build(&input, 1, shared::time::now(), "test"),
+        &path,
+    )
+    .unwrap();
+    let ranges = dir.path().join("ip-ranges.json");
+    let missing = Command::new(env!("CARGO_BIN_EXE_mirrorlist-server"))
+        .args(["--snapshot", &path.display().to_string()])
+        .args(["--listen", "127.0.0.1:0"])
+        .args(["--cloud-ranges", &format!("aws={}", ranges.display())])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("cannot read the cloud ranges"), "{err}");
+
+    let write = |prefix: &str| {
+        let tmp = dir.path().join("new.json");
+        std::fs::write(
+            &tmp,
+            format!(r#"{{"prefixes": [{{"ip_prefix": "{prefix}", "region": "us-east-1", "service": "EC2"}}], "ipv6_prefixes": []}}"#),
+        )
+        .unwrap();
+        std::fs::rename(&tmp, &ranges).unwrap();
+    };
+    write("198.18.8.0/22");
+    let (mut child, addr) = start(
+        &path,
+        &[
+            "--cloud-ranges",
+            &format!("aws={}", ranges.display()),
+            "--allow-ip-param",
+            "--poll",
+            "100ms",
+        ],
+        false,
+    );
+    let first = |ip: &str| {
+        let (_, body) = get(
+            &addr,
+            &format!("/mirrorlist?repo=baseos-9&arch=x86_64&ip={ip}"),
+        )
+        .unwrap();
+        body.lines().nth(1).unwrap_or_default().to_string()
+    };
+    assert!(first("198.18.9.1").contains("aws.example.net"));
+    assert!(!first("198.18.5.1").contains("aws.example.net"));
+    // Mtimes have a coarse grain on some file systems: wait for the change to show.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    write("198.18.4.0/22");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !first("198.18.5.1").contains("aws.example.net") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the changed ranges were not read again"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -195,6 +195,24 @@ fn every_public_mirror_reaches_some_client_and_continents_are_ordered_by_distanc
         "only {continent_tiers} continent tiers of two or more"
     );
 
+    let cloud: Vec<&str> = snap
+        .mirrors
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| matches!(m.audience, Audience::Cloud { .. }))
+        .map(|(i, m)| {
+            assert!(
+                !reached.contains(&(i as u32)),
+                "{} reached a client outside its cloud",
+                m.name
+            );
+            m.name.as_str()
+        })
+        .collect();
+    assert!(
+        cloud.contains(&"aws.repo.almalinux.org") && cloud.contains(&"gcp.repo.almalinux.org"),
+        "{cloud:?}"
+    );
     let public: Vec<&str> = snap.directories[dir]
         .mirrors
         .iter()

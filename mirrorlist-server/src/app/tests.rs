@@ -583,3 +583,87 @@ async fn a_client_placed_by_country_only_is_at_its_centroid() {
         );
     }
 }
+
+#[tokio::test]
+async fn clients_inside_a_cloud_get_its_mirrors_and_nobody_else_does() {
+    use crate::cloud::{parse, tests as cloud, CloudRanges};
+    let catalog = Catalog::load(&example("catalog.toml")).unwrap();
+    let mut mirrors = shared::registry::import_dir(&example("mirrors.d"))
+        .unwrap()
+        .mirrors;
+    for (name, provider, region) in [
+        ("aws-fra.example.net", "aws", "eu-central-1"),
+        ("aws-all.example.net", "aws", "all"),
+        ("gcp-all.example.net", "gcp", "all"),
+    ] {
+        let mut m = shared::registry::Mirror::new(name, "Cloud");
+        m.urls.insert(
+            shared::registry::Protocol::Https,
+            format!("https://{name}/almalinux/"),
+        );
+        m.cloud_type = Some(provider.into());
+        m.cloud_regions = vec![region.into()];
+        mirrors.push(m);
+    }
+    let input = shared::testing::all_current_input(catalog, mirrors, |d| {
+        (d.release == "9.8" && d.repo == "baseos").then(|| version(0xc))
+    });
+    let state = AppState::new(Settings {
+        seed: Some(42),
+        allow_ip_param: true,
+        ..Settings::default()
+    });
+    state.swap(Loaded::new(shared::snapshot::build(
+        &input,
+        4,
+        shared::time::now(),
+        "test",
+    )));
+    state.set_cloud(Some(CloudRanges::build([
+        ("aws", parse(cloud::AWS.as_bytes()).unwrap()),
+        ("gcp", parse(cloud::GCP.as_bytes()).unwrap()),
+    ])));
+    let app = router(state);
+    let ask = |ip: &'static str, extra: &'static str| {
+        let app = app.clone();
+        async move {
+            hosts(
+                &get(
+                    &app,
+                    &format!("/mirrorlist?repo=baseos-9&arch=x86_64&ip={ip}{extra}"),
+                )
+                .await
+                .2,
+            )
+        }
+    };
+    let frankfurt = ask("198.18.5.1", "").await;
+    assert_eq!(
+        frankfurt[..2],
+        ["aws-fra.example.net", "aws-all.example.net"],
+        "the region's mirror, then the provider's for all regions: {frankfurt:?}"
+    );
+    assert!(!frankfurt[2..].iter().any(|h| h.contains("gcp")));
+    let virginia = ask("198.18.9.1", "").await;
+    assert_eq!(virginia[0], "aws-all.example.net", "{virginia:?}");
+    assert!(!virginia.contains(&"aws-fra.example.net".to_string()));
+    let google = ask("203.0.113.7", "").await;
+    assert_eq!(google[0], "gcp-all.example.net", "{google:?}");
+    for outside in [
+        ask("192.0.2.200", "").await,
+        ask("192.0.2.200", "&country=global").await,
+        ask("192.0.2.200", "&country=DE").await,
+    ] {
+        assert!(
+            !outside
+                .iter()
+                .any(|h| h.contains("aws") || h.contains("gcp")),
+            "cloud mirrors are not in the public pool: {outside:?}"
+        );
+    }
+    let (_, _, metrics) = get(&app, "/metrics").await;
+    assert!(
+        metrics.contains("mirrorlist_answers_by_tier_total{tier=\"cloud\"} 3"),
+        "{metrics}"
+    );
+}

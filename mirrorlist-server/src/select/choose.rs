@@ -171,6 +171,34 @@ pub fn choose_in(
         best(&mut group, all);
         push(&mut out, d, &group, Tier::Asn);
     }
+    if let Some(place) = &client.cloud {
+        // The provider's mirrors for the client's region, then those for every region.
+        let mut group: Vec<Drawn> = d
+            .cloud
+            .iter()
+            .filter(|(_, provider, _)| **provider == *place.provider)
+            .filter_map(|(slot, _, regions)| {
+                let band =
+                    if !place.region.is_empty() && regions.iter().any(|r| **r == *place.region) {
+                        0
+                    } else if regions.iter().any(|r| r == "all") {
+                        1
+                    } else {
+                        return None;
+                    };
+                let c = &d.candidates[*slot as usize];
+                let protocol = who.usable(c)?;
+                (!taken(&out, c.mirror)).then(|| Drawn {
+                    band,
+                    key: draw(&mut rng, c),
+                    slot: *slot,
+                    protocol,
+                })
+            })
+            .collect();
+        best(&mut group, limits.cap.saturating_sub(out.len()));
+        push(&mut out, d, &group, Tier::Cloud);
+    }
     // Public candidates from `slots` that pass `keep`, drawn; the best kept until `out`
     // holds `upto`.
     let mut group: Vec<Drawn> = Vec::with_capacity(d.public.slots.len());

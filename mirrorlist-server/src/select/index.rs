@@ -46,20 +46,35 @@ impl NetblockIndex {
         let mut index = NetblockIndex::default();
         for (i, m) in mirrors.iter().enumerate() {
             for net in &m.subnets {
-                let len = net.prefix_len();
-                let (v6, addr) = masked(net.network(), len);
-                index
-                    .blocks
-                    .entry((v6, len, addr))
-                    .or_default()
-                    .push(i as u32);
-                if !index.lengths.contains(&(len, v6)) {
-                    index.lengths.push((len, v6));
-                }
+                index.insert(*net, i as u32);
             }
         }
-        index.lengths.sort_by_key(|l| std::cmp::Reverse(l.0));
+        index.finish();
         index
+    }
+
+    /// Adds `value` under `net`; [`NetblockIndex::finish`] before looking up.
+    pub fn insert(&mut self, net: ipnet::IpNet, value: u32) {
+        let len = net.prefix_len();
+        let (v6, addr) = masked(net.network(), len);
+        self.blocks.entry((v6, len, addr)).or_default().push(value);
+        if !self.lengths.contains(&(len, v6)) {
+            self.lengths.push((len, v6));
+        }
+    }
+
+    /// Orders the prefix lengths, longest first.
+    pub fn finish(&mut self) {
+        self.lengths.sort_by_key(|l| std::cmp::Reverse(l.0));
+    }
+
+    /// How many networks it holds.
+    pub fn len(&self) -> usize {
+        self.blocks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.blocks.is_empty()
     }
 
     /// Mirrors whose netblocks contain `ip`, most specific first, each once.
@@ -122,6 +137,8 @@ pub struct DirIndex {
     pub(super) by_country: HashMap<u16, Group>,
     pub(super) by_continent: HashMap<u16, Group>,
     pub(super) public: Group,
+    /// Cloud mirrors: (slot, provider, regions).
+    pub(super) cloud: Vec<(u32, String, Vec<String>)>,
 }
 
 /// Candidates (positions in [`DirIndex::candidates`]) with their running bandwidth weights,
@@ -206,6 +223,10 @@ impl DirIndex {
                 };
                 let at = d.candidates.len() as u32;
                 d.slot.insert(dm.mirror, at);
+                if let shared::snapshot::Audience::Cloud { provider, regions } = &m.audience {
+                    d.cloud
+                        .push((at, provider.to_ascii_lowercase(), regions.clone()));
+                }
                 if !c.private {
                     let w = weight(m);
                     d.public.push(at, w);

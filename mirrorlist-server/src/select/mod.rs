@@ -5,10 +5,12 @@
 //! requested protocol, reachable over the client's address family. They are ordered in tiers:
 //! 1. netblock match, most specific first (a matching `monopoly` mirror is returned alone);
 //! 2. ASN match; private mirrors are reachable only through these two tiers;
-//! 3. the client's country (each country listed by `country=`, in order), honouring each
+//! 3. cloud: a client inside a cloud provider's published ranges gets that provider's
+//!    mirrors for its region, then those for `all` (cloud mirrors are reached only so);
+//! 4. the client's country (each country listed by `country=`, in order), honouring each
 //!    mirror's allowed countries;
-//! 4. the rest of the continent, nearest first in 500 km bands when coordinates are known;
-//! 5. the rest of the world, only while fewer than `minimum` were found (up to the cap for
+//! 5. the rest of the continent, nearest first in 500 km bands when coordinates are known;
+//! 6. the rest of the world, only while fewer than `minimum` were found (up to the cap for
 //!    `country=global`).
 //!
 //! Within a tier (or band) the order is a shuffle weighted by bandwidth, deterministic for a
@@ -21,7 +23,7 @@ mod choose;
 mod index;
 
 pub use choose::{choose, choose_in};
-pub use index::Index;
+pub use index::{Index, NetblockIndex};
 
 use std::net::IpAddr;
 
@@ -30,15 +32,17 @@ use std::net::IpAddr;
 pub enum Tier {
     Netblock,
     Asn,
+    Cloud,
     Country,
     Continent,
     Global,
 }
 
 impl Tier {
-    pub const ALL: [Tier; 5] = [
+    pub const ALL: [Tier; 6] = [
         Tier::Netblock,
         Tier::Asn,
+        Tier::Cloud,
         Tier::Country,
         Tier::Continent,
         Tier::Global,
@@ -49,6 +53,7 @@ impl Tier {
         match self {
             Tier::Netblock => "netblock",
             Tier::Asn => "asn",
+            Tier::Cloud => "cloud",
             Tier::Country => "country",
             Tier::Continent => "continent",
             Tier::Global => "global",
@@ -66,6 +71,8 @@ pub struct Client {
     pub continent: u16,
     pub coordinates: Option<(f64, f64)>,
     pub asn: Option<u32>,
+    /// The cloud provider and region whose published ranges hold the client's address.
+    pub cloud: Option<crate::cloud::CloudPlace>,
     /// Further countries the `country` parameter listed, in order, after `country`.
     pub also: Vec<u16>,
     /// `country=global`: no place preference, the whole world up to the cap.
