@@ -239,11 +239,13 @@ async fn catalog(config: &Config, command: CatalogCommand) -> Result<()> {
 }
 
 fn print_catalog(catalog: &Catalog, all: bool) {
+    let vault = catalog.directories.iter().filter(|d| d.vault).count();
     println!(
-        "{}: {} directories, {} on mirrors",
+        "{}: {} directories, {} on mirrors; {vault} more of {} vault releases",
         catalog.spec.distribution,
-        catalog.directories.len(),
-        catalog.mirrored().count()
+        catalog.directories.len() - vault,
+        catalog.mirrored().count(),
+        catalog.spec.vault_releases.len()
     );
     for release in &catalog.spec.releases {
         let count = catalog

@@ -27,6 +27,8 @@ pub struct Checker {
     pub id: String,
     /// Where the daemon's metrics listener is bound, once it is.
     pub metrics_addr: std::sync::OnceLock<std::net::SocketAddr>,
+    /// When the vault's unknown directories were last looked for (0: never).
+    vault_scanned_at: std::sync::atomic::AtomicI64,
 }
 
 /// `HOSTNAME-PID`: unique among checkers, readable in the schedule.
@@ -98,6 +100,7 @@ impl Checker {
             metrics: Metrics::new(),
             id,
             metrics_addr: Default::default(),
+            vault_scanned_at: Default::default(),
         })
     }
 
@@ -112,15 +115,34 @@ impl Checker {
     pub async fn scan(&self, at: i64) -> Result<ScanReport> {
         let master = self.master()?.ok_or(Error::NoMaster)?;
         let catalog = self.store.load_catalog().await?.ok_or(Error::NoCatalog)?;
-        let report = upstream::scan(&self.store, &catalog, &master, &self.client, at).await?;
+        // The vault's directories whose repomd.xml is still unknown are looked for at the
+        // first scan and then every few hours (the vault's content is frozen: one found stays).
+        use std::sync::atomic::Ordering;
+        let last = self.vault_scanned_at.load(Ordering::Relaxed);
+        let vault = last == 0 || at - last >= VAULT_RESCAN_SECS;
+        let report =
+            upstream::scan(&self.store, &catalog, &master, &self.client, at, vault).await?;
+        if vault {
+            self.vault_scanned_at.store(at.max(1), Ordering::Relaxed);
+        }
         for (path, problem) in &report.errors {
             tracing::warn!(directory = %path, %problem, "master repomd.xml unreadable");
         }
+        if report.vault_missing > 0 {
+            tracing::info!(
+                found = report.vault_found,
+                missing = report.vault_missing,
+                "vault directories whose repomd.xml could not be read (looked for again in a few hours)"
+            );
+        }
+        // The master's age per directory mirrors carry (not the vault's, frozen long ago).
+        let mirrored: HashSet<&str> = catalog.mirrored().map(|(_, d)| d.path.as_str()).collect();
         let paths: HashMap<i64, String> = self
             .store
             .directory_ids()
             .await?
             .into_iter()
+            .filter(|(p, _)| mirrored.contains(p.as_str()))
             .map(|(p, id)| (id, p))
             .collect();
         self.metrics.upstream(
@@ -261,3 +283,6 @@ impl Checker {
 /// At most this many earlier runs are read for the 70% rule's sample (a tick a minute over a
 /// 15-minute window is 15).
 const RECENT_RUNS: i64 = 100;
+
+/// The vault's directories not found yet are looked for again after this long.
+const VAULT_RESCAN_SECS: i64 = 6 * 3600;

@@ -20,6 +20,8 @@ pub struct MasterConfig {
     pub url: String,
     /// Base of each optional module's tree (`kitten = "https://.../almalinux-kitten/"`).
     pub modules: BTreeMap<String, String>,
+    /// Where the vault is read (a folder or URL); the catalog's `vault_url` when empty.
+    pub vault: String,
 }
 
 /// Where a tree is read from.
@@ -85,11 +87,17 @@ impl Source {
 pub struct Master {
     pub root: Source,
     pub modules: BTreeMap<String, Source>,
+    /// `[master] vault`, when set.
+    pub vault: Option<Source>,
 }
 
 impl Master {
     pub fn from_config(config: &MasterConfig) -> crate::Result<Master> {
         Ok(Master {
+            vault: match config.vault.as_str() {
+                "" => None,
+                text => Some(Source::parse(text)?),
+            },
             root: Source::parse(&config.url)?,
             modules: config
                 .modules
@@ -99,8 +107,13 @@ impl Master {
         })
     }
 
-    fn source(&self, module: Option<&str>) -> Result<&Source, String> {
-        match module {
+    fn source(&self, d: &shared::catalog::Directory) -> Result<&Source, String> {
+        if d.vault {
+            return self.vault.as_ref().ok_or_else(|| {
+                "no vault configured ([master] vault or the catalog's vault_url)".into()
+            });
+        }
+        match d.module.as_deref() {
             None => Ok(&self.root),
             Some(m) => self
                 .modules
@@ -119,22 +132,45 @@ pub struct ScanReport {
     pub errors: Vec<(String, String)>,
     /// The master's `TIME` file, when it has one.
     pub master_time: Option<i64>,
+    /// Vault directories looked for this scan: found, and not found (not counted as errors:
+    /// an old release may lack a repo the current one has).
+    pub vault_found: usize,
+    pub vault_missing: usize,
 }
 
-/// Scans every directory mirrors carry and records new versions as first seen at `now`.
+/// Scans every directory mirrors carry and records new versions as first seen at `now`;
+/// with `vault`, also the vault releases' directories whose repomd.xml is not known yet.
 pub async fn scan(
     store: &Store,
     catalog: &Catalog,
     master: &Master,
     client: &HttpClient,
     now: i64,
+    vault: bool,
 ) -> crate::Result<ScanReport> {
     let ids = store.directory_ids().await?;
-    let master = Arc::new(master.clone());
+    let mut master = master.clone();
+    if master.vault.is_none() {
+        master.vault = catalog
+            .spec
+            .vault_url
+            .as_deref()
+            .and_then(|u| Source::parse(u).ok());
+    }
+    let master = Arc::new(master);
+    let known: std::collections::HashSet<i64> = if vault {
+        store.repomd_history().await?.into_keys().collect()
+    } else {
+        Default::default()
+    };
     let mut report = ScanReport::default();
     let mut jobs = JoinSet::new();
     let limit = Arc::new(tokio::sync::Semaphore::new(16));
-    for (_, d) in catalog.mirrored() {
+    let wanted = catalog.directories.iter().filter(|d| {
+        !d.vault_only
+            || (vault && d.vault && ids.get(&d.path).is_some_and(|id| !known.contains(id)))
+    });
+    for d in wanted {
         let Some(&id) = ids.get(&d.path) else {
             continue;
         };
@@ -143,18 +179,19 @@ pub async fn scan(
         jobs.spawn(async move {
             let _permit = limit.acquire_owned().await;
             let result = async {
-                let source = master.source(d.module.as_deref())?;
+                let source = master.source(&d)?;
+                // The vault holds each release under its name, as the master does.
                 let bytes = source
                     .read(&client, &format!("{}/repodata/repomd.xml", d.path))
                     .await?;
                 repomd::describe(&bytes, now)
             }
             .await;
-            (id, d.path, result)
+            (id, d.path, d.vault, result)
         });
     }
     while let Some(joined) = jobs.join_next().await {
-        let (id, path, result) = joined.map_err(|e| {
+        let (id, path, in_vault, result) = joined.map_err(|e| {
             if e.is_panic() {
                 crate::Error::panicked("the master", e.into_panic())
             } else {
@@ -163,10 +200,12 @@ pub async fn scan(
         })?;
         match result {
             Ok(version) => {
+                report.vault_found += usize::from(in_vault);
                 if store.record_repomd(id, &version).await? {
                     report.new_versions.push(path);
                 }
             }
+            Err(_) if in_vault => report.vault_missing += 1,
             Err(problem) => report.errors.push((path, problem)),
         }
     }

@@ -69,7 +69,8 @@ fn example_registry_and_catalog_to_a_snapshot_the_server_loads() {
         &example("catalog.toml").display().to_string(),
     ]);
     assert!(
-        catalog.contains("ExampleLinux: 22 directories, 19 on mirrors"),
+        catalog
+            .contains("ExampleLinux: 22 directories, 19 on mirrors; 17 more of 2 vault releases"),
         "{catalog}"
     );
     let import = env.ok(&[
@@ -153,7 +154,8 @@ fn the_real_registry_imports_with_its_report_and_syncs() {
         &toml,
     ]);
     assert!(
-        catalog.contains("AlmaLinux: 344 directories, 151 on mirrors"),
+        catalog
+            .contains("AlmaLinux: 344 directories, 151 on mirrors; 1417 more of 32 vault releases"),
         "{catalog}"
     );
     assert!(
@@ -163,7 +165,7 @@ fn the_real_registry_imports_with_its_report_and_syncs() {
     // The written TOML loads to the same catalog.
     assert!(env
         .ok(&["catalog", "load", &toml])
-        .contains("AlmaLinux: 344 directories, 151 on mirrors"));
+        .contains("AlmaLinux: 344 directories, 151 on mirrors; 1417 more of 32 vault releases"));
 
     let report = env.ok(&["import-registry", &dir.display().to_string()]);
     assert!(

@@ -76,6 +76,7 @@ impl Net {
         };
         config.master.url = sim.master_url();
         config.master.modules = sim.master_module_urls();
+        config.master.vault = sim.vault_url();
         config.http = HttpConfig {
             connect_to: sim
                 .routes()
@@ -997,4 +998,36 @@ async fn a_subnets_url_is_fetched_kept_when_it_fails_and_its_changes_recorded() 
             vec!["2001:db8:5::/48".to_string()]
         )
     );
+}
+
+/// The vault releases' repomd.xml are read from the vault, so that a metalink for a vault
+/// release carries their checksums.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vault_releases_repomd_is_read_once_found() {
+    let net = Net::start(
+        &[("m.sim.test", Behavior::Current, Families::V4)],
+        Mix::AllCurrent,
+    )
+    .await;
+    let report = net.checker.scan(shared::time::now()).await.unwrap();
+    let vault_dirs = net.catalog.directories.iter().filter(|d| d.vault).count();
+    assert_eq!(
+        (report.vault_found, report.vault_missing),
+        (vault_dirs, 0),
+        "{report:?}"
+    );
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    net.checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    let snap = net.snapshot();
+    let at = snap
+        .catalog
+        .directory_index("9.7/BaseOS/x86_64/os")
+        .unwrap();
+    assert_eq!(snap.directories[at].versions.len(), 1);
+    // Found once, not looked for again (the vault is frozen).
+    let again = net.checker.scan(shared::time::now()).await.unwrap();
+    assert_eq!((again.vault_found, again.vault_missing), (0, 0));
 }

@@ -60,6 +60,7 @@ pub struct Serve {
 pub fn checker_settings(sim: &Sim, ca_file: &std::path::Path) -> String {
     let mut out = String::from("[master]\n");
     out.push_str(&format!("url = {:?}\n", sim.master_url()));
+    out.push_str(&format!("vault = {:?}\n", sim.vault_url()));
     for (module, url) in sim.master_module_urls() {
         out.push_str(&format!("modules.{module} = {url:?}\n"));
     }

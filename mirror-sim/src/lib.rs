@@ -207,6 +207,12 @@ impl Sim {
             mirrors: sim_mirrors,
             by_host,
             directories,
+            vault: catalog
+                .directories
+                .iter()
+                .filter(|d| d.vault)
+                .map(|d| d.path.clone())
+                .collect(),
             version: std::sync::atomic::AtomicU32::new(options.initial_version.max(1)),
             published_at: std::sync::Mutex::new({
                 let now = shared::time::now();
@@ -262,6 +268,11 @@ impl Sim {
     /// The master tree's base URL.
     pub fn master_url(&self) -> String {
         format!("http://{MASTER_HOST}/")
+    }
+
+    /// The vault's base URL: the vault releases' directories at version 1.
+    pub fn vault_url(&self) -> String {
+        format!("http://{MASTER_HOST}/vault/")
     }
 
     /// Base URLs of the master's module trees.

@@ -41,6 +41,8 @@ pub struct State {
     pub by_host: HashMap<String, usize>,
     /// Catalog directories mirrors carry, by module ("" for the main tree).
     pub directories: HashMap<String, HashSet<String>>,
+    /// Vault releases' directories: served under `/vault/` at version 1, frozen.
+    pub vault: HashSet<String>,
     pub version: AtomicU32,
     /// When each version was published (index = version), for TIME files.
     pub published_at: std::sync::Mutex<Vec<i64>>,
@@ -270,6 +272,12 @@ fn master(state: &State, req: &Request<Incoming>, path: &str) -> Response<SimBod
         return text(StatusCode::OK, &format!("{}\n", state.published(version)));
     }
     let rest = path.trim_start_matches('/');
+    if let Some(dir) = rest.strip_prefix("vault/").and_then(split_repomd) {
+        if state.vault.contains(dir) {
+            return repomd_response(req, dir, 1, Behavior::Current, &state.master_stats);
+        }
+        return text(StatusCode::NOT_FOUND, "not found\n");
+    }
     // Module trees live under /<module>/.
     let (module, rest) = match rest.split_once('/') {
         Some((first, tail)) if state.directories.contains_key(first) && !first.is_empty() => {

@@ -51,7 +51,7 @@ fn steps<B>(
     };
     let (index, templated) = match resolve::resolve(loaded, form, &params)? {
         Target::Dir { index, templated } => (index, templated),
-        Target::Vault(url) => return vault(endpoint, &params, url),
+        Target::Vault { url, dir } => return vault(endpoint, loaded, &params, url, dir),
     };
     let client = place::place(state, &view, peer, req.headers(), &params)?;
     count_me(state, loaded, index, &params);
@@ -77,11 +77,23 @@ fn steps<B>(
     )
 }
 
-/// A release only the vault has: its URL, as a redirect, a one-line mirrorlist, or (dnf
-/// cannot take a metalink without hashes) a refusal naming the URL.
-fn vault(endpoint: Endpoint, params: &Params, url: String) -> Result<Response, Refusal> {
+/// A release only the vault has: its URL, as a redirect, a one-line mirrorlist, or a
+/// metalink listing the vault with the checksums of its repomd.xml, when the checker has read
+/// it (a metalink without them would let dnf take any copy); otherwise a refusal naming the
+/// URL.
+fn vault(
+    endpoint: Endpoint,
+    loaded: &Loaded,
+    params: &Params,
+    url: String,
+    dir: Option<usize>,
+) -> Result<Response, Refusal> {
     if params.redirect {
-        return Ok(respond::redirect(url));
+        let mut to = url;
+        if endpoint == Endpoint::Metalink {
+            to.push_str("repodata/repomd.xml");
+        }
+        return Ok(respond::redirect(to));
     }
     match endpoint {
         Endpoint::Mirrorlist => {
@@ -89,9 +101,29 @@ fn vault(endpoint: Endpoint, params: &Params, url: String) -> Result<Response, R
             render::mirrorlist("this release is in the vault", &[url.as_str()], &mut out);
             Ok(respond::text(StatusCode::OK, out))
         }
-        Endpoint::Metalink => Err(Refusal::not_found(format!(
-            "error: this release is only in the vault: use baseurl={url}"
-        ))),
+        Endpoint::Metalink => {
+            let Some(dir) = dir.filter(|d| !loaded.snapshot.directories[*d].versions.is_empty())
+            else {
+                return Err(Refusal::not_found(format!(
+                    "error: this release is only in the vault, and the checksums of its repomd.xml are not known yet: use baseurl={url}"
+                )));
+            };
+            let base = render::Text::new(&url);
+            let entry = render::UrlXml {
+                protocol: if url.starts_with("https:") {
+                    "https"
+                } else {
+                    "http"
+                },
+                country: "",
+                private: false,
+                base: [&base.xml, ""],
+            };
+            let files = &loaded.fragments.files[dir];
+            let mut out = String::with_capacity(600 + files.len());
+            render::metalink(files, &[entry], shared::time::now(), &mut out);
+            Ok(respond::metalink(StatusCode::OK, out))
+        }
     }
 }
 

@@ -31,7 +31,7 @@ pub fn load(cli: &Cli) -> Result<Snapshot> {
 /// One line saying what a snapshot holds.
 pub fn describe(snap: &Snapshot) -> String {
     format!(
-        "snapshot {} of {} by {}: {} mirrors ({} not served), {} directories ({} on mirrors), {} up-to-date mirror-directory pairs",
+        "snapshot {} of {} by {}: {} mirrors ({} not served), {} directories ({} on mirrors, {} of vault releases), {} up-to-date mirror-directory pairs",
         snap.serial,
         snap.catalog.spec.distribution,
         snap.generator,
@@ -39,6 +39,7 @@ pub fn describe(snap: &Snapshot) -> String {
         snap.mirrors.iter().filter(|m| m.refused.is_some()).count(),
         snap.directories.len(),
         snap.catalog.mirrored().count(),
+        snap.catalog.directories.iter().filter(|d| d.vault).count(),
         snap.up_to_date_pairs()
     )
 }

@@ -14,8 +14,9 @@ pub enum Target {
     /// A directory of the snapshot; `templated` when the arch was not given (path form), so
     /// URLs carry `$basearch` in its place.
     Dir { index: usize, templated: bool },
-    /// A release only the vault has: one URL.
-    Vault(String),
+    /// A release only the vault has: one URL, and the vault directory whose repomd.xml the
+    /// checker may have read (a metalink needs its checksums).
+    Vault { url: String, dir: Option<usize> },
 }
 
 /// How the request named its repo.
@@ -43,6 +44,8 @@ pub struct Routes {
     current: HashSet<String>,
     /// Vault release name → its base URL (ending in `/`).
     vault: HashMap<String, String>,
+    /// A vault release's directories: (release, repo, arch) → directory.
+    vault_dirs: HashMap<(String, String, String), usize>,
     /// Repo name → its path below a release, `{arch}` standing for the arch.
     repo_paths: HashMap<String, String>,
     /// Every valid `repo=...&arch=...` pair, one `# ` line each: the tail of a 404.
@@ -84,6 +87,13 @@ impl Routes {
                 _ => None,
             })
             .collect();
+        let vault_dirs = catalog
+            .directories
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.vault)
+            .map(|(i, d)| ((d.release.clone(), d.repo.clone(), d.arch.clone()), i))
+            .collect();
         let mut repo_paths = HashMap::new();
         for r in &catalog.spec.repos {
             repo_paths.entry(r.name.clone()).or_insert(r.path.clone());
@@ -96,6 +106,7 @@ impl Routes {
             repo_ids,
             current: current.into_keys().collect(),
             vault,
+            vault_dirs,
             repo_paths,
             listing,
         }
@@ -115,11 +126,17 @@ impl Routes {
         ))
     }
 
-    /// The vault URL of `repo` in vault release `release`.
-    fn vault_url(&self, release: &str, repo: &str, arch: &str) -> Option<String> {
+    /// The vault target of `repo` in vault release `release`.
+    fn vault_url(&self, release: &str, repo: &str, arch: &str) -> Option<Target> {
         let base = self.vault.get(release)?;
         let path = self.repo_paths.get(repo)?;
-        Some(format!("{base}{}/", path.replace("{arch}", arch)))
+        Some(Target::Vault {
+            url: format!("{base}{}/", path.replace("{arch}", arch)),
+            dir: self
+                .vault_dirs
+                .get(&(release.to_string(), repo.to_string(), arch.to_string()))
+                .copied(),
+        })
     }
 }
 
@@ -167,8 +184,8 @@ fn resolve_query(loaded: &Loaded, p: &Params) -> Result<Target, Refusal> {
     }
     // A vault release: `baseos-8.5`.
     for (i, _) in repo.match_indices('-') {
-        if let Some(url) = routes.vault_url(&repo[i + 1..], &repo[..i], arch) {
-            return Ok(Target::Vault(url));
+        if let Some(target) = routes.vault_url(&repo[i + 1..], &repo[..i], arch) {
+            return Ok(target);
         }
     }
     Err(routes.invalid_repo(&format!("repo={repo}&arch={arch}")))
@@ -207,7 +224,6 @@ fn resolve_path(
     if routes.vault.contains_key(release) {
         return routes
             .vault_url(release, repo, arch.unwrap_or("$basearch"))
-            .map(Target::Vault)
             .ok_or_else(|| {
                 routes.invalid_repo(&format!("repo {repo} in vault release {release}"))
             });

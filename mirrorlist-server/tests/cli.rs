@@ -66,7 +66,7 @@ fn loads_a_valid_snapshot_and_refuses_damaged_ones() {
     );
     assert!(
         text.contains(
-            "snapshot 5 of ExampleLinux by test: 10 mirrors (2 not served), 22 directories (19 on mirrors)"
+            "snapshot 5 of ExampleLinux by test: 10 mirrors (2 not served), 39 directories (19 on mirrors, 17 of vault releases)"
         ),
         "{text}"
     );

@@ -146,7 +146,9 @@ fn every_public_mirror_reaches_some_client_and_continents_are_ordered_by_distanc
     let dir = catalog
         .directories
         .iter()
-        .position(|d| d.release.starts_with("9.") && d.repo == "baseos" && d.arch == "x86_64")
+        .position(|d| {
+            !d.vault && d.release.starts_with("9.") && d.repo == "baseos" && d.arch == "x86_64"
+        })
         .expect("9's BaseOS for x86_64");
 
     let limits = Limits::default();

@@ -223,7 +223,7 @@ async fn query_endpoints_answer_as_the_table_says() {
             uri: "/metalink?repo=baseos-9.7&arch=x86_64",
             status: StatusCode::NOT_FOUND,
             head: METALINK,
-            has: &["only in the vault: use baseurl=https://vault.example.org/9.7/BaseOS/x86_64/os/"],
+            has: &["only in the vault, and the checksums of its repomd.xml are not known yet: use baseurl=https://vault.example.org/9.7/BaseOS/x86_64/os/"],
             lacks: &[],
             urls: Some(0),
         },
@@ -665,5 +665,44 @@ async fn clients_inside_a_cloud_get_its_mirrors_and_nobody_else_does() {
     assert!(
         metrics.contains("mirrorlist_answers_by_tier_total{tier=\"cloud\"} 3"),
         "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_vault_release_gets_a_metalink_when_its_checksums_are_known() {
+    let catalog = Catalog::load(&example("catalog.toml")).unwrap();
+    let mut input = shared::testing::all_current_input(catalog.clone(), vec![], |_| None);
+    let vault = catalog
+        .directory_index("9.7/BaseOS/x86_64/os")
+        .expect("the vault release's directory");
+    assert!(catalog.directories[vault].vault);
+    input.history.insert(vault as i64, vec![version(0x7)]);
+    let app = app_with(shared::snapshot::build(
+        &input,
+        4,
+        shared::time::now(),
+        "test",
+    ));
+    let (status, ctype, body) = get(&app, "/metalink?repo=baseos-9.7&arch=x86_64").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(ctype.starts_with(METALINK));
+    assert!(
+        body.contains(">https://vault.example.org/9.7/BaseOS/x86_64/os/repodata/repomd.xml</url>"),
+        "{body}"
+    );
+    assert!(body.contains(&"7".repeat(64)), "the vault's sha256: {body}");
+    assert_eq!(body.matches("<url ").count(), 1);
+    // Known for x86_64 only: aarch64 is refused, naming the URL to use.
+    let (status, _, body) = get(&app, "/metalink?repo=baseos-9.7&arch=aarch64").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        body.contains("checksums of its repomd.xml are not known yet: use baseurl=https://vault.example.org/9.7/BaseOS/aarch64/os/"),
+        "{body}"
+    );
+    let (status, location, _) = get(&app, "/metalink?repo=baseos-9.7&arch=x86_64&redirect=1").await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert_eq!(
+        location,
+        "location https://vault.example.org/9.7/BaseOS/x86_64/os/repodata/repomd.xml"
     );
 }

@@ -90,6 +90,10 @@ pub struct Directory {
     pub arch: String,
     pub module: Option<String>,
     pub vault_only: bool,
+    /// A directory of a vault release (`9.4/BaseOS/x86_64/os`): on the vault only, whose
+    /// repomd.xml the checker reads there so that a metalink for it carries checksums.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vault: bool,
 }
 
 /// A validated catalog with its directories expanded. Directory indexes are stable for a
@@ -266,8 +270,38 @@ impl Catalog {
                         arch: arch.to_string(),
                         module: release.module.clone(),
                         vault_only: repo.vault_only,
+                        vault: false,
                     });
                 }
+            }
+        }
+        // Each vault release has the mirrored repos and arches of the current release of its
+        // major (`9.4`, `9.4-beta` → `9.8`), each on the vault only.
+        for vault in &spec.vault_releases {
+            if !valid_segment(vault) {
+                return invalid(format!("vault release {vault:?} is not a directory name"));
+            }
+            let major = vault.split(['.', '-']).next().unwrap_or(vault);
+            let Some(current) = names.get(major) else {
+                continue;
+            };
+            let of_current: Vec<Directory> = directories
+                .iter()
+                .filter(|d| d.release == *current && d.module.is_none() && !d.vault_only)
+                .cloned()
+                .collect();
+            for d in of_current {
+                let path = format!("{vault}{}", &d.path[current.len()..]);
+                if seen.insert(path.clone(), d.repo.clone()).is_some() {
+                    continue;
+                }
+                directories.push(Directory {
+                    path,
+                    release: vault.clone(),
+                    vault_only: true,
+                    vault: true,
+                    ..d
+                });
             }
         }
         directories.sort_by(|a, b| a.path.cmp(&b.path));
@@ -345,6 +379,7 @@ impl Catalog {
         let mut ids: Vec<(String, String)> = self
             .directories
             .iter()
+            .filter(|d| !d.vault)
             .map(|d| {
                 let release = self
                     .spec

@@ -13,7 +13,29 @@ fn almalinux_config_expands_to_the_expected_directories() {
     // resilientstorage exist in every release; extras-common only in kitten).
     let mirrored: Vec<&str> = catalog.mirrored().map(|(_, d)| d.path.as_str()).collect();
     assert_eq!(mirrored.len(), 151);
-    assert_eq!(catalog.directories.len(), 151 + 193);
+    // The vault releases: 11 of 8 (44 each), 16 of 9 (43), 5 of 10 (49).
+    let vault: Vec<&Directory> = catalog.directories.iter().filter(|d| d.vault).collect();
+    assert_eq!(vault.len(), 11 * 44 + 16 * 43 + 5 * 49);
+    assert_eq!(catalog.directories.len(), 151 + 193 + vault.len());
+    let d = vault
+        .iter()
+        .find(|d| d.path == "9.4/BaseOS/x86_64/os")
+        .expect("9.4's BaseOS in the vault");
+    assert_eq!(
+        (d.release.as_str(), d.repo.as_str(), d.vault_only),
+        ("9.4", "baseos", true)
+    );
+    assert!(vault.iter().any(|d| d.path == "8.5/PowerTools/aarch64/os"));
+    assert!(vault
+        .iter()
+        .any(|d| d.path == "10.0-beta/AppStream/x86_64_v2/os"));
+    assert!(
+        catalog
+            .repo_ids()
+            .iter()
+            .all(|(id, _)| !id.ends_with("-9.4")),
+        "vault releases are not listed as repo ids"
+    );
     for path in [
         "8.10/BaseOS/x86_64/os",
         "8.10/PowerTools/aarch64/os",
