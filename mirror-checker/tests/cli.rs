@@ -94,6 +94,17 @@ fn example_registry_and_catalog_to_a_snapshot_the_server_loads() {
         "{again}"
     );
 
+    // An emergency expiry names directories by prefix, or all of them.
+    let expired = env.ok(&["expire-alternates", "9.8/BaseOS"]);
+    assert!(
+        expired.starts_with("expired the alternates of 3 directories"),
+        "{expired}"
+    );
+    let (_, err) = env.fails(&["expire-alternates", "9.8/NoSuchRepo"]);
+    assert!(err.contains("9.8/NoSuchRepo"), "{err}");
+    let (_, err) = env.fails(&["expire-alternates"]);
+    assert!(err.contains("or give --all"), "{err}");
+
     let snap = env.path("out/snapshot.bin");
     let published = env.ok(&["snapshot", "--out", &snap]);
     assert!(

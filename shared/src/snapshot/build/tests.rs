@@ -332,3 +332,91 @@ fn mirrors_are_placed_by_registry_then_address_then_centroid() {
     let nowhere = m("nowhere.example.org");
     assert_eq!((nowhere.country.as_deref(), nowhere.latitude), (None, None));
 }
+
+/// After `expire-alternates`, only mirrors with the newest version are served; a private
+/// mirror marked `checked: false` is served, unchecked, to its own networks only, while a
+/// checked one waits for its first check.
+#[test]
+fn expired_alternates_and_unchecked_private_mirrors() {
+    let catalog = Catalog::load(&example("catalog.toml")).unwrap();
+    let path = "9.8/BaseOS/x86_64/os";
+    let index = catalog.directory_index(path).unwrap();
+    let dir = index as i64;
+    let mk = |name: &str, private: bool, checked: bool| {
+        let mut m = Mirror::new(name, "S");
+        m.urls
+            .insert(Protocol::Https, format!("https://{name}/pub/"));
+        m.private = private;
+        m.checked = checked;
+        if private {
+            m.subnets = vec!["192.0.2.0/24".parse().unwrap()];
+        }
+        m
+    };
+    let mut input = crate::testing::all_current_input(catalog, vec![], |_| None);
+    input.mirrors = vec![
+        (1, mk("current.example.org", false, true)),
+        (2, mk("behind.example.org", false, true)),
+        (3, mk("firewalled.example.org", true, false)),
+        (4, mk("private.example.org", true, true)),
+    ];
+    input.history = HashMap::from([(dir, vec![v(4, NOW - H), v(3, NOW - 5 * H)])]);
+    input.checks = vec![
+        check(1, dir, Protocol::Https, Some(&format!("{:064x}", 4))).unwrap(),
+        check(2, dir, Protocol::Https, Some(&format!("{:064x}", 3))).unwrap(),
+    ];
+    input.health = [1, 2]
+        .into_iter()
+        .flat_map(|id| ["https", "ipv4", "ipv6"].map(|c| health(id, c, HealthState::Up)))
+        .collect();
+    let listed = |snap: &Snapshot| -> Vec<String> {
+        snap.directories[index]
+            .mirrors
+            .iter()
+            .map(|dm| snap.mirrors[dm.mirror as usize].name.clone())
+            .collect()
+    };
+    let snap = build(&input, 1, NOW, "test");
+    assert_eq!(
+        listed(&snap),
+        [
+            "current.example.org",
+            "behind.example.org",
+            "firewalled.example.org"
+        ]
+    );
+    let firewalled = snap
+        .mirrors
+        .iter()
+        .find(|m| m.name.starts_with("firewalled"))
+        .unwrap();
+    assert_eq!(
+        firewalled.audience,
+        Audience::OwnNetworks { checked: false }
+    );
+    let private = snap
+        .mirrors
+        .iter()
+        .find(|m| m.name.starts_with("private"))
+        .unwrap();
+    assert_eq!(private.refused, Some(NotServed::NotCheckedYet));
+
+    input.expired = HashMap::from([(dir, NOW - 60)]);
+    let snap = build(&input, 2, NOW, "test");
+    assert_eq!(
+        listed(&snap),
+        ["current.example.org", "firewalled.example.org"]
+    );
+    let refused = &snap.directories[index].refused;
+    assert_eq!(
+        refused.iter().map(|r| r.reason.clone()).collect::<Vec<_>>(),
+        vec![NotServed::Behind {
+            versions: 1,
+            for_secs: H
+        }]
+    );
+    assert_eq!(
+        refused[0].reason.to_string(),
+        "behind by 1 version for 60 min, beyond the alternates"
+    );
+}
