@@ -34,10 +34,12 @@ pub struct Cli {
     /// provider's mirrors for their region first. Reloaded when a file changes.
     #[arg(long, env = "MIRRORLIST_CLOUD_RANGES", value_delimiter = ',', value_parser = crate::cloud::parse_arg)]
     pub cloud_ranges: Vec<(String, PathBuf)>,
-    /// Proxies whose X-Forwarded-For, Forwarded and CF-Connecting-IP headers are believed
-    /// (CIDRs, comma separated). Nobody's by default.
-    #[arg(long, env = "MIRRORLIST_TRUSTED_PROXIES", value_delimiter = ',')]
-    pub trusted_proxy: Vec<ipnet::IpNet>,
+    /// Proxies whose word is taken for the client's address, as NET[=HEADER] (comma
+    /// separated): a CIDR or an address, and the one header that proxy sets:
+    /// x-forwarded-for (the default), forwarded, cf-connecting-ip or x-real-ip. Nobody's by
+    /// default.
+    #[arg(long, env = "MIRRORLIST_TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::proxy::parse_trusted)]
+    pub trusted_proxy: Vec<crate::proxy::TrustedProxy>,
     /// At most this many mirrors per answer.
     #[arg(long, env = "MIRRORLIST_CAP", default_value_t = 10)]
     pub cap: usize,

@@ -11,6 +11,7 @@ pub mod locate;
 pub mod metrics;
 pub mod parse;
 pub mod place;
+pub mod proxy;
 pub mod render;
 pub mod resolve;
 pub mod respond;

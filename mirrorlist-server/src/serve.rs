@@ -185,6 +185,12 @@ async fn refresh(state: AppState, cli: Cli, cancel: CancellationToken) {
 
 /// Serves until SIGINT or SIGTERM, then drains for at most 10 s.
 pub async fn serve(cli: Cli) -> Result<()> {
+    for p in cli.trusted_proxy.iter().filter(|p| p.net.prefix_len() == 0) {
+        tracing::warn!(
+            proxy = %p.net,
+            "--trusted-proxy trusts every peer: any client can choose the address it is placed by"
+        );
+    }
     let state = AppState::new(settings(&cli));
     let loaded = load_snapshot(&cli.snapshot, state.located())?;
     tracing::info!("{}", crate::describe(&loaded.snapshot));

@@ -46,8 +46,8 @@ pub struct View {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub limits: Limits,
-    /// Believe `X-Forwarded-For`, `Forwarded` and `CF-Connecting-IP` only from these peers.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Whose forwarding header is believed, and which header each sets.
+    pub trusted_proxies: Vec<crate::proxy::TrustedProxy>,
     /// Honour `ip=` (for debugging); off by default, since it lets anyone choose mirrors.
     pub allow_ip_param: bool,
     /// `/readyz` fails when the snapshot is older than this.
