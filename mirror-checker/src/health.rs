@@ -69,6 +69,11 @@ pub fn step(
         same => same,
     };
     let changed = next != state;
+    // A verdict quotes what a mirror sent: bounded and escaped before it is stored.
+    let verdict = &Verdict {
+        ok: verdict.ok,
+        reason: shared::text::reason(&verdict.reason),
+    };
     let reason = if changed || !verdict.ok || state == HealthState::Down {
         match (state, next, verdict.ok) {
             // Still down while recovering: say how far along.

@@ -1031,3 +1031,69 @@ async fn the_vault_releases_repomd_is_read_once_found() {
     let again = net.checker.scan(shared::time::now()).await.unwrap();
     assert_eq!((again.vault_found, again.vault_missing), (0, 0));
 }
+
+/// What a mirror sends reaches reasons bounded and with its control characters escaped: a
+/// terminal escape sequence, a 900 kB element name and a NUL were stored raw before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_from_a_mirror_is_bounded_and_escaped_where_it_enters() {
+    let net = Net::start(
+        &[("good.sim.test", Behavior::Current, Families::V4)],
+        Mix::AllCurrent,
+    )
+    .await;
+    let body = format!(
+        "<?xml version=\"1.0\"?><repomd><a\u{1b}]0;owned\u{7}\u{1b}[2J{}\u{0}></b></repomd>",
+        "x".repeat(900_000)
+    );
+    let app = axum::Router::new().fallback(move || {
+        let body = body.clone();
+        async move { (http::StatusCode::OK, body) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/pub/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut hostile = Mirror::new("hostile.sim.test", "Sim");
+    hostile.urls.insert(Protocol::Http, base);
+    let mut config = net.checker.config.clone();
+    config.http.max_body_bytes = 2 << 20;
+    let checker = Checker::new(config).await.unwrap();
+    checker
+        .store
+        .apply_registry(&[mirror("good.sim.test"), hostile], true)
+        .await
+        .unwrap();
+    checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    let clean = |what: &str, text: &str| {
+        assert!(
+            text.chars().count() <= 400,
+            "{what}: {} characters",
+            text.len()
+        );
+        assert!(
+            !text.chars().any(char::is_control),
+            "{what}: control characters in {text:?}"
+        );
+    };
+    let id = net.id("hostile.sim.test").await;
+    let checks = checker.store.load_checks().await.unwrap();
+    let errors: Vec<&String> = checks
+        .iter()
+        .filter(|c| c.mirror_id == id)
+        .filter_map(|c| c.error.as_ref())
+        .collect();
+    assert!(!errors.is_empty());
+    for e in errors {
+        clean("check", e);
+        assert!(e.contains("\\u{1b}"), "escaped, not dropped: {e}");
+    }
+    for h in checker.store.load_health().await.unwrap() {
+        clean("health", &h.reason);
+    }
+    let status = mirror_checker::status::render(&checker.store, "hostile.sim.test")
+        .await
+        .unwrap();
+    assert!(!status.contains('\u{1b}') && !status.contains('\0'));
+}

@@ -14,5 +14,6 @@ pub mod registry;
 pub mod snapshot;
 pub mod telemetry;
 pub mod testing;
+pub mod text;
 pub mod time;
 pub mod yaml;

@@ -136,6 +136,11 @@ pub(super) async fn fetch_plain(
     .await
 }
 
+/// An ETag or Last-Modified worth keeping to send back: short, visible ASCII.
+fn validator(value: Option<String>) -> Option<String> {
+    value.filter(|v| v.len() <= 256 && v.bytes().all(|b| (0x20..0x7f).contains(&b)))
+}
+
 pub(super) struct Task {
     pub directory_id: i64,
     pub protocol: Protocol,
@@ -204,7 +209,7 @@ async fn check_one(ctx: &Ctx, task: &Task) -> CheckRecord {
         Err(e) if e.is_transport() => {
             ctx.breaker.failures[s].fetch_add(1, Ordering::Relaxed);
             if let Ok(mut last) = ctx.breaker.last.lock() {
-                last[s] = Some(e.to_string());
+                last[s] = Some(shared::text::reason(&e.to_string()));
             }
         }
         _ => ctx.breaker.failures[s].store(0, Ordering::Relaxed),
@@ -231,9 +236,8 @@ async fn check_one(ctx: &Ctx, task: &Task) -> CheckRecord {
                 ctx.counters.not_modified.fetch_add(1, Ordering::Relaxed);
                 let timestamp = previous.and_then(|p| p.timestamp);
                 let mut r = found(ctx, task, history, sha, timestamp, 304);
-                r.etag = f.etag.or_else(|| previous.and_then(|p| p.etag.clone()));
-                r.last_modified = f
-                    .last_modified
+                r.etag = validator(f.etag).or_else(|| previous.and_then(|p| p.etag.clone()));
+                r.last_modified = validator(f.last_modified)
                     .or_else(|| previous.and_then(|p| p.last_modified.clone()));
                 r
             }
@@ -261,8 +265,8 @@ async fn check_one(ctx: &Ctx, task: &Task) -> CheckRecord {
                 let sha = crate::repomd::sha256_hex(&f.body);
                 let mut r = found(ctx, task, history, sha, Some(timestamp), 200);
                 r.bytes = f.body.len() as i64;
-                r.etag = f.etag;
-                r.last_modified = f.last_modified;
+                r.etag = validator(f.etag);
+                r.last_modified = validator(f.last_modified);
                 r
             }
         },
@@ -532,7 +536,8 @@ fn record(
         etag: None,
         last_modified: None,
         checked_at: now,
-        error,
+        // Where a mirror's text enters the store: bounded, control characters escaped.
+        error: error.map(|e| shared::text::reason(&e)),
         timestamp_seen: None,
         good_sha256: None,
         good_at: None,

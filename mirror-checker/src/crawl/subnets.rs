@@ -21,11 +21,11 @@ pub(super) async fn fetch(
     let url = Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
     let f = fetch_plain(client, &url, config)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| shared::text::reason(&e.to_string()))?;
     if f.status != 200 {
         return Err(format!("HTTP {}", f.status));
     }
-    parse(&f.body)
+    parse(&f.body).map_err(|e| shared::text::reason(&e))
 }
 
 /// A JSON list of networks (`"192.0.2.0/24"`, or a bare address for one host).
