@@ -205,7 +205,8 @@ impl World {
             format!(
                 "database = \"sqlite://{d}/checker.db\"\nsnapshot_path = \"{d}/snapshot.bin\"\n\n\
                  [master]\nurl = \"http://127.0.0.1:{m}/\"\n\n\
-                 [http]\nconnect_timeout = \"1s\"\nfirst_byte_timeout = \"2s\"\ntotal_timeout = \"3s\"\n\n\
+                 [http]\nconnect_timeout = \"1s\"\nfirst_byte_timeout = \"2s\"\ntotal_timeout = \"3s\"\n\
+                 allow_internal = [\"127.0.0.0/8\"]\n\n\
                  [crawl]\nretries = 0\n",
                 d = dir.display(),
                 m = sites[0].port

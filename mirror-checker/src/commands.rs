@@ -18,7 +18,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Registry {
             command: RegistryCommand::Check { dir, json },
         } => {
-            let report = read_registry(&dir)?;
+            let report = read_registry(&dir, &config.registry_rules())?;
             if json {
                 println!("{}", serde_json::json!({ "files": report.files }));
             } else {
@@ -136,9 +136,9 @@ pub async fn shutdown_signal() {
     ctrl_c.await.ok();
 }
 
-fn read_registry(dir: &Path) -> Result<registry::ImportReport> {
-    let report =
-        registry::import_dir(dir).map_err(Error::io("cannot read the registry folder", dir))?;
+fn read_registry(dir: &Path, rules: &registry::Rules) -> Result<registry::ImportReport> {
+    let report = registry::import_dir_with(dir, rules)
+        .map_err(Error::io("cannot read the registry folder", dir))?;
     if report.files.is_empty() {
         return Err(Error::Usage(format!(
             "{} holds no .yml registry files",
@@ -186,7 +186,7 @@ async fn expire_alternates(config: &Config, dirs: &[String], all: bool) -> Resul
 }
 
 async fn import_registry(config: &Config, dir: &Path, sync: bool, json: bool) -> Result<()> {
-    let report = read_registry(dir)?;
+    let report = read_registry(dir, &config.registry_rules())?;
     let store = config.open_store().await?;
     let outcome = store.apply_registry(&report.mirrors, sync).await?;
     if json {

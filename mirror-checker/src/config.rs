@@ -24,6 +24,38 @@ pub struct Config {
     pub crawl: CrawlConfig,
     pub health: Thresholds,
     pub daemon: DaemonConfig,
+    pub registry: RegistryConfig,
+}
+
+/// What a registry file may say beyond its format.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// A private or monopoly mirror's IPv4 networks may be no wider than this prefix.
+    pub min_prefix_v4: u8,
+    /// The same for IPv6.
+    pub min_prefix_v6: u8,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        let rules = shared::registry::Rules::default();
+        RegistryConfig {
+            min_prefix_v4: rules.min_prefix_v4,
+            min_prefix_v6: rules.min_prefix_v6,
+        }
+    }
+}
+
+impl Config {
+    /// The registry's rules: these prefixes, and `[http] allow_internal` for mirror URLs.
+    pub fn registry_rules(&self) -> shared::registry::Rules {
+        shared::registry::Rules {
+            min_prefix_v4: self.registry.min_prefix_v4,
+            min_prefix_v6: self.registry.min_prefix_v6,
+            allow_internal: self.http.allow_internal.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -86,6 +118,7 @@ impl Default for Config {
             crawl: CrawlConfig::default(),
             health: Thresholds::default(),
             daemon: DaemonConfig::default(),
+            registry: RegistryConfig::default(),
         }
     }
 }

@@ -55,6 +55,9 @@ pub struct HttpConfig {
     pub max_body_bytes: u64,
     pub max_redirects: u32,
     pub user_agent: String,
+    /// Internal addresses (loopback, private, link-local, ...) the checker may connect to,
+    /// and registry URLs may name: none by default. A test network lists its own.
+    pub allow_internal: Vec<ipnet::IpNet>,
 }
 
 impl Default for HttpConfig {
@@ -68,6 +71,7 @@ impl Default for HttpConfig {
             max_body_bytes: 1 << 20,
             max_redirects: 5,
             user_agent: concat!("mirror-checker/", env!("CARGO_PKG_VERSION")).into(),
+            allow_internal: Vec::new(),
         }
     }
 }

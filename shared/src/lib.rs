@@ -10,6 +10,7 @@ pub mod duration;
 pub mod geo;
 pub mod geoip;
 pub mod model;
+pub mod net;
 pub mod registry;
 pub mod snapshot;
 pub mod telemetry;

@@ -76,8 +76,14 @@ impl ImportReport {
     }
 }
 
-/// Imports every `*.yml` / `*.yaml` file of a directory (not recursive), in name order.
+/// Imports every `*.yml` / `*.yaml` file of a directory (not recursive), in name order, under
+/// the default [`super::Rules`].
 pub fn import_dir(dir: &Path) -> std::io::Result<ImportReport> {
+    import_dir_with(dir, &super::Rules::default())
+}
+
+/// [`import_dir`] under `rules`.
+pub fn import_dir_with(dir: &Path, rules: &super::Rules) -> std::io::Result<ImportReport> {
     let mut paths: Vec<_> = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -91,7 +97,7 @@ pub fn import_dir(dir: &Path) -> std::io::Result<ImportReport> {
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        let (mut file_report, mirror) = import_file(&path, &file);
+        let (mut file_report, mirror) = import_file_with(&path, &file, rules);
         if let Some(mirror) = mirror {
             if let Some(first) = names.get(&mirror.name) {
                 file_report.outcome = FileOutcome::Rejected;
@@ -111,6 +117,14 @@ pub fn import_dir(dir: &Path) -> std::io::Result<ImportReport> {
 
 /// Reads and judges one file. `shown` is how the file is named in messages.
 pub fn import_file(path: &Path, shown: &str) -> (FileReport, Option<Mirror>) {
+    import_file_with(path, shown, &super::Rules::default())
+}
+
+fn import_file_with(
+    path: &Path,
+    shown: &str,
+    rules: &super::Rules,
+) -> (FileReport, Option<Mirror>) {
     let reject = |message: String| {
         (
             FileReport {
@@ -122,6 +136,14 @@ pub fn import_file(path: &Path, shown: &str) -> (FileReport, Option<Mirror>) {
             None,
         )
     };
+    // Opening a FIFO or a device could block forever: regular files only.
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => {
+            return reject("not a regular file (a FIFO, a device or a folder); skipped".into())
+        }
+        Err(e) => return reject(format!("cannot read the file: {e}")),
+    }
     let mut bytes = Vec::new();
     let read =
         std::fs::File::open(path).and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes));
@@ -137,16 +159,23 @@ pub fn import_file(path: &Path, shown: &str) -> (FileReport, Option<Mirror>) {
     let Ok(text) = String::from_utf8(bytes) else {
         return reject("the file is not UTF-8 text".into());
     };
-    let (report, mut mirror) = judge(&text, shown);
+    let (report, mut mirror) = judge_with(&text, shown, rules);
     if let Some(m) = &mut mirror {
         m.source_file = path.file_name().map(|n| n.to_string_lossy().into_owned());
     }
     (report, mirror)
 }
 
-/// Judges the text of one registry file.
+/// Judges the text of one registry file under the default [`super::Rules`].
+#[cfg(test)]
 pub fn judge(text: &str, shown: &str) -> (FileReport, Option<Mirror>) {
+    judge_with(text, shown, &super::Rules::default())
+}
+
+/// Judges the text of one registry file under `rules`.
+pub fn judge_with(text: &str, shown: &str, rules: &super::Rules) -> (FileReport, Option<Mirror>) {
     let mut j = Judge {
+        rules,
         shown,
         errors: Vec::new(),
         warnings: Vec::new(),

@@ -45,6 +45,7 @@ const KNOWN_KEYS: &[&str] = &[
 ];
 
 pub(super) struct Judge<'a> {
+    pub(super) rules: &'a super::Rules,
     pub(super) shown: &'a str,
     pub(super) errors: Vec<String>,
     pub(super) warnings: Vec<String>,
@@ -289,6 +290,29 @@ impl Judge<'_> {
             );
         }
         let (subnets, subnets_url) = self.subnets(root.get("subnets"));
+        if private || monopoly {
+            // Such networks take every client in them, so none may be as wide as a region.
+            for (i, net) in subnets.iter().enumerate() {
+                let min = match net {
+                    IpNet::V4(_) => self.rules.min_prefix_v4,
+                    IpNet::V6(_) => self.rules.min_prefix_v6,
+                };
+                if net.prefix_len() < min {
+                    let field = format!("subnets[{i}]");
+                    let node = root.get("subnets").and_then(|n| match &n.value {
+                        Value::Seq(items) => items.get(i),
+                        _ => None,
+                    });
+                    self.error(
+                        node,
+                        &field,
+                        format!(
+                            "{net} is wider than /{min}: a private or monopoly mirror takes every client in its networks"
+                        ),
+                    );
+                }
+            }
+        }
         if monopoly && !private {
             self.warn(root.get("monopoly"), "monopoly", "set without private: true; clients that match get this mirror alone, others may still get it");
         }

@@ -7,7 +7,32 @@ mod import;
 mod judge;
 
 pub use export::{export_dir, mirror_to_yaml};
-pub use import::{import_dir, import_file, FileOutcome, FileReport, ImportReport, MAX_FILE_BYTES};
+pub use import::{
+    import_dir, import_dir_with, import_file, judge_with, FileOutcome, FileReport, ImportReport,
+    MAX_FILE_BYTES,
+};
+
+/// What the import allows beyond the format: how wide a private or monopoly mirror's networks
+/// may be, and which internal addresses may be mirror URLs (a test network's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    /// A private or monopoly mirror's IPv4 networks may be no wider than this prefix.
+    pub min_prefix_v4: u8,
+    /// The same for IPv6.
+    pub min_prefix_v6: u8,
+    /// Internal addresses allowed in mirror URLs (none by default).
+    pub allow_internal: Vec<IpNet>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            min_prefix_v4: 8,
+            min_prefix_v6: 19,
+            allow_internal: Vec::new(),
+        }
+    }
+}
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};

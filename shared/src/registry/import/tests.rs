@@ -386,3 +386,100 @@ fn unchecked_mirrors_must_be_private() {
     assert_eq!(report.outcome, FileOutcome::Rejected);
     assert!(report.messages.iter().any(|m| m.contains("checked: false")));
 }
+
+/// A private or monopoly mirror's networks take every client in them: one as wide as the
+/// Internet takes everyone. Seen accepted before: `monopoly: true` with `0.0.0.0/0` and
+/// `::/0`, and `private: true` with `0.0.0.0/0`.
+#[test]
+fn private_and_monopoly_networks_must_be_narrow() {
+    for (flags, subnets) in [
+        ("private: true\nmonopoly: true\n", "[0.0.0.0/0, ::/0]"),
+        ("private: true\n", "[0.0.0.0/0]"),
+        ("private: true\n", "[10.0.0.0/7]"),
+        ("private: true\n", "[2001::/16]"),
+    ] {
+        let (report, _) = judged(&format!("{}{flags}subnets: {subnets}\n", placed()));
+        assert_eq!(report.outcome, FileOutcome::Rejected, "{flags}{subnets}");
+        assert!(
+            report.messages.iter().any(|m| m.contains("wider than")),
+            "{:?}",
+            report.messages
+        );
+    }
+    let (report, _) = judged(&format!(
+        "{}private: true\nsubnets: [10.0.0.0/8, 2001:db8::/32]\n",
+        placed()
+    ));
+    assert_ne!(
+        report.outcome,
+        FileOutcome::Rejected,
+        "{:?}",
+        report.messages
+    );
+}
+
+/// A mirror URL at an internal address would have the checker probe the inside of its own
+/// network (and clients be sent there).
+#[test]
+fn internal_addresses_are_refused_as_mirror_urls() {
+    for host in [
+        "127.0.0.1",
+        "[::1]",
+        "10.1.2.3",
+        "169.254.169.254",
+        "[fd00::1]",
+        "192.168.1.1:8080",
+        "[::ffff:127.0.0.1]",
+    ] {
+        let text = placed().replace("m.example.org/pub", &format!("{host}/pub"));
+        assert!(text.contains(host), "{text}");
+        let (report, _) = judged(&text);
+        assert_eq!(report.outcome, FileOutcome::Rejected, "{host}");
+        assert!(
+            report
+                .messages
+                .iter()
+                .any(|m| m.contains("internal address")),
+            "{host}: {:?}",
+            report.messages
+        );
+    }
+    let rules = crate::registry::Rules {
+        allow_internal: vec!["127.0.0.0/8".parse().unwrap()],
+        ..Default::default()
+    };
+    let text = placed().replace("m.example.org/pub", "127.0.0.1:8080/pub");
+    let (report, _) = crate::registry::judge_with(&text, "m.yml", &rules);
+    assert_ne!(
+        report.outcome,
+        FileOutcome::Rejected,
+        "{:?}",
+        report.messages
+    );
+}
+
+/// A FIFO (or any file that is not a regular one) in the registry folder hung the import.
+#[test]
+fn a_fifo_in_the_registry_folder_is_skipped_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.yml"), placed()).unwrap();
+    let fifo = dir.path().join("b.yml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let path = dir.path().to_path_buf();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(import_dir(&path).unwrap()));
+    let report = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the import returns");
+    assert_eq!(report.mirrors.len(), 1);
+    let b = report.files.iter().find(|f| f.file == "b.yml").unwrap();
+    assert!(
+        b.messages.iter().any(|m| m.contains("not a regular file")),
+        "{:?}",
+        b.messages
+    );
+}

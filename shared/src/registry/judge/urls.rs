@@ -141,6 +141,23 @@ impl Judge<'_> {
                 return None;
             }
         }
+        let literal = match url.host() {
+            Some(url::Host::Ipv4(a)) => Some(std::net::IpAddr::V4(a)),
+            Some(url::Host::Ipv6(a)) => Some(std::net::IpAddr::V6(a)),
+            _ => None,
+        };
+        if let Some(ip) =
+            literal.filter(|ip| crate::net::is_forbidden(*ip, &self.rules.allow_internal))
+        {
+            self.error(
+                Some(node),
+                field,
+                format!(
+                    "{raw:?} is at an internal address ({ip}: loopback, private, link-local or reserved); a mirror must be reachable on the Internet"
+                ),
+            );
+            return None;
+        }
         let mut s = url.to_string();
         if !s.ends_with('/') {
             s.push('/');
