@@ -99,6 +99,9 @@ pub enum FetchError {
     BadRedirect(String),
     #[error("HTTP error: {0}")]
     Protocol(String),
+    /// The host resolves (or a redirect leads) to an internal address only.
+    #[error("not connected: {0}")]
+    Forbidden(String),
 }
 
 impl FetchError {
@@ -179,6 +182,7 @@ impl HttpClient {
                 tls: tls.clone(),
                 family,
                 connect_timeout: config.connect_timeout.into(),
+                allow_internal: Arc::new(config.allow_internal.clone()),
             };
             Client::builder(TokioExecutor::new())
                 // A crawl is done with a mirror quickly; idle connections only cost memory. The

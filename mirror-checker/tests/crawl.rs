@@ -934,6 +934,9 @@ async fn a_subnets_url_is_fetched_kept_when_it_fails_and_its_changes_recorded() 
     let mut m = mirror("campus.sim.test");
     m.subnets_url = Some(url.clone());
     net.checker.store.apply_registry(&[m], true).await.unwrap();
+    let mut config = net.checker.config.clone();
+    config.http.allow_internal = vec!["127.0.0.0/8".parse().unwrap()];
+    let checker = Checker::new(config).await.unwrap();
     let id = net.id("campus.sim.test").await;
     let nets = |snap: &snapshot::Snapshot| {
         snap.mirrors
@@ -946,14 +949,14 @@ async fn a_subnets_url_is_fetched_kept_when_it_fails_and_its_changes_recorded() 
             .collect::<Vec<_>>()
     };
 
-    net.checker
+    checker
         .crawl(None, &CancellationToken::new())
         .await
         .unwrap();
     assert_eq!(nets(&net.snapshot()), ["192.0.2.0/24", "2001:db8:5::/48"]);
 
     *served.lock().unwrap() = (500, "oops".into());
-    net.checker
+    checker
         .crawl(None, &CancellationToken::new())
         .await
         .unwrap();
@@ -962,7 +965,7 @@ async fn a_subnets_url_is_fetched_kept_when_it_fails_and_its_changes_recorded() 
         ["192.0.2.0/24", "2001:db8:5::/48"],
         "the last good list is kept"
     );
-    let status = mirror_checker::status::render(&net.checker.store, "campus.sim.test")
+    let status = mirror_checker::status::render(&checker.store, "campus.sim.test")
         .await
         .unwrap();
     assert!(
@@ -973,12 +976,12 @@ async fn a_subnets_url_is_fetched_kept_when_it_fails_and_its_changes_recorded() 
     );
 
     *served.lock().unwrap() = (200, r#"["192.0.2.0/24", "198.51.100.0/24"]"#.into());
-    net.checker
+    checker
         .crawl(None, &CancellationToken::new())
         .await
         .unwrap();
     assert_eq!(nets(&net.snapshot()), ["192.0.2.0/24", "198.51.100.0/24"]);
-    let changes = net.checker.store.subnet_changes(id, 10).await.unwrap();
+    let changes = checker.store.subnet_changes(id, 10).await.unwrap();
     let latest = &changes[0];
     assert_eq!(
         (
@@ -1056,6 +1059,7 @@ async fn text_from_a_mirror_is_bounded_and_escaped_where_it_enters() {
     hostile.urls.insert(Protocol::Http, base);
     let mut config = net.checker.config.clone();
     config.http.max_body_bytes = 2 << 20;
+    config.http.allow_internal = vec!["127.0.0.0/8".parse().unwrap()];
     let checker = Checker::new(config).await.unwrap();
     checker
         .store
@@ -1096,4 +1100,99 @@ async fn text_from_a_mirror_is_bounded_and_escaped_where_it_enters() {
         .await
         .unwrap();
     assert!(!status.contains('\u{1b}') && !status.contains('\0'));
+}
+
+/// The checker does not connect to internal addresses, named in a mirror's URL or reached
+/// by a redirect, unless `[http] allow_internal` lists them; addresses of static routes
+/// (the operator's own) are used as given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn internal_addresses_are_not_connected_to_unless_allowed() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let net = Net::start(
+        &[("good.sim.test", Behavior::Current, Families::V4)],
+        Mix::AllCurrent,
+    )
+    .await;
+    // An internal service that must never be reached.
+    let hits = Arc::new(AtomicUsize::new(0));
+    let inside = {
+        let hits = hits.clone();
+        axum::Router::new().fallback(move || {
+            hits.fetch_add(1, Ordering::SeqCst);
+            async { "secret" }
+        })
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let secret = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, inside).await });
+    // A mirror, reached through a static route, that redirects there.
+    let to = format!("http://{secret}/");
+    let redirector = axum::Router::new().fallback(move || {
+        let to = to.clone();
+        async move { (http::StatusCode::FOUND, [(http::header::LOCATION, to)]) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirect_at = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, redirector).await });
+
+    let mut config = net.checker.config.clone();
+    config.http.connect_to.push(ConnectTo {
+        host: "redirects.sim.test".into(),
+        port: 80,
+        addrs: vec![redirect_at],
+    });
+    let checker = Checker::new(config.clone()).await.unwrap();
+    let mut direct = Mirror::new("direct.sim.test", "Sim");
+    direct
+        .urls
+        .insert(Protocol::Http, format!("http://{secret}/pub/"));
+    let mut decimal = Mirror::new("decimal.sim.test", "Sim");
+    decimal.urls.insert(
+        Protocol::Http,
+        format!(
+            "http://{}:{}/pub/",
+            u32::from(std::net::Ipv4Addr::new(127, 0, 0, 2)),
+            secret.port()
+        ),
+    );
+    let mut redirects = Mirror::new("redirects.sim.test", "Sim");
+    redirects
+        .urls
+        .insert(Protocol::Http, "http://redirects.sim.test/pub/".into());
+    checker
+        .store
+        .apply_registry(&[mirror("good.sim.test"), direct, decimal, redirects], true)
+        .await
+        .unwrap();
+    checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "the internal service was reached"
+    );
+    let checks = checker.store.load_checks().await.unwrap();
+    for name in ["direct.sim.test", "decimal.sim.test", "redirects.sim.test"] {
+        let id = net.id(name).await;
+        let errors: Vec<&str> = checks
+            .iter()
+            .filter(|c| c.mirror_id == id)
+            .filter_map(|c| c.error.as_deref())
+            .collect();
+        assert!(
+            !errors.is_empty() && errors.iter().all(|e| e.contains("internal address")),
+            "{name}: {errors:?}"
+        );
+    }
+    // Allowed, the same mirror is reached.
+    config.http.allow_internal = vec!["127.0.0.2/32".parse().unwrap()];
+    let allowed = Checker::new(config).await.unwrap();
+    allowed
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(hits.load(Ordering::SeqCst) > 0);
 }

@@ -25,6 +25,13 @@ impl Routes {
         routes
     }
 
+    /// Whether `host:port` has a static route: the operator's own, used as given.
+    pub(super) fn is_static(&self, host: &str, port: u16) -> bool {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        self.exact.contains_key(&(host.to_ascii_lowercase(), port))
+            || (host.parse::<std::net::IpAddr>().is_err() && self.any_host.contains_key(&port))
+    }
+
     pub(super) async fn resolve(
         &self,
         host: &str,
@@ -80,6 +87,8 @@ pub(super) struct Connector {
     pub(super) tls: tokio_rustls::TlsConnector,
     pub(super) family: Family,
     pub(super) connect_timeout: Duration,
+    /// Internal addresses that may be connected to (`[http] allow_internal`).
+    pub(super) allow_internal: Arc<Vec<ipnet::IpNet>>,
 }
 
 /// A plain or TLS connection.
@@ -174,11 +183,26 @@ impl tower_service::Service<http::Uri> for Connector {
                 .to_string();
             let https = uri.scheme_str() == Some("https");
             let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-            let addrs = this
+            let mut addrs = this
                 .routes
                 .resolve(&host, port, this.family)
                 .await
                 .map_err(fail)?;
+            // Never the inside of the checker's own network, whatever a URL or a redirect
+            // names: the check is on the addresses connected to, after resolution.
+            if !this.routes.is_static(&host, port) {
+                let all = addrs.clone();
+                addrs.retain(|a| !shared::net::is_forbidden(a.ip(), &this.allow_internal));
+                if addrs.is_empty() {
+                    return Err(fail(FetchError::Forbidden(format!(
+                        "{host} is at an internal address ({}); allow it with [http] allow_internal",
+                        all.iter()
+                            .map(|a| a.ip().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))));
+                }
+            }
             let mut last = None;
             let mut tcp = None;
             for addr in addrs {
