@@ -40,6 +40,14 @@ pub struct Cli {
     /// default.
     #[arg(long, env = "MIRRORLIST_TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::proxy::parse_trusted)]
     pub trusted_proxy: Vec<crate::proxy::TrustedProxy>,
+    /// At most this many client connections; at the cap the oldest idle one is closed to
+    /// make room (the soft file-descriptor limit is raised to the hard one at start).
+    #[arg(long, env = "MIRRORLIST_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// A connection that has not sent a whole request head within this long is closed:
+    /// slow or unfinished headers, and keep-alive connections idle between requests.
+    #[arg(long, env = "MIRRORLIST_HEADER_READ_TIMEOUT", default_value = "10s")]
+    pub header_read_timeout: Human,
     /// At most this many mirrors per answer.
     #[arg(long, env = "MIRRORLIST_CAP", default_value_t = 10)]
     pub cap: usize,

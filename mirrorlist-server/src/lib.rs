@@ -5,6 +5,7 @@ pub mod answer;
 pub mod app;
 pub mod cli;
 pub mod cloud;
+pub mod conns;
 pub mod error;
 pub use shared::geoip;
 pub mod locate;

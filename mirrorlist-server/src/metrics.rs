@@ -21,6 +21,10 @@ pub struct Metrics {
     pub swap_seconds: prometheus::Gauge,
     pub geoip_loaded: IntGauge,
     pub asn_loaded: IntGauge,
+    pub connections_open: IntGauge,
+    pub connections_shed: IntCounter,
+    pub connections_refused: IntCounter,
+    pub accept_errors: IntCounter,
     /// Children of the vectors above that every request touches, looked up once.
     pub hot: Hot,
 }
@@ -95,6 +99,10 @@ impl Metrics {
             swap_seconds: reg(&r, prometheus::Gauge::new("mirrorlist_snapshot_load_seconds", "Time the last snapshot took to read, verify and index before it was swapped in.").unwrap()),
             geoip_loaded: reg(&r, IntGauge::new("mirrorlist_geoip_loaded", "1 when a GeoIP database is in use; 0 means answers are chosen without client locations.").unwrap()),
             asn_loaded: reg(&r, IntGauge::new("mirrorlist_asn_loaded", "1 when an ASN database is in use.").unwrap()),
+            connections_open: reg(&r, IntGauge::new("mirrorlist_connections_open", "Client connections open.").unwrap()),
+            connections_shed: reg(&r, IntCounter::new("mirrorlist_connections_shed_total", "Idle connections closed to make room at the connection cap (oldest first).").unwrap()),
+            connections_refused: reg(&r, IntCounter::new("mirrorlist_connections_refused_total", "Connections turned away at the cap with none idle to shed.").unwrap()),
+            accept_errors: reg(&r, IntCounter::new("mirrorlist_accept_errors_total", "Failed accepts (out of file descriptors and the like).").unwrap()),
             registry: r,
             hot,
         }

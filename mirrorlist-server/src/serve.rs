@@ -9,6 +9,8 @@ use crate::select::Limits;
 use crate::state::{AppState, Loaded, Settings};
 use axum::extract::ConnectInfo;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
 
@@ -185,6 +187,7 @@ async fn refresh(state: AppState, cli: Cli, cancel: CancellationToken) {
 
 /// Serves until SIGINT or SIGTERM, then drains for at most 10 s.
 pub async fn serve(cli: Cli) -> Result<()> {
+    raise_fd_limit();
     for p in cli.trusted_proxy.iter().filter(|p| p.net.prefix_len() == 0) {
         tracing::warn!(
             proxy = %p.net,
@@ -245,7 +248,9 @@ pub async fn serve(cli: Cli) -> Result<()> {
         listener.local_addr().map_err(listen_error)?
     );
     let app = crate::app::router(state.clone());
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let conns = Arc::new(crate::conns::Conns::default());
+    let header_timeout: Duration = cli.header_read_timeout.into();
+    let mut accept_log = RateLimited::default();
     let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
@@ -253,23 +258,40 @@ pub async fn serve(cli: Cli) -> Result<()> {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
-                    // Out of file descriptors and the like: say so, breathe, go on.
-                    tracing::warn!(error = %e, "cannot accept a connection");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    // Out of file descriptors and the like: say so (once a second at most),
+                    // breathe, go on.
+                    state.metrics().accept_errors.inc();
+                    if let Some(suppressed) = accept_log.ready() {
+                        tracing::warn!(error = %e, suppressed, "cannot accept a connection");
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }
             },
             _ = &mut stop => break,
         };
+        let Some((registered, shed)) = conns.admit(cli.max_connections) else {
+            state.metrics().connections_refused.inc();
+            drop(stream);
+            continue;
+        };
+        if shed {
+            state.metrics().connections_shed.inc();
+        }
+        state.metrics().connections_open.set(conns.len() as i64);
         let _ = stream.set_nodelay(true);
-        let (app, state) = (app.clone(), state.clone());
+        let (app, st) = (app.clone(), state.clone());
+        let this = registered.conn.clone();
         // Plain HTTP/1.1 (what dnf and load balancers speak), one task per connection.
         let service =
             hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                this.idle.store(false, Ordering::Relaxed);
+                let idle_again = IdleAgain(this.clone());
                 req.extensions_mut().insert(ConnectInfo(peer));
-                let direct = crate::app::direct(&state, &req);
+                let direct = crate::app::direct(&st, &req);
                 let app = app.clone();
                 async move {
+                    let _idle_again = idle_again;
                     match direct {
                         Some(response) => Ok(response),
                         None => {
@@ -278,19 +300,89 @@ pub async fn serve(cli: Cli) -> Result<()> {
                     }
                 }
             });
-        let conn = hyper::server::conn::http1::Builder::new()
-            .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-        tokio::spawn(graceful.watch(conn));
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            // A client that shuts its write side after the request still gets the answer.
+            .half_close(true);
+        let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let state = state.clone();
+        let conns_gauge = conns.clone();
+        tokio::spawn(async move {
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = registered.conn.close.notified() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(10), conn).await;
+                }
+            }
+            drop(registered);
+            state
+                .metrics()
+                .connections_open
+                .set(conns_gauge.len() as i64);
+        });
     }
     drop(listener);
     cancel.cancel();
+    conns.close_all();
     tokio::select! {
-        _ = graceful.shutdown() => {}
+        _ = conns.drained() => {}
         _ = tokio::time::sleep(Duration::from_secs(10)) => {
             tracing::warn!("requests still open after 10 s; stopping anyway");
         }
     }
     Ok(())
+}
+
+/// Marks a connection idle again when its request's answer is made.
+struct IdleAgain(Arc<crate::conns::Conn>);
+
+impl Drop for IdleAgain {
+    fn drop(&mut self) {
+        self.0.idle.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A warning at most once a second, saying how many were held back.
+#[derive(Default)]
+struct RateLimited {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl RateLimited {
+    fn ready(&mut self) -> Option<u64> {
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|at| now.duration_since(at) < Duration::from_secs(1))
+        {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
+    }
+}
+
+/// Raises the soft limit on open files to the hard one: each connection is a descriptor.
+pub fn raise_fd_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let lim = getrlimit(Resource::Nofile);
+    if let (Some(current), Some(max)) = (lim.current, lim.maximum) {
+        if current < max {
+            let raised = Rlimit {
+                current: Some(max),
+                maximum: Some(max),
+            };
+            if setrlimit(Resource::Nofile, raised).is_ok() {
+                tracing::debug!(from = current, to = max, "open files limit raised");
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -344,3 +344,122 @@ fn cloud_ranges_are_required_when_configured_and_reloaded_when_they_change() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Reads until the peer closes; `true` when it did within `limit`.
+fn closed_within(s: &mut std::net::TcpStream, limit: std::time::Duration) -> bool {
+    use std::io::Read;
+    s.set_read_timeout(Some(std::time::Duration::from_millis(100)))
+        .unwrap();
+    let deadline = std::time::Instant::now() + limit;
+    let mut buf = [0u8; 4096];
+    while std::time::Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+#[test]
+fn unfinished_slow_and_idle_connections_are_closed() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.bin");
+    snapshot::write_atomic(&example_snapshot(1), &path).unwrap();
+    let (mut child, addr) = start(&path, &["--header-read-timeout", "1s"], false);
+    let mut silent = std::net::TcpStream::connect(&addr).unwrap();
+    let mut unfinished = std::net::TcpStream::connect(&addr).unwrap();
+    unfinished
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let mut kept_alive = std::net::TcpStream::connect(&addr).unwrap();
+    kept_alive
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // A drip of one byte every 200 ms: each byte in time, the head never whole.
+    let mut drip = std::net::TcpStream::connect(&addr).unwrap();
+    let dripping = std::thread::spawn(move || {
+        for b in b"GET /healthz HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+            .iter()
+            .cycle()
+            .take(40)
+        {
+            if drip.write_all(&[*b]).is_err() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        closed_within(&mut drip, std::time::Duration::from_millis(100))
+    });
+    let limit = std::time::Duration::from_secs(5);
+    assert!(
+        closed_within(&mut silent, limit),
+        "a silent connection stayed open"
+    );
+    assert!(
+        closed_within(&mut unfinished, limit),
+        "unfinished headers stayed open"
+    );
+    assert!(
+        closed_within(&mut kept_alive, limit),
+        "an idle keep-alive stayed open"
+    );
+    assert!(dripping.join().unwrap(), "a 1-byte drip stayed open");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn at_the_connection_cap_the_oldest_idle_connections_make_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.bin");
+    snapshot::write_atomic(&example_snapshot(1), &path).unwrap();
+    let (mut child, addr) = start(&path, &["--max-connections", "50"], false);
+    let idle: Vec<std::net::TcpStream> = (0..80)
+        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .collect();
+    // Every connection over the cap shed an older idle one: a normal client is answered.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (status, body) = get(&addr, "/mirrorlist?repo=baseos-9&arch=x86_64").unwrap();
+    assert_eq!(status, 200, "{body}");
+    let shed = idle
+        .into_iter()
+        .take(31)
+        .filter(|s| {
+            closed_within(
+                &mut s.try_clone().unwrap(),
+                std::time::Duration::from_millis(300),
+            )
+        })
+        .count();
+    assert!(shed >= 30, "only {shed} of the 31 oldest were closed");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_request_whose_sender_shut_its_write_side_is_answered() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.bin");
+    snapshot::write_atomic(&example_snapshot(1), &path).unwrap();
+    let (mut child, addr) = start(&path, &[], false);
+    for n in 0..40 {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        s.write_all(b"GET /mirrorlist?repo=baseos-9&arch=x86_64 HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 200"), "try {n}: {answer:?}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
