@@ -15,7 +15,7 @@ use crate::select::NetblockIndex;
 use ipnet::IpNet;
 use serde_json::Value;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Where a client is in a cloud.
@@ -135,9 +135,11 @@ impl CloudRanges {
         let mut sets = Vec::new();
         for (provider, path) in files {
             let shown = path.display().to_string();
-            let bytes = read_regular(path).map_err(|source| CloudError::Read {
-                path: shown.clone(),
-                source,
+            let bytes = shared::fsread::read_regular(path, 64 << 20).map_err(|source| {
+                CloudError::Read {
+                    path: shown.clone(),
+                    source,
+                }
             })?;
             let ranges = parse(&bytes).map_err(|detail| CloudError::Invalid {
                 path: shown,
@@ -206,25 +208,6 @@ impl CloudRanges {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-/// Reads a regular file (never a FIFO or a device, which could block forever), at most
-/// 64 MiB (the largest providers' files are a few).
-fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let meta = std::fs::metadata(path)?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    const MAX: u64 = 64 << 20;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX {
-        return Err(std::io::Error::other("larger than 64 MiB"));
-    }
-    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -2,11 +2,18 @@
 
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = mirrorlist_server::Cli::parse();
     shared::telemetry::init(cli.log.as_deref(), cli.log_json);
-    match mirrorlist_server::run(cli).await {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the async runtime starts");
+    let result = runtime.block_on(mirrorlist_server::run(cli));
+    // A hard deadline: a loader stuck on a file (it should not be, but) does not hold the
+    // process after the server has stopped.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -69,7 +69,7 @@ fn open_geo(path: &Path) -> Option<GeoDb> {
     match GeoDb::open(path) {
         Ok(db) => Some(db),
         Err(e) => {
-            tracing::warn!(error = %e, "GeoIP database not loaded; answering without locations");
+            tracing::warn!(error = %e, "the changed GeoIP database is refused; the one in use stays");
             None
         }
     }
@@ -79,7 +79,7 @@ fn open_asn(path: &Path) -> Option<AsnDb> {
     match AsnDb::open(path) {
         Ok(db) => Some(db),
         Err(e) => {
-            tracing::warn!(error = %e, "ASN database not loaded; answering without ASN matching");
+            tracing::warn!(error = %e, "the changed ASN database is refused; the one in use stays");
             None
         }
     }
@@ -198,22 +198,15 @@ pub async fn serve(cli: Cli) -> Result<()> {
     let loaded = load_snapshot(&cli.snapshot, state.located())?;
     tracing::info!("{}", crate::describe(&loaded.snapshot));
     state.swap(loaded);
+    // A configured database that is missing, broken or of the wrong kind is an operator's
+    // mistake: refuse to start.
     if let Some(path) = &cli.geoip {
-        // A database that is there but broken is an operator's mistake: refuse to start.
-        if path.exists() {
-            state.set_geo(Some(GeoDb::open(path)?));
-        } else {
-            tracing::warn!(path = %path.display(), "GeoIP database missing; answering without locations");
-        }
+        state.set_geo(Some(GeoDb::open(path)?));
     } else {
         tracing::warn!("no GeoIP database configured; answering without locations");
     }
     if let Some(path) = &cli.asn_db {
-        if path.exists() {
-            state.set_asn(Some(AsnDb::open(path)?));
-        } else {
-            tracing::warn!(path = %path.display(), "ASN database missing; answering without ASN matching");
-        }
+        state.set_asn(Some(AsnDb::open(path)?));
     }
     if !cli.cloud_ranges.is_empty() {
         // Configured but unreadable: an operator's mistake, refused at start.

@@ -463,3 +463,111 @@ fn a_request_whose_sender_shut_its_write_side_is_answered() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A server that is killed if a test fails before stopping it.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A FIFO put where the snapshot is hung the watcher forever, and SIGTERM was ignored.
+#[test]
+fn a_fifo_at_the_snapshot_path_is_refused_and_sigterm_still_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.bin");
+    snapshot::write_atomic(&example_snapshot(1), &path).unwrap();
+    let (child, addr) = start(&path, &["--poll", "100ms"], false);
+    let mut child = KillOnDrop(child);
+    let child = &mut child.0;
+    std::fs::remove_file(&path).unwrap();
+    assert!(Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Still answering from the snapshot in use, and a good one is taken again.
+    assert_eq!(get(&addr, "/healthz").unwrap().0, 200);
+    std::fs::remove_file(&path).unwrap();
+    snapshot::write_atomic(&example_snapshot(2), &path).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, metrics) = get(&addr, "/metrics").unwrap();
+        if metrics.contains("mirrorlist_snapshot_serial 2") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new snapshot was never read"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::fs::remove_file(&path).unwrap();
+    assert!(Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIGTERM did not stop the server"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// An ASN database given as `--geoip` placed nobody, silently; a missing configured file
+/// only warned and /readyz said ready.
+#[test]
+fn a_wrong_or_missing_geoip_database_stops_the_start() {
+    let Some(asn) = shared::testing::shared_data("geoip/GeoLite2-ASN-Test.mmdb") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.bin");
+    snapshot::write_atomic(&example_snapshot(1), &path).unwrap();
+    // Bounded: a server that starts anyway is killed after 10 s and fails the test.
+    let run = |args: &[&str]| {
+        let child = Command::new(env!("CARGO_BIN_EXE_mirrorlist-server"))
+            .args(["--snapshot", &path.display().to_string()])
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let id = child.id();
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(10));
+            let _ = Command::new("kill").args(["-9", &id.to_string()]).status();
+        });
+        let out = child.wait_with_output().unwrap();
+        drop(killer);
+        out
+    };
+    let out = run(&["--geoip", &asn.display().to_string()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("GeoLite2-ASN") && err.contains("not a location database"),
+        "{err}"
+    );
+    let out = run(&["--geoip", "/nonexistent/city.mmdb"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/city.mmdb"), "{err}");
+}

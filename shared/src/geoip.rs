@@ -104,12 +104,19 @@ struct AsnRecord {
     autonomous_system_number: Option<u32>,
 }
 
-type Check = fn(&maxminddb::LookupResult<'_, Vec<u8>>) -> Result<(), maxminddb::MaxMindDbError>;
+/// Decodes one record: `true` when it holds what the database is opened for.
+type Check = fn(&maxminddb::LookupResult<'_, Vec<u8>>) -> Result<bool, maxminddb::MaxMindDbError>;
 
-/// Opens a database and decodes every record with `check`, so damage shows now, not later.
-fn open_reader(path: &Path, check: Check) -> Result<maxminddb::Reader<Vec<u8>>, GeoError> {
+/// Opens a database and decodes every record with `check`, so damage shows now, not later;
+/// a database none of whose records holds what is wanted (an ASN database given for
+/// locations) is refused as `not_a`.
+fn open_reader(
+    path: &Path,
+    check: Check,
+    not_a: &str,
+) -> Result<maxminddb::Reader<Vec<u8>>, GeoError> {
     let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| GeoError::Read {
+    let bytes = crate::fsread::read_regular(path, 4 << 30).map_err(|source| GeoError::Read {
         path: shown.clone(),
         source,
     })?;
@@ -118,8 +125,15 @@ fn open_reader(path: &Path, check: Check) -> Result<maxminddb::Reader<Vec<u8>>, 
         detail: e.to_string(),
     };
     let reader = maxminddb::Reader::from_source(bytes).map_err(invalid)?;
+    let mut useful = false;
     for network in reader.networks(Default::default()).map_err(invalid)? {
-        check(&network.map_err(invalid)?).map_err(invalid)?;
+        useful |= check(&network.map_err(invalid)?).map_err(invalid)?;
+    }
+    if !useful {
+        return Err(GeoError::Invalid {
+            path: shown,
+            detail: format!("a {} database is {not_a}", reader.metadata().database_type),
+        });
     }
     Ok(reader)
 }
@@ -142,7 +156,20 @@ impl std::fmt::Debug for GeoDb {
 impl GeoDb {
     pub fn open(path: &Path) -> Result<GeoDb, GeoError> {
         Ok(GeoDb {
-            reader: open_reader(path, |r| r.decode::<Record<'_>>().map(drop))?,
+            reader: open_reader(
+                path,
+                |r| {
+                    r.decode::<Record<'_>>().map(|rec| {
+                        rec.is_some_and(|rec| {
+                            rec.country.is_some()
+                                || rec.country_code.is_some()
+                                || rec.location.is_some()
+                                || rec.latitude.is_some()
+                        })
+                    })
+                },
+                "not a location database: none of its records holds a country or coordinates",
+            )?,
             path: path.to_path_buf(),
         })
     }
@@ -201,7 +228,14 @@ impl std::fmt::Debug for AsnDb {
 impl AsnDb {
     pub fn open(path: &Path) -> Result<AsnDb, GeoError> {
         Ok(AsnDb {
-            reader: open_reader(path, |r| r.decode::<AsnRecord>().map(drop))?,
+            reader: open_reader(
+                path,
+                |r| {
+                    r.decode::<AsnRecord>()
+                        .map(|rec| rec.is_some_and(|a| a.autonomous_system_number.is_some()))
+                },
+                "not an ASN database: none of its records holds an AS number",
+            )?,
             path: path.to_path_buf(),
         })
     }

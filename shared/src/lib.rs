@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod config;
 mod countries;
 pub mod duration;
+pub mod fsread;
 pub mod geo;
 pub mod geoip;
 pub mod model;

@@ -36,6 +36,8 @@ const PREFIX: usize = 16;
 const CHECKSUM: usize = 32;
 /// Headers are a few hundred bytes; a larger one means a damaged file.
 const MAX_HEADER: usize = 64 * 1024;
+/// A snapshot file larger than this is refused unread (the real network's is a few MiB).
+const MAX_FILE: u64 = 1 << 30;
 
 /// The readable part of a snapshot file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -206,13 +208,13 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> SnapshotError + '_ {
 
 /// Reads and verifies a snapshot file.
 pub fn read(path: &Path) -> Result<Snapshot, SnapshotError> {
-    let bytes = std::fs::read(path).map_err(io(path))?;
+    let bytes = crate::fsread::read_regular(path, MAX_FILE).map_err(io(path))?;
     decode(&bytes, &path.display().to_string())
 }
 
 /// Reads a snapshot file's header after verifying the whole file.
 pub fn read_header(path: &Path) -> Result<SnapshotHeader, SnapshotError> {
-    let bytes = std::fs::read(path).map_err(io(path))?;
+    let bytes = crate::fsread::read_regular(path, MAX_FILE).map_err(io(path))?;
     frame(&bytes, &path.display().to_string()).map(|(h, _)| h)
 }
 
