@@ -15,13 +15,29 @@ use http::{header, StatusCode};
 use std::net::SocketAddr;
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    router_with(state, true)
+}
+
+/// The routes, with `/metrics` among them or not (when it has a listener of its own).
+pub fn router_with(state: AppState, with_metrics: bool) -> Router {
+    let r = Router::new()
         .route("/metalink", get(metalink_query))
         .route("/mirrorlist", get(mirrorlist_query))
         .route("/metalink/{release}/{repo}", get(metalink_path))
         .route("/mirrorlist/{release}/{repo}", get(mirrorlist_path))
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(readyz));
+    let r = if with_metrics {
+        r.route("/metrics", get(metrics))
+    } else {
+        r
+    };
+    r.with_state(state)
+}
+
+/// `/metrics` alone, for `--metrics-listen`.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
         .route("/metrics", get(metrics))
         .with_state(state)
 }

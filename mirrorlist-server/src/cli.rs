@@ -22,6 +22,9 @@ pub struct Cli {
     /// Address to listen on.
     #[arg(long, env = "MIRRORLIST_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Serve /metrics on this address only (not on --listen), so it need not be public.
+    #[arg(long, env = "MIRRORLIST_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// GeoIP database (MaxMind City/Country, DB-IP, ip-location-db); reloaded when it changes.
     #[arg(long, env = "MIRRORLIST_GEOIP")]
     pub geoip: Option<PathBuf>,

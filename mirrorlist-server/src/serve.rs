@@ -240,7 +240,24 @@ pub async fn serve(cli: Cli) -> Result<()> {
         "listening on {}",
         listener.local_addr().map_err(listen_error)?
     );
-    let app = crate::app::router(state.clone());
+    let app = crate::app::router_with(state.clone(), cli.metrics_listen.is_none());
+    if let Some(addr) = cli.metrics_listen {
+        let cannot = |source| Error::Listen { addr, source };
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(cannot)?;
+        println!(
+            "metrics listening on {}",
+            listener.local_addr().map_err(cannot)?
+        );
+        let (router, cancel) = (crate::app::metrics_router(state.clone()), cancel.clone());
+        tokio::spawn(async move {
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(async move { cancel.cancelled().await })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "metrics listener failed");
+            }
+        });
+    }
     let conns = Arc::new(crate::conns::Conns::default());
     let header_timeout: Duration = cli.header_read_timeout.into();
     let mut accept_log = RateLimited::default();

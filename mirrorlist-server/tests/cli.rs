@@ -571,3 +571,34 @@ fn a_wrong_or_missing_geoip_database_stops_the_start() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/city.mmdb"), "{err}");
 }
+
+#[test]
+fn metrics_can_have_a_listener_of_their_own() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.bin");
+    snapshot::write_atomic(&example_snapshot(1), &path).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mirrorlist-server"))
+        .args(["--snapshot", &path.display().to_string()])
+        .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut addr = |prefix: &str| {
+        let line = lines.next().unwrap().unwrap();
+        line.strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("{line:?}"))
+            .to_string()
+    };
+    let public = addr("listening on ");
+    let metrics = addr("metrics listening on ");
+    let child = KillOnDrop(child);
+    assert_eq!(get(&public, "/metrics").unwrap().0, 404);
+    assert_eq!(get(&public, "/healthz").unwrap().0, 200);
+    let (status, body) = get(&metrics, "/metrics").unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains("mirrorlist_snapshot_serial 1"), "{body}");
+    drop(child);
+}
