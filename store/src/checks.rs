@@ -400,6 +400,16 @@ pub struct CrawlWriter {
 
 impl CrawlWriter {
     /// Adds results (replacing earlier results for the same keys) to the open transaction.
+    /// Takes the database's write lock now (SQLite takes it at the first write), so that a
+    /// test can show what another writer meets.
+    #[doc(hidden)]
+    pub async fn hold_write_lock(&mut self) -> Result<()> {
+        sqlx::query("UPDATE catalog SET updated_at = updated_at")
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
     pub async fn write(&mut self, records: &[CheckRecord]) -> Result<()> {
         write_checks(&mut self.tx, self.backend, records).await
     }

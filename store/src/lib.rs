@@ -32,6 +32,29 @@ pub enum Backend {
     Postgres,
 }
 
+/// How long a SQLite writer waits for another's write lock before giving up.
+pub const BUSY_TIMEOUT_SECS: u64 = 10;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        if let sqlx::Error::Database(db) = &e {
+            // SQLITE_BUSY (5) and SQLITE_LOCKED (6).
+            if matches!(db.code().as_deref(), Some("5" | "6")) {
+                return StoreError::Busy;
+            }
+        }
+        StoreError::Query(e)
+    }
+}
+
+/// A database error said once: the database's own message without sqlx's wrapping.
+fn describe(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(db) => db.message().to_string(),
+        other => other.to_string(),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("unsupported database URL {0:?}: use sqlite://FILE or postgres://USER@HOST/DB")]
@@ -40,8 +63,15 @@ pub enum StoreError {
     Open(#[source] sqlx::Error),
     #[error("cannot apply the database schema: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("database error: {0}")]
-    Query(#[from] sqlx::Error),
+    #[error("database error: {}", describe(.0))]
+    Query(sqlx::Error),
+    /// SQLite's write lock is held by another process for longer than the busy timeout.
+    #[error(
+        "the store is locked: another process (a crawl, an import) has held its write lock for \
+         over {BUSY_TIMEOUT_SECS} s; try again when it finishes (several writers at once want \
+         PostgreSQL)"
+    )]
+    Busy,
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
 }
@@ -168,9 +198,12 @@ impl Store {
                     sqlx::query("PRAGMA foreign_keys = ON")
                         .execute(&mut *conn)
                         .await?;
-                    sqlx::query("PRAGMA busy_timeout = 10000")
-                        .execute(&mut *conn)
-                        .await?;
+                    sqlx::query(&format!(
+                        "PRAGMA busy_timeout = {}",
+                        BUSY_TIMEOUT_SECS * 1000
+                    ))
+                    .execute(&mut *conn)
+                    .await?;
                     sqlx::query("PRAGMA synchronous = NORMAL")
                         .execute(&mut *conn)
                         .await?;

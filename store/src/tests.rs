@@ -520,3 +520,22 @@ async fn one_checker_leads_until_its_lease_runs_out() {
         assert!(store.hold_lease("leader", "a", t + 53, 30).await.unwrap());
     }
 }
+
+/// A SQLite store whose write lock another process holds: the error says so once, plainly,
+/// and what to do (it said "database is locked" inside two layers of prefixes).
+#[tokio::test]
+async fn a_busy_sqlite_store_says_so_plainly() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let first = Store::open(&url).await.unwrap();
+    let second = Store::open(&url).await.unwrap();
+    let catalog = shared::catalog::Catalog::load(&example("catalog.toml")).unwrap();
+    first.save_catalog(&catalog).await.unwrap();
+    // A crawl's transaction holds the write lock from its first write on.
+    let mut writer = first.begin_crawl().await.unwrap();
+    writer.hold_write_lock().await.unwrap();
+    let err = second.save_catalog(&catalog).await.unwrap_err().to_string();
+    assert_eq!(err.matches("locked").count(), 1, "{err}");
+    assert!(err.contains("another process"), "{err}");
+    drop(writer);
+}
