@@ -136,6 +136,9 @@ impl AppState {
 
     pub fn set_geo(&self, db: Option<GeoDb>) {
         self.0.metrics.geoip_loaded.set(i64::from(db.is_some()));
+        if db.is_some() {
+            self.0.metrics.geoip_loads.inc();
+        }
         self.update(|view| {
             view.geo = db.map(Arc::new);
             true
