@@ -58,6 +58,9 @@ pub struct HttpConfig {
     /// Internal addresses (loopback, private, link-local, ...) the checker may connect to,
     /// and registry URLs may name: none by default. A test network lists its own.
     pub allow_internal: Vec<ipnet::IpNet>,
+    /// Follow redirects to another host (a common mirror set-up; the hosts are recorded and
+    /// shown in `status`). Internal addresses stay refused either way.
+    pub follow_offhost_redirects: bool,
 }
 
 impl Default for HttpConfig {
@@ -72,6 +75,7 @@ impl Default for HttpConfig {
             max_redirects: 5,
             user_agent: concat!("mirror-checker/", env!("CARGO_PKG_VERSION")).into(),
             allow_internal: Vec::new(),
+            follow_offhost_redirects: true,
         }
     }
 }
@@ -126,6 +130,8 @@ pub struct Fetched {
     pub elapsed: Duration,
     /// Requests made, redirects included.
     pub requests: u32,
+    /// The other host a redirect led to, when one did.
+    pub offhost: Option<String>,
 }
 
 /// Conditional request validators from an earlier fetch.
@@ -246,6 +252,7 @@ impl HttpClient {
         let started = Instant::now();
         let mut current = url.clone();
         let mut seen = vec![current.to_string()];
+        let mut offhost = None;
         for requests in 1..=self.config.max_redirects + 1 {
             let mut req = hyper::Request::get(current.as_str())
                 .header(hyper::header::USER_AGENT, &self.config.user_agent)
@@ -285,6 +292,15 @@ impl HttpClient {
                 if seen.contains(&next.to_string()) {
                     return Err(FetchError::RedirectLoop(next.to_string()));
                 }
+                if next.host_str() != url.host_str() {
+                    let host = next.host_str().unwrap_or_default().to_string();
+                    if !self.config.follow_offhost_redirects {
+                        return Err(FetchError::BadRedirect(format!(
+                            "to another host ({host}), not followed ([http] follow_offhost_redirects = false)"
+                        )));
+                    }
+                    offhost = Some(host);
+                }
                 seen.push(next.to_string());
                 current = next;
                 continue;
@@ -312,6 +328,7 @@ impl HttpClient {
                 body,
                 elapsed: started.elapsed(),
                 requests,
+                offhost,
             });
         }
         Err(FetchError::TooManyRedirects(self.config.max_redirects))

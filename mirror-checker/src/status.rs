@@ -196,6 +196,13 @@ pub async fn render(store: &Store, name: &str) -> Result<String> {
             "  last crawl at {}: {} requests, {} body bytes, {} answered 304; {sync}",
             st.checked_at, st.requests, st.bytes, st.not_modified
         );
+        if !st.redirects_to.is_empty() {
+            let _ = writeln!(
+                out,
+                "  redirects to other hosts: {} (followed)",
+                st.redirects_to.join(", ")
+            );
+        }
     }
     if let Some(row) = store
         .schedule_rows()

@@ -1196,3 +1196,76 @@ async fn internal_addresses_are_not_connected_to_unless_allowed() {
         .unwrap();
     assert!(hits.load(Ordering::SeqCst) > 0);
 }
+
+/// Redirects to another host are a common mirror set-up: followed by default (to public
+/// addresses), recorded and shown in status; refused when `follow_offhost_redirects` is off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_to_another_host_are_followed_recorded_and_can_be_refused() {
+    let net = Net::start(
+        &[("good.sim.test", Behavior::Current, Families::V4)],
+        Mix::AllCurrent,
+    )
+    .await;
+    // front.sim.test sends every request on to good.sim.test, the same path.
+    let front = axum::Router::new().fallback(|uri: http::Uri| async move {
+        (
+            http::StatusCode::FOUND,
+            [(http::header::LOCATION, format!("http://good.sim.test{uri}"))],
+        )
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let front_at = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, front).await });
+    let mut config = net.checker.config.clone();
+    config.http.connect_to.push(ConnectTo {
+        host: "front.sim.test".into(),
+        port: 80,
+        addrs: vec![front_at],
+    });
+    let mut m = Mirror::new("front.sim.test", "Sim");
+    m.urls
+        .insert(Protocol::Http, "http://front.sim.test/pub/".into());
+    let checker = Checker::new(config.clone()).await.unwrap();
+    checker
+        .store
+        .apply_registry(&[mirror("good.sim.test"), m], true)
+        .await
+        .unwrap();
+    checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    let id = net.id("front.sim.test").await;
+    let checks = checker.store.load_checks().await.unwrap();
+    assert!(checks
+        .iter()
+        .filter(|c| c.mirror_id == id)
+        .all_of(|c| c.outcome == CheckOutcome::Current));
+    let status = mirror_checker::status::render(&checker.store, "front.sim.test")
+        .await
+        .unwrap();
+    assert!(
+        status.contains("redirects to other hosts: good.sim.test (followed)"),
+        "{status}"
+    );
+
+    config.http.follow_offhost_redirects = false;
+    let strict = Checker::new(config).await.unwrap();
+    strict.crawl(None, &CancellationToken::new()).await.unwrap();
+    let errors: Vec<String> = strict
+        .store
+        .load_checks()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.mirror_id == id)
+        .filter_map(|c| c.error)
+        .collect();
+    assert!(
+        !errors.is_empty()
+            && errors
+                .iter()
+                .all(|e| e.contains("to another host (good.sim.test)")),
+        "{errors:?}"
+    );
+}

@@ -84,6 +84,8 @@ pub struct MirrorStats {
     pub not_modified: i64,
     /// Age of the mirror's TIME file, when it has one.
     pub sync_age: Option<i64>,
+    /// Other hosts its redirects led to, sorted.
+    pub redirects_to: Vec<String>,
 }
 
 /// What one crawl did.
@@ -204,7 +206,7 @@ impl Store {
     /// What the last crawl spent on each mirror.
     pub async fn mirror_stats(&self) -> Result<Vec<MirrorStats>> {
         let rows = sqlx::query(
-            "SELECT mirror_id, checked_at, requests, bytes, not_modified, sync_age
+            "SELECT mirror_id, checked_at, requests, bytes, not_modified, sync_age, redirects_to
              FROM mirror_crawl_stats ORDER BY mirror_id",
         )
         .fetch_all(&self.pool)
@@ -218,6 +220,9 @@ impl Store {
                     bytes: col(row, "bytes")?,
                     not_modified: col(row, "not_modified")?,
                     sync_age: col(row, "sync_age")?,
+                    redirects_to: col::<Option<String>>(row, "redirects_to")?
+                        .map(|t| t.lines().map(str::to_string).collect())
+                        .unwrap_or_default(),
                 })
             })
             .collect()
@@ -426,11 +431,12 @@ impl CrawlWriter {
         write_health(&mut self.tx, health, events).await?;
         for s in stats {
             sqlx::query(
-                "INSERT INTO mirror_crawl_stats (mirror_id, checked_at, requests, bytes, not_modified, sync_age)
-                 VALUES ($1, $2, $3, $4, $5, $6)
+                "INSERT INTO mirror_crawl_stats (mirror_id, checked_at, requests, bytes, not_modified, sync_age, redirects_to)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (mirror_id) DO UPDATE SET checked_at = excluded.checked_at,
                    requests = excluded.requests, bytes = excluded.bytes,
-                   not_modified = excluded.not_modified, sync_age = excluded.sync_age",
+                   not_modified = excluded.not_modified, sync_age = excluded.sync_age,
+                   redirects_to = excluded.redirects_to",
             )
             .bind(s.mirror_id)
             .bind(s.checked_at)
@@ -438,6 +444,7 @@ impl CrawlWriter {
             .bind(s.bytes)
             .bind(s.not_modified)
             .bind(s.sync_age)
+            .bind((!s.redirects_to.is_empty()).then(|| s.redirects_to.join("\n")))
             .execute(&mut *self.tx)
             .await?;
         }

@@ -111,6 +111,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "verdicts placement",
         include_str!("../../migrations/sqlite/0005_verdicts_placement.sql"),
     ),
+    (
+        6,
+        "offhost redirects",
+        include_str!("../../migrations/sqlite/0006_offhost_redirects.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -138,6 +143,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "verdicts placement",
         include_str!("../../migrations/postgres/0005_verdicts_placement.sql"),
+    ),
+    (
+        6,
+        "offhost redirects",
+        include_str!("../../migrations/postgres/0006_offhost_redirects.sql"),
     ),
 ];
 

@@ -333,6 +333,7 @@ async fn upstream_history_checks_health_and_snapshots() {
             bytes: 9000,
             not_modified: 150,
             sync_age: Some(3600),
+            redirects_to: vec!["cdn.example.net".into()],
         };
         let mut writer = store.begin_crawl().await.unwrap();
         writer.write(std::slice::from_ref(&changed)).await.unwrap();

@@ -32,6 +32,8 @@ pub struct MirrorResult {
     pub sync_age: Option<i64>,
     /// The addresses its host resolved to.
     pub addresses: Vec<std::net::IpAddr>,
+    /// Other hosts its redirects led to.
+    pub redirects_to: Vec<String>,
     /// Its `subnets` URL's list, or why it could not be read (when it has one).
     pub subnets: Option<Result<Vec<ipnet::IpNet>, String>>,
     pub requests: u64,
@@ -43,6 +45,8 @@ struct Counters {
     requests: AtomicU64,
     bytes: AtomicU64,
     not_modified: AtomicU64,
+    /// Other hosts redirects led to.
+    offhost: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// Consecutive transport failures per protocol, and the last one.
@@ -96,6 +100,11 @@ async fn fetch(
                 counters
                     .bytes
                     .fetch_add(f.body.len() as u64, Ordering::Relaxed);
+                if let Some(host) = &f.offhost {
+                    if let Ok(mut seen) = counters.offhost.lock() {
+                        seen.insert(shared::text::bounded(host, 253));
+                    }
+                }
             }
             Err(_) => {
                 counters.requests.fetch_add(1, Ordering::Relaxed);
@@ -124,6 +133,7 @@ pub(super) async fn fetch_plain(
         requests: AtomicU64::new(0),
         bytes: AtomicU64::new(0),
         not_modified: AtomicU64::new(0),
+        offhost: Default::default(),
     };
     fetch(
         client,
@@ -308,6 +318,7 @@ pub(super) async fn check_mirror(
         requests: AtomicU64::new(0),
         bytes: AtomicU64::new(0),
         not_modified: AtomicU64::new(0),
+        offhost: Default::default(),
     });
     let breaker = Arc::new(Breaker {
         failures: [AtomicU32::new(0), AtomicU32::new(0)],
@@ -475,9 +486,15 @@ pub(super) async fn check_mirror(
         }
         None => None,
     };
+    let redirects_to = counters
+        .offhost
+        .lock()
+        .map(|s| s.iter().cloned().collect())
+        .unwrap_or_default();
     Ok(MirrorResult {
         mirror_id: *mirror_id,
         subnets,
+        redirects_to,
         checks,
         verdicts,
         sync_age,

@@ -150,6 +150,8 @@ pub struct MirrorSummary {
     pub located: Option<Located>,
     /// Its `subnets` URL's list, or why it could not be read.
     pub subnets: Option<Result<Vec<ipnet::IpNet>, String>>,
+    /// Other hosts its redirects led to.
+    pub redirects_to: Vec<String>,
 }
 
 /// The versions of each directory a mirror may hold and still be served, by store id.
@@ -213,6 +215,7 @@ fn summarize(
         sync_age: r.sync_age,
         located,
         subnets: r.subnets,
+        redirects_to: r.redirects_to,
     }
 }
 
@@ -412,6 +415,7 @@ pub fn judge(
             bytes: s.bytes as i64,
             not_modified: s.not_modified as i64,
             sync_age: s.sync_age,
+            redirects_to: s.redirects_to.clone(),
         })
         .collect();
     Judgement {
