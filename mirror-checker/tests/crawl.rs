@@ -1030,7 +1030,7 @@ async fn the_vault_releases_repomd_is_read_once_found() {
         .directory_index("9.7/BaseOS/x86_64/os")
         .unwrap();
     assert_eq!(snap.directories[at].versions.len(), 1);
-    // Found once, not looked for again (the vault is frozen).
+    // Within the rescan interval (6 h) the vault is not looked at again.
     let again = net.checker.scan(shared::time::now()).await.unwrap();
     assert_eq!((again.vault_found, again.vault_missing), (0, 0));
 }

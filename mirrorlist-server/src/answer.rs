@@ -150,26 +150,21 @@ fn count_me(state: &AppState, loaded: &Loaded, index: usize, params: &Params) {
 /// clients in different networks get different draws, so load spreads by bandwidth. Without
 /// one, every request draws afresh.
 fn seed(state: &AppState, ip: Option<IpAddr>, dir: usize) -> u64 {
-    if let Some(seed) = state.settings().seed {
-        let network = match ip.map(|ip| match ip {
-            IpAddr::V6(a) => a.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        }) {
-            Some(IpAddr::V4(a)) => u128::from(u32::from(a) & 0xffff_ff00),
-            Some(IpAddr::V6(a)) => (u128::from(a) >> 80) | (1 << 64),
-            None => 0,
-        };
-        return mix(
-            mix(mix(seed, network as u64), (network >> 64) as u64),
-            dir as u64,
-        );
-    }
-    {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        u64::from(shared::time::clock_noise())
-            ^ NEXT.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-    }
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let Some(seed) = state.settings().seed else {
+        return u64::from(shared::time::clock_noise())
+            ^ NEXT.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+    };
+    let network = match ip.map(shared::net::unmapped) {
+        Some(IpAddr::V4(a)) => u128::from(u32::from(a) & 0xffff_ff00),
+        Some(IpAddr::V6(a)) => (u128::from(a) >> 80) | (1 << 64),
+        None => 0,
+    };
+    mix(
+        mix(mix(seed, network as u64), (network >> 64) as u64),
+        dir as u64,
+    )
 }
 
 /// One SplitMix64 step over `a` and `b`: a well-spread 64-bit hash of the pair.

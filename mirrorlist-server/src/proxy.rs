@@ -6,6 +6,7 @@
 //! the address is not known; it is never walked past to whatever the client wrote before it.
 
 use ipnet::IpNet;
+use shared::net::unmapped;
 use std::net::{IpAddr, SocketAddr};
 
 /// The header a proxy sets.
@@ -104,13 +105,6 @@ pub fn client_ip(
     }
     // Only proxies: the first of them is where the request came from.
     last
-}
-
-fn unmapped(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
 }
 
 /// The `for` parameter of one `Forwarded` element (parameter names are case-insensitive).

@@ -52,12 +52,17 @@ pub fn is_internal(ip: IpAddr) -> bool {
     }
 }
 
-/// Internal and not in `allowed`.
-pub fn is_forbidden(ip: IpAddr, allowed: &[IpNet]) -> bool {
-    let ip = match ip {
+/// An IPv4-mapped IPv6 address as the IPv4 address it stands for; any other as it is.
+pub fn unmapped(ip: IpAddr) -> IpAddr {
+    match ip {
         IpAddr::V6(a) => a.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
-    };
+    }
+}
+
+/// Internal and not in `allowed`.
+pub fn is_forbidden(ip: IpAddr, allowed: &[IpNet]) -> bool {
+    let ip = unmapped(ip);
     is_internal(ip) && !allowed.iter().any(|n| n.contains(&ip))
 }
 

@@ -80,10 +80,7 @@ impl NetblockIndex {
     /// Mirrors whose netblocks contain `ip`, most specific first, each once.
     pub fn lookup(&self, ip: IpAddr) -> Vec<u32> {
         // An IPv4-mapped IPv6 address is the IPv4 client it stands for.
-        let ip = match ip {
-            IpAddr::V6(a) => a.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
+        let ip = shared::net::unmapped(ip);
         let mut out: Vec<u32> = Vec::new();
         for &(len, v6) in &self.lengths {
             if v6 != ip.is_ipv6() {
