@@ -11,6 +11,14 @@ use std::path::Path;
 
 pub async fn run(cli: Cli) -> Result<()> {
     let config = Config::load(&cli)?;
+    match dispatch(&config, cli).await {
+        Ok(()) => Ok(()),
+        Err(e) => Err(config.explain(e).await),
+    }
+}
+
+async fn dispatch(config: &Config, cli: Cli) -> Result<()> {
+    let config = config.clone();
     match cli.command {
         Command::ImportRegistry { dir, sync, json } => {
             import_registry(&config, &dir, sync, json).await
@@ -188,7 +196,10 @@ async fn expire_alternates(config: &Config, dirs: &[String], all: bool) -> Resul
 async fn import_registry(config: &Config, dir: &Path, sync: bool, json: bool) -> Result<()> {
     let report = read_registry(dir, &config.registry_rules())?;
     let store = config.open_store().await?;
-    let outcome = store.apply_registry(&report.mirrors, sync).await?;
+    let work = store.begin_work("import-registry").await?;
+    let applied = store.apply_registry(&report.mirrors, sync).await;
+    store.end_work(&work).await?;
+    let outcome = applied?;
     if json {
         println!(
             "{}",

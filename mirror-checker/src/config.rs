@@ -25,6 +25,10 @@ pub struct Config {
     pub health: Thresholds,
     pub daemon: DaemonConfig,
     pub registry: RegistryConfig,
+    /// The store once opened (shared by clones), to say who holds it when a write has to
+    /// give up waiting.
+    #[serde(skip)]
+    pub opened: std::sync::Arc<std::sync::OnceLock<Store>>,
 }
 
 /// What a registry file may say beyond its format.
@@ -119,6 +123,7 @@ impl Default for Config {
             health: Thresholds::default(),
             daemon: DaemonConfig::default(),
             registry: RegistryConfig::default(),
+            opened: Default::default(),
         }
     }
 }
@@ -141,12 +146,23 @@ impl Config {
     /// Opens the store (creating a SQLite file and its folder on first use).
     pub async fn open_store(&self) -> Result<Store> {
         prepare_sqlite_dir(&self.database)?;
-        Store::open(&self.database)
+        let store = Store::open(&self.database)
             .await
             .map_err(|source| Error::Open {
                 url: redact(&self.database),
                 source,
-            })
+            })?;
+        // The first one opened speaks for the rest: they are the same store.
+        let _ = self.opened.set(store.clone());
+        Ok(store)
+    }
+
+    /// `e`, saying who is working on the store when it was too busy to write.
+    pub async fn explain(&self, e: Error) -> Error {
+        match (e, self.opened.get()) {
+            (Error::Store(e), Some(store)) => Error::Store(store.explain(e).await),
+            (e, _) => e,
+        }
     }
 }
 

@@ -9,7 +9,7 @@ async fn main() -> std::process::ExitCode {
     match mirror_checker::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", shared::text::error_chain(&e));
             std::process::ExitCode::FAILURE
         }
     }

@@ -33,13 +33,7 @@ pub struct Checker {
 
 /// `HOSTNAME-PID`: unique among checkers, readable in the schedule.
 fn default_checker_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "checker".into());
-    format!("{host}-{}", std::process::id())
+    format!("{}-{}", shared::net::host_name(), std::process::id())
 }
 
 /// What one crawl did.

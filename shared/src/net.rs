@@ -66,6 +66,17 @@ pub fn is_forbidden(ip: IpAddr, allowed: &[IpNet]) -> bool {
     is_internal(ip) && !allowed.iter().any(|n| n.contains(&ip))
 }
 
+/// This machine's name, for saying which process is which (a checker's id, who holds the
+/// store); `HOSTNAME` where the kernel's is unreadable, else "localhost".
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

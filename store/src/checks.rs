@@ -1,9 +1,9 @@
 //! Upstream repodata history, check results, health state with its change log, and the
 //! record of published snapshots.
 //!
-//! Longer than most files on purpose: these tables are written together in one crawl
-//! transaction ([`CrawlWriter`]), and the writer, its row encoders and the readers of the same
-//! rows are easier to keep consistent side by side.
+//! Longer than most files on purpose: these tables are written together when a crawl finishes
+//! ([`CrawlWriter`]), and the writer, its row encoders and the readers of the same rows are
+//! easier to keep consistent side by side.
 
 use super::{col, flag, Result, Store, StoreError};
 use shared::model::{CheckOutcome, Family, HealthState, RepomdVersion};
@@ -180,18 +180,29 @@ impl Store {
     /// Stores check results, replacing earlier results for the same key, in one transaction.
     pub async fn record_checks(&self, records: &[CheckRecord]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        write_checks(&mut tx, self.backend, records).await?;
+        write_checks(&mut tx, self.backend, None, records).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Starts applying a crawl: results are written as each mirror finishes, inside one
-    /// transaction that [`CrawlWriter::finish`] commits. Dropping the writer (an interrupted
-    /// crawl) or [`CrawlWriter::abandon`] rolls everything back.
+    /// Starts applying a crawl: results are staged as each mirror finishes, each batch in a
+    /// short transaction of its own, and [`CrawlWriter::finish`] moves them into place with
+    /// everything else the crawl decided in one transaction. Until then nothing of the crawl
+    /// is visible, and the store stays writable for others. [`CrawlWriter::abandon`], or
+    /// dropping the writer (an interrupted crawl), discards the staged results; a process
+    /// killed midway leaves them to [`Store::sweep_stale_work`], which this calls.
     pub async fn begin_crawl(&self) -> Result<CrawlWriter> {
+        let swept = self.sweep_stale_work(shared::time::now()).await?;
+        if swept > 0 {
+            tracing::info!(
+                swept,
+                "discarded the staged results of crawls whose process is gone"
+            );
+        }
         Ok(CrawlWriter {
-            tx: self.pool.begin().await?,
-            backend: self.backend,
+            store: self.clone(),
+            run: Some(self.begin_work("crawl").await?),
+            claims: Vec::new(),
         })
     }
 
@@ -399,28 +410,51 @@ impl Store {
 
 /// A crawl being applied: see [`Store::begin_crawl`].
 pub struct CrawlWriter {
-    tx: Transaction<'static, Any>,
-    backend: super::Backend,
+    store: Store,
+    /// The crawl's registration, which also keys its staged results; `None` once finished
+    /// or abandoned.
+    run: Option<String>,
+    /// Claims to complete when the crawl finishes.
+    claims: Vec<(String, Vec<super::Claim>, super::Schedule, i64)>,
 }
 
+/// The columns a check result has, in `check_results` and `crawl_staging` alike.
+const CHECK_COLUMNS: &str = "mirror_id, directory_id, protocol, family, outcome, sha256_seen,
+    versions_behind, lag_seconds, http_status, latency_ms, bytes, etag, last_modified,
+    checked_at, error, timestamp_seen, good_sha256, good_at";
+
+/// What replaces a stored check result: everything but the last good copy, which a check
+/// that found none keeps.
+const CHECK_UPDATE: &str = "outcome = excluded.outcome, sha256_seen = excluded.sha256_seen,
+    versions_behind = excluded.versions_behind, lag_seconds = excluded.lag_seconds,
+    http_status = excluded.http_status, latency_ms = excluded.latency_ms,
+    bytes = excluded.bytes, etag = excluded.etag, last_modified = excluded.last_modified,
+    checked_at = excluded.checked_at, error = excluded.error,
+    timestamp_seen = excluded.timestamp_seen";
+
 impl CrawlWriter {
-    /// Adds results (replacing earlier results for the same keys) to the open transaction.
-    /// Takes the database's write lock now (SQLite takes it at the first write), so that a
-    /// test can show what another writer meets.
-    #[doc(hidden)]
-    pub async fn hold_write_lock(&mut self) -> Result<()> {
-        sqlx::query("UPDATE catalog SET updated_at = updated_at")
-            .execute(&mut *self.tx)
+    fn run(&self) -> &str {
+        self.run.as_deref().expect("used after finish or abandon")
+    }
+
+    /// Stages results (replacing earlier ones of this crawl for the same keys) in a short
+    /// transaction of their own.
+    pub async fn write(&mut self, records: &[CheckRecord]) -> Result<()> {
+        let run = self.run().to_string();
+        let mut tx = self.store.pool.begin().await?;
+        write_checks(&mut tx, self.store.backend, Some(&run), records).await?;
+        sqlx::query("UPDATE store_work SET touched_at = $1 WHERE id = $2")
+            .bind(shared::time::now())
+            .bind(&run)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    pub async fn write(&mut self, records: &[CheckRecord]) -> Result<()> {
-        write_checks(&mut self.tx, self.backend, records).await
-    }
-
-    /// Adds health, state changes, what each mirror cost and the run's record, and commits
-    /// the whole crawl.
+    /// Moves the staged results into place, adds health, state changes, what each mirror
+    /// cost, the completed claims and the run's record, all in one transaction. Results,
+    /// health and costs of a mirror removed from the registry meanwhile are dropped.
     pub async fn finish(
         mut self,
         run: &CrawlRun,
@@ -428,8 +462,43 @@ impl CrawlWriter {
         events: &[HealthEvent],
         stats: &[MirrorStats],
     ) -> Result<()> {
-        write_health(&mut self.tx, health, events).await?;
-        for s in stats {
+        let key = self.run().to_string();
+        let mut tx = self.store.pool.begin().await?;
+        // The first statement writes, so SQLite takes its write lock here and the mirrors
+        // read below cannot change before the commit.
+        sqlx::query(&format!(
+            "INSERT INTO check_results ({CHECK_COLUMNS})
+             SELECT {CHECK_COLUMNS} FROM crawl_staging
+             WHERE run = $1 AND mirror_id IN (SELECT id FROM mirrors)
+             ON CONFLICT (mirror_id, directory_id, protocol, family) DO UPDATE SET {CHECK_UPDATE},
+               good_sha256 = COALESCE(excluded.good_sha256, check_results.good_sha256),
+               good_at = COALESCE(excluded.good_at, check_results.good_at)"
+        ))
+        .bind(&key)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM crawl_staging WHERE run = $1")
+            .bind(&key)
+            .execute(&mut *tx)
+            .await?;
+        let present: std::collections::HashSet<i64> = sqlx::query("SELECT id FROM mirrors")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|row| col::<i64>(row, "id"))
+            .collect::<Result<_>>()?;
+        let health: Vec<HealthRecord> = health
+            .iter()
+            .filter(|h| present.contains(&h.mirror_id))
+            .cloned()
+            .collect();
+        let events: Vec<HealthEvent> = events
+            .iter()
+            .filter(|e| present.contains(&e.mirror_id))
+            .cloned()
+            .collect();
+        write_health(&mut tx, &health, &events).await?;
+        for s in stats.iter().filter(|s| present.contains(&s.mirror_id)) {
             sqlx::query(
                 "INSERT INTO mirror_crawl_stats (mirror_id, checked_at, requests, bytes, not_modified, sync_age, redirects_to)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -445,30 +514,68 @@ impl CrawlWriter {
             .bind(s.not_modified)
             .bind(s.sync_age)
             .bind((!s.redirects_to.is_empty()).then(|| s.redirects_to.join("\n")))
-            .execute(&mut *self.tx)
+            .execute(&mut *tx)
             .await?;
         }
-        write_run(&mut self.tx, run).await?;
-        self.tx.commit().await?;
+        for (holder, claims, schedule, now) in std::mem::take(&mut self.claims) {
+            super::schedule::complete(&mut tx, &holder, &claims, &schedule, now).await?;
+        }
+        write_run(&mut tx, run).await?;
+        sqlx::query("DELETE FROM store_work WHERE id = $1")
+            .bind(&key)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.run = None;
         Ok(())
     }
 
-    /// Marks the mirrors this crawl claimed checked and schedules their next check, in the
-    /// crawl's transaction: results and schedule are committed together or not at all.
-    pub async fn complete_claims(
+    /// Marks the mirrors this crawl claimed checked and schedules their next check when the
+    /// crawl finishes: results and schedule are committed together or not at all.
+    pub fn complete_claims(
         &mut self,
         holder: &str,
         claims: &[super::Claim],
         schedule: &super::Schedule,
         now: i64,
-    ) -> Result<()> {
-        super::schedule::complete(&mut self.tx, holder, claims, schedule, now).await
+    ) {
+        self.claims
+            .push((holder.to_string(), claims.to_vec(), *schedule, now));
     }
 
-    /// Rolls back every result written so far.
-    pub async fn abandon(self) -> Result<()> {
-        self.tx.rollback().await?;
-        Ok(())
+    /// Discards every result staged so far.
+    pub async fn abandon(mut self) -> Result<()> {
+        let key = self.run.take().expect("abandoned once");
+        discard(&self.store, &key).await
+    }
+}
+
+async fn discard(store: &Store, run: &str) -> Result<()> {
+    let mut tx = store.pool.begin().await?;
+    sqlx::query("DELETE FROM crawl_staging WHERE run = $1")
+        .bind(run)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM store_work WHERE id = $1")
+        .bind(run)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+impl Drop for CrawlWriter {
+    /// An interrupted crawl: its staged results are discarded in the background (or, with no
+    /// runtime left, by the next crawl's sweep once the registration is stale).
+    fn drop(&mut self) {
+        if let (Some(run), Ok(handle)) = (self.run.take(), tokio::runtime::Handle::try_current()) {
+            let store = self.store.clone();
+            handle.spawn(async move {
+                if let Err(e) = discard(&store, &run).await {
+                    tracing::warn!(error = %e, "could not discard an interrupted crawl's staged results; the next crawl sweeps them");
+                }
+            });
+        }
     }
 }
 
@@ -495,37 +602,50 @@ fn check_from_row(row: &AnyRow) -> Result<CheckRecord> {
     })
 }
 
+/// Writes check results into `check_results`, or into `crawl_staging` under `run`.
 async fn write_checks(
     tx: &mut Transaction<'_, Any>,
     backend: super::Backend,
+    run: Option<&str>,
     records: &[CheckRecord],
 ) -> Result<()> {
     const COLS: usize = 18;
+    let (table, key, lead, good) = match run {
+        Some(_) => (
+            "crawl_staging",
+            "run, mirror_id, directory_id, protocol, family",
+            1,
+            "good_sha256 = COALESCE(excluded.good_sha256, crawl_staging.good_sha256),
+             good_at = COALESCE(excluded.good_at, crawl_staging.good_at)",
+        ),
+        None => (
+            "check_results",
+            "mirror_id, directory_id, protocol, family",
+            0,
+            "good_sha256 = COALESCE(excluded.good_sha256, check_results.good_sha256),
+             good_at = COALESCE(excluded.good_at, check_results.good_at)",
+        ),
+    };
+    let width = COLS + lead;
     for chunk in records.chunks(batch_rows(backend)) {
-        let mut sql = String::from(
-            "INSERT INTO check_results (mirror_id, directory_id, protocol, family, outcome, sha256_seen,
-               versions_behind, lag_seconds, http_status, latency_ms, bytes, etag, last_modified,
-               checked_at, error, timestamp_seen, good_sha256, good_at) VALUES ",
+        let mut sql = format!(
+            "INSERT INTO {table} ({}{CHECK_COLUMNS}) VALUES ",
+            if run.is_some() { "run, " } else { "" }
         );
         for i in 0..chunk.len() {
-            let params: Vec<String> = (1..=COLS).map(|c| format!("${}", i * COLS + c)).collect();
+            let params: Vec<String> = (1..=width).map(|c| format!("${}", i * width + c)).collect();
             sql.push_str(if i == 0 { "(" } else { ", (" });
             sql.push_str(&params.join(", "));
             sql.push(')');
         }
-        sql.push_str(
-            " ON CONFLICT (mirror_id, directory_id, protocol, family) DO UPDATE SET
-               outcome = excluded.outcome, sha256_seen = excluded.sha256_seen,
-               versions_behind = excluded.versions_behind, lag_seconds = excluded.lag_seconds,
-               http_status = excluded.http_status, latency_ms = excluded.latency_ms,
-               bytes = excluded.bytes, etag = excluded.etag, last_modified = excluded.last_modified,
-               checked_at = excluded.checked_at, error = excluded.error,
-               timestamp_seen = excluded.timestamp_seen,
-               good_sha256 = COALESCE(excluded.good_sha256, check_results.good_sha256),
-               good_at = COALESCE(excluded.good_at, check_results.good_at)",
-        );
+        sql.push_str(&format!(
+            " ON CONFLICT ({key}) DO UPDATE SET {CHECK_UPDATE}, {good}"
+        ));
         let mut q = sqlx::query(&sql);
         for r in chunk {
+            if let Some(run) = run {
+                q = q.bind(run);
+            }
             q = q
                 .bind(r.mirror_id)
                 .bind(r.directory_id)

@@ -10,6 +10,7 @@ mod mirrors;
 mod schedule;
 mod snapshot_input;
 pub mod testing;
+mod work;
 
 pub use checks::{
     CheckRecord, CrawlRun, CrawlWriter, HealthEvent, HealthRecord, MirrorStats, SnapshotRecord,
@@ -18,6 +19,7 @@ pub use located::{FetchedSubnets, SubnetChange};
 pub use mirrors::ApplyOutcome;
 pub use schedule::{Claim, Schedule, ScheduleRow};
 pub use snapshot_input::dir_check;
+pub use work::{Holders, Work, STALE_SECS};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -32,15 +34,17 @@ pub enum Backend {
     Postgres,
 }
 
-/// How long a SQLite writer waits for another's write lock before giving up.
-pub const BUSY_TIMEOUT_SECS: u64 = 10;
+/// How long a SQLite writer waits for another's write lock before giving up: well over the
+/// longest write transaction (a crawl's last step, moving its staged results; measured in
+/// BENCHMARKS.md).
+pub const BUSY_TIMEOUT_SECS: u64 = 30;
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> StoreError {
         if let sqlx::Error::Database(db) = &e {
             // SQLITE_BUSY (5) and SQLITE_LOCKED (6).
             if matches!(db.code().as_deref(), Some("5" | "6")) {
-                return StoreError::Busy;
+                return StoreError::Busy(Holders::default());
             }
         }
         StoreError::Query(e)
@@ -59,19 +63,19 @@ fn describe(e: &sqlx::Error) -> String {
 pub enum StoreError {
     #[error("unsupported database URL {0:?}: use sqlite://FILE or postgres://USER@HOST/DB")]
     UnsupportedUrl(String),
-    #[error("cannot open the database: {0}")]
-    Open(#[source] sqlx::Error),
+    #[error("cannot open the database: {}", describe(.0))]
+    Open(sqlx::Error),
     #[error("cannot apply the database schema: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {}", describe(.0))]
     Query(sqlx::Error),
-    /// SQLite's write lock is held by another process for longer than the busy timeout.
+    /// SQLite's write lock is held by another process for longer than the busy timeout;
+    /// [`Store::explain`] says who is working on the store.
     #[error(
-        "the store is locked: another process (a crawl, an import) has held its write lock for \
-         over {BUSY_TIMEOUT_SECS} s; try again when it finishes (several writers at once want \
-         PostgreSQL)"
+        "the store is locked: another process has held its write lock for longer than this one \
+         waits{0}"
     )]
-    Busy,
+    Busy(Holders),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
 }
@@ -116,6 +120,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "offhost redirects",
         include_str!("../../migrations/sqlite/0006_offhost_redirects.sql"),
     ),
+    (
+        7,
+        "crawl staging",
+        include_str!("../../migrations/sqlite/0007_crawl_staging.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -149,6 +158,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "offhost redirects",
         include_str!("../../migrations/postgres/0006_offhost_redirects.sql"),
     ),
+    (
+        7,
+        "crawl staging",
+        include_str!("../../migrations/postgres/0007_crawl_staging.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {
@@ -178,6 +192,11 @@ impl Store {
     /// Opens (creating if needed) the database at `url` and brings its schema up to date.
     /// `sqlite://path/to/file.db` creates the file; a bare path is taken as SQLite too.
     pub async fn open(url: &str) -> Result<Store> {
+        Store::open_with(url, Duration::from_secs(BUSY_TIMEOUT_SECS)).await
+    }
+
+    /// [`Store::open`] with SQLite's wait for another writer's lock set to `busy`.
+    pub async fn open_with(url: &str, busy: Duration) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let (backend, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Backend::Postgres, url.to_string())
@@ -197,36 +216,32 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };
-        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
-        let options = match backend {
-            // One writer at a time is SQLite's rule; a small pool avoids lock contention.
-            Backend::Sqlite => options.max_connections(4).after_connect(|conn, _| {
-                Box::pin(async move {
-                    sqlx::query("PRAGMA journal_mode = WAL")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA foreign_keys = ON")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query(&format!(
-                        "PRAGMA busy_timeout = {}",
-                        BUSY_TIMEOUT_SECS * 1000
-                    ))
-                    .execute(&mut *conn)
-                    .await?;
-                    sqlx::query("PRAGMA synchronous = NORMAL")
-                        .execute(&mut *conn)
-                        .await?;
-                    Ok(())
-                })
-            }),
-            Backend::Postgres => options.max_connections(8),
-        };
         // Large reads (a crawl's results) are expected; only really slow statements are news.
         let connect: AnyConnectOptions = url.parse().map_err(StoreError::Open)?;
         let connect = connect
             .log_statements(log::LevelFilter::Trace)
             .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(10));
+        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        let options = match backend {
+            Backend::Sqlite => {
+                // One connection first, set up as the pool's will be: a refusal (a full disk,
+                // a read-only file) is then reported as SQLite's reason, where the pool would
+                // retry until its timeout and say only that it timed out.
+                use sqlx::Connection;
+                let mut first = sqlx::AnyConnection::connect_with(&connect)
+                    .await
+                    .map_err(StoreError::Open)?;
+                setup_sqlite(&mut first, busy)
+                    .await
+                    .map_err(StoreError::Open)?;
+                first.close().await.ok();
+                // One writer at a time is SQLite's rule; a small pool avoids lock contention.
+                options
+                    .max_connections(4)
+                    .after_connect(move |conn, _| Box::pin(setup_sqlite(conn, busy)))
+            }
+            Backend::Postgres => options.max_connections(8),
+        };
         let pool = options
             .connect_with(connect)
             .await
@@ -246,6 +261,23 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// What every SQLite connection is set up with.
+async fn setup_sqlite(conn: &mut sqlx::AnyConnection, busy: Duration) -> sqlx::Result<()> {
+    sqlx::query(&format!("PRAGMA busy_timeout = {}", busy.as_millis()))
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("PRAGMA journal_mode = WAL")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("PRAGMA foreign_keys = ON")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("PRAGMA synchronous = NORMAL")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Reads a column, turning a decode failure into a clear error.

@@ -441,10 +441,7 @@ async fn concurrent_checkers_claim_each_due_mirror_exactly_once() {
                 .collect()
         };
         let mut writer = store.begin_crawl().await.unwrap();
-        writer
-            .complete_claims("checker-0", &by("checker-0"), &schedule, at)
-            .await
-            .unwrap();
+        writer.complete_claims("checker-0", &by("checker-0"), &schedule, at);
         writer.abandon().await.unwrap();
         assert!(
             store
@@ -522,21 +519,235 @@ async fn one_checker_leads_until_its_lease_runs_out() {
     }
 }
 
+/// One check result of `mirror_id` for `directory_id`, current on version 2.
+fn current_check(mirror_id: i64, directory_id: i64, checked_at: i64) -> CheckRecord {
+    CheckRecord {
+        mirror_id,
+        directory_id,
+        protocol: Protocol::Https,
+        family: Family::Any,
+        outcome: CheckOutcome::Current,
+        sha256_seen: Some(version(2).sha256),
+        versions_behind: None,
+        lag_seconds: None,
+        http_status: Some(200),
+        latency_ms: Some(12),
+        bytes: 3002,
+        etag: None,
+        last_modified: None,
+        checked_at,
+        error: None,
+        timestamp_seen: Some(1_700_000_000),
+        good_sha256: Some(version(2).sha256),
+        good_at: Some(checked_at),
+    }
+}
+
+fn a_run(checks: i64) -> CrawlRun {
+    CrawlRun {
+        started_at: 1_700_300_000,
+        finished_at: 1_700_300_100,
+        mirrors: 2,
+        checks,
+        errors: 0,
+        not_modified: 0,
+        requests: checks,
+        bytes: 0,
+        ignored: false,
+        note: String::new(),
+        checker: "a".into(),
+    }
+}
+
+/// A crawl in progress leaves the store writable: another process can import the registry,
+/// save the catalog or record a snapshot while results are being written, and the crawl's
+/// results still appear all together when it finishes (the crawl held SQLite's write lock
+/// from its first result to its end, so everything else failed after the busy timeout). A
+/// mirror removed meanwhile does not fail the crawl: its results are dropped.
+#[tokio::test]
+async fn a_crawl_in_progress_leaves_the_store_writable() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let mut stores = vec![(
+        Backend::Sqlite,
+        Store::open(&url).await.unwrap(),
+        Store::open(&url).await.unwrap(),
+    )];
+    if let Some(url) = crate::testing::postgres_test_url("short_tx").await {
+        stores.push((
+            Backend::Postgres,
+            Store::open(&url).await.unwrap(),
+            Store::open(&url).await.unwrap(),
+        ));
+    }
+    for (backend, crawler, other) in stores {
+        crawler.save_catalog(&example_catalog()).await.unwrap();
+        let registry = example_mirrors();
+        crawler.apply_registry(&registry, false).await.unwrap();
+        let dirs = crawler.directory_ids().await.unwrap();
+        let d = dirs["9.8/BaseOS/x86_64/os"];
+        let ids = crawler.load_mirrors_with_ids().await.unwrap();
+        let (keep, gone) = (ids[0].0, ids[1].0);
+
+        let mut writer = crawler.begin_crawl().await.unwrap();
+        writer
+            .write(&[current_check(keep, d, 10), current_check(gone, d, 10)])
+            .await
+            .unwrap();
+        // Meanwhile another process writes: each of these waited for the crawl to end.
+        other.save_catalog(&example_catalog()).await.unwrap();
+        let without: Vec<Mirror> = registry
+            .iter()
+            .filter(|m| m.name != ids[1].1.name)
+            .cloned()
+            .collect();
+        other.apply_registry(&without, true).await.unwrap();
+        other
+            .record_snapshot(&SnapshotRecord {
+                serial: 1,
+                created_at: 1,
+                path: "s".into(),
+                sha256: "x".into(),
+                size: 1,
+                mirrors: 1,
+                directories: 1,
+            })
+            .await
+            .unwrap();
+        assert!(
+            other.load_checks().await.unwrap().is_empty(),
+            "{backend:?}: nothing of the crawl is visible before it finishes"
+        );
+        writer.write(&[current_check(keep, d, 20)]).await.unwrap();
+        let health = |mirror_id| HealthRecord {
+            mirror_id,
+            capability: "https".into(),
+            state: HealthState::Up,
+            since: 20,
+            reason: "ok".into(),
+            consecutive_ok: 1,
+            consecutive_failed: 0,
+        };
+        let stats = |mirror_id| MirrorStats {
+            mirror_id,
+            checked_at: 20,
+            requests: 3,
+            bytes: 0,
+            not_modified: 0,
+            sync_age: None,
+            redirects_to: vec![],
+        };
+        writer
+            .finish(
+                &a_run(3),
+                &[health(keep), health(gone)],
+                &[],
+                &[stats(keep), stats(gone)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            other.load_checks().await.unwrap(),
+            vec![current_check(keep, d, 20)],
+            "{backend:?}: the crawl's last word for each key, without the removed mirror"
+        );
+        assert_eq!(other.load_health().await.unwrap(), vec![health(keep)]);
+        assert_eq!(other.mirror_stats().await.unwrap(), vec![stats(keep)]);
+    }
+}
+
 /// A SQLite store whose write lock another process holds: the error says so once, plainly,
-/// and what to do (it said "database is locked" inside two layers of prefixes).
+/// what is working on the store, and what to do (it said "database is locked" inside two
+/// layers of prefixes, and nothing of who held it).
 #[tokio::test]
 async fn a_busy_sqlite_store_says_so_plainly() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("s.db").display());
     let first = Store::open(&url).await.unwrap();
-    let second = Store::open(&url).await.unwrap();
+    let second = Store::open_with(&url, std::time::Duration::from_millis(200))
+        .await
+        .unwrap();
     let catalog = shared::catalog::Catalog::load(&example("catalog.toml")).unwrap();
     first.save_catalog(&catalog).await.unwrap();
-    // A crawl's transaction holds the write lock from its first write on.
-    let mut writer = first.begin_crawl().await.unwrap();
-    writer.hold_write_lock().await.unwrap();
-    let err = second.save_catalog(&catalog).await.unwrap_err().to_string();
+    // A crawl is under way, and something holds the write lock.
+    let writer = first.begin_crawl().await.unwrap();
+    let mut lock = first.pool().begin().await.unwrap();
+    sqlx::query("UPDATE catalog SET updated_at = updated_at")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let err = second.save_catalog(&catalog).await.unwrap_err();
+    let err = second.explain(err).await.to_string();
     assert_eq!(err.matches("locked").count(), 1, "{err}");
     assert!(err.contains("another process"), "{err}");
-    drop(writer);
+    assert!(
+        err.contains(&format!("crawl by process {}", std::process::id())),
+        "{err}"
+    );
+    drop(lock);
+    writer.abandon().await.unwrap();
+    // With nothing registered as working, it says that too.
+    let mut lock = first.pool().begin().await.unwrap();
+    sqlx::query("UPDATE catalog SET updated_at = updated_at")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let err = second.save_catalog(&catalog).await.unwrap_err();
+    let err = second.explain(err).await.to_string();
+    assert!(err.contains("no crawl or import"), "{err}");
+}
+
+/// A crawl whose process was killed leaves staged results behind; once its registration has
+/// gone untouched for an hour, the next crawl sweeps them (and it is no longer shown as
+/// working on the store).
+#[tokio::test]
+async fn a_killed_crawls_staged_results_are_swept() {
+    for (backend, store) in test_stores("sweep").await {
+        store.save_catalog(&example_catalog()).await.unwrap();
+        store
+            .apply_registry(&example_mirrors(), false)
+            .await
+            .unwrap();
+        let d = store.directory_ids().await.unwrap()["9.8/BaseOS/x86_64/os"];
+        let m = store.load_mirrors_with_ids().await.unwrap()[0].0;
+        let mut writer = store.begin_crawl().await.unwrap();
+        writer.write(&[current_check(m, d, 10)]).await.unwrap();
+        std::mem::forget(writer); // as kill -9 would: no rollback, no clean-up
+        let staged = || async {
+            sqlx::query("SELECT COUNT(*) AS n FROM crawl_staging")
+                .fetch_one(store.pool())
+                .await
+                .map(|row| col::<i64>(&row, "n").unwrap())
+                .unwrap()
+        };
+        assert_eq!(staged().await, 1, "{backend:?}");
+        let t = shared::time::now();
+        assert_eq!(store.work_in_progress(t).await.unwrap().len(), 1);
+        // Another crawl while that one may still be alive leaves its results alone.
+        store.begin_crawl().await.unwrap().abandon().await.unwrap();
+        assert_eq!(staged().await, 1, "{backend:?}");
+        sqlx::query("UPDATE store_work SET touched_at = touched_at - $1")
+            .bind(STALE_SECS + 1)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert!(store.work_in_progress(t).await.unwrap().is_empty());
+        store.begin_crawl().await.unwrap().abandon().await.unwrap();
+        assert_eq!(staged().await, 0, "{backend:?}");
+        assert!(store.load_checks().await.unwrap().is_empty());
+    }
+}
+
+/// When SQLite refuses the connection's set-up (a full disk, a read-only file), the error
+/// is SQLite's own reason, not "pool timed out while waiting for an open connection" after
+/// ten seconds (the reason was only in a log line).
+#[tokio::test]
+async fn a_refused_connection_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    std::fs::write(&path, b"").unwrap();
+    let url = format!("sqlite://{}?mode=ro", path.display());
+    let err = Store::open(&url).await.unwrap_err().to_string();
+    assert!(!err.contains("timed out"), "{err}");
+    assert!(err.contains("readonly"), "{err}");
 }

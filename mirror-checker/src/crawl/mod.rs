@@ -448,9 +448,7 @@ pub async fn apply(
         }
     } else {
         if let Some(c) = claimed {
-            writer
-                .complete_claims(c.holder, c.claims, &c.schedule, judgement.run.finished_at)
-                .await?;
+            writer.complete_claims(c.holder, c.claims, &c.schedule, judgement.run.finished_at);
         }
         writer
             .finish(
