@@ -145,3 +145,33 @@ async fn run_serve(cli: Serve) -> anyhow::Result<()> {
         }
     }
 }
+
+/// An error as `main` prints it: each cause once, the outermost first.
+pub fn describe(e: &anyhow::Error) -> String {
+    shared::text::error_chain(e.as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A missing file is said once (it read "No such file or directory (os error 2): No such
+    /// file or directory (os error 2)": the catalog's message already holds its cause).
+    #[tokio::test]
+    async fn a_missing_file_is_said_once() {
+        let cli = Cli::try_parse_from([
+            "mirror-sim",
+            "serve",
+            "--registry",
+            "/nonexistent-registry",
+            "--catalog",
+            "/nonexistent-catalog.toml",
+            "--out",
+            "/nonexistent-out",
+        ])
+        .unwrap();
+        let err = describe(&run(cli).await.unwrap_err());
+        assert_eq!(err.matches("No such file").count(), 1, "{err}");
+        assert!(err.contains("/nonexistent-catalog.toml"), "{err}");
+    }
+}

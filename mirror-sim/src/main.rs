@@ -9,7 +9,7 @@ async fn main() -> std::process::ExitCode {
     match mirror_sim::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", mirror_sim::cli::describe(&e));
             std::process::ExitCode::FAILURE
         }
     }

@@ -16,7 +16,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", shared::text::error_chain(&e));
             std::process::ExitCode::FAILURE
         }
     }

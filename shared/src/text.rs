@@ -37,6 +37,22 @@ pub fn reason(text: &str) -> String {
     bounded(text, MAX_REASON)
 }
 
+/// An error and its causes, each said once, outermost first: a cause whose text the
+/// message before it already holds (many messages quote their cause) is left out.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,5 +75,28 @@ mod tests {
         // An escape never split at the cut.
         let cut = bounded("ab\u{1b}", 4);
         assert_eq!(cut, "ab… (1 more character)");
+    }
+
+    #[test]
+    fn a_cause_already_quoted_is_said_once() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error, bool);
+        impl std::fmt::Display for Outer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match self.1 {
+                    true => write!(f, "cannot read x: {}", self.0),
+                    false => write!(f, "cannot read x"),
+                }
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let io = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        let want = format!("cannot read x: {}", io());
+        assert_eq!(error_chain(&Outer(io(), true)), want, "quoted: said once");
+        assert_eq!(error_chain(&Outer(io(), false)), want, "not quoted: added");
     }
 }
