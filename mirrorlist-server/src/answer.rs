@@ -169,10 +169,8 @@ fn seed(state: &AppState, ip: Option<IpAddr>, dir: usize) -> u64 {
 
 /// One SplitMix64 step over `a` and `b`: a well-spread 64-bit hash of the pair.
 fn mix(a: u64, b: u64) -> u64 {
-    let mut z = a ^ b.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    use crate::select::choose::{splitmix, GOLDEN};
+    splitmix(a ^ b.wrapping_add(GOLDEN))
 }
 
 /// The chosen mirrors as the endpoint's document (or a redirect to the first).

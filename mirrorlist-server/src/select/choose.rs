@@ -6,16 +6,23 @@ use super::{Choice, Client, Limits, Tier};
 use shared::snapshot::{HTTP, HTTPS};
 use std::net::IpAddr;
 
+/// SplitMix64's increment.
+pub(crate) const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// SplitMix64's output function: a well-spread 64-bit hash of `z`.
+pub(crate) fn splitmix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// SplitMix64, seeded per request: deterministic answers under a fixed seed.
 struct Rng(u64);
 
 impl Rng {
     fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+        self.0 = self.0.wrapping_add(GOLDEN);
+        (splitmix(self.0) >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 

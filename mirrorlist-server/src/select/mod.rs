@@ -19,7 +19,7 @@
 //! country and by continent, so a request touches only its own country's and continent's
 //! mirrors and draws only as many as it will return.
 
-mod choose;
+pub(crate) mod choose;
 mod index;
 
 pub use choose::{choose, choose_in};
