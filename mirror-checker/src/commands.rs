@@ -28,10 +28,10 @@ async fn dispatch(config: &Config, cli: Cli) -> Result<()> {
         } => {
             let report = read_registry(&dir, &config.registry_rules())?;
             if json {
-                println!("{}", serde_json::json!({ "files": report.files }));
+                say!("{}", serde_json::json!({ "files": report.files }));
             } else {
-                print!("{}", report.details());
-                println!("{}", report.summary());
+                crate::output::text(&report.details());
+                say!("{}", report.summary());
             }
             match report.count(FileOutcome::Rejected) {
                 0 => Ok(()),
@@ -40,11 +40,11 @@ async fn dispatch(config: &Config, cli: Cli) -> Result<()> {
         }
         Command::ExpireAlternates { dirs, all } => expire_alternates(&config, &dirs, all).await,
         Command::ExportRegistry { dir } => {
-            let store = config.open_store().await?;
+            let store = config.open_existing_store().await?;
             let mirrors = store.load_mirrors().await?;
             let n = registry::export_dir(&mirrors, &dir)
                 .map_err(Error::io("cannot write into", &dir))?;
-            println!("wrote {n} registry files into {}", dir.display());
+            say!("wrote {n} registry files into {}", dir.display());
             Ok(())
         }
         Command::Catalog { command } => catalog(&config, command).await,
@@ -52,9 +52,9 @@ async fn dispatch(config: &Config, cli: Cli) -> Result<()> {
             let checker = Checker::new(config).await?;
             let report = checker.scan(now()).await?;
             for (path, problem) in &report.errors {
-                println!("error: {path}: {problem}");
+                say!("error: {path}: {problem}");
             }
-            println!(
+            say!(
                 "scanned {} directories: {} new versions, {} unreadable",
                 report.directories,
                 report.new_versions.len(),
@@ -72,7 +72,7 @@ async fn dispatch(config: &Config, cli: Cli) -> Result<()> {
             });
             if once {
                 let summary = checker.crawl(None, &cancel).await?;
-                println!("{}", summary.describe());
+                say!("{}", summary.describe());
                 Ok(())
             } else {
                 checker.daemon(cancel).await
@@ -105,7 +105,7 @@ async fn dispatch(config: &Config, cli: Cli) -> Result<()> {
                 .schedule_new_mirrors(&config.daemon.schedule(), now())
                 .await?;
             let n = store.make_due(&ids, now()).await?;
-            println!("{n} mirrors are due now; the checker daemons check them at their next tick");
+            say!("{n} mirrors are due now; the checker daemons check them at their next tick");
             Ok(())
         }
         Command::Snapshot { out } => {
@@ -114,7 +114,7 @@ async fn dispatch(config: &Config, cli: Cli) -> Result<()> {
                 config.snapshot_path = out;
             }
             let record = Checker::new(config).await?.publish().await?;
-            println!(
+            say!(
                 "published snapshot {} to {}: {} mirrors served, {} directories, {} bytes, sha256 {}",
                 record.serial,
                 record.path,
@@ -185,7 +185,7 @@ async fn expire_alternates(config: &Config, dirs: &[String], all: bool) -> Resul
     ids.sort_unstable();
     ids.dedup();
     let n = store.expire_alternates(&ids, now()).await?;
-    println!(
+    say!(
         "expired the alternates of {n} directories: from the next snapshot only mirrors with \
          their newest version are served (the daemon's leader publishes it at its next tick; \
          `mirror-checker snapshot` publishes it now)"
@@ -201,16 +201,16 @@ async fn import_registry(config: &Config, dir: &Path, sync: bool, json: bool) ->
     store.end_work(&work).await?;
     let outcome = applied?;
     if json {
-        println!(
+        say!(
             "{}",
             serde_json::json!({ "files": report.files, "store": {
             "added": outcome.added, "updated": outcome.updated, "unchanged": outcome.unchanged,
             "removed": outcome.removed, "kept": outcome.kept } })
         );
     } else {
-        print!("{}", report.details());
-        println!("{}", report.summary());
-        println!("store: {}", outcome.summary());
+        crate::output::text(&report.details());
+        say!("{}", report.summary());
+        say!("store: {}", outcome.summary());
     }
     tracing::info!(
         accepted = report.count(FileOutcome::Accepted),
@@ -232,12 +232,12 @@ async fn catalog(config: &Config, command: CatalogCommand) -> Result<()> {
             if let Some(out) = write_toml {
                 std::fs::write(&out, catalog.spec.to_toml())
                     .map_err(Error::io("cannot write", &out))?;
-                println!("wrote {}", out.display());
+                say!("wrote {}", out.display());
             }
             catalog
         }
         CatalogCommand::Show { directories } => {
-            let store = config.open_store().await?;
+            let store = config.open_existing_store().await?;
             let catalog = store.load_catalog().await?.ok_or(Error::NoCatalog)?;
             print_catalog(&catalog, directories);
             return Ok(());
@@ -251,7 +251,7 @@ async fn catalog(config: &Config, command: CatalogCommand) -> Result<()> {
 
 fn print_catalog(catalog: &Catalog, all: bool) {
     let vault = catalog.directories.iter().filter(|d| d.vault).count();
-    println!(
+    say!(
         "{}: {} directories, {} on mirrors; {vault} more of {} vault releases",
         catalog.spec.distribution,
         catalog.directories.len() - vault,
@@ -268,14 +268,14 @@ fn print_catalog(catalog: &Catalog, all: bool) {
         } else {
             format!(" (also {})", release.aliases.join(", "))
         };
-        println!(
+        say!(
             "  {}{aliases}: {count} directories on mirrors",
             release.version
         );
     }
     if all {
         for d in &catalog.directories {
-            println!(
+            say!(
                 "  {}{}",
                 d.path,
                 if d.vault_only { "  [vault]" } else { "" }

@@ -157,6 +157,17 @@ impl Config {
         Ok(store)
     }
 
+    /// Opens a store that must exist already, for commands that only read it: a mistyped
+    /// `--database` is an error, not a new empty store.
+    pub async fn open_existing_store(&self) -> Result<Store> {
+        if let Some(path) = sqlite_file(&self.database) {
+            if !path.is_file() {
+                return Err(Error::NoStore(path.to_path_buf()));
+            }
+        }
+        self.open_store().await
+    }
+
     /// `e`, saying who is working on the store when it was too busy to write.
     pub async fn explain(&self, e: Error) -> Error {
         match (e, self.opened.get()) {
@@ -166,20 +177,24 @@ impl Config {
     }
 }
 
-/// Makes sure the folder of a SQLite file exists, so a first run just works.
-fn prepare_sqlite_dir(url: &str) -> Result<()> {
+/// The file of a SQLite URL (`None` for other databases).
+fn sqlite_file(url: &str) -> Option<&Path> {
     if url.contains("://") && !url.starts_with("sqlite:") {
-        return Ok(());
+        return None;
     }
     let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
         .unwrap_or(url);
-    let path = path.split('?').next().unwrap_or(path);
-    if let Some(parent) = Path::new(path)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-    {
+    Some(Path::new(path.split('?').next().unwrap_or(path)))
+}
+
+/// Makes sure the folder of a SQLite file exists, so a first run just works.
+fn prepare_sqlite_dir(url: &str) -> Result<()> {
+    let Some(path) = sqlite_file(url) else {
+        return Ok(());
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(Error::io("cannot create", parent))?;
     }
     Ok(())

@@ -19,6 +19,11 @@ pub enum Error {
     },
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    #[error(
+        "no store at {}: check --database (or `database` in the config), or create it with \
+         `catalog load` and `import-registry`", .0.display()
+    )]
+    NoStore(PathBuf),
     #[error("no catalog is stored yet: run `mirror-checker catalog load FILE` first")]
     NoCatalog,
     #[error("no master configured: set [master] url to a folder or an http(s) URL")]

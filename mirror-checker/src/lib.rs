@@ -2,6 +2,12 @@
 //! scans the master's repodata, checks every mirror against it, keeps health with
 //! hysteresis, and publishes snapshots for the server.
 
+/// `println!` for command output: see [`output`].
+macro_rules! say {
+    () => { $crate::output::line(format_args!("")) };
+    ($($t:tt)*) => { $crate::output::line(format_args!($($t)*)) };
+}
+
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -12,6 +18,7 @@ pub mod geo;
 pub mod health;
 pub mod http;
 pub mod metrics;
+pub mod output;
 pub mod repomd;
 pub mod service;
 pub mod status;

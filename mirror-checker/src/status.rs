@@ -12,8 +12,8 @@ use std::fmt::Write as _;
 use store::Store;
 
 pub async fn print(config: &Config, name: &str) -> Result<()> {
-    let store = config.open_store().await?;
-    print!("{}", render(&store, name).await?);
+    let store = config.open_existing_store().await?;
+    crate::output::text(&render(&store, name).await?);
     Ok(())
 }
 

@@ -288,3 +288,50 @@ fn operator_mistakes_get_clear_errors() {
         "{out:?}"
     );
 }
+
+/// A read-only command pointed at a store that does not exist says so and creates nothing
+/// (`status` with a mistyped `--database` path created the folder and an empty database).
+#[test]
+fn read_only_commands_never_create_a_store() {
+    let env = Env::new("readonly");
+    for args in [
+        vec!["status", "a-mirror"],
+        vec!["catalog", "show"],
+        vec!["export-registry", &env.path("out")],
+    ] {
+        let (_, stderr) = env.fails(&args);
+        assert!(stderr.contains("no store at"), "{args:?}: {stderr}");
+        assert!(!env.dir.join("db").exists(), "{args:?} created the store");
+    }
+}
+
+/// `status NAME | head` ends quietly when the reader goes away (it panicked on the closed
+/// pipe).
+#[test]
+fn status_into_a_closed_pipe_does_not_panic() {
+    let env = Env::new("pipe");
+    env.ok(&[
+        "catalog",
+        "load",
+        &example("catalog.toml").display().to_string(),
+    ]);
+    env.ok(&[
+        "import-registry",
+        &example("mirrors.d").display().to_string(),
+    ]);
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_mirror-checker"))
+        .args([
+            "--database",
+            &format!("sqlite://{}", env.dir.join("db/mirrors.db").display()),
+            "status",
+            "au.mirror.example",
+        ])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+}
