@@ -70,6 +70,10 @@ pub enum Command {
     Status {
         /// The mirror's name.
         mirror: String,
+        /// Print the mirror's status as JSON: the same document as the server's
+        /// `/api/v1/mirrors/NAME`, built from the store's state now.
+        #[arg(long)]
+        json: bool,
     },
     /// Make mirrors due now: the checker daemons check them at their next tick (after an
     /// operator fixed a mirror, say).

@@ -78,7 +78,7 @@ async fn dispatch(config: &Config, cli: Cli) -> Result<()> {
                 checker.daemon(cancel).await
             }
         }
-        Command::Status { mirror } => crate::status::print(&config, &mirror).await,
+        Command::Status { mirror, json } => crate::status::print(&config, &mirror, json).await,
         Command::Recheck { mirrors, all } => {
             if mirrors.is_empty() && !all {
                 return Err(Error::Usage(

@@ -11,9 +11,20 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use store::Store;
 
-pub async fn print(config: &Config, name: &str) -> Result<()> {
+pub async fn print(config: &Config, name: &str, json: bool) -> Result<()> {
     let store = config.open_existing_store().await?;
-    crate::output::text(&render(&store, name).await?);
+    if json {
+        let input = store.snapshot_input().await?.ok_or(Error::NoCatalog)?;
+        let snap = snapshot::build(&input, 0, shared::time::now(), "status");
+        let detail = shared::status::mirror(&snap, name)
+            .ok_or_else(|| Error::UnknownMirror(name.to_string()))?;
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&detail).expect("serializable")
+        );
+    } else {
+        crate::output::text(&render(&store, name).await?);
+    }
     Ok(())
 }
 

@@ -335,3 +335,30 @@ fn status_into_a_closed_pipe_does_not_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_ne!(out.status.code(), Some(101), "{stderr}");
 }
+
+/// `status --json` prints the server's `/api/v1/mirrors/NAME` document, from the store now:
+/// a mirror never checked is not served, and says so.
+#[test]
+fn status_json_is_the_apis_mirror_document() {
+    let env = Env::new("json");
+    env.ok(&[
+        "catalog",
+        "load",
+        &example("catalog.toml").display().to_string(),
+    ]);
+    env.ok(&[
+        "import-registry",
+        &example("mirrors.d").display().to_string(),
+    ]);
+    let out = env.ok(&["status", "au.mirror.example", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["api_version"], 1);
+    assert_eq!(json["name"], "au.mirror.example");
+    assert_eq!(json["state"], "not_served", "{out}");
+    assert_eq!(json["reason"], "not checked yet", "{out}");
+    let (_, stderr) = env.fails(&["status", "nobody.example", "--json"]);
+    assert!(
+        stderr.contains("no mirror is registered as nobody.example"),
+        "{stderr}"
+    );
+}

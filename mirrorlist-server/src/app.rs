@@ -25,6 +25,12 @@ pub fn router_with(state: AppState, with_metrics: bool) -> Router {
         .route("/mirrorlist", get(mirrorlist_query))
         .route("/metalink/{release}/{repo}", get(metalink_path))
         .route("/mirrorlist/{release}/{repo}", get(mirrorlist_path))
+        .route("/", get(overview))
+        .route("/mirrors", get(mirrors))
+        .route("/mirrors/{name}", get(mirror_page))
+        .route("/api/v1/status", get(api_status))
+        .route("/api/v1/mirrors/{name}", get(api_mirror))
+        .fallback(not_found)
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz));
     let r = if with_metrics {
@@ -93,6 +99,106 @@ async fn mirrorlist_path(
         repo: &repo,
     };
     answer(&state, Endpoint::Mirrorlist, form, &req, peer(&req))
+}
+
+/// A rendered view as the response, or why there is none.
+fn view(bytes: Option<axum::body::Bytes>, json: bool, missing: &str) -> Response {
+    let (status, body) = match bytes {
+        Some(b) => (StatusCode::OK, b),
+        None => (
+            StatusCode::NOT_FOUND,
+            if json {
+                serde_json::to_vec(&serde_json::json!({ "error": missing }))
+                    .expect("serializable")
+                    .into()
+            } else {
+                format!(
+                    "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not found</title></head>\
+<body><main><h1>Not found</h1><p>{}</p><p><a href=\"/\">Overview</a> · <a href=\"/mirrors\">Mirrors</a></p></main></body></html>\n",
+                    crate::pages::esc(missing)
+                )
+                .into()
+            },
+        ),
+    };
+    let kind = if json {
+        "application/json"
+    } else {
+        "text/html; charset=utf-8"
+    };
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "public, max-age=60"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Pages need a snapshot: without one, a 503 in the page's form.
+fn unavailable(json: bool) -> Response {
+    let mut r = view(None, json, "no snapshot is loaded yet; try again shortly");
+    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    r
+}
+
+async fn overview(State(state): State<AppState>) -> Response {
+    match state.current() {
+        Some(l) => view(Some(l.pages.overview.clone()), false, ""),
+        None => unavailable(false),
+    }
+}
+
+async fn mirrors(State(state): State<AppState>) -> Response {
+    match state.current() {
+        Some(l) => view(Some(l.pages.mirrors.clone()), false, ""),
+        None => unavailable(false),
+    }
+}
+
+async fn api_status(State(state): State<AppState>) -> Response {
+    match state.current() {
+        Some(l) => view(Some(l.pages.status_json.clone()), true, ""),
+        None => unavailable(true),
+    }
+}
+
+fn mirror_view(state: &AppState, name: &str, json: bool) -> Response {
+    let Some(l) = state.current() else {
+        return unavailable(json);
+    };
+    let found = l
+        .pages
+        .mirror(&l.snapshot, name, shared::time::now())
+        .map(|p| if json { p.json.clone() } else { p.html.clone() });
+    view(
+        found,
+        json,
+        &format!(
+            "no mirror is registered as {}",
+            shared::text::bounded(name, 200)
+        ),
+    )
+}
+
+async fn mirror_page(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    mirror_view(&state, &name, false)
+}
+
+async fn api_mirror(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    mirror_view(&state, &name, true)
+}
+
+/// Any other path: a JSON error under `/api/`, a page elsewhere.
+async fn not_found(req: Request) -> Response {
+    let path = req.uri().path();
+    view(
+        None,
+        path.starts_with("/api/"),
+        &format!("nothing is at {}", shared::text::bounded(path, 200)),
+    )
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {

@@ -10,6 +10,7 @@ pub mod error;
 pub use shared::geoip;
 pub mod locate;
 pub mod metrics;
+pub mod pages;
 pub mod parse;
 pub mod place;
 pub mod proxy;

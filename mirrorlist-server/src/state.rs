@@ -17,18 +17,22 @@ pub struct Loaded {
     pub routes: Routes,
     pub index: Index,
     pub fragments: Fragments,
+    /// The status pages and the JSON API.
+    pub pages: crate::pages::Pages,
     /// Unix time it was loaded.
     pub loaded_at: i64,
 }
 
 impl Loaded {
     pub fn new(snapshot: Snapshot) -> Loaded {
+        let now = shared::time::now();
         Loaded {
+            pages: crate::pages::Pages::build(&snapshot, now),
             routes: Routes::build(&snapshot.catalog),
             index: Index::build(&snapshot),
             fragments: Fragments::build(&snapshot),
             snapshot,
-            loaded_at: shared::time::now(),
+            loaded_at: now,
         }
     }
 }

@@ -150,12 +150,8 @@ pub fn human_age(secs: u64) -> String {
     }
 }
 
-/// An RFC 1123 date (`Sun, 22 Nov 2026 04:11:04 GMT`), as HTTP headers and metalinks use.
-pub fn http_date(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+/// (year, month 1-12, day) of a day counted from the epoch (Howard Hinnant's algorithm).
+fn civil(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -164,7 +160,15 @@ pub fn http_date(unix: i64) -> String {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// An RFC 1123 date (`Sun, 22 Nov 2026 04:11:04 GMT`), as HTTP headers and metalinks use.
+pub fn http_date(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
+    let (year, month, day) = civil(days);
     let mon = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ][(month - 1) as usize];
@@ -176,9 +180,28 @@ pub fn http_date(unix: i64) -> String {
     )
 }
 
+/// A UTC time as people read it on a status page: `2026-11-22 04:11 UTC`.
+pub fn utc_minute(unix: i64) -> String {
+    let secs = unix.rem_euclid(86_400);
+    let (year, month, day) = civil(unix.div_euclid(86_400));
+    format!(
+        "{year}-{month:02}-{day:02} {:02}:{:02} UTC",
+        secs / 3600,
+        (secs % 3600) / 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_times_read_as_on_a_calendar() {
+        assert_eq!(utc_minute(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_minute(1_795_320_664), "2026-11-22 04:11 UTC");
+        assert_eq!(http_date(1_795_320_664), "Sun, 22 Nov 2026 04:11:04 GMT");
+        assert_eq!(utc_minute(951_782_400), "2000-02-29 00:00 UTC");
+    }
 
     #[test]
     fn parses_registry_durations() {

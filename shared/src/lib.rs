@@ -14,6 +14,7 @@ pub mod model;
 pub mod net;
 pub mod registry;
 pub mod snapshot;
+pub mod status;
 pub mod telemetry;
 pub mod testing;
 pub mod text;

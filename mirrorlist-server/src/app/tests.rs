@@ -706,3 +706,70 @@ async fn a_vault_release_gets_a_metalink_when_its_checksums_are_known() {
         "location https://vault.example.org/9.7/BaseOS/x86_64/os/repodata/repomd.xml"
     );
 }
+
+/// The status pages and the JSON API, from the loaded snapshot: the network's JSON, a page
+/// per mirror linked from the list, JSON errors under /api/ and pages elsewhere, 503 before
+/// any snapshot.
+#[tokio::test]
+async fn status_pages_and_api_come_from_the_snapshot() {
+    let (empty, _) = app(false);
+    for (uri, kind) in [("/", "text/html"), ("/api/v1/status", "application/json")] {
+        let (status, ctype, _) = get(&empty, uri).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{uri}");
+        assert!(ctype.starts_with(kind), "{uri}: {ctype}");
+    }
+    let (app, state) = app(true);
+    let snap = &state.current().unwrap().snapshot;
+    let (status, ctype, body) = get(&app, "/api/v1/status").await;
+    assert_eq!(
+        (status, ctype.as_str()),
+        (StatusCode::OK, "application/json")
+    );
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["api_version"], 1);
+    assert_eq!(json["serial"], snap.serial);
+    assert_eq!(
+        json["mirrors"].as_array().unwrap().len(),
+        snap.mirrors.len()
+    );
+
+    let (status, _, list) = get(&app, "/mirrors").await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, overview) = get(&app, "/").await;
+    assert!(overview.contains("<main>") && overview.contains("href=\"/mirrors\""));
+    for m in &snap.mirrors {
+        let link = format!("href=\"/mirrors/{}\"", m.name);
+        assert!(list.contains(&link), "{link} missing from /mirrors");
+        let (status, ctype, page) = get(&app, &format!("/mirrors/{}", m.name)).await;
+        assert_eq!(status, StatusCode::OK, "{}", m.name);
+        assert!(ctype.starts_with("text/html"));
+        assert!(page.contains(&format!("<h1>{}</h1>", m.name)), "{page}");
+        let (_, _, json) = get(&app, &format!("/api/v1/mirrors/{}", m.name)).await;
+        let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(json["name"], m.name.as_str());
+        for net in &m.subnets {
+            assert!(!page.contains(&net.to_string()), "{} shows {net}", m.name);
+        }
+    }
+    let (status, ctype, body) = get(&app, "/api/v1/mirrors/no.such.mirror").await;
+    assert_eq!(
+        (status, ctype.as_str()),
+        (StatusCode::NOT_FOUND, "application/json")
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"],
+        "no mirror is registered as no.such.mirror"
+    );
+    let (status, ctype, body) = get(&app, "/mirrors/%3Cscript%3E").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(ctype.starts_with("text/html"));
+    assert!(
+        body.contains("&lt;script&gt;") && !body.contains("<script>"),
+        "{body}"
+    );
+    let (status, ctype, _) = get(&app, "/api/v2/anything").await;
+    assert_eq!(
+        (status, ctype.as_str()),
+        (StatusCode::NOT_FOUND, "application/json")
+    );
+}

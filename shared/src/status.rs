@@ -1,0 +1,526 @@
+//! The public view of a snapshot: the network's summary and each mirror's state and reasons,
+//! as the status pages, the JSON API and `mirror-checker status --json` show them. A pure
+//! function of the snapshot, so they cannot disagree with the answers. Private details are
+//! not in it: no contact, no netblocks, no ASNs (a private mirror's audience is said in
+//! words only).
+//!
+//! Field names are part of the API (`/api/v1/...`): add fields, never rename or remove one
+//! within a version.
+
+use crate::model::Family;
+use crate::registry::Protocol;
+use crate::snapshot::{NotServed, Snapshot};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The API's version, in its paths (`/api/v1/`).
+pub const API_VERSION: u32 = 1;
+
+/// The whole network: `/api/v1/status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkStatus {
+    pub api_version: u32,
+    /// The snapshot this was built from.
+    pub serial: u64,
+    /// When the checker built that snapshot (Unix seconds).
+    pub generated_at: i64,
+    pub distribution: String,
+    pub mirrors_total: usize,
+    /// Mirrors served for at least one directory (to whomever their audience is).
+    pub mirrors_served: usize,
+    /// When the master last published a new version of any directory (Unix seconds).
+    pub master_published_at: Option<i64>,
+    /// Per release and repository: how many mirrors carry it current, behind, not served.
+    pub coverage: Vec<Coverage>,
+    pub mirrors: Vec<MirrorSummary>,
+}
+
+/// One release's repository across the network. A mirror counts once: `current` when every
+/// directory of it the mirror should carry is served at the master's current version,
+/// `behind` when each is served but some on an older version still listed (an alternate),
+/// `not_served` when any is not served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    pub release: String,
+    pub repo: String,
+    pub directories: usize,
+    pub current: usize,
+    pub behind: usize,
+    pub not_served: usize,
+}
+
+/// A mirror's state at a glance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum MirrorState {
+    /// Served for every directory it should carry.
+    Served,
+    /// Served for some directories, not for others.
+    Partly,
+    /// Served for none.
+    NotServed,
+}
+
+impl MirrorState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MirrorState::Served => "served",
+            MirrorState::Partly => "partly served",
+            MirrorState::NotServed => "not served",
+        }
+    }
+}
+
+/// One of a mirror's URLs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorUrl {
+    pub protocol: String,
+    pub url: String,
+}
+
+/// A capability (`http`, `https`, `ipv4`, `ipv6`) the health rule took out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Down {
+    pub capability: String,
+    pub reason: String,
+}
+
+/// One mirror: a row of `/mirrors` and of `/api/v1/status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MirrorSummary {
+    pub name: String,
+    pub state: MirrorState,
+    /// Why it is not served at all, when it is not.
+    pub reason: Option<String>,
+    /// To whom it is served, in words.
+    pub audience: String,
+    /// In the public pool (not private, not a cloud mirror).
+    pub public: bool,
+    pub country: Option<String>,
+    pub continent: Option<String>,
+    pub urls: Vec<MirrorUrl>,
+    pub ipv4: bool,
+    pub ipv6: bool,
+    /// Directory × protocol pairs it should carry, and how they stand.
+    pub checked_pairs: usize,
+    pub current: usize,
+    pub behind: usize,
+    pub not_served: usize,
+    /// Share of those pairs served (current or behind), 0 to 1.
+    pub completion: f64,
+    pub down: Vec<Down>,
+    pub warnings: Vec<String>,
+}
+
+/// One directory over one protocol on one mirror.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryVerdict {
+    pub path: String,
+    pub protocol: String,
+    /// `current`, `behind` or `not_served`.
+    pub verdict: String,
+    /// Versions behind the master's current one (served or not), when known.
+    pub versions_behind: Option<u32>,
+    /// Why, in an operator's words (empty when current).
+    pub detail: String,
+}
+
+/// One mirror in full: `/mirrors/{name}` and `/api/v1/mirrors/{name}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MirrorDetail {
+    pub api_version: u32,
+    pub serial: u64,
+    pub generated_at: i64,
+    #[serde(flatten)]
+    pub summary: MirrorSummary,
+    /// Where it is placed and on whose word.
+    pub placement: String,
+    pub directories: Vec<DirectoryVerdict>,
+}
+
+/// A pair's standing, for counting.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Standing {
+    Current,
+    Behind,
+    NotServed,
+}
+
+/// Every (directory index, protocol) a mirror should carry, with its verdict.
+fn pairs(snap: &Snapshot, at: u32) -> Vec<(usize, Protocol, Result<u8, NotServed>)> {
+    let m = &snap.mirrors[at as usize];
+    let family = if m.ipv4 || !m.ipv6 {
+        Family::V4
+    } else {
+        Family::V6
+    };
+    let mut out = Vec::new();
+    for (i, d) in snap.catalog.mirrored() {
+        let urls = match &d.module {
+            None => Some(&m.urls),
+            Some(module) => m.module_urls.get(module),
+        };
+        for protocol in [Protocol::Http, Protocol::Https] {
+            if !urls.is_some_and(|u| u.contains_key(&protocol)) {
+                continue;
+            }
+            // A directory the master has no version of yet is nobody's to carry.
+            if snap.directories[i].versions.is_empty() {
+                continue;
+            }
+            out.push((
+                i,
+                protocol,
+                snap.verdict(i, at, protocol, family).map(|s| s.behind),
+            ));
+        }
+    }
+    out
+}
+
+fn standing(v: &Result<u8, NotServed>) -> Standing {
+    match v {
+        Ok(0) => Standing::Current,
+        Ok(_) => Standing::Behind,
+        Err(_) => Standing::NotServed,
+    }
+}
+
+fn summary(
+    snap: &Snapshot,
+    at: u32,
+    pairs: &[(usize, Protocol, Result<u8, NotServed>)],
+) -> MirrorSummary {
+    let m = &snap.mirrors[at as usize];
+    let count = |s: Standing| pairs.iter().filter(|p| standing(&p.2) == s).count();
+    let (current, behind, not_served) = (
+        count(Standing::Current),
+        count(Standing::Behind),
+        count(Standing::NotServed),
+    );
+    let served = current + behind;
+    let state = match (served, not_served) {
+        (0, _) => MirrorState::NotServed,
+        (_, 0) => MirrorState::Served,
+        _ => MirrorState::Partly,
+    };
+    let reason = match (&m.refused, state) {
+        (Some(why), _) => Some(why.to_string()),
+        (None, MirrorState::NotServed) if pairs.is_empty() => {
+            Some("no directory of the catalog to carry at its URLs".to_string())
+        }
+        (None, MirrorState::NotServed) => pairs
+            .iter()
+            .find_map(|p| p.2.as_ref().err())
+            .map(|why| why.to_string()),
+        _ => None,
+    };
+    MirrorSummary {
+        name: m.name.clone(),
+        state,
+        reason,
+        audience: m.audience.to_string(),
+        public: m.audience.is_public(),
+        country: m.country.clone(),
+        continent: m.continent.clone(),
+        urls: m
+            .urls
+            .iter()
+            .map(|(p, u)| MirrorUrl {
+                protocol: p.to_string(),
+                url: u.clone(),
+            })
+            .collect(),
+        ipv4: m.ipv4,
+        ipv6: m.ipv6,
+        checked_pairs: pairs.len(),
+        current,
+        behind,
+        not_served,
+        completion: if pairs.is_empty() {
+            0.0
+        } else {
+            served as f64 / pairs.len() as f64
+        },
+        down: m
+            .down
+            .iter()
+            .map(|(c, r)| Down {
+                capability: c.clone(),
+                reason: r.clone(),
+            })
+            .collect(),
+        warnings: m.warnings.clone(),
+    }
+}
+
+/// The network's status.
+pub fn network(snap: &Snapshot) -> NetworkStatus {
+    let mut mirrors = Vec::with_capacity(snap.mirrors.len());
+    // (release, repo) → (directories, per mirror its worst standing)
+    let mut repos: BTreeMap<(String, String), (usize, BTreeMap<u32, Standing>)> = BTreeMap::new();
+    for (i, d) in snap.catalog.mirrored() {
+        if !snap.directories[i].versions.is_empty() {
+            repos
+                .entry((d.release.clone(), d.repo.clone()))
+                .or_default()
+                .0 += 1;
+        }
+    }
+    for at in 0..snap.mirrors.len() as u32 {
+        let pairs = pairs(snap, at);
+        for (i, _, v) in &pairs {
+            let d = &snap.catalog.directories[*i];
+            let worst = repos
+                .get_mut(&(d.release.clone(), d.repo.clone()))
+                .expect("every pair's directory is counted")
+                .1
+                .entry(at)
+                .or_insert(Standing::Current);
+            *worst = (*worst).max(standing(v));
+        }
+        mirrors.push(summary(snap, at, &pairs));
+    }
+    let coverage = repos
+        .into_iter()
+        .map(|((release, repo), (directories, by))| {
+            let n = |s: Standing| by.values().filter(|w| **w == s).count();
+            Coverage {
+                release,
+                repo,
+                directories,
+                current: n(Standing::Current),
+                behind: n(Standing::Behind),
+                not_served: n(Standing::NotServed),
+            }
+        })
+        .collect();
+    NetworkStatus {
+        api_version: API_VERSION,
+        serial: snap.serial,
+        generated_at: snap.created_at,
+        distribution: snap.catalog.spec.distribution.clone(),
+        mirrors_total: snap.mirrors.len(),
+        mirrors_served: mirrors
+            .iter()
+            .filter(|m| m.state != MirrorState::NotServed)
+            .count(),
+        master_published_at: snap
+            .directories
+            .iter()
+            .filter_map(|d| d.versions.first().map(|v| v.first_seen))
+            .max(),
+        coverage,
+        mirrors,
+    }
+}
+
+/// One mirror's status in full, or `None` when no mirror has that name.
+pub fn mirror(snap: &Snapshot, name: &str) -> Option<MirrorDetail> {
+    let at = snap.mirrors.iter().position(|m| m.name == name)? as u32;
+    let m = &snap.mirrors[at as usize];
+    let pairs = pairs(snap, at);
+    let directories = pairs
+        .iter()
+        .map(|(i, protocol, v)| {
+            let (verdict, versions_behind, detail) = match v {
+                Ok(0) => ("current", Some(0), String::new()),
+                Ok(k) => (
+                    "behind",
+                    Some(u32::from(*k)),
+                    format!(
+                        "{k} version{} behind, still listed as an alternate",
+                        if *k == 1 { "" } else { "s" }
+                    ),
+                ),
+                Err(why) => (
+                    "not_served",
+                    match why {
+                        NotServed::Behind { versions, .. }
+                        | NotServed::Intermediate { versions, .. } => Some(*versions),
+                        _ => None,
+                    },
+                    why.to_string(),
+                ),
+            };
+            DirectoryVerdict {
+                path: snap.catalog.directories[*i].path.clone(),
+                protocol: protocol.to_string(),
+                verdict: verdict.to_string(),
+                versions_behind,
+                detail,
+            }
+        })
+        .collect();
+    let place = match (&m.country, m.country_from) {
+        (Some(c), Some(from)) => format!("{c} (from {from})"),
+        (Some(c), None) => c.clone(),
+        _ => "unknown (no geolocation in the registry, and its address is not located yet)"
+            .to_string(),
+    };
+    let coordinates = match (m.latitude, m.longitude, m.coordinates_from) {
+        (Some(lat), Some(lon), Some(from)) => format!("{lat:.2}, {lon:.2} (from {from})"),
+        (Some(lat), Some(lon), None) => format!("{lat:.2}, {lon:.2}"),
+        _ => "unknown: only the global tier reaches it".to_string(),
+    };
+    Some(MirrorDetail {
+        api_version: API_VERSION,
+        serial: snap.serial,
+        generated_at: snap.created_at,
+        summary: summary(snap, at, &pairs),
+        placement: format!("{place}; coordinates {coordinates}"),
+        directories,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CheckOutcome, HealthState, RepomdVersion};
+    use crate::testing::{all_current_input, example};
+
+    fn version(first_seen: i64) -> RepomdVersion {
+        RepomdVersion {
+            size: 1,
+            timestamp: first_seen,
+            md5: "m".into(),
+            sha1: "s".into(),
+            sha256: format!("sha{first_seen}"),
+            sha512: "x".into(),
+            first_seen,
+        }
+    }
+
+    /// The example network, every mirror current, then three changed: one missing a
+    /// directory, one disabled, one whose HTTPS is down. The counts, states and reasons the
+    /// pages show follow.
+    #[test]
+    fn states_counts_and_reasons_follow_the_verdicts() {
+        let catalog = crate::catalog::Catalog::load(&example("catalog.toml")).unwrap();
+        let mut registry = crate::registry::import_dir(&example("mirrors.d"))
+            .unwrap()
+            .mirrors;
+        let public: Vec<String> = registry
+            .iter()
+            .filter(|m| {
+                !m.private
+                    && m.cloud_type.is_none()
+                    && m.urls.contains_key(&crate::registry::Protocol::Http)
+                    && m.urls.contains_key(&crate::registry::Protocol::Https)
+            })
+            .map(|m| m.name.clone())
+            .collect();
+        let (missing, disabled, no_https) = (&public[0], &public[1], &public[2]);
+        registry
+            .iter_mut()
+            .filter(|m| &m.name == disabled)
+            .for_each(|m| m.enabled = false);
+        let mut input = all_current_input(catalog, registry, |_| Some(version(1_000)));
+        let id = |name: &str| {
+            input
+                .mirrors
+                .iter()
+                .find(|(_, m)| m.name == name)
+                .unwrap()
+                .0
+        };
+        let (missing_id, no_https_id) = (id(missing), id(no_https));
+        let dir = input.directory_ids["9.8/BaseOS/x86_64/os"];
+        for c in input
+            .checks
+            .iter_mut()
+            .filter(|c| c.mirror_id == missing_id && c.directory_id == dir)
+        {
+            c.outcome = CheckOutcome::Missing;
+            c.http_status = Some(404);
+            c.sha256 = None;
+            c.good_sha256 = None;
+        }
+        for h in input
+            .health
+            .iter_mut()
+            .filter(|h| h.mirror_id == no_https_id && h.capability == "https")
+        {
+            h.state = HealthState::Down;
+            h.reason = "certificate expired".into();
+        }
+        let snap = crate::snapshot::build(&input, 7, 2_000, "test");
+        let status = network(&snap);
+        assert_eq!(status.serial, 7);
+        assert_eq!(status.mirrors_total, snap.mirrors.len());
+        assert_eq!(
+            status.mirrors_served,
+            snap.mirrors.iter().filter(|m| m.refused.is_none()).count(),
+            "served unless refused whole (disabled, not approved): {:#?}",
+            status
+                .mirrors
+                .iter()
+                .map(|m| (&m.name, m.state, &m.reason))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(status.master_published_at, Some(1_000));
+        let row = |name: &str| status.mirrors.iter().find(|m| m.name == name).unwrap();
+
+        let m = row(missing);
+        assert_eq!(m.state, MirrorState::Partly);
+        assert_eq!(
+            (m.not_served, m.behind),
+            (2, 0),
+            "HTTP and HTTPS of one directory"
+        );
+        assert_eq!(m.current + m.not_served, m.checked_pairs);
+        let detail = mirror(&snap, missing).unwrap();
+        let refused: Vec<_> = detail
+            .directories
+            .iter()
+            .filter(|d| d.verdict == "not_served")
+            .collect();
+        assert_eq!(refused.len(), 2);
+        assert!(refused
+            .iter()
+            .all(|d| d.path == "9.8/BaseOS/x86_64/os" && d.detail == "missing (HTTP 404)"));
+
+        let m = row(disabled);
+        assert_eq!(m.state, MirrorState::NotServed);
+        assert_eq!(
+            m.reason.as_deref(),
+            Some("disabled in the registry (enabled: false)")
+        );
+
+        let m = row(no_https);
+        assert_eq!(m.state, MirrorState::Partly, "HTTP still served");
+        assert_eq!(
+            m.down,
+            vec![Down {
+                capability: "https".into(),
+                reason: "certificate expired".into()
+            }]
+        );
+        assert!((m.completion - 0.5).abs() < 1e-9, "{}", m.completion);
+
+        // BaseOS 9.8: the missing mirror is not served there, the disabled one not at all.
+        let baseos = status
+            .coverage
+            .iter()
+            .find(|c| c.release == "9.8" && c.repo == "baseos")
+            .unwrap_or_else(|| panic!("{:#?}", status.coverage));
+        assert!(baseos.not_served >= 2, "{baseos:?}");
+        assert_eq!(
+            baseos.current + baseos.behind + baseos.not_served,
+            status
+                .mirrors
+                .iter()
+                .filter(|m| m.checked_pairs > 0)
+                .count(),
+            "every mirror that carries BaseOS counts once: {baseos:?}"
+        );
+        assert!(mirror(&snap, "no.such.mirror").is_none());
+        // Private details are not in the JSON.
+        let json = serde_json::to_string(&status).unwrap();
+        for m in &snap.mirrors {
+            for net in &m.subnets {
+                assert!(!json.contains(&net.to_string()), "{net} shown");
+            }
+        }
+    }
+}
