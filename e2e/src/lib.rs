@@ -6,6 +6,8 @@
 //! missing they say which and how to get it, and skip; under CI (`CI` set) a missing tool is
 //! a failure, because `.ci/run` installs them all.
 
+pub mod browser;
+
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::{Read, Write};
@@ -30,7 +32,8 @@ pub fn tools_present(tools: &[&str], root: bool) -> bool {
     }
     shared::testing::skip(&format!(
         "it needs {}; `./scripts/test` installs the tools as root \
-         (apt-get install -y dnf dnf-plugins-core createrepo-c rpm nginx postgresql)",
+         (apt-get install -y dnf dnf-plugins-core createrepo-c rpm nginx postgresql chromium \
+         chromium-driver)",
         missing.join(", ")
     ));
     false

@@ -78,6 +78,16 @@ fn the_demo_comes_up_answers_and_stops_everything() {
         "{text}"
     );
     assert!(text.contains("curl"), "it says what to try: {text}");
+    assert!(
+        text.contains(&format!("status pages       http://{listen}/")),
+        "it gives the status page's address: {text}"
+    );
+    let (status, body) = get(&listen, "/mirrors");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("href=\"/mirrors/mirror3.example.com\""),
+        "{body}"
+    );
 
     let (status, body) = get(&listen, "/metalink?repo=baseos-9&arch=x86_64");
     assert_eq!(status, 200, "{body}");

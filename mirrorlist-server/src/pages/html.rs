@@ -57,13 +57,16 @@ th{background:#f6f8fa}
 th button{font:inherit;font-weight:600;background:none;border:0;padding:0;cursor:pointer;color:inherit}
 td.num,th.num{text-align:right}
 .served{color:var(--ok)}.partly{color:var(--warn)}.not_served{color:var(--bad)}
-.tag{font-weight:600}
+.tag{font-weight:600}#mirrors .tag{white-space:nowrap}
+small{display:block;color:#57606a;max-width:18rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}
 dt{font-weight:600}dd{margin:0}
+dd,li,summary,p{overflow-wrap:anywhere}
 footer{color:#57606a;font-size:.9rem;border-top:1px solid var(--line);margin-top:2rem;padding-top:.5rem}
 input{font:inherit;padding:.25rem .5rem;max-width:100%}
 svg{display:block}
 @media (max-width:40rem){
+dl{grid-template-columns:1fr;gap:0}dd{margin-bottom:.4rem}
 #mirrors thead{position:absolute;left:-9999px}
 #mirrors tr{display:block;border-bottom:1px solid var(--line);padding:.4rem 0}
 #mirrors th,#mirrors td{display:block;border:0;padding:.05rem .25rem;text-align:left}
@@ -231,7 +234,7 @@ hidden placeholder=\"name, country, state\"></p>\
             b,
             "<tr><th scope=\"row\"><a href=\"/mirrors/{}\">{}</a></th><td data-label=\"Country\">{}</td>\
 <td data-label=\"Protocols\">{}</td><td data-label=\"Reached over\">{}</td>\
-<td data-label=\"State\" data-v=\"{}\">{}</td><td class=\"num\" data-label=\"Served\" data-v=\"{:.4}\">{} ({} of {})</td>\
+<td data-label=\"State\" data-v=\"{}\">{}{}</td><td class=\"num\" data-label=\"Served\" data-v=\"{:.4}\">{} ({} of {})</td>\
 <td data-label=\"Served to\">{}</td></tr>",
             seg(&m.name),
             esc(&m.name),
@@ -240,6 +243,9 @@ hidden placeholder=\"name, country, state\"></p>\
             families(m),
             m.state as u8,
             state_label(m.state),
+            m.reason
+                .as_deref()
+                .map_or(String::new(), |r| format!("<small>{}</small>", esc(r))),
             m.completion,
             percent(m.completion),
             m.current + m.behind,
