@@ -36,3 +36,7 @@ CREATE TABLE crawl_staging (
     good_at BIGINT,
     PRIMARY KEY (run, mirror_id, directory_id, protocol, family)
 );
+
+-- How many of a crawl's results and health states differ from what was stored before it:
+-- the daemon publishes a new snapshot only after a crawl that changed something.
+ALTER TABLE crawl_runs ADD COLUMN changes BIGINT NOT NULL DEFAULT 0;

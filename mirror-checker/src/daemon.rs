@@ -103,9 +103,7 @@ impl Checker {
         }
         if leader {
             let mark = self.store.change_mark().await?;
-            let stale = state
-                .published_at
-                .is_none_or(|at| t - at >= REPUBLISH_TICKS * d.tick.as_secs().max(1) as i64);
+            let stale = state.published_at.is_none_or(|at| t - at >= REPUBLISH_SECS);
             if state.published_mark.as_ref() != Some(&mark) || stale {
                 // Still the leader? A batch can outlast the lease.
                 if self
@@ -113,10 +111,15 @@ impl Checker {
                     .hold_lease(LEADER, &self.id, now(), d.lease.as_secs())
                     .await?
                 {
-                    self.publish().await?;
+                    let record = self.publish().await?;
                     state.published_mark = Some(mark);
                     state.published_at = Some(t);
+                    state.published_serial = Some(record.serial as u64);
                 }
+            } else if let Some(serial) = state.published_serial {
+                // Nothing changed: the snapshot in use is still the network's state.
+                shared::snapshot::write_freshness(&self.config.snapshot_path, serial, t)?;
+                self.metrics.heartbeat(t);
             }
         }
         Ok(())
@@ -155,9 +158,10 @@ impl Checker {
     }
 }
 
-/// A leader publishes at least this many ticks apart even when nothing changed, so that
-/// servers never see the snapshot age (and the alternates window moves on).
-const REPUBLISH_TICKS: i64 = 10;
+/// A leader publishes a new snapshot at least this often even when nothing changed, for what
+/// time alone changes (an alternate's window running out, "behind for 3 d"); between two, a
+/// tick that changed nothing writes a heartbeat that keeps the servers' snapshot fresh.
+const REPUBLISH_SECS: i64 = 3600;
 
 /// What the daemon remembers between ticks.
 #[derive(Default)]
@@ -166,4 +170,5 @@ struct DaemonState {
     last_scan: Option<i64>,
     published_mark: Option<Vec<i64>>,
     published_at: Option<i64>,
+    published_serial: Option<u64>,
 }

@@ -25,6 +25,7 @@ pub struct Metrics {
     upstream_age: IntGaugeVec,
     upstream_errors: IntGauge,
     snapshot_serial: IntGauge,
+    snapshot_fresh: IntGauge,
     leader: IntGauge,
     claimed: IntCounter,
     ticks: IntCounterVec,
@@ -58,6 +59,7 @@ impl Metrics {
             upstream_age: reg(&r, IntGaugeVec::new(Opts::new("mirror_checker_upstream_age_seconds", "Seconds since the master's current repomd.xml of each directory was first seen."), &["directory"]).unwrap()),
             upstream_errors: reg(&r, IntGauge::new("mirror_checker_upstream_errors", "Directories whose master repomd.xml could not be read at the last scan.").unwrap()),
             snapshot_serial: reg(&r, IntGauge::new("mirror_checker_snapshot_serial", "Serial of the last published snapshot.").unwrap()),
+            snapshot_fresh: reg(&r, IntGauge::new("mirror_checker_snapshot_fresh_timestamp_seconds", "When the leader last published a snapshot or a heartbeat saying the last one still holds (Unix time).").unwrap()),
             leader: reg(&r, IntGauge::new("mirror_checker_leader", "1 while this checker leads: it scans the master and publishes snapshots.").unwrap()),
             claimed: reg(&r, IntCounter::new("mirror_checker_claimed_mirrors_total", "Due mirrors this checker claimed from the shared schedule.").unwrap()),
             ticks: reg(&r, IntCounterVec::new(Opts::new("mirror_checker_ticks_total", "Daemon ticks; ok=false when one failed (the store unreachable, say) and is retried."), &["ok"]).unwrap()),
@@ -111,8 +113,14 @@ impl Metrics {
         }
     }
 
+    /// A heartbeat: the last snapshot still holds as of `at`.
+    pub fn heartbeat(&self, at: i64) {
+        self.snapshot_fresh.set(at);
+    }
+
     pub fn snapshot(&self, snap: &Snapshot) {
         self.snapshot_serial.set(snap.serial as i64);
+        self.snapshot_fresh.set(snap.created_at);
         for (i, d) in snap.catalog.directories.iter().enumerate() {
             if !d.vault_only {
                 self.coverage

@@ -257,6 +257,7 @@ impl Checker {
         let at = now();
         let snap = snapshot::build(&input, serial as u64, at, GENERATOR);
         let (sha256, size) = snapshot::write_atomic(&snap, path)?;
+        snapshot::write_freshness(path, serial as u64, at)?;
         let record = SnapshotRecord {
             serial,
             created_at: at,

@@ -535,7 +535,7 @@ async fn the_daemon_spreads_checks_publishes_and_stops_cleanly() {
                 .iter()
                 .map(|d| d.mirrors.len())
                 .sum::<usize>();
-            if served == 4 * net.catalog.mirrored().count() && snap.serial >= 3 {
+            if served == 4 * net.catalog.mirrored().count() {
                 break;
             }
         }
@@ -566,6 +566,63 @@ async fn the_daemon_spreads_checks_publishes_and_stops_cleanly() {
         Ok(c) => c,
         Err(_) => panic!("the daemon let go of the checker"),
     };
+}
+
+/// On an unchanged network the daemon publishes no new snapshot: it writes a heartbeat
+/// that only says the snapshot in use is still fresh (it published a new serial every tick:
+/// serial 40 after 8 minutes in the demo).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_network_gets_a_heartbeat_not_a_new_snapshot() {
+    let names: Vec<String> = (0..3).map(|i| format!("h{i}.sim.test")).collect();
+    let profiles: Vec<(&str, Behavior, Families)> = names
+        .iter()
+        .map(|n| (n.as_str(), Behavior::Current, Families::V4))
+        .collect();
+    let mut net = Net::start(&profiles, Mix::AllCurrent).await;
+    net.checker.config.daemon.interval = Human::secs(1);
+    net.checker.config.daemon.tick = Human::millis(300);
+    net.checker.config.daemon.first_check_within = Human::secs(1);
+    let cancel = CancellationToken::new();
+    let checker = std::sync::Arc::new(net.checker);
+    let running = tokio::spawn({
+        let (checker, stop) = (checker.clone(), cancel.clone());
+        async move { checker.daemon(stop).await }
+    });
+    // Every mirror checked at least `n` times (at most 20 s).
+    let checked = |n: i64| {
+        let checker = checker.clone();
+        async move {
+            for _ in 0..200 {
+                let rows = checker.store.schedule_rows().await.unwrap();
+                if rows.len() == 3 && rows.iter().all(|r| r.checks >= n) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("the mirrors were not checked {n} times");
+        }
+    };
+    checked(2).await;
+    // One more tick for the leader to publish what the checks found.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let first = snapshot::read(&checker.config.snapshot_path).unwrap();
+    checked(5).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let later = snapshot::read(&checker.config.snapshot_path).unwrap();
+    cancel.cancel();
+    running.await.unwrap().unwrap();
+    assert_eq!(
+        later.serial, first.serial,
+        "three more checks of every unchanged mirror published no new snapshot"
+    );
+    let (serial, fresh_at) = snapshot::read_freshness(&checker.config.snapshot_path)
+        .expect("a heartbeat beside the snapshot");
+    assert_eq!(serial, first.serial);
+    assert!(
+        fresh_at > first.created_at,
+        "the heartbeat is newer than the snapshot: {fresh_at} vs {}",
+        first.created_at
+    );
 }
 
 /// A GET over a plain TCP socket: enough for a metrics endpoint.

@@ -146,21 +146,21 @@ fn unavailable(json: bool) -> Response {
 
 async fn overview(State(state): State<AppState>) -> Response {
     match state.current() {
-        Some(l) => view(Some(l.pages.overview.clone()), false, ""),
+        Some(l) => view(Some(l.pages().overview.clone()), false, ""),
         None => unavailable(false),
     }
 }
 
 async fn mirrors(State(state): State<AppState>) -> Response {
     match state.current() {
-        Some(l) => view(Some(l.pages.mirrors.clone()), false, ""),
+        Some(l) => view(Some(l.pages().mirrors.clone()), false, ""),
         None => unavailable(false),
     }
 }
 
 async fn api_status(State(state): State<AppState>) -> Response {
     match state.current() {
-        Some(l) => view(Some(l.pages.status_json.clone()), true, ""),
+        Some(l) => view(Some(l.pages().status_json.clone()), true, ""),
         None => unavailable(true),
     }
 }
@@ -170,7 +170,7 @@ fn mirror_view(state: &AppState, name: &str, json: bool) -> Response {
         return unavailable(json);
     };
     let found = l
-        .pages
+        .pages()
         .mirror(&l.snapshot, name, shared::time::now())
         .map(|p| if json { p.json.clone() } else { p.html.clone() });
     view(
@@ -208,7 +208,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
             "no snapshot loaded\n".into(),
         ),
         Some(l) => {
-            let age = shared::time::now() - l.snapshot.created_at;
+            // Built long ago is fine while the checker's heartbeat says nothing changed.
+            let age = shared::time::now() - l.fresh_at();
             if age > state.settings().max_snapshot_age.as_secs() as i64 {
                 text(
                     StatusCode::SERVICE_UNAVAILABLE,

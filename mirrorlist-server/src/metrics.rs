@@ -17,6 +17,7 @@ pub struct Metrics {
     pub countme: IntCounterVec,
     pub snapshot_serial: IntGauge,
     pub snapshot_created: IntGauge,
+    pub snapshot_fresh: IntGauge,
     pub swaps: IntCounter,
     pub swap_seconds: prometheus::Gauge,
     pub geoip_loaded: IntGauge,
@@ -96,6 +97,7 @@ impl Metrics {
             countme: reg(&r, IntCounterVec::new(Opts::new("mirrorlist_countme_total", "dnf countme requests by repo, release, arch and bucket: the basis of user counting."), &["repo", "release", "arch", "bucket"]).unwrap()),
             snapshot_serial: reg(&r, IntGauge::new("mirrorlist_snapshot_serial", "Serial of the snapshot in use.").unwrap()),
             snapshot_created: reg(&r, IntGauge::new("mirrorlist_snapshot_created_timestamp_seconds", "When the snapshot in use was built (Unix time).").unwrap()),
+            snapshot_fresh: reg(&r, IntGauge::new("mirrorlist_snapshot_fresh_timestamp_seconds", "As of when the snapshot in use is known to be the network's state: when it was built, or the checker's last heartbeat saying nothing changed (Unix time). Alert on its age.").unwrap()),
             swaps: reg(&r, IntCounter::new("mirrorlist_snapshot_swaps_total", "Snapshots put in use.").unwrap()),
             swap_seconds: reg(&r, prometheus::Gauge::new("mirrorlist_snapshot_load_seconds", "Time the last snapshot took to read, verify and index before it was swapped in.").unwrap()),
             geoip_loaded: reg(&r, IntGauge::new("mirrorlist_geoip_loaded", "1 when a GeoIP database is in use; 0 means answers are chosen without client locations.").unwrap()),
@@ -113,6 +115,7 @@ impl Metrics {
     pub fn snapshot(&self, snap: &Snapshot) {
         self.snapshot_serial.set(snap.serial as i64);
         self.snapshot_created.set(snap.created_at);
+        self.snapshot_fresh.set(snap.created_at);
         self.swaps.inc();
     }
 

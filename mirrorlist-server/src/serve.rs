@@ -62,6 +62,17 @@ async fn locate_mirrors(state: &AppState) {
     located.apply(&mut snap);
     if let Ok(loaded) = tokio::task::spawn_blocking(move || Loaded::new(snap)).await {
         state.swap(loaded);
+        warm_pages(state);
+    }
+}
+
+/// Builds the status pages of the snapshot in use in the background, so that the first
+/// page request does not wait for them.
+fn warm_pages(state: &AppState) {
+    if let Some(l) = state.current() {
+        tokio::task::spawn_blocking(move || {
+            l.pages();
+        });
     }
 }
 
@@ -104,6 +115,8 @@ pub fn settings(cli: &Cli) -> Settings {
 async fn refresh(state: AppState, cli: Cli, cancel: CancellationToken) {
     let watched = |p: &Option<PathBuf>| p.as_ref().and_then(|p| stamp(p));
     let mut snapshot_seen = stamp(&cli.snapshot);
+    let fresh_path = shared::snapshot::freshness_path(&cli.snapshot);
+    let mut fresh_seen = None;
     let mut geo_seen = watched(&cli.geoip);
     let mut asn_seen = watched(&cli.asn_db);
     let cloud_stamps =
@@ -128,6 +141,8 @@ async fn refresh(state: AppState, cli: Cli, cancel: CancellationToken) {
                         .swap_seconds
                         .set(started.elapsed().as_secs_f64());
                     if state.swap(loaded) {
+                        fresh_seen = None;
+                        warm_pages(&state);
                         tracing::info!(
                             serial,
                             load_ms = started.elapsed().as_millis() as u64,
@@ -142,6 +157,17 @@ async fn refresh(state: AppState, cli: Cli, cancel: CancellationToken) {
                     "new snapshot refused; the one in use keeps serving"
                 ),
                 Err(e) => tracing::error!(error = %e, "snapshot loader failed"),
+            }
+        }
+        // The checker's heartbeat (read after a swap too: it may name the new serial).
+        let now = stamp(&fresh_path);
+        if now.is_some() && now != fresh_seen {
+            fresh_seen = now;
+            let p = cli.snapshot.clone();
+            if let Ok(Some((serial, at))) =
+                tokio::task::spawn_blocking(move || shared::snapshot::read_freshness(&p)).await
+            {
+                state.set_fresh(serial, at);
             }
         }
         if let Some(path) = &cli.geoip {
@@ -198,6 +224,7 @@ pub async fn serve(cli: Cli) -> Result<()> {
     let loaded = load_snapshot(&cli.snapshot, state.located())?;
     tracing::info!("{}", crate::describe(&loaded.snapshot));
     state.swap(loaded);
+    warm_pages(&state);
     // A configured database that is missing, broken or of the wrong kind is an operator's
     // mistake: refuse to start.
     if let Some(path) = &cli.geoip {

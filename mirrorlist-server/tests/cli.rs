@@ -602,3 +602,32 @@ fn metrics_can_have_a_listener_of_their_own() {
     assert!(body.contains("mirrorlist_snapshot_serial 1"), "{body}");
     drop(child);
 }
+
+/// The server reads the checker's heartbeat beside the snapshot: an old snapshot becomes
+/// ready again when the heartbeat says it still holds.
+#[test]
+fn the_heartbeat_beside_the_snapshot_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.bin");
+    let mut snap = example_snapshot(7);
+    snap.created_at = shared::time::now() - 4 * 3600;
+    snapshot::write_atomic(&snap, &path).unwrap();
+    let (mut child, addr) = start(
+        &path,
+        &["--poll", "100ms", "--max-snapshot-age", "3h"],
+        false,
+    );
+    assert_eq!(get(&addr, "/readyz").unwrap().0, 503);
+    snapshot::write_freshness(&path, 7, shared::time::now()).unwrap();
+    let mut ready = 0;
+    for _ in 0..100 {
+        ready = get(&addr, "/readyz").unwrap().0;
+        if ready == 200 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().ok();
+    child.wait().ok();
+    assert_eq!(ready, 200, "the heartbeat was not read within 10 s");
+}

@@ -209,7 +209,7 @@ impl Store {
     /// Records a run whose results were not applied.
     pub async fn record_run(&self, run: &CrawlRun) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        write_run(&mut tx, run).await?;
+        write_run(&mut tx, run, 0).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -454,18 +454,65 @@ impl CrawlWriter {
 
     /// Moves the staged results into place, adds health, state changes, what each mirror
     /// cost, the completed claims and the run's record, all in one transaction. Results,
-    /// health and costs of a mirror removed from the registry meanwhile are dropped.
+    /// health and costs of a mirror removed from the registry meanwhile are dropped. Returns
+    /// how many results and health states changed (recorded with the run: the daemon
+    /// publishes only after a crawl that changed something).
     pub async fn finish(
         mut self,
         run: &CrawlRun,
         health: &[HealthRecord],
         events: &[HealthEvent],
         stats: &[MirrorStats],
-    ) -> Result<()> {
+    ) -> Result<i64> {
         let key = self.run().to_string();
         let mut tx = self.store.pool.begin().await?;
-        // The first statement writes, so SQLite takes its write lock here and the mirrors
-        // read below cannot change before the commit.
+        // The first statement writes, so SQLite takes its write lock here and what is read
+        // below cannot change before the commit.
+        sqlx::query("UPDATE store_work SET touched_at = $1 WHERE id = $2")
+            .bind(shared::time::now())
+            .bind(&key)
+            .execute(&mut *tx)
+            .await?;
+        // What a snapshot shows of a result: its outcome, the copy, how far behind, the
+        // answer and the error. (Latency, times and byte counts change every check.)
+        let changed: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM crawl_staging s LEFT JOIN check_results c
+               ON c.mirror_id = s.mirror_id AND c.directory_id = s.directory_id
+              AND c.protocol = s.protocol AND c.family = s.family
+             WHERE s.run = $1 AND (c.mirror_id IS NULL OR c.outcome <> s.outcome
+               OR c.sha256_seen IS DISTINCT FROM s.sha256_seen
+               OR c.versions_behind IS DISTINCT FROM s.versions_behind
+               OR c.http_status IS DISTINCT FROM s.http_status
+               OR c.error IS DISTINCT FROM s.error)",
+        )
+        .bind(&key)
+        .fetch_one(&mut *tx)
+        .await
+        .and_then(|row| sqlx::Row::try_get::<i64, _>(&row, "n"))?;
+        let before: std::collections::HashMap<(i64, String), (String, String)> =
+            sqlx::query("SELECT mirror_id, capability, state, reason FROM mirror_health")
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok((
+                        (col(row, "mirror_id")?, col(row, "capability")?),
+                        (col(row, "state")?, col(row, "reason")?),
+                    ))
+                })
+                .collect::<Result<_>>()?;
+        // A state that changed, or the reason of one that is down (shown beside it).
+        let health_changed = health
+            .iter()
+            .filter(|h| match before.get(&(h.mirror_id, h.capability.clone())) {
+                None => true,
+                Some((state, reason)) => {
+                    state != h.state.as_str()
+                        || (h.state == HealthState::Down && *reason != h.reason)
+                }
+            })
+            .count() as i64;
+        let changes = changed + health_changed;
         sqlx::query(&format!(
             "INSERT INTO check_results ({CHECK_COLUMNS})
              SELECT {CHECK_COLUMNS} FROM crawl_staging
@@ -520,14 +567,14 @@ impl CrawlWriter {
         for (holder, claims, schedule, now) in std::mem::take(&mut self.claims) {
             super::schedule::complete(&mut tx, &holder, &claims, &schedule, now).await?;
         }
-        write_run(&mut tx, run).await?;
+        write_run(&mut tx, run, changes).await?;
         sqlx::query("DELETE FROM store_work WHERE id = $1")
             .bind(&key)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
         self.run = None;
-        Ok(())
+        Ok(changes)
     }
 
     /// Marks the mirrors this crawl claimed checked and schedules their next check when the
@@ -711,10 +758,11 @@ async fn write_health(
     Ok(())
 }
 
-async fn write_run(tx: &mut Transaction<'_, Any>, run: &CrawlRun) -> Result<()> {
+/// Records a run, with how many results and states it changed.
+async fn write_run(tx: &mut Transaction<'_, Any>, run: &CrawlRun, changes: i64) -> Result<()> {
     sqlx::query(
-        "INSERT INTO crawl_runs (started_at, finished_at, mirrors, checks, errors, not_modified, requests, bytes, ignored, note, checker)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO crawl_runs (started_at, finished_at, mirrors, checks, errors, not_modified, requests, bytes, ignored, note, checker, changes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(run.started_at)
     .bind(run.finished_at)
@@ -727,6 +775,7 @@ async fn write_run(tx: &mut Transaction<'_, Any>, run: &CrawlRun) -> Result<()> 
     .bind(run.ignored)
     .bind(&run.note)
     .bind(&run.checker)
+    .bind(changes)
     .execute(&mut **tx)
     .await?;
     Ok(())

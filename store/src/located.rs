@@ -45,7 +45,11 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (mirror_id) DO UPDATE SET address = excluded.address,
                country = excluded.country, latitude = excluded.latitude,
-               longitude = excluded.longitude, located_at = excluded.located_at",
+               longitude = excluded.longitude, located_at = excluded.located_at
+             WHERE mirror_located.address IS DISTINCT FROM excluded.address
+               OR mirror_located.country IS DISTINCT FROM excluded.country
+               OR mirror_located.latitude IS DISTINCT FROM excluded.latitude
+               OR mirror_located.longitude IS DISTINCT FROM excluded.longitude",
         )
         .bind(mirror_id)
         .bind(l.address.to_string())

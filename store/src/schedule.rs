@@ -236,12 +236,14 @@ impl Store {
             .transpose()
     }
 
-    /// Numbers that move whenever anything a snapshot is built from changes (a crawl applied
-    /// or set aside, a new master version, the registry or the catalog edited): the leader
-    /// publishes when they differ from those of its last snapshot.
+    /// Numbers that move whenever anything a snapshot is built from changes (a crawl that
+    /// changed a result or a health state, a new master version, the registry or the catalog
+    /// edited, a mirror placed elsewhere, a subnets list changed): the leader publishes when
+    /// they differ from those of its last snapshot. A crawl that found everything as it was
+    /// does not move them.
     pub async fn change_mark(&self) -> Result<Vec<i64>> {
         let row = sqlx::query(
-            "SELECT (SELECT COALESCE(MAX(id), 0) FROM crawl_runs) AS runs,
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM crawl_runs WHERE changes > 0) AS runs,
                (SELECT COALESCE(MAX(id), 0) FROM repomd_versions) AS versions,
                (SELECT COUNT(*) FROM mirrors) AS mirrors,
                (SELECT COALESCE(MAX(updated_at), 0) FROM mirrors) AS mirrors_updated,

@@ -751,3 +751,38 @@ async fn a_refused_connection_says_why() {
     assert!(!err.contains("timed out"), "{err}");
     assert!(err.contains("readonly"), "{err}");
 }
+
+/// A crawl counts what it changed: the first results, then nothing when the same ones come
+/// again (times and latencies aside), then a changed outcome; the change mark moves only with
+/// a crawl that changed something.
+#[tokio::test]
+async fn a_crawl_counts_what_it_changed() {
+    for (backend, store) in test_stores("changes").await {
+        store.save_catalog(&example_catalog()).await.unwrap();
+        store
+            .apply_registry(&example_mirrors(), false)
+            .await
+            .unwrap();
+        let d = store.directory_ids().await.unwrap()["9.8/BaseOS/x86_64/os"];
+        let m = store.load_mirrors_with_ids().await.unwrap()[0].0;
+        let crawl = |record: CheckRecord| {
+            let store = store.clone();
+            async move {
+                let mut w = store.begin_crawl().await.unwrap();
+                w.write(&[record]).await.unwrap();
+                w.finish(&a_run(1), &[], &[], &[]).await.unwrap()
+            }
+        };
+        assert_eq!(crawl(current_check(m, d, 10)).await, 1, "{backend:?}");
+        let mark = store.change_mark().await.unwrap();
+        let mut again = current_check(m, d, 20);
+        again.latency_ms = Some(99);
+        assert_eq!(crawl(again).await, 0, "{backend:?}: the same result");
+        assert_eq!(store.change_mark().await.unwrap(), mark);
+        let mut missing = current_check(m, d, 30);
+        missing.outcome = CheckOutcome::Missing;
+        missing.http_status = Some(404);
+        assert_eq!(crawl(missing).await, 1, "{backend:?}");
+        assert_ne!(store.change_mark().await.unwrap(), mark);
+    }
+}

@@ -773,3 +773,30 @@ async fn status_pages_and_api_come_from_the_snapshot() {
         (StatusCode::NOT_FOUND, "application/json")
     );
 }
+
+/// A snapshot built long ago is still ready while the checker's heartbeat says nothing
+/// changed; a heartbeat for another serial does not count.
+#[tokio::test]
+async fn the_checkers_heartbeat_keeps_an_old_snapshot_ready() {
+    let state = AppState::new(Settings::default());
+    let mut snap = snapshot();
+    snap.created_at = shared::time::now() - 4 * 3600;
+    let serial = snap.serial;
+    state.swap(Loaded::new(snap));
+    let app = router(state.clone());
+    let (status, _, body) = get(&app, "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    state.set_fresh(serial + 1, shared::time::now());
+    assert_eq!(
+        get(&app, "/readyz").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    state.set_fresh(serial, shared::time::now());
+    let (status, _, body) = get(&app, "/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, _, metrics) = get(&app, "/metrics").await;
+    assert!(
+        metrics.contains("mirrorlist_snapshot_fresh_timestamp_seconds"),
+        "{metrics}"
+    );
+}

@@ -222,6 +222,39 @@ pub fn read_header(path: &Path) -> Result<SnapshotHeader, SnapshotError> {
 /// the folder. Returns the file's SHA-256 (hex) and size.
 pub fn write_atomic(snapshot: &Snapshot, path: &Path) -> Result<(String, u64), SnapshotError> {
     let bytes = encode(snapshot);
+    write_bytes_atomic(&bytes, path)?;
+    let digest = Sha256::digest(&bytes);
+    Ok((
+        digest.iter().map(|b| format!("{b:02x}")).collect(),
+        bytes.len() as u64,
+    ))
+}
+
+/// Where the heartbeat of the snapshot at `path` is kept: `PATH.fresh`.
+pub fn freshness_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".fresh");
+    name.into()
+}
+
+/// Says that the snapshot with `serial` at `path` is still the network's state as of `at`
+/// (the checker found nothing to change): `PATH.fresh`, a line of JSON, written atomically.
+/// Servers read it to know their snapshot is fresh without loading a new one.
+pub fn write_freshness(path: &Path, serial: u64, at: i64) -> Result<(), SnapshotError> {
+    let line = format!("{{\"serial\":{serial},\"fresh_at\":{at}}}\n");
+    write_bytes_atomic(line.as_bytes(), &freshness_path(path))
+}
+
+/// The heartbeat beside the snapshot at `path`: (serial, fresh as of), or `None` when there
+/// is none or it is unreadable.
+pub fn read_freshness(path: &Path) -> Option<(u64, i64)> {
+    let bytes = crate::fsread::read_regular(&freshness_path(path), 4096).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    Some((v["serial"].as_u64()?, v["fresh_at"].as_i64()?))
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, synced.
+fn write_bytes_atomic(bytes: &[u8], path: &Path) -> Result<(), SnapshotError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -233,7 +266,7 @@ pub fn write_atomic(snapshot: &Snapshot, path: &Path) -> Result<(String, u64), S
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
+        f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
         std::fs::rename(&tmp, path)?;
@@ -244,11 +277,7 @@ pub fn write_atomic(snapshot: &Snapshot, path: &Path) -> Result<(String, u64), S
         std::fs::remove_file(&tmp).ok();
         return Err(io(path)(e));
     }
-    let digest = Sha256::digest(&bytes);
-    Ok((
-        digest.iter().map(|b| format!("{b:02x}")).collect(),
-        bytes.len() as u64,
-    ))
+    Ok(())
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@ pub mod verdict;
 
 pub use build::{alternates, build, CapabilityState, DirCheck, Located, SnapshotInput};
 pub use file::{
-    decode, read, read_header, write_atomic, SnapshotError, SnapshotHeader, FORMAT_VERSION, MAGIC,
+    decode, freshness_path, read, read_freshness, read_header, write_atomic, write_freshness,
+    SnapshotError, SnapshotHeader, FORMAT_VERSION, MAGIC,
 };
 pub use verdict::{Audience, NotServed, Served, Source};
 
@@ -171,6 +172,30 @@ impl Snapshot {
         protocol: Protocol,
         family: crate::model::Family,
     ) -> Result<Served, NotServed> {
+        let d = &self.directories[dir];
+        let bit = protocol_bit(protocol);
+        let served = d
+            .mirrors
+            .iter()
+            .find(|dm| dm.mirror == mirror && dm.protocols & bit != 0);
+        let refused = d
+            .refused
+            .iter()
+            .find(|r| r.mirror == mirror && r.protocol == protocol)
+            .map(|r| &r.reason);
+        self.verdict_of(mirror, protocol, family, served, refused)
+    }
+
+    /// [`Snapshot::verdict`], given the directory's entries for this mirror over this
+    /// protocol (for callers that look them up once for many verdicts).
+    pub fn verdict_of(
+        &self,
+        mirror: u32,
+        protocol: Protocol,
+        family: crate::model::Family,
+        served: Option<&DirMirror>,
+        refused: Option<&NotServed>,
+    ) -> Result<Served, NotServed> {
         let m = &self.mirrors[mirror as usize];
         if let Some(r) = &m.refused {
             return Err(r.clone());
@@ -195,23 +220,13 @@ impl Snapshot {
                 reason: reason.clone(),
             });
         }
-        let d = &self.directories[dir];
-        let bit = protocol_bit(protocol);
-        if let Some(dm) = d
-            .mirrors
-            .iter()
-            .find(|dm| dm.mirror == mirror && dm.protocols & bit != 0)
-        {
+        if let Some(dm) = served {
             return Ok(Served {
                 behind: dm.behind,
-                held: dm.held & bit != 0,
+                held: dm.held & protocol_bit(protocol) != 0,
                 unchecked: matches!(m.audience, Audience::OwnNetworks { checked: false }),
             });
         }
-        Err(d
-            .refused
-            .iter()
-            .find(|r| r.mirror == mirror && r.protocol == protocol)
-            .map_or(NotServed::NotCheckedYet, |r| r.reason.clone()))
+        Err(refused.cloned().unwrap_or(NotServed::NotCheckedYet))
     }
 }
