@@ -75,6 +75,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the mirrors with their state, from the store now: the server's `/mirrors` page.
+    Mirrors {
+        /// Only mirrors in this state.
+        #[arg(long, value_enum)]
+        state: Option<StateFilter>,
+        /// Only mirrors placed in this country (ISO code, `DE`).
+        #[arg(long)]
+        country: Option<String>,
+        /// Print the list as JSON: the `mirrors` of the server's `/api/v1/status`.
+        #[arg(long)]
+        json: bool,
+    },
     /// Make mirrors due now: the checker daemons check them at their next tick (after an
     /// operator fixed a mirror, say).
     Recheck {
@@ -100,6 +112,19 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// A mirror's state, as `mirrors --state` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StateFilter {
+    /// Served for every directory it should carry.
+    Served,
+    /// Served for some directories only.
+    Partly,
+    /// Served for none.
+    NotServed,
+    /// Partly or not served: what needs looking at.
+    Unserved,
 }
 
 #[derive(Debug, Subcommand)]

@@ -79,6 +79,11 @@ async fn dispatch(config: &Config, cli: Cli) -> Result<()> {
             }
         }
         Command::Status { mirror, json } => crate::status::print(&config, &mirror, json).await,
+        Command::Mirrors {
+            state,
+            country,
+            json,
+        } => crate::status::list(&config, state, country.as_deref(), json).await,
         Command::Recheck { mirrors, all } => {
             if mirrors.is_empty() && !all {
                 return Err(Error::Usage(

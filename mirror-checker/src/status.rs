@@ -14,8 +14,7 @@ use store::Store;
 pub async fn print(config: &Config, name: &str, json: bool) -> Result<()> {
     let store = config.open_existing_store().await?;
     if json {
-        let input = store.snapshot_input().await?.ok_or(Error::NoCatalog)?;
-        let snap = snapshot::build(&input, 0, shared::time::now(), "status");
+        let snap = snapshot_now(&store).await?;
         let detail = shared::status::mirror(&snap, name)
             .ok_or_else(|| Error::UnknownMirror(name.to_string()))?;
         say!(
@@ -25,6 +24,75 @@ pub async fn print(config: &Config, name: &str, json: bool) -> Result<()> {
     } else {
         crate::output::text(&render(&store, name).await?);
     }
+    Ok(())
+}
+
+/// The snapshot the store would publish now.
+async fn snapshot_now(store: &Store) -> Result<Snapshot> {
+    let input = store.snapshot_input().await?.ok_or(Error::NoCatalog)?;
+    Ok(snapshot::build(&input, 0, shared::time::now(), "status"))
+}
+
+/// `mirrors`: every mirror (or those matching the filters) with its state.
+pub async fn list(
+    config: &Config,
+    state: Option<crate::cli::StateFilter>,
+    country: Option<&str>,
+    json: bool,
+) -> Result<()> {
+    use crate::cli::StateFilter;
+    use shared::status::MirrorState;
+    let store = config.open_existing_store().await?;
+    let network = shared::status::network(&snapshot_now(&store).await?);
+    let rows: Vec<_> = network
+        .mirrors
+        .iter()
+        .filter(|m| match state {
+            None => true,
+            Some(StateFilter::Served) => m.state == MirrorState::Served,
+            Some(StateFilter::Partly) => m.state == MirrorState::Partly,
+            Some(StateFilter::NotServed) => m.state == MirrorState::NotServed,
+            Some(StateFilter::Unserved) => m.state != MirrorState::Served,
+        })
+        .filter(|m| {
+            country.is_none_or(|c| {
+                m.country
+                    .as_deref()
+                    .is_some_and(|m| m.eq_ignore_ascii_case(c))
+            })
+        })
+        .collect();
+    if json {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&rows).expect("serializable")
+        );
+        return Ok(());
+    }
+    let width = rows.iter().map(|m| m.name.len()).max().unwrap_or(6).max(6);
+    say!(
+        "{:<width$}  {:<7}  {:<13}  {:>9}  WHY NOT / SERVED TO",
+        "MIRROR",
+        "COUNTRY",
+        "STATE",
+        "SERVED"
+    );
+    for m in &rows {
+        say!(
+            "{:<width$}  {:<7}  {:<13}  {:>9}  {}",
+            m.name,
+            m.country.as_deref().unwrap_or("?"),
+            m.state.as_str(),
+            format!("{}/{}", m.current + m.behind, m.checked_pairs),
+            m.reason.as_deref().unwrap_or(&m.audience)
+        );
+    }
+    say!(
+        "{} of {} mirrors listed; {} served. `status NAME` says why, directory by directory.",
+        rows.len(),
+        network.mirrors_total,
+        network.mirrors_served
+    );
     Ok(())
 }
 
@@ -174,6 +242,22 @@ pub async fn render(store: &Store, name: &str) -> Result<String> {
             HealthState::Unknown => "?   ",
         };
         let _ = writeln!(out, "    {mark} {:<8} {}", h.capability, h.reason);
+    }
+    for (capability, meaning) in [
+        (
+            "sync",
+            "sync: the age of the mirror's TIME file, which its sync job writes; for \
+             information: whether a directory is served depends on its repodata matching the \
+             master's",
+        ),
+        (
+            "content",
+            "content: whether the mirror's copies match versions the master published",
+        ),
+    ] {
+        if health.iter().any(|h| h.capability == capability) {
+            let _ = writeln!(out, "    ({meaning})");
+        }
     }
     let checks: Vec<_> = store
         .load_checks()

@@ -362,3 +362,31 @@ fn status_json_is_the_apis_mirror_document() {
         "{stderr}"
     );
 }
+
+/// `mirrors` lists every mirror with its state, filters by state and country, and prints
+/// the API's rows as JSON.
+#[test]
+fn mirrors_lists_and_filters() {
+    let env = Env::new("list");
+    env.ok(&[
+        "catalog",
+        "load",
+        &example("catalog.toml").display().to_string(),
+    ]);
+    env.ok(&[
+        "import-registry",
+        &example("mirrors.d").display().to_string(),
+    ]);
+    let all = env.ok(&["mirrors"]);
+    assert!(all.contains("10 of 10 mirrors listed; 0 served"), "{all}");
+    assert!(all.contains("not checked yet"), "{all}");
+    assert!(all.contains("disabled in the registry"), "{all}");
+    let de = env.ok(&["mirrors", "--country", "de", "--json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&de).unwrap();
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| r["country"] == "DE"), "{de}");
+    let served = env.ok(&["mirrors", "--state", "served"]);
+    assert!(served.contains("0 of 10 mirrors listed"), "{served}");
+    let (_, stderr) = env.fails(&["mirrors", "--state", "sideways"]);
+    assert!(stderr.contains("invalid value 'sideways'"), "{stderr}");
+}

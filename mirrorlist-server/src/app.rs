@@ -30,6 +30,7 @@ pub fn router_with(state: AppState, with_metrics: bool) -> Router {
         .route("/mirrors/{name}", get(mirror_page))
         .route("/api/v1/status", get(api_status))
         .route("/api/v1/mirrors/{name}", get(api_mirror))
+        .route("/api/v1/openapi.json", get(openapi))
         .fallback(not_found)
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz));
@@ -156,6 +157,18 @@ async fn mirrors(State(state): State<AppState>) -> Response {
         Some(l) => view(Some(l.pages().mirrors.clone()), false, ""),
         None => unavailable(false),
     }
+}
+
+/// The API's OpenAPI document (`mirrorlist-server/api/openapi.json`, checked against the
+/// types by a test).
+pub const OPENAPI: &str = include_str!("../api/openapi.json");
+
+async fn openapi() -> Response {
+    view(
+        Some(axum::body::Bytes::from_static(OPENAPI.as_bytes())),
+        true,
+        "",
+    )
 }
 
 async fn api_status(State(state): State<AppState>) -> Response {

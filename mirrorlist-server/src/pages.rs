@@ -4,6 +4,8 @@
 //! touch the metalink path. What they say is [`shared::status`], the same model
 //! `mirror-checker status --json` prints.
 
+#[cfg(test)]
+mod api_schema;
 mod html;
 
 pub use html::esc;
