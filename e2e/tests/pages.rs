@@ -128,6 +128,8 @@ fn status_pages_in_a_real_browser() {
         states.len() >= 2,
         "a realistic network has mirrors in more than one state: {states:?}"
     );
+    let mirror_pages = pages[2..].to_vec();
+    pages.push("/explain?repo=baseos-9&arch=x86_64".to_string());
 
     let browser = Browser::start(dir.path());
     let mut links = BTreeSet::new();
@@ -160,7 +162,8 @@ fn status_pages_in_a_real_browser() {
             let name = if page == "/" {
                 "overview".to_string()
             } else {
-                page.trim_start_matches('/').replace('/', "_")
+                page.trim_start_matches('/')
+                    .replace(['/', '?', '&', '='], "_")
             };
             browser.screenshot(&shots.join(format!("{name}-{label}.png")));
         }
@@ -170,12 +173,18 @@ fn status_pages_in_a_real_browser() {
         let (status, _) = http_get(&addr, link).unwrap();
         assert_eq!(status, 200, "{link}");
     }
-    for page in &pages[2..] {
+    for page in &mirror_pages {
         assert!(links.contains(page), "{page} is linked from the list");
     }
+    // The explanation names where the client was placed and lists the answer.
+    browser.window(1280, 1000);
+    browser.goto(&format!("{base}/explain?repo=baseos-9&arch=x86_64"));
+    let text = browser.script("return document.querySelector('main').innerText");
+    let text = text.as_str().unwrap();
+    assert!(text.contains("Mirrors listed, in order"), "{text}");
+    assert!(text.contains("Not listed, and why"), "{text}");
 
     // The overview says what the JSON says.
-    browser.window(1280, 1000);
     browser.goto(&format!("{base}/"));
     let text = browser.script("return document.querySelector('main').innerText");
     let served = format!(

@@ -149,7 +149,7 @@ fn count_me(state: &AppState, loaded: &Loaded, index: usize, params: &Params) {
 /// /24, or /48 for IPv6) and the directory: replicas agree, one network gets one answer, and
 /// clients in different networks get different draws, so load spreads by bandwidth. Without
 /// one, every request draws afresh.
-fn seed(state: &AppState, ip: Option<IpAddr>, dir: usize) -> u64 {
+pub(crate) fn seed(state: &AppState, ip: Option<IpAddr>, dir: usize) -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let Some(seed) = state.settings().seed else {

@@ -31,6 +31,8 @@ pub fn router_with(state: AppState, with_metrics: bool) -> Router {
         .route("/api/v1/status", get(api_status))
         .route("/api/v1/mirrors/{name}", get(api_mirror))
         .route("/api/v1/openapi.json", get(openapi))
+        .route("/explain", get(explain_page))
+        .route("/api/v1/explain", get(api_explain))
         .fallback(not_found)
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz));
@@ -202,6 +204,68 @@ async fn mirror_page(State(state): State<AppState>, Path(name): Path<String>) ->
 
 async fn api_mirror(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     mirror_view(&state, &name, true)
+}
+
+/// `/api/v1/explain?repo=R&arch=A[&ip=ADDR]`: how the answer is built, as JSON; a refusal
+/// (no such repo, no snapshot) as a JSON error with the answer's status.
+async fn api_explain(State(state): State<AppState>, req: Request) -> Response {
+    let mut response = match crate::explain::explain(&state, &req, peer(&req)) {
+        Ok(e) => view(
+            Some(serde_json::to_vec(&e).expect("serializable").into()),
+            true,
+            "",
+        ),
+        Err(r) => {
+            let mut response = view(None, true, r.message.trim_start_matches("error: "));
+            *response.status_mut() = r.status;
+            response
+        }
+    };
+    // Per client: not for shared caches.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        http::HeaderValue::from_static("private, no-store"),
+    );
+    response
+}
+
+/// `/explain`: the form, and the explanation when a repo and an arch are given.
+async fn explain_page(State(state): State<AppState>, req: Request) -> Response {
+    let Some(l) = state.current() else {
+        return unavailable(false);
+    };
+    let params = crate::parse::query(req.uri().query()).unwrap_or_default();
+    let asked = params.repo.is_some() || params.arch.is_some() || params.path.is_some();
+    let found = asked.then(|| crate::explain::explain(&state, &req, peer(&req)));
+    let result = found.as_ref().map(|r| match r {
+        Ok(e) => Ok(e),
+        Err(refusal) => Err(refusal.message.trim_start_matches("error: ")),
+    });
+    let status = match &found {
+        Some(Err(r)) => r.status,
+        _ => StatusCode::OK,
+    };
+    let html = crate::pages::explain(
+        result,
+        &l.snapshot.catalog.spec.distribution,
+        (
+            params.repo.as_deref().unwrap_or(""),
+            params.arch.as_deref().unwrap_or(""),
+            params.ip.as_deref().unwrap_or(""),
+        ),
+        state.settings().allow_ip_param,
+        l.snapshot.serial,
+        l.snapshot.created_at,
+        shared::time::now(),
+    );
+    let mut response = view(Some(html.into()), false, "");
+    *response.status_mut() = status;
+    // Per client: not for shared caches.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        http::HeaderValue::from_static("private, no-store"),
+    );
+    response
 }
 
 /// Any other path: a JSON error under `/api/`, a page elsewhere.

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod cloud;
 pub mod conns;
 pub mod error;
+pub mod explain;
 pub use shared::geoip;
 pub mod locate;
 pub mod metrics;

@@ -8,7 +8,7 @@
 mod api_schema;
 mod html;
 
-pub use html::esc;
+pub use html::{esc, explain};
 
 use axum::body::Bytes;
 use shared::snapshot::Snapshot;

@@ -152,6 +152,8 @@ fn every_public_mirror_reaches_some_client_and_continents_are_ordered_by_distanc
         .expect("9's BaseOS for x86_64");
 
     let limits = Limits::default();
+    let loaded = mirrorlist_server::state::Loaded::new(snap.clone());
+    let mut explained = 0;
     let mut reached: HashSet<u32> = HashSet::new();
     let mut continent_tiers = 0;
     for n in 0..1000u64 {
@@ -167,6 +169,48 @@ fn every_public_mirror_reaches_some_client_and_continents_are_ordered_by_distanc
         };
         let chosen = choose(&index, dir, &client, 3, limits, n);
         assert!(!chosen.is_empty(), "{ip} got no mirror");
+        // The explanation of this answer accounts for every mirror, lists the answer, and
+        // gives reasons that hold: nobody eligible in the client's country is left out of a
+        // list with room, nobody is past the cap of a list that is not full.
+        if n % 5 == 0 {
+            let asked = mirrorlist_server::explain::Asked {
+                dir,
+                any_arch: false,
+                client: &client,
+                protocols: 3,
+                limits,
+                how: String::new(),
+                deterministic: true,
+            };
+            let e = mirrorlist_server::explain::account(&loaded, &asked, &chosen);
+            let listed: Vec<&str> = e.listed.iter().map(|l| l.mirror.as_str()).collect();
+            let answer: Vec<&str> = chosen
+                .iter()
+                .map(|c| snap.mirrors[c.mirror as usize].name.as_str())
+                .collect();
+            assert_eq!(listed, answer, "{ip}");
+            assert_eq!(
+                e.listed.len() + e.not_listed.len(),
+                snap.mirrors.len(),
+                "{ip}"
+            );
+            for nl in &e.not_listed {
+                let full = chosen.len() >= limits.cap;
+                assert!(
+                    full || !nl.reason.starts_with("in the country tier"),
+                    "{ip}: {} left out of a list with room: {}",
+                    nl.mirror,
+                    nl.reason
+                );
+                assert!(
+                    full || !nl.reason.contains("past the cap"),
+                    "{ip}: {}: {}",
+                    nl.mirror,
+                    nl.reason
+                );
+            }
+            explained += 1;
+        }
         reached.extend(chosen.iter().map(|c| c.mirror));
         // The continent tier, nearest first in bands of `band_km` (up to a kilometre: the
         // server's distance is a fast approximation).
@@ -192,6 +236,7 @@ fn every_public_mirror_reaches_some_client_and_continents_are_ordered_by_distanc
             );
         }
     }
+    assert_eq!(explained, 200);
     assert!(
         continent_tiers > 100,
         "only {continent_tiers} continent tiers of two or more"

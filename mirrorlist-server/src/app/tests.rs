@@ -800,3 +800,168 @@ async fn the_checkers_heartbeat_keeps_an_old_snapshot_ready() {
         "{metrics}"
     );
 }
+
+/// `/api/v1/explain` against the answers actually given: for each client in the table, the
+/// mirrors it lists are the mirrorlist's, in order, every other mirror of the snapshot has a
+/// reason, and the reasons the table expects are there.
+#[tokio::test]
+async fn explanations_match_the_answers_given() {
+    // One mirror reached over IPv4 only.
+    let mut snap = snapshot();
+    snap.mirrors
+        .iter_mut()
+        .filter(|m| m.name == "br.mirror.example")
+        .for_each(|m| m.ipv6 = false);
+    let app = app_with(snap);
+    // (query, [(mirror, reason it must start with)])
+    let table: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        (
+            "repo=baseos-9&arch=x86_64&country=DE&ip=198.51.100.7",
+            vec![
+                (
+                    "disabled.example.com",
+                    "not served at all: disabled in the registry",
+                ),
+                (
+                    "pending.example.org",
+                    "not served at all: waiting for approval",
+                ),
+                (
+                    "private.example.org",
+                    "private: only for clients in its netblocks",
+                ),
+                (
+                    "cloud.example.net",
+                    "private: only for clients in its netblocks",
+                ),
+                ("mirror3.example.com", "serves only clients in US, CA"),
+            ],
+        ),
+        (
+            // The private mirror's netblock: it is a monopoly, so it alone is listed.
+            "repo=baseos-9&arch=x86_64&ip=192.0.2.10",
+            vec![(
+                "mirror1.example.org",
+                "private.example.org holds the client's network alone",
+            )],
+        ),
+        (
+            "repo=baseos-9&arch=x86_64&country=US&protocol=http&ip=198.51.100.7",
+            vec![("mirror3.example.com", "current here only over https")],
+        ),
+        (
+            "repo=baseos-9&arch=x86_64&country=US&ip=2001:db8:77::1",
+            vec![("br.mirror.example", "not reached over ipv6")],
+        ),
+        (
+            "repo=baseos-9&arch=x86_64&netblock=0&ip=192.0.2.10",
+            vec![(
+                "private.example.org",
+                "private, and the request asked to skip",
+            )],
+        ),
+        (
+            // 10.2 has no version in this snapshot: nobody is served for it.
+            "repo=baseos-10&arch=x86_64&country=DE&ip=198.51.100.7",
+            vec![("mirror1.example.org", "not served for this directory")],
+        ),
+    ];
+    let (_, _, status) = get(&app, "/api/v1/status").await;
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let all: Vec<String> = status["mirrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap().to_string())
+        .collect();
+    for (query, expected) in table {
+        let (code, ctype, body) = get(&app, &format!("/api/v1/explain?{query}")).await;
+        assert_eq!(
+            (code, ctype.as_str()),
+            (StatusCode::OK, "application/json"),
+            "{query}: {body}"
+        );
+        let e: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let listed: Vec<String> = e["listed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["mirror"].as_str().unwrap().to_string())
+            .collect();
+        let (_, _, answer) = get(&app, &format!("/mirrorlist?{query}")).await;
+        assert_eq!(
+            hosts(&answer),
+            listed,
+            "{query}: the answer given\n{answer}"
+        );
+        let mut seen: Vec<String> = listed.clone();
+        for n in e["not_listed"].as_array().unwrap() {
+            let reason = n["reason"].as_str().unwrap();
+            assert!(!reason.is_empty());
+            seen.push(n["mirror"].as_str().unwrap().to_string());
+        }
+        seen.sort();
+        let mut every = all.clone();
+        every.sort();
+        assert_eq!(seen, every, "{query}: every mirror accounted for once");
+        for (mirror, reason) in expected {
+            let why = e["not_listed"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|n| n["mirror"] == mirror)
+                .map(|n| n["reason"].as_str().unwrap().to_string())
+                .unwrap_or_else(|| panic!("{query}: {mirror} is listed: {listed:?}"));
+            assert!(why.starts_with(reason), "{query}: {mirror}: {why}");
+        }
+    }
+    // A cap of 1 puts the rest of the continent past it.
+    let state = AppState::new(Settings {
+        seed: Some(42),
+        allow_ip_param: true,
+        limits: crate::select::Limits {
+            cap: 1,
+            minimum: 1,
+            band_km: 500.0,
+        },
+        ..Settings::default()
+    });
+    state.swap(Loaded::new(snapshot()));
+    let app = router(state);
+    let (_, _, body) = get(
+        &app,
+        "/api/v1/explain?repo=baseos-9&arch=x86_64&country=FR&ip=198.51.100.7",
+    )
+    .await;
+    let e: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(e["listed"][0]["mirror"], "mirror2.example.net", "{body}");
+    assert_eq!(
+        e["client"]["how"], "by the country parameter (FR)",
+        "{body}"
+    );
+    assert!(
+        e["not_listed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["mirror"] == "mirror1.example.org"
+                && n["reason"]
+                    == "in the continent tier, past the cap of 1, nearer or drawn before it"),
+        "{body}"
+    );
+    // Mistakes are JSON errors; the page explains with a form.
+    let (code, ctype, body) = get(&app, "/api/v1/explain?repo=nothing-9&arch=x86_64").await;
+    assert_eq!(
+        (code, ctype.as_str()),
+        (StatusCode::NOT_FOUND, "application/json"),
+        "{body}"
+    );
+    assert!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"].is_string());
+    let (code, _, page) = get(&app, "/explain").await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(page.contains("<form action=\"/explain\""), "{page}");
+    let (code, _, page) = get(&app, "/explain?repo=baseos-9&arch=x86_64&country=FR").await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(page.contains("Mirrors listed, in order"), "{page}");
+    assert!(page.contains("past the cap of 1"), "{page}");
+}

@@ -193,6 +193,25 @@ mod tests {
                 &mut problems,
             );
         }
+        // Explanations, through the routes, for a few clients.
+        let state = crate::state::AppState::new(crate::state::Settings {
+            allow_ip_param: true,
+            ..Default::default()
+        });
+        state.swap(crate::state::Loaded::new(snap.clone()));
+        for query in [
+            "repo=baseos-9&arch=x86_64&ip=198.51.100.7&country=DE",
+            "repo=baseos-9&arch=x86_64&ip=192.0.2.10",
+            "repo=appstream-9&arch=aarch64&country=global",
+        ] {
+            let req = http::Request::get(format!("/api/v1/explain?{query}"))
+                .body(())
+                .unwrap();
+            let e = crate::explain::explain(&state, &req, "127.0.0.1:9".parse().unwrap())
+                .unwrap_or_else(|r| panic!("{query}: {}", r.message));
+            let e = serde_json::to_value(e).unwrap();
+            validate(&doc, get("/api/v1/explain"), &e, query, &mut problems);
+        }
         let error = serde_json::json!({ "error": "no mirror is registered as x" });
         validate(
             &doc,

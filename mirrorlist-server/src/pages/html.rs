@@ -101,7 +101,7 @@ fn page(
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>{title} · {d} mirrors</title><style>{STYLE}</style></head><body>\
 <header><p>{d} mirror network</p><nav aria-label=\"Sections\"><ul>\
-<li><a href=\"/\">Overview</a></li><li><a href=\"/mirrors\">Mirrors</a></li>\
+<li><a href=\"/\">Overview</a></li><li><a href=\"/mirrors\">Mirrors</a></li><li><a href=\"/explain\">Explain an answer</a></li>\
 <li><a href=\"/api/v1/status\">JSON API</a></li></ul></nav></header>\
 <main>{body}</main>\
 <footer><p>From snapshot {serial}, built {}. Pages are rebuilt with each snapshot.</p></footer>\
@@ -399,6 +399,126 @@ pub fn mirror(d: &MirrorDetail, distribution: &str, now: i64) -> String {
         seg(&m.name)
     );
     page(&m.name, distribution, &b, d.serial, d.generated_at, now)
+}
+
+/// `/explain`: the form, and how the answer was built when one was asked for.
+pub fn explain(
+    result: Option<Result<&crate::explain::Explanation, &str>>,
+    distribution: &str,
+    (repo, arch, ip): (&str, &str, &str),
+    ip_allowed: bool,
+    serial: u64,
+    generated_at: i64,
+    now: i64,
+) -> String {
+    let mut b = String::new();
+    let _ = write!(
+        b,
+        "<h1>How an answer is built</h1><p>For a repository and architecture, the mirrors a \
+client gets and, for every other mirror, why not. The client is {}.</p>\
+<form action=\"/explain\" method=\"get\"><p>\
+<label for=\"repo\">Repository</label> <input id=\"repo\" name=\"repo\" value=\"{}\" placeholder=\"baseos-9\" required> \
+<label for=\"arch\">Architecture</label> <input id=\"arch\" name=\"arch\" value=\"{}\" placeholder=\"x86_64\" required> {}\
+<button type=\"submit\">Explain</button></p></form>",
+        if ip_allowed {
+            "you, or the address you give"
+        } else {
+            "you (this server does not take other addresses)"
+        },
+        esc(repo),
+        esc(arch),
+        if ip_allowed {
+            format!(
+                "<label for=\"ip\">Client address</label> <input id=\"ip\" name=\"ip\" value=\"{}\" placeholder=\"203.0.113.7\"> ",
+                esc(ip)
+            )
+        } else {
+            String::new()
+        }
+    );
+    match result {
+        None => {}
+        Some(Err(message)) => {
+            let _ = write!(
+                b,
+                "<p class=\"not_served\" role=\"alert\">{}</p>",
+                esc(message)
+            );
+        }
+        Some(Ok(e)) => {
+            let c = &e.client;
+            let _ = write!(
+                b,
+                "<h2>The client</h2><dl><dt>Address</dt><dd>{}</dd><dt>Placed</dt><dd>{}</dd>\
+<dt>Country</dt><dd>{}</dd><dt>Continent</dt><dd>{}</dd><dt>ASN</dt><dd>{}</dd>\
+<dt>Cloud</dt><dd>{}</dd><dt>Netblock matches</dt><dd>{}</dd></dl>",
+                esc(c.address.as_deref().unwrap_or("unknown")),
+                esc(&c.how),
+                esc(c.country.as_deref().unwrap_or("unknown")),
+                esc(c.continent.as_deref().unwrap_or("unknown")),
+                c.asn.map_or("unknown".to_string(), |a| format!("AS{a}")),
+                esc(c.cloud.as_deref().unwrap_or("none")),
+                if c.netblock_matches.is_empty() {
+                    "none".to_string()
+                } else {
+                    esc(&c.netblock_matches.join(", "))
+                }
+            );
+            let _ = write!(
+                b,
+                "<h2>The answer for {}</h2><p>At most {} mirrors; the rest of the world is drawn \
+from only while fewer than {} were found nearer. {}</p>",
+                esc(&e.directory),
+                e.cap,
+                e.minimum,
+                if e.deterministic {
+                    "This server's draw is seeded: the same request gets the same answer."
+                } else {
+                    "Every request draws afresh (weighted by bandwidth): this is one such draw."
+                }
+            );
+            b.push_str(
+                "<div class=\"scroll\"><table><caption>Mirrors listed, in order</caption><thead><tr>\
+<th scope=\"col\" class=\"num\">#</th><th scope=\"col\">Mirror</th><th scope=\"col\">Tier</th>\
+<th scope=\"col\">Protocol</th></tr></thead><tbody>",
+            );
+            for (i, l) in e.listed.iter().enumerate() {
+                let _ = write!(
+                    b,
+                    "<tr><td class=\"num\">{}</td><th scope=\"row\"><a href=\"/mirrors/{}\">{}</a></th><td>{}</td><td>{}</td></tr>",
+                    i + 1,
+                    seg(&l.mirror),
+                    esc(&l.mirror),
+                    esc(&l.tier),
+                    esc(&l.protocol)
+                );
+            }
+            if e.listed.is_empty() {
+                b.push_str("<tr><td colspan=\"4\">No mirror: the answer is empty.</td></tr>");
+            }
+            b.push_str("</tbody></table></div><h2>Not listed, and why</h2>");
+            let mut groups: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+            for n in &e.not_listed {
+                groups.entry(&n.reason).or_default().push(&n.mirror);
+            }
+            let mut groups: Vec<_> = groups.into_iter().collect();
+            groups.sort_by_key(|(_, ms)| std::cmp::Reverse(ms.len()));
+            for (reason, ms) in groups {
+                let _ = write!(
+                    b,
+                    "<details><summary>{}: {} mirror{}</summary><ul>",
+                    esc(reason),
+                    ms.len(),
+                    if ms.len() == 1 { "" } else { "s" }
+                );
+                for m in ms {
+                    let _ = write!(b, "<li><a href=\"/mirrors/{}\">{}</a></li>", seg(m), esc(m));
+                }
+                b.push_str("</ul></details>");
+            }
+        }
+    }
+    page("Explain", distribution, &b, serial, generated_at, now)
 }
 
 #[cfg(test)]

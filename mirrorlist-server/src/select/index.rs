@@ -118,8 +118,8 @@ pub struct Candidate {
     pub(super) monopoly: bool,
     /// The countries it may serve, as [`code`]s; empty: everyone.
     pub(super) allowed: Box<[u16]>,
-    pub(super) country: u16,
-    pub(super) continent: u16,
+    pub(crate) country: u16,
+    pub(crate) continent: u16,
     /// 1 / bandwidth weight.
     pub(super) inv_weight: f64,
     pub(super) position: Option<[f64; 3]>,
@@ -130,7 +130,7 @@ pub struct Candidate {
 pub struct DirIndex {
     pub candidates: Vec<Candidate>,
     /// Mirror → position in `candidates` (for netblock and ASN matches).
-    pub(super) slot: HashMap<u32, u32>,
+    pub(crate) slot: HashMap<u32, u32>,
     pub(super) by_country: HashMap<u16, Group>,
     pub(super) by_continent: HashMap<u16, Group>,
     pub(super) public: Group,
