@@ -62,6 +62,10 @@ fn network(dir: &Path) -> (String, Vec<Proc>) {
         &examples.join("mirrors.d").display().to_string(),
     ]);
     checker(&["crawl", "--once"]);
+    // A second crawl a little later: the mirrors' state has then been known for a while (their
+    // availability is the share of known time they were up).
+    std::thread::sleep(Duration::from_millis(1500));
+    checker(&["crawl", "--once"]);
     let mut server = Command::new(workspace_bin("mirrorlist-server"));
     server
         .arg("--snapshot")
@@ -176,8 +180,30 @@ fn status_pages_in_a_real_browser() {
     for page in &mirror_pages {
         assert!(links.contains(page), "{page} is linked from the list");
     }
-    // The explanation names where the client was placed and lists the answer.
+    // A served mirror's page says when it was checked and how it stood over the days.
+    let served = network["mirrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["state"] == "served")
+        .expect("a served mirror");
+    assert!(served["checked_at"].is_i64(), "{served}");
+    assert_eq!(served["availability_24h"], 1.0, "{served}");
     browser.window(1280, 1000);
+    browser.goto(&format!(
+        "{base}/mirrors/{}",
+        served["name"].as_str().unwrap()
+    ));
+    let text = browser.script("return document.querySelector('main').innerText");
+    let text = text.as_str().unwrap();
+    assert!(text.contains("Last check"), "{text}");
+    assert!(text.contains("100% over 24 hours"), "{text}");
+    assert!(text.contains("Health history"), "{text}");
+    let strip = browser.script(
+        "return Array.from(document.querySelectorAll('svg[role=img]')).map(s => s.getAttribute('aria-label'))",
+    );
+    assert_eq!(strip, serde_json::json!(["The last 7 days: up 100%"]));
+    // The explanation names where the client was placed and lists the answer.
     browser.goto(&format!("{base}/explain?repo=baseos-9&arch=x86_64"));
     let text = browser.script("return document.querySelector('main').innerText");
     let text = text.as_str().unwrap();
@@ -195,7 +221,7 @@ fn status_pages_in_a_real_browser() {
 
     // The list filters as one types, and sorts by a column.
     browser.goto(&format!("{base}/mirrors"));
-    let rows = "return Array.from(document.querySelectorAll('#mirrors tbody tr')).filter(r => !r.hidden).map(r => r.cells[4].querySelector('.tag').textContent)";
+    let rows = "return Array.from(document.querySelectorAll('#mirrors tbody tr')).filter(r => !r.hidden).map(r => r.cells[3].querySelector('.tag').textContent)";
     let all = browser.script(rows).as_array().unwrap().len();
     assert_eq!(all, network["mirrors"].as_array().unwrap().len());
     browser.type_into("#filter", "not served");
@@ -207,9 +233,9 @@ fn status_pages_in_a_real_browser() {
         "only not-served rows remain: {shown:?}"
     );
     browser.goto(&format!("{base}/mirrors"));
-    browser.click("#mirrors thead th:nth-child(6) button");
+    browser.click("#mirrors thead th:nth-child(5) button");
     let shares: Vec<f64> = browser
-        .script("return Array.from(document.querySelectorAll('#mirrors tbody tr')).map(r => r.cells[5].dataset.v)")
+        .script("return Array.from(document.querySelectorAll('#mirrors tbody tr')).map(r => r.cells[4].dataset.v)")
         .as_array()
         .unwrap()
         .iter()

@@ -40,3 +40,6 @@ CREATE TABLE crawl_staging (
 -- How many of a crawl's results and health states differ from what was stored before it:
 -- the daemon publishes a new snapshot only after a crawl that changed something.
 ALTER TABLE crawl_runs ADD COLUMN changes BIGINT NOT NULL DEFAULT 0;
+
+-- The snapshot reads the last 7 days of every mirror's state changes (its availability).
+CREATE INDEX health_events_by_time ON health_events (at);

@@ -89,6 +89,7 @@ pub struct Down {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MirrorSummary {
     pub name: String,
+    pub sponsor: String,
     pub state: MirrorState,
     /// Why it is not served at all, when it is not.
     pub reason: Option<String>,
@@ -110,6 +111,14 @@ pub struct MirrorSummary {
     pub completion: f64,
     pub down: Vec<Down>,
     pub warnings: Vec<String>,
+    /// When the checker last checked it (Unix seconds).
+    pub checked_at: Option<i64>,
+    /// When it last synced, by its TIME file.
+    pub synced_at: Option<i64>,
+    /// Share of the last 24 hours (7 days) at least one of its web protocols was up by the
+    /// health rule, of the time its state was known; 0 to 1.
+    pub availability_24h: Option<f64>,
+    pub availability_7d: Option<f64>,
 }
 
 /// One directory over one protocol on one mirror.
@@ -136,6 +145,20 @@ pub struct MirrorDetail {
     /// Where it is placed and on whose word.
     pub placement: String,
     pub directories: Vec<DirectoryVerdict>,
+    /// The last 7 days: spans of up (`true`), down (`false`) or unknown (`null`).
+    pub timeline: Vec<crate::snapshot::history::Span>,
+    /// Its capabilities' state changes of the last 7 days, newest first.
+    pub changes: Vec<crate::snapshot::history::Change>,
+    /// Recent check errors.
+    pub errors: Vec<CheckError>,
+}
+
+/// A check that failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckError {
+    pub path: String,
+    pub protocol: String,
+    pub error: String,
 }
 
 /// A pair's standing, for counting.
@@ -259,6 +282,7 @@ fn summary(
     };
     MirrorSummary {
         name: m.name.clone(),
+        sponsor: m.record.sponsor.clone(),
         state,
         reason,
         audience: m.audience.to_string(),
@@ -293,6 +317,10 @@ fn summary(
             })
             .collect(),
         warnings: m.warnings.clone(),
+        checked_at: m.record.checked_at,
+        synced_at: m.record.synced_at,
+        availability_24h: m.record.availability_24h,
+        availability_7d: m.record.availability_7d,
     }
 }
 
@@ -413,6 +441,18 @@ pub fn mirror(snap: &Snapshot, name: &str) -> Option<MirrorDetail> {
         summary: summary(snap, at, &pairs),
         placement: format!("{place}; coordinates {coordinates}"),
         directories,
+        timeline: m.record.timeline.clone(),
+        changes: m.record.changes.clone(),
+        errors: m
+            .record
+            .errors
+            .iter()
+            .map(|(path, protocol, error)| CheckError {
+                path: path.clone(),
+                protocol: protocol.clone(),
+                error: error.clone(),
+            })
+            .collect(),
     })
 }
 

@@ -145,5 +145,6 @@ pub fn all_current_input(
         fetched_subnets: std::collections::HashMap::new(),
         expired: std::collections::HashMap::new(),
         located: std::collections::HashMap::new(),
+        activity: std::collections::HashMap::new(),
     }
 }

@@ -345,6 +345,29 @@ impl Store {
             .collect()
     }
 
+    /// Every mirror's state changes at or after `since`, oldest first.
+    pub async fn health_events_since(&self, since: i64) -> Result<Vec<HealthEvent>> {
+        let rows = sqlx::query(
+            "SELECT mirror_id, capability, old_state, new_state, reason, at FROM health_events
+             WHERE at >= $1 ORDER BY at, id",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(HealthEvent {
+                    mirror_id: col(row, "mirror_id")?,
+                    capability: col(row, "capability")?,
+                    old_state: parse_enum(row, "old_state", HealthState::parse)?,
+                    new_state: parse_enum(row, "new_state", HealthState::parse)?,
+                    reason: col(row, "reason")?,
+                    at: col(row, "at")?,
+                })
+            })
+            .collect()
+    }
+
     /// State changes of one mirror, newest first.
     pub async fn health_events(&self, mirror_id: i64, limit: i64) -> Result<Vec<HealthEvent>> {
         let rows = sqlx::query(

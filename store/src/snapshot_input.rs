@@ -2,7 +2,8 @@
 //! and the snapshot's pure builder.
 
 use super::{CheckRecord, Result, Store};
-use shared::snapshot::{CapabilityState, DirCheck, SnapshotInput};
+use shared::snapshot::history::{Change, WEEK};
+use shared::snapshot::{Activity, CapabilityState, DirCheck, SnapshotInput};
 use std::collections::HashMap;
 
 /// A check as the verdicts read it. Checks pinned to an address family are probes (the
@@ -48,6 +49,25 @@ impl Store {
             .filter(|f| f.fetched_at.is_some())
             .map(|f| (f.mirror_id, f.cidrs))
             .collect();
+        let mut activity: HashMap<i64, Activity> = HashMap::new();
+        for s in self.mirror_stats().await? {
+            let a = activity.entry(s.mirror_id).or_default();
+            a.checked_at = Some(s.checked_at);
+            a.sync_age = s.sync_age;
+        }
+        for e in self.health_events_since(shared::time::now() - WEEK).await? {
+            activity
+                .entry(e.mirror_id)
+                .or_default()
+                .changes
+                .push(Change {
+                    capability: e.capability,
+                    from: e.old_state,
+                    to: e.new_state,
+                    reason: e.reason,
+                    at: e.at,
+                });
+        }
         Ok(Some(SnapshotInput {
             catalog,
             mirrors: self.load_mirrors_with_ids().await?,
@@ -58,6 +78,7 @@ impl Store {
             health,
             fetched_subnets,
             located: self.located().await?,
+            activity,
         }))
     }
 }

@@ -162,7 +162,31 @@ mod tests {
             h.state = HealthState::Down;
             h.reason = "certificate expired".into();
         }
+        // A recorded past: last checks, TIME files, state changes.
+        for (id, _) in &input.mirrors {
+            let change = |capability: &str, from, to, at| shared::snapshot::history::Change {
+                capability: capability.into(),
+                from,
+                to,
+                reason: "r".into(),
+                at,
+            };
+            input.activity.insert(
+                *id,
+                shared::snapshot::Activity {
+                    checked_at: Some(2_900),
+                    sync_age: Some(600),
+                    changes: vec![
+                        change("http", HealthState::Unknown, HealthState::Up, 2_000),
+                        change("https", HealthState::Up, HealthState::Down, 2_500),
+                    ],
+                },
+            );
+        }
         let snap = shared::snapshot::build(&input, 9, 3_000, "test");
+        assert!(snap.mirrors.iter().any(|m| !m.record.errors.is_empty()));
+        assert!(snap.mirrors.iter().all(|m| !m.record.timeline.is_empty()));
+        assert!(snap.mirrors.iter().any(|m| m.record.timeline.len() >= 2));
         let network = serde_json::to_value(shared::status::network(&snap)).unwrap();
         let mut problems = Vec::new();
         let get = |path: &str| {

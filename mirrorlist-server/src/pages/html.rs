@@ -40,11 +40,49 @@ fn when(t: i64, now: i64) -> String {
     )
 }
 
+/// "3 h ago", kept current by the script, with the UTC time as its title.
+fn ago(t: i64, now: i64) -> String {
+    format!(
+        "<time datetime=\"{}Z\" data-t=\"{t}\" title=\"{}\">{} ago</time>",
+        utc_minute(t).trim_end_matches(" UTC").replace(' ', "T"),
+        utc_minute(t),
+        human_age((now - t).max(0) as u64)
+    )
+}
+
+/// The last 7 days as a strip: green up, red down, grey unknown, with a text alternative.
+fn timeline_strip(spans: &[shared::snapshot::history::Span], availability: Option<f64>) -> String {
+    let (Some(first), Some(last)) = (spans.first(), spans.last()) else {
+        return String::new();
+    };
+    let total = (last.to - first.from).max(1) as f64;
+    let mut out = format!(
+        "<svg width=\"100%\" height=\"16\" viewBox=\"0 0 700 16\" preserveAspectRatio=\"none\" role=\"img\" \
+aria-label=\"The last 7 days: {}\">",
+        availability.map_or("state not known".to_string(), |a| format!("up {}", percent(a)))
+    );
+    for s in spans {
+        let x = (s.from - first.from) as f64 / total * 700.0;
+        let w = (s.to - s.from) as f64 / total * 700.0;
+        let fill = match s.up {
+            Some(true) => "#1b5e20",
+            Some(false) => "#b71c1c",
+            None => "#d0d7de",
+        };
+        let _ = write!(
+            out,
+            "<rect x=\"{x:.1}\" width=\"{w:.1}\" height=\"16\" fill=\"{fill}\"/>"
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
 const STYLE: &str = "
 :root{color-scheme:light;--ok:#1b5e20;--warn:#8a4b00;--bad:#b71c1c;--line:#d0d7de}
 *{box-sizing:border-box}
 body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1f2328;background:#fff}
-header,main,footer{max-width:72rem;margin:0 auto;padding:0 1rem}
+header,main,footer{max-width:84rem;margin:0 auto;padding:0 1rem}
 header{display:flex;flex-wrap:wrap;gap:1rem;align-items:baseline;border-bottom:1px solid var(--line)}
 header p{margin:.75rem 0;font-weight:600}
 nav ul{list-style:none;display:flex;gap:1rem;margin:0;padding:0}
@@ -223,9 +261,10 @@ directories and the reasons behind its state.</p>\
 <p><label for=\"filter\" hidden>Filter the mirrors</label> <input id=\"filter\" type=\"search\" \
 hidden placeholder=\"name, country, state\"></p>\
 <div class=\"scroll\"><table id=\"mirrors\"><caption>Registered mirrors</caption><thead><tr>\
-<th scope=\"col\">Mirror</th><th scope=\"col\">Country</th><th scope=\"col\">Protocols</th>\
-<th scope=\"col\">Reached over</th><th scope=\"col\">State</th>\
-<th scope=\"col\" class=\"num\">Directories served</th><th scope=\"col\">Served to</th>\
+<th scope=\"col\">Mirror</th><th scope=\"col\">Country</th><th scope=\"col\">Protocols, reached over</th>\
+<th scope=\"col\">State</th>\
+<th scope=\"col\" class=\"num\">Directories served</th><th scope=\"col\" class=\"num\">Up (24 h)</th>\
+<th scope=\"col\">Last check</th><th scope=\"col\">Served to</th><th scope=\"col\">Sponsor</th>\
 </tr></thead><tbody>",
         n.mirrors_served, n.mirrors_total
     );
@@ -233,9 +272,10 @@ hidden placeholder=\"name, country, state\"></p>\
         let _ = write!(
             b,
             "<tr><th scope=\"row\"><a href=\"/mirrors/{}\">{}</a></th><td data-label=\"Country\">{}</td>\
-<td data-label=\"Protocols\">{}</td><td data-label=\"Reached over\">{}</td>\
+<td data-label=\"Protocols\">{}<small>{}</small></td>\
 <td data-label=\"State\" data-v=\"{}\">{}{}</td><td class=\"num\" data-label=\"Served\" data-v=\"{:.4}\">{} ({} of {})</td>\
-<td data-label=\"Served to\">{}</td></tr>",
+<td class=\"num\" data-label=\"Up (24 h)\" data-v=\"{}\">{}</td><td data-label=\"Last check\" data-v=\"{}\">{}</td>\
+<td data-label=\"Served to\">{}</td><td data-label=\"Sponsor\">{}</td></tr>",
             seg(&m.name),
             esc(&m.name),
             esc(m.country.as_deref().unwrap_or("unknown")),
@@ -250,7 +290,13 @@ hidden placeholder=\"name, country, state\"></p>\
             percent(m.completion),
             m.current + m.behind,
             m.checked_pairs,
-            esc(&m.audience)
+            m.availability_24h.map_or(-1.0, |a| a),
+            m.availability_24h.map_or("unknown".to_string(), percent),
+            m.checked_at.unwrap_or(0),
+            m.checked_at
+                .map_or("never".to_string(), |t| ago(t, now)),
+            esc(&m.audience),
+            esc(&m.sponsor)
         );
     }
     b.push_str("</tbody></table></div>");
@@ -295,7 +341,9 @@ pub fn mirror(d: &MirrorDetail, distribution: &str, now: i64) -> String {
         "<h1>{}</h1><p>{}{}</p><dl>\
 <dt>Served to</dt><dd>{}</dd><dt>Placed in</dt><dd>{}</dd>\
 <dt>Reached over</dt><dd>{}</dd><dt>Directories</dt><dd>{} current, {} behind (still listed), \
-{} not served, of {} it should carry ({})</dd>",
+{} not served, of {} it should carry ({})</dd><dt>Sponsor</dt><dd>{}</dd>\
+<dt>Last check</dt><dd>{}</dd><dt>Last sync</dt><dd>{}</dd>\
+<dt>Up</dt><dd>{} over 24 hours, {} over 7 days</dd>",
         esc(&m.name),
         state_label(m.state),
         m.reason
@@ -308,7 +356,13 @@ pub fn mirror(d: &MirrorDetail, distribution: &str, now: i64) -> String {
         m.behind,
         m.not_served,
         m.checked_pairs,
-        percent(m.completion)
+        percent(m.completion),
+        esc(&m.sponsor),
+        m.checked_at.map_or("never".to_string(), |t| when(t, now)),
+        m.synced_at
+            .map_or("unknown (no TIME file read)".to_string(), |t| when(t, now)),
+        m.availability_24h.map_or("unknown".to_string(), percent),
+        m.availability_7d.map_or("unknown".to_string(), percent)
     );
     for u in &m.urls {
         let _ = write!(
@@ -373,6 +427,46 @@ pub fn mirror(d: &MirrorDetail, distribution: &str, now: i64) -> String {
             let _ = write!(b, "<li>{t}</li>");
         }
         b.push_str("</ul>");
+    }
+    if !d.timeline.is_empty() {
+        let _ = write!(
+            b,
+            "<h2>The last 7 days</h2>{}<p>Green: up by the health rule over at least one web \
+protocol; red: down; grey: not known yet.</p>",
+            timeline_strip(&d.timeline, m.availability_7d)
+        );
+    }
+    if !d.errors.is_empty() {
+        b.push_str("<h2>Recent errors</h2><ul>");
+        for e in &d.errors {
+            let _ = write!(
+                b,
+                "<li>{} ({}): {}</li>",
+                esc(&e.path),
+                esc(&e.protocol),
+                esc(&e.error)
+            );
+        }
+        b.push_str("</ul>");
+    }
+    if !d.changes.is_empty() {
+        b.push_str(
+            "<h2>Health history</h2><div class=\"scroll\"><table><caption>State changes of the last \
+7 days, newest first</caption><thead><tr><th scope=\"col\">When</th><th scope=\"col\">Capability</th>\
+<th scope=\"col\">Change</th><th scope=\"col\">Why</th></tr></thead><tbody>",
+        );
+        for c in &d.changes {
+            let _ = write!(
+                b,
+                "<tr><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td></tr>",
+                when(c.at, now),
+                esc(&c.capability),
+                c.from,
+                c.to,
+                esc(&c.reason)
+            );
+        }
+        b.push_str("</tbody></table></div>");
     }
     b.push_str("<h2>Directories</h2>");
     if groups.is_empty() {

@@ -29,6 +29,18 @@ pub struct SnapshotInput {
     pub fetched_subnets: HashMap<i64, Vec<ipnet::IpNet>>,
     /// Where GeoIP places the address the checker reached each mirror at, by store id.
     pub located: HashMap<i64, Located>,
+    /// What the checker recorded of each mirror's recent past, by store id.
+    pub activity: HashMap<i64, Activity>,
+}
+
+/// A mirror's recent past as the store keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// Its last crawl, and the age of its TIME file then.
+    pub checked_at: Option<i64>,
+    pub sync_age: Option<i64>,
+    /// Its capabilities' state changes of the last 7 days.
+    pub changes: Vec<super::history::Change>,
 }
 
 /// The latest check of a directory on a mirror over a protocol.
@@ -319,6 +331,44 @@ fn directory_verdict(
     }
 }
 
+/// A mirror's history as the snapshot carries it (its recent errors are added with the
+/// checks).
+fn record(
+    m: &Mirror,
+    activity: Option<&Activity>,
+    caps: &Capabilities,
+    now: i64,
+) -> super::history::Record {
+    use super::history::{availability, timeline, DAY, MAX_CHANGES, WEEK};
+    let empty = Activity::default();
+    let a = activity.unwrap_or(&empty);
+    let web: Vec<(String, crate::model::HealthState)> = [Protocol::Http, Protocol::Https]
+        .into_iter()
+        .filter(|p| m.urls.contains_key(p))
+        .map(|p| {
+            let state = caps
+                .state(p.as_str())
+                .unwrap_or(crate::model::HealthState::Unknown);
+            (p.as_str().to_string(), state)
+        })
+        .collect();
+    let week = timeline(&a.changes, &web, now, WEEK);
+    let mut changes = a.changes.clone();
+    changes.sort_by_key(|c| std::cmp::Reverse(c.at));
+    changes.truncate(MAX_CHANGES);
+    super::history::Record {
+        sponsor: m.sponsor.clone(),
+        sponsor_url: m.sponsor_url.clone(),
+        checked_at: a.checked_at,
+        synced_at: a.checked_at.zip(a.sync_age).map(|(at, age)| at - age),
+        availability_24h: availability(&timeline(&a.changes, &web, now, DAY)),
+        availability_7d: availability(&week),
+        timeline: week,
+        changes,
+        errors: Vec::new(),
+    }
+}
+
 pub fn build(input: &SnapshotInput, serial: u64, now: i64, generator: &str) -> Snapshot {
     let catalog = &input.catalog;
     let mut health: HashMap<i64, Capabilities> = HashMap::new();
@@ -374,6 +424,7 @@ pub fn build(input: &SnapshotInput, serial: u64, now: i64, generator: &str) -> S
             module_urls: m.module_urls.clone(),
             ipv4: v.ipv4,
             ipv6: v.ipv6,
+            record: record(m, input.activity.get(id), caps, now),
         });
         verdicts.push((*id, m, v, caps.up("content")));
     }
@@ -381,6 +432,27 @@ pub fn build(input: &SnapshotInput, serial: u64, now: i64, generator: &str) -> S
     let mut checks: HashMap<(i64, i64, Protocol), &DirCheck> = HashMap::new();
     for c in &input.checks {
         checks.insert((c.mirror_id, c.directory_id, c.protocol), c);
+    }
+    // Each mirror's recent errors, by directory path, a few of them.
+    let paths: HashMap<i64, &str> = input
+        .directory_ids
+        .iter()
+        .map(|(p, id)| (*id, p.as_str()))
+        .collect();
+    for c in &input.checks {
+        let (Some(error), Some(&at)) = (&c.error, index.get(&c.mirror_id)) else {
+            continue;
+        };
+        let path = paths.get(&c.directory_id).copied().unwrap_or("?");
+        mirrors[at as usize].record.errors.push((
+            path.to_string(),
+            c.protocol.to_string(),
+            error.clone(),
+        ));
+    }
+    for m in &mut mirrors {
+        m.record.errors.sort();
+        m.record.errors.truncate(super::history::MAX_ERRORS);
     }
     let empty = Vec::new();
     let mut directories: Vec<SnapDirectory> =

@@ -4,9 +4,10 @@
 
 pub mod build;
 mod file;
+pub mod history;
 pub mod verdict;
 
-pub use build::{alternates, build, CapabilityState, DirCheck, Located, SnapshotInput};
+pub use build::{alternates, build, Activity, CapabilityState, DirCheck, Located, SnapshotInput};
 pub use file::{
     decode, freshness_path, read, read_freshness, read_header, write_atomic, write_freshness,
     SnapshotError, SnapshotHeader, FORMAT_VERSION, MAGIC,
@@ -65,6 +66,8 @@ pub struct SnapMirror {
     /// Address families the checker reached the mirror over.
     pub ipv4: bool,
     pub ipv6: bool,
+    /// Its sponsor, last check and sync, availability and recent history.
+    pub record: history::Record,
 }
 
 /// Protocol bits in [`DirMirror::protocols`].
