@@ -199,6 +199,7 @@ fn status_pages_in_a_real_browser() {
     assert!(text.contains("Last check"), "{text}");
     assert!(text.contains("100% over 24 hours"), "{text}");
     assert!(text.contains("Health history"), "{text}");
+    assert!(text.contains("Capabilities"), "{text}");
     let strip = browser.script(
         "return Array.from(document.querySelectorAll('svg[role=img]')).map(s => s.getAttribute('aria-label'))",
     );

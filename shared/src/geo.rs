@@ -21,6 +21,11 @@ fn lookup(code: &str) -> Option<&'static (&'static str, &'static str, &'static s
         .map(|i| &COUNTRIES[i])
 }
 
+/// Every ISO 3166-1 alpha-2 code, sorted.
+pub fn country_codes() -> impl Iterator<Item = &'static str> {
+    COUNTRIES.iter().map(|(code, _, _)| *code)
+}
+
 /// True when `code` is an upper-case ISO 3166-1 alpha-2 code.
 pub fn is_country_code(code: &str) -> bool {
     lookup(code).is_some()

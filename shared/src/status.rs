@@ -145,6 +145,8 @@ pub struct MirrorDetail {
     /// Where it is placed and on whose word.
     pub placement: String,
     pub directories: Vec<DirectoryVerdict>,
+    /// Every capability's state after the health rule, since when and why.
+    pub capabilities: Vec<crate::snapshot::history::Capability>,
     /// The last 7 days: spans of up (`true`), down (`false`) or unknown (`null`).
     pub timeline: Vec<crate::snapshot::history::Span>,
     /// Its capabilities' state changes of the last 7 days, newest first.
@@ -441,6 +443,7 @@ pub fn mirror(snap: &Snapshot, name: &str) -> Option<MirrorDetail> {
         summary: summary(snap, at, &pairs),
         placement: format!("{place}; coordinates {coordinates}"),
         directories,
+        capabilities: m.record.capabilities.clone(),
         timeline: m.record.timeline.clone(),
         changes: m.record.changes.clone(),
         errors: m

@@ -127,6 +127,7 @@ pub fn all_current_input(
                 capability: capability.into(),
                 state: HealthState::Up,
                 reason: String::new(),
+                since: 0,
             })
         })
         .collect();

@@ -40,6 +40,7 @@ impl Store {
                 capability: h.capability,
                 state: h.state,
                 reason: h.reason,
+                since: h.since,
             })
             .collect();
         let fetched_subnets: HashMap<i64, Vec<ipnet::IpNet>> = self

@@ -108,6 +108,31 @@ mod tests {
         }
     }
 
+    /// The countries the explain operation documents are those the parser knows.
+    #[test]
+    fn the_documented_countries_are_the_known_ones() {
+        let doc: Value = serde_json::from_str(OPENAPI).unwrap();
+        let country = doc["paths"]["/api/v1/explain"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "country")
+            .unwrap();
+        let documented: Vec<&str> = country["schema"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let known: Vec<&str> = std::iter::once("global")
+            .chain(shared::geo::country_codes())
+            .collect();
+        assert_eq!(documented, known);
+        for c in &documented {
+            crate::parse::query(Some(&format!("country={c}"))).unwrap();
+        }
+    }
+
     /// A network with every kind of mirror state and verdict: the API's documents for it
     /// validate against the schema, and the schema's paths are the routes.
     #[test]

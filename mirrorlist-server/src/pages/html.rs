@@ -385,18 +385,35 @@ pub fn mirror(d: &MirrorDetail, distribution: &str, now: i64) -> String {
     if let Some(r) = &m.reason {
         note(r);
     }
-    if !m.down.is_empty() {
-        b.push_str("<h2>Capabilities down</h2><ul>");
-        for c in &m.down {
-            note(&c.reason);
+    for c in &m.down {
+        note(&c.reason);
+    }
+    if !d.capabilities.is_empty() {
+        b.push_str(
+            "<h2>Capabilities</h2><div class=\"scroll\"><table><caption>After the health rule \
+(a state changes only after several checks agree)</caption><thead><tr><th scope=\"col\">Capability</th>\
+<th scope=\"col\">State</th><th scope=\"col\">Since</th><th scope=\"col\">Why</th></tr></thead><tbody>",
+        );
+        for c in &d.capabilities {
+            let class = match c.state {
+                shared::model::HealthState::Up => "served",
+                shared::model::HealthState::Down => "not_served",
+                shared::model::HealthState::Unknown => "partly",
+            };
             let _ = write!(
                 b,
-                "<li><strong>{}</strong>: {}</li>",
+                "<tr><th scope=\"row\">{}</th><td><span class=\"tag {class}\">{}</span></td><td>{}</td><td>{}</td></tr>",
                 esc(&c.capability),
+                c.state,
+                if c.since > 0 {
+                    when(c.since, now)
+                } else {
+                    "unknown".to_string()
+                },
                 esc(&c.reason)
             );
         }
-        b.push_str("</ul>");
+        b.push_str("</tbody></table></div>");
     }
     if !m.warnings.is_empty() {
         b.push_str("<h2>Warnings</h2><ul>");

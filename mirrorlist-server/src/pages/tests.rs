@@ -47,6 +47,7 @@ fn a_mirrors_page_says_why_and_what_to_do() {
     {
         h.state = HealthState::Down;
         h.reason = "TLS handshake failed: <b>bad certificate</b>".into();
+        h.since = 5_060 - 7_200;
     }
     let snap = shared::snapshot::build(&input, 3, 5_000, "test");
     let pages = Pages::build(&snap, 5_060);

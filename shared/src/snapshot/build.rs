@@ -69,6 +69,8 @@ pub struct CapabilityState {
     pub capability: String,
     pub state: HealthState,
     pub reason: String,
+    /// Since when it has been in this state.
+    pub since: i64,
 }
 
 /// GeoIP's answer for the address the checker reached a mirror at.
@@ -356,9 +358,21 @@ fn record(
     let mut changes = a.changes.clone();
     changes.sort_by_key(|c| std::cmp::Reverse(c.at));
     changes.truncate(MAX_CHANGES);
+    let mut capabilities: Vec<super::history::Capability> = caps
+        .states
+        .values()
+        .map(|s| super::history::Capability {
+            capability: s.capability.clone(),
+            state: s.state,
+            since: s.since,
+            reason: s.reason.clone(),
+        })
+        .collect();
+    capabilities.sort_by(|a, b| a.capability.cmp(&b.capability));
     super::history::Record {
         sponsor: m.sponsor.clone(),
         sponsor_url: m.sponsor_url.clone(),
+        capabilities,
         checked_at: a.checked_at,
         synced_at: a.checked_at.zip(a.sync_age).map(|(at, age)| at - age),
         availability_24h: availability(&timeline(&a.changes, &web, now, DAY)),

@@ -24,11 +24,22 @@ pub struct Span {
     pub up: Option<bool>,
 }
 
+/// A capability's state now, since when, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capability {
+    pub capability: String,
+    pub state: HealthState,
+    pub since: i64,
+    pub reason: String,
+}
+
 /// What the snapshot carries of a mirror's history.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub sponsor: String,
     pub sponsor_url: Option<String>,
+    /// Every capability's state after the health rule, by name.
+    pub capabilities: Vec<Capability>,
     /// When the checker last checked it.
     pub checked_at: Option<i64>,
     /// When it last synced, by its TIME file.

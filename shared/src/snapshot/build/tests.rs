@@ -100,6 +100,7 @@ fn health(mirror: i64, capability: &str, state: HealthState) -> CapabilityState 
         capability: capability.into(),
         state,
         reason: format!("{capability} {state}"),
+        since: 0,
     }
 }
 
