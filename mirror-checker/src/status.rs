@@ -71,19 +71,25 @@ pub async fn list(
     }
     let width = rows.iter().map(|m| m.name.len()).max().unwrap_or(6).max(6);
     say!(
-        "{:<width$}  {:<7}  {:<13}  {:>9}  WHY NOT / SERVED TO",
+        "{:<width$}  {:<7}  {:<13}  {:>9}  {:<12}  WHY NOT / SERVED TO",
         "MIRROR",
         "COUNTRY",
         "STATE",
-        "SERVED"
+        "SERVED",
+        "CHECKED"
     );
+    let now = shared::time::now();
     for m in &rows {
         say!(
-            "{:<width$}  {:<7}  {:<13}  {:>9}  {}",
+            "{:<width$}  {:<7}  {:<13}  {:>9}  {:<12}  {}",
             m.name,
             m.country.as_deref().unwrap_or("?"),
             m.state.as_str(),
             format!("{}/{}", m.current + m.behind, m.checked_pairs),
+            m.checked_at.map_or("never".to_string(), |t| format!(
+                "{} ago",
+                shared::duration::human_age((now - t).max(0) as u64)
+            )),
             m.reason.as_deref().unwrap_or(&m.audience)
         );
     }
@@ -241,7 +247,16 @@ pub async fn render(store: &Store, name: &str) -> Result<String> {
             HealthState::Down => "DOWN",
             HealthState::Unknown => "?   ",
         };
-        let _ = writeln!(out, "    {mark} {:<8} {}", h.capability, h.reason);
+        let since = if h.since > 0 {
+            format!(
+                " (since {} ago, {})",
+                shared::duration::human_age((shared::time::now() - h.since).max(0) as u64),
+                shared::duration::utc_minute(h.since)
+            )
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "    {mark} {:<8} {}{since}", h.capability, h.reason);
     }
     for (capability, meaning) in [
         (

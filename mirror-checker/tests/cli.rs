@@ -380,6 +380,8 @@ fn mirrors_lists_and_filters() {
     let all = env.ok(&["mirrors"]);
     assert!(all.contains("10 of 10 mirrors listed; 0 served"), "{all}");
     assert!(all.contains("not checked yet"), "{all}");
+    assert!(all.lines().next().unwrap().contains("CHECKED"), "{all}");
+    assert!(all.contains("  never  "), "{all}");
     assert!(all.contains("disabled in the registry"), "{all}");
     let de = env.ok(&["mirrors", "--country", "de", "--json"]);
     let rows: Vec<serde_json::Value> = serde_json::from_str(&de).unwrap();

@@ -866,6 +866,15 @@ async fn one_failed_crawl_does_not_take_a_mirror_out_of_the_answers() {
         status.contains("  NOT SERVED: http, https down: http: connection failed"),
         "{status}"
     );
+    // Each capability says since when, in human terms and in UTC.
+    let https = status
+        .lines()
+        .find(|l| l.trim_start().starts_with("DOWN https"))
+        .unwrap_or_else(|| panic!("{status}"));
+    assert!(
+        https.contains(" (since ") && https.contains(" ago, ") && https.ends_with(" UTC)"),
+        "{https}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
