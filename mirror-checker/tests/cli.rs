@@ -55,6 +55,19 @@ impl Env {
         (stdout, stderr)
     }
 
+    /// The example catalog and registry in the store.
+    fn load_example(&self) {
+        self.ok(&[
+            "catalog",
+            "load",
+            &example("catalog.toml").display().to_string(),
+        ]);
+        self.ok(&[
+            "import-registry",
+            &example("mirrors.d").display().to_string(),
+        ]);
+    }
+
     fn path(&self, rel: &str) -> String {
         self.dir.join(rel).display().to_string()
     }
@@ -310,15 +323,7 @@ fn read_only_commands_never_create_a_store() {
 #[test]
 fn status_into_a_closed_pipe_does_not_panic() {
     let env = Env::new("pipe");
-    env.ok(&[
-        "catalog",
-        "load",
-        &example("catalog.toml").display().to_string(),
-    ]);
-    env.ok(&[
-        "import-registry",
-        &example("mirrors.d").display().to_string(),
-    ]);
+    env.load_example();
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
     let out = Command::new(env!("CARGO_BIN_EXE_mirror-checker"))
@@ -341,15 +346,7 @@ fn status_into_a_closed_pipe_does_not_panic() {
 #[test]
 fn status_json_is_the_apis_mirror_document() {
     let env = Env::new("json");
-    env.ok(&[
-        "catalog",
-        "load",
-        &example("catalog.toml").display().to_string(),
-    ]);
-    env.ok(&[
-        "import-registry",
-        &example("mirrors.d").display().to_string(),
-    ]);
+    env.load_example();
     let out = env.ok(&["status", "au.mirror.example", "--json"]);
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(json["api_version"], 1);
@@ -368,15 +365,7 @@ fn status_json_is_the_apis_mirror_document() {
 #[test]
 fn mirrors_lists_and_filters() {
     let env = Env::new("list");
-    env.ok(&[
-        "catalog",
-        "load",
-        &example("catalog.toml").display().to_string(),
-    ]);
-    env.ok(&[
-        "import-registry",
-        &example("mirrors.d").display().to_string(),
-    ]);
+    env.load_example();
     let all = env.ok(&["mirrors"]);
     assert!(all.contains("10 of 10 mirrors listed; 0 served"), "{all}");
     assert!(all.contains("not checked yet"), "{all}");

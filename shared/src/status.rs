@@ -462,8 +462,8 @@ pub fn mirror(snap: &Snapshot, name: &str) -> Option<MirrorDetail> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{CheckOutcome, HealthState, RepomdVersion};
-    use crate::testing::{all_current_input, example};
+    use crate::model::RepomdVersion;
+    use crate::testing::{all_current_input, example, make_missing, take_down};
 
     fn version(first_seen: i64) -> RepomdVersion {
         RepomdVersion {
@@ -511,25 +511,8 @@ mod tests {
                 .0
         };
         let (missing_id, no_https_id) = (id(missing), id(no_https));
-        let dir = input.directory_ids["9.8/BaseOS/x86_64/os"];
-        for c in input
-            .checks
-            .iter_mut()
-            .filter(|c| c.mirror_id == missing_id && c.directory_id == dir)
-        {
-            c.outcome = CheckOutcome::Missing;
-            c.http_status = Some(404);
-            c.sha256 = None;
-            c.good_sha256 = None;
-        }
-        for h in input
-            .health
-            .iter_mut()
-            .filter(|h| h.mirror_id == no_https_id && h.capability == "https")
-        {
-            h.state = HealthState::Down;
-            h.reason = "certificate expired".into();
-        }
+        make_missing(&mut input, missing_id, "9.8/BaseOS/x86_64/os");
+        take_down(&mut input, no_https_id, "https", "certificate expired", 0);
         let snap = crate::snapshot::build(&input, 7, 2_000, "test");
         let status = network(&snap);
         assert_eq!(status.serial, 7);

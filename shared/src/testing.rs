@@ -149,3 +149,37 @@ pub fn all_current_input(
         activity: std::collections::HashMap::new(),
     }
 }
+
+/// Makes `mirror_id`'s copy of the directory at `path` missing (a 404) in `input`.
+pub fn make_missing(input: &mut crate::snapshot::SnapshotInput, mirror_id: i64, path: &str) {
+    let dir = input.directory_ids[path];
+    for c in input
+        .checks
+        .iter_mut()
+        .filter(|c| c.mirror_id == mirror_id && c.directory_id == dir)
+    {
+        c.outcome = crate::model::CheckOutcome::Missing;
+        c.http_status = Some(404);
+        c.sha256 = None;
+        c.good_sha256 = None;
+    }
+}
+
+/// Takes `mirror_id`'s `capability` down in `input`, for `reason`, since `since`.
+pub fn take_down(
+    input: &mut crate::snapshot::SnapshotInput,
+    mirror_id: i64,
+    capability: &str,
+    reason: &str,
+    since: i64,
+) {
+    for h in input
+        .health
+        .iter_mut()
+        .filter(|h| h.mirror_id == mirror_id && h.capability == capability)
+    {
+        h.state = crate::model::HealthState::Down;
+        h.reason = reason.into();
+        h.since = since;
+    }
+}

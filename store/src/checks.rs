@@ -354,18 +354,7 @@ impl Store {
         .bind(since)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(HealthEvent {
-                    mirror_id: col(row, "mirror_id")?,
-                    capability: col(row, "capability")?,
-                    old_state: parse_enum(row, "old_state", HealthState::parse)?,
-                    new_state: parse_enum(row, "new_state", HealthState::parse)?,
-                    reason: col(row, "reason")?,
-                    at: col(row, "at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(event_from_row).collect()
     }
 
     /// State changes of one mirror, newest first.
@@ -378,18 +367,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(HealthEvent {
-                    mirror_id: col(row, "mirror_id")?,
-                    capability: col(row, "capability")?,
-                    old_state: parse_enum(row, "old_state", HealthState::parse)?,
-                    new_state: parse_enum(row, "new_state", HealthState::parse)?,
-                    reason: col(row, "reason")?,
-                    at: col(row, "at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(event_from_row).collect()
     }
 
     pub async fn record_snapshot(&self, r: &SnapshotRecord) -> Result<()> {
@@ -647,6 +625,17 @@ impl Drop for CrawlWriter {
             });
         }
     }
+}
+
+fn event_from_row(row: &AnyRow) -> Result<HealthEvent> {
+    Ok(HealthEvent {
+        mirror_id: col(row, "mirror_id")?,
+        capability: col(row, "capability")?,
+        old_state: parse_enum(row, "old_state", HealthState::parse)?,
+        new_state: parse_enum(row, "new_state", HealthState::parse)?,
+        reason: col(row, "reason")?,
+        at: col(row, "at")?,
+    })
 }
 
 fn check_from_row(row: &AnyRow) -> Result<CheckRecord> {

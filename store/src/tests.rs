@@ -519,6 +519,19 @@ async fn one_checker_leads_until_its_lease_runs_out() {
     }
 }
 
+/// `store` with the example catalog and registry: the first mirror's id and 9.8's BaseOS
+/// for x86_64.
+async fn example_store(store: &Store) -> (i64, i64) {
+    store.save_catalog(&example_catalog()).await.unwrap();
+    store
+        .apply_registry(&example_mirrors(), false)
+        .await
+        .unwrap();
+    let d = store.directory_ids().await.unwrap()["9.8/BaseOS/x86_64/os"];
+    let m = store.load_mirrors_with_ids().await.unwrap()[0].0;
+    (m, d)
+}
+
 /// One check result of `mirror_id` for `directory_id`, current on version 2.
 fn current_check(mirror_id: i64, directory_id: i64, checked_at: i64) -> CheckRecord {
     CheckRecord {
@@ -703,13 +716,7 @@ async fn a_busy_sqlite_store_says_so_plainly() {
 #[tokio::test]
 async fn a_killed_crawls_staged_results_are_swept() {
     for (backend, store) in test_stores("sweep").await {
-        store.save_catalog(&example_catalog()).await.unwrap();
-        store
-            .apply_registry(&example_mirrors(), false)
-            .await
-            .unwrap();
-        let d = store.directory_ids().await.unwrap()["9.8/BaseOS/x86_64/os"];
-        let m = store.load_mirrors_with_ids().await.unwrap()[0].0;
+        let (m, d) = example_store(&store).await;
         let mut writer = store.begin_crawl().await.unwrap();
         writer.write(&[current_check(m, d, 10)]).await.unwrap();
         std::mem::forget(writer); // as kill -9 would: no rollback, no clean-up
@@ -758,13 +765,7 @@ async fn a_refused_connection_says_why() {
 #[tokio::test]
 async fn a_crawl_counts_what_it_changed() {
     for (backend, store) in test_stores("changes").await {
-        store.save_catalog(&example_catalog()).await.unwrap();
-        store
-            .apply_registry(&example_mirrors(), false)
-            .await
-            .unwrap();
-        let d = store.directory_ids().await.unwrap()["9.8/BaseOS/x86_64/os"];
-        let m = store.load_mirrors_with_ids().await.unwrap()[0].0;
+        let (m, d) = example_store(&store).await;
         let crawl = |record: CheckRecord| {
             let store = store.clone();
             async move {

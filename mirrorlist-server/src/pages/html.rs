@@ -30,16 +30,6 @@ fn seg(text: &str) -> String {
         .replace('+', "%20")
 }
 
-/// "3 h ago (2026-11-23 09:00 UTC)", kept current by the script.
-fn when(t: i64, now: i64) -> String {
-    format!(
-        "<time datetime=\"{}Z\" data-t=\"{t}\">{} ago</time> ({})",
-        utc_minute(t).trim_end_matches(" UTC").replace(' ', "T"),
-        human_age((now - t).max(0) as u64),
-        utc_minute(t)
-    )
-}
-
 /// "3 h ago", kept current by the script, with the UTC time as its title.
 fn ago(t: i64, now: i64) -> String {
     format!(
@@ -48,6 +38,11 @@ fn ago(t: i64, now: i64) -> String {
         utc_minute(t),
         human_age((now - t).max(0) as u64)
     )
+}
+
+/// "3 h ago (2026-11-23 09:00 UTC)".
+fn when(t: i64, now: i64) -> String {
+    format!("{} ({})", ago(t, now), utc_minute(t))
 }
 
 /// The last 7 days as a strip: green up, red down, grey unknown, with a text alternative.

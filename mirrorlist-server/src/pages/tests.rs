@@ -1,6 +1,6 @@
 use super::*;
-use shared::model::{CheckOutcome, HealthState, RepomdVersion};
-use shared::testing::{all_current_input, example};
+use shared::model::RepomdVersion;
+use shared::testing::{all_current_input, example, make_missing, take_down};
 
 fn version() -> RepomdVersion {
     RepomdVersion {
@@ -29,26 +29,14 @@ fn a_mirrors_page_says_why_and_what_to_do() {
         .find(|(_, m)| m.enabled && m.approved && !m.private && m.cloud_type.is_none())
         .map(|(id, m)| (*id, m.name.clone()))
         .unwrap();
-    let dir = input.directory_ids["9.8/BaseOS/x86_64/os"];
-    for c in input
-        .checks
-        .iter_mut()
-        .filter(|c| c.mirror_id == id && c.directory_id == dir)
-    {
-        c.outcome = CheckOutcome::Missing;
-        c.http_status = Some(404);
-        c.sha256 = None;
-        c.good_sha256 = None;
-    }
-    for h in input
-        .health
-        .iter_mut()
-        .filter(|h| h.mirror_id == id && h.capability == "https")
-    {
-        h.state = HealthState::Down;
-        h.reason = "TLS handshake failed: <b>bad certificate</b>".into();
-        h.since = 5_060 - 7_200;
-    }
+    make_missing(&mut input, id, "9.8/BaseOS/x86_64/os");
+    take_down(
+        &mut input,
+        id,
+        "https",
+        "TLS handshake failed: <b>bad certificate</b>",
+        5_060 - 7_200,
+    );
     let snap = shared::snapshot::build(&input, 3, 5_000, "test");
     let pages = Pages::build(&snap, 5_060);
     let page = String::from_utf8(pages.mirror(&snap, &name, 5_060).unwrap().html.to_vec()).unwrap();
