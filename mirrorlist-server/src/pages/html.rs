@@ -80,7 +80,8 @@ body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1f2328;background:#fff}
 header,main,footer{max-width:84rem;margin:0 auto;padding:0 1rem}
 header{display:flex;flex-wrap:wrap;gap:1rem;align-items:baseline;border-bottom:1px solid var(--line)}
 header p{margin:.75rem 0;font-weight:600}
-nav ul{list-style:none;display:flex;gap:1rem;margin:0;padding:0}
+nav ul{list-style:none;display:flex;flex-wrap:wrap;gap:.25rem 1rem;margin:0;padding:0}
+nav li{overflow-wrap:normal;white-space:nowrap}
 a{color:#0550ae}
 h1{font-size:1.6rem}
 table{border-collapse:collapse;width:100%}
