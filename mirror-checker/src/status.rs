@@ -71,21 +71,27 @@ pub async fn list(
     }
     let width = rows.iter().map(|m| m.name.len()).max().unwrap_or(6).max(6);
     say!(
-        "{:<width$}  {:<7}  {:<13}  {:>9}  {:<12}  WHY NOT / SERVED TO",
+        "{:<width$}  {:<7}  {:<13}  {:>9}  {:>7}  {:<12}  WHY NOT / SERVED TO",
         "MIRROR",
         "COUNTRY",
         "STATE",
         "SERVED",
+        "LAG",
         "CHECKED"
     );
     let now = shared::time::now();
     for m in &rows {
         say!(
-            "{:<width$}  {:<7}  {:<13}  {:>9}  {:<12}  {}",
+            "{:<width$}  {:<7}  {:<13}  {:>9}  {:>7}  {:<12}  {}",
             m.name,
             m.country.as_deref().unwrap_or("?"),
             m.state.as_str(),
             format!("{}/{}", m.current + m.behind, m.checked_pairs),
+            match m.lag_seconds {
+                Some(0) => "0".to_string(),
+                Some(s) => shared::duration::human_age(s.max(0) as u64),
+                None => "?".to_string(),
+            },
             m.checked_at.map_or("never".to_string(), |t| format!(
                 "{} ago",
                 shared::duration::human_age((now - t).max(0) as u64)
@@ -94,7 +100,8 @@ pub async fn list(
         );
     }
     say!(
-        "{} of {} mirrors listed; {} served. `status NAME` says why, directory by directory.",
+        "{} of {} mirrors listed; {} served. LAG: how long ago the master published the first \
+         version its worst directory lacks. `status NAME` says why, directory by directory.",
         rows.len(),
         network.mirrors_total,
         network.mirrors_served

@@ -119,6 +119,14 @@ pub struct MirrorSummary {
     /// health rule, of the time its state was known; 0 to 1.
     pub availability_24h: Option<f64>,
     pub availability_7d: Option<f64>,
+    /// Its worst directory's lag now, in seconds: how long ago the master published the
+    /// first version that directory's copy lacks (0 when every copy is current; `null` when
+    /// none of its copies can be told).
+    pub lag_seconds: Option<i64>,
+    /// Mean seconds from the master publishing a version until it served it, over the
+    /// versions published in the last 24 hours (7 days): Arch Linux's `delay`, per version.
+    pub mean_lag_24h: Option<i64>,
+    pub mean_lag_7d: Option<i64>,
 }
 
 /// One directory over one protocol on one mirror.
@@ -130,6 +138,9 @@ pub struct DirectoryVerdict {
     pub verdict: String,
     /// Versions behind the master's current one (served or not), when known.
     pub versions_behind: Option<u32>,
+    /// Seconds since the master published the first version this copy lacks (0 when
+    /// current), when known.
+    pub lag_seconds: Option<i64>,
     /// Why, in an operator's words (empty when current).
     pub detail: String,
 }
@@ -253,6 +264,21 @@ fn standing(v: &Result<u8, NotServed>) -> Standing {
     }
 }
 
+/// A copy's lag at the snapshot's time: see [`DirectoryVerdict::lag_seconds`].
+fn lag(snap: &Snapshot, directory: usize, v: &Result<u8, NotServed>) -> Option<i64> {
+    match v {
+        Ok(0) => Some(0),
+        Ok(k) => snap.directories[directory]
+            .versions
+            .get(usize::from(*k) - 1)
+            .map(|lacked| (snap.created_at - lacked.first_seen).max(0)),
+        Err(NotServed::Behind { for_secs, .. } | NotServed::Intermediate { for_secs, .. }) => {
+            Some((*for_secs).max(0))
+        }
+        Err(_) => None,
+    }
+}
+
 fn summary(
     snap: &Snapshot,
     at: u32,
@@ -323,6 +349,9 @@ fn summary(
         synced_at: m.record.synced_at,
         availability_24h: m.record.availability_24h,
         availability_7d: m.record.availability_7d,
+        lag_seconds: pairs.iter().filter_map(|(i, _, v)| lag(snap, *i, v)).max(),
+        mean_lag_24h: m.record.mean_lag_24h,
+        mean_lag_7d: m.record.mean_lag_7d,
     }
 }
 
@@ -402,8 +431,11 @@ pub fn mirror(snap: &Snapshot, name: &str) -> Option<MirrorDetail> {
                     "behind",
                     Some(u32::from(*k)),
                     format!(
-                        "{k} version{} behind, still listed as an alternate",
-                        if *k == 1 { "" } else { "s" }
+                        "{k} version{} behind{}, still listed as an alternate",
+                        if *k == 1 { "" } else { "s" },
+                        lag(snap, *i, v)
+                            .map(|secs| format!(" for {}", crate::duration::human_age(secs as u64)))
+                            .unwrap_or_default()
                     ),
                 ),
                 Err(why) => (
@@ -421,6 +453,7 @@ pub fn mirror(snap: &Snapshot, name: &str) -> Option<MirrorDetail> {
                 protocol: protocol.to_string(),
                 verdict: verdict.to_string(),
                 versions_behind,
+                lag_seconds: lag(snap, *i, v),
                 detail,
             }
         })
@@ -594,6 +627,92 @@ mod tests {
         for m in &snap.mirrors {
             for net in &m.subnets {
                 assert!(!json.contains(&net.to_string()), "{net} shown");
+            }
+        }
+    }
+
+    /// A new version published an hour ago: mirrors still on the previous one are served
+    /// as alternates, behind by one version for an hour; one that already has it is
+    /// current, and its mean lag is the time it took.
+    #[test]
+    fn lags_follow_the_masters_publications() {
+        const H: i64 = 3600;
+        let now = 100 * H;
+        let catalog = crate::catalog::Catalog::load(&example("catalog.toml")).unwrap();
+        let registry = crate::registry::import_dir(&example("mirrors.d"))
+            .unwrap()
+            .mirrors;
+        let mut input = all_current_input(catalog, registry, |_| Some(version(50 * H)));
+        let path = "9.8/BaseOS/x86_64/os";
+        let dir = input.directory_ids[path];
+        input
+            .history
+            .get_mut(&dir)
+            .unwrap()
+            .insert(0, version(now - H));
+        // The first mirror carrying it got the new version 20 minutes after publication.
+        let fast = input
+            .checks
+            .iter()
+            .find(|c| c.directory_id == dir)
+            .unwrap()
+            .mirror_id;
+        for c in input
+            .checks
+            .iter_mut()
+            .filter(|c| c.directory_id == dir && c.mirror_id == fast)
+        {
+            c.sha256 = Some(version(now - H).sha256);
+            c.good_sha256 = c.sha256.clone();
+        }
+        for (sha, at, observed) in [(50 * H, 60 * H, false), (now - H, now - 40 * 60, true)] {
+            input.arrivals.push(crate::snapshot::propagation::Arrival {
+                mirror_id: fast,
+                directory_id: dir,
+                sha256: version(sha).sha256,
+                at,
+                observed,
+            });
+        }
+        let snap = crate::snapshot::build(&input, 1, now, "test");
+        let status = network(&snap);
+        let fast_name = &input
+            .mirrors
+            .iter()
+            .find(|(id, _)| *id == fast)
+            .unwrap()
+            .1
+            .name;
+        let served = status
+            .mirrors
+            .iter()
+            .filter(|m| m.state == MirrorState::Served);
+        assert!(served.clone().count() > 3);
+        for m in served {
+            let detail = mirror(&snap, &m.name).unwrap();
+            let copy: Vec<_> = detail
+                .directories
+                .iter()
+                .filter(|d| d.path == path)
+                .collect();
+            if &m.name == fast_name {
+                assert_eq!(m.lag_seconds, Some(0));
+                assert_eq!(m.mean_lag_24h, Some(20 * 60), "{m:?}");
+                assert_eq!(m.mean_lag_7d, Some(20 * 60));
+                assert!(copy.iter().all(|d| d.verdict == "current"));
+            } else if !copy.is_empty() {
+                assert_eq!(m.lag_seconds, Some(H), "{m:?}");
+                assert_eq!(m.mean_lag_24h, None, "never watched: {m:?}");
+                for d in copy {
+                    assert_eq!(
+                        (d.verdict.as_str(), d.versions_behind, d.lag_seconds),
+                        ("behind", Some(1), Some(H))
+                    );
+                    assert_eq!(
+                        d.detail,
+                        "1 version behind for 60 min, still listed as an alternate"
+                    );
+                }
             }
         }
     }

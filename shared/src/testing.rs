@@ -147,6 +147,7 @@ pub fn all_current_input(
         expired: std::collections::HashMap::new(),
         located: std::collections::HashMap::new(),
         activity: std::collections::HashMap::new(),
+        arrivals: Vec::new(),
     }
 }
 

@@ -8,6 +8,7 @@
 use super::{col, flag, Result, Store, StoreError};
 use shared::model::{CheckOutcome, Family, HealthState, RepomdVersion};
 use shared::registry::Protocol;
+use shared::snapshot::propagation::Arrival;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use std::collections::HashMap;
@@ -346,6 +347,30 @@ impl Store {
     }
 
     /// Every mirror's state changes at or after `since`, oldest first.
+    /// When mirrors first served the versions the master published since `since`, and
+    /// every version found already there (when the checker started watching each copy).
+    pub async fn arrivals_since(&self, since: i64) -> Result<Vec<Arrival>> {
+        sqlx::query(
+            "SELECT a.mirror_id, v.directory_id, v.sha256, a.first_served_at, a.observed
+               FROM version_arrivals a JOIN repomd_versions v ON v.id = a.version_id
+              WHERE v.first_seen >= $1 OR a.observed = 0",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(Arrival {
+                mirror_id: col(row, "mirror_id")?,
+                directory_id: col(row, "directory_id")?,
+                sha256: col(row, "sha256")?,
+                at: col(row, "first_served_at")?,
+                observed: col::<i64>(row, "observed")? != 0,
+            })
+        })
+        .collect()
+    }
+
     pub async fn health_events_since(&self, since: i64) -> Result<Vec<HealthEvent>> {
         let rows = sqlx::query(
             "SELECT mirror_id, capability, old_state, new_state, reason, at FROM health_events
@@ -514,6 +539,31 @@ impl CrawlWriter {
             })
             .count() as i64;
         let changes = changed + health_changed;
+        // Versions seen on a mirror for the first time, before the results move: observed
+        // arriving when its previous check held another of the master's versions, else
+        // (first check, or the first after failed ones) found already there.
+        sqlx::query(
+            "INSERT INTO version_arrivals (version_id, mirror_id, first_served_at, observed)
+             SELECT v.id, s.mirror_id, MIN(s.checked_at),
+                    MAX(CASE WHEN EXISTS (
+                        SELECT 1 FROM check_results c
+                         WHERE c.mirror_id = s.mirror_id AND c.directory_id = s.directory_id
+                           AND c.outcome IN ('current', 'behind')) THEN 1 ELSE 0 END)
+               FROM crawl_staging s
+               JOIN repomd_versions v
+                 ON v.directory_id = s.directory_id AND v.sha256 = s.sha256_seen
+              WHERE s.run = $1 AND s.outcome IN ('current', 'behind')
+                AND s.mirror_id IN (SELECT id FROM mirrors)
+                AND NOT EXISTS (SELECT 1 FROM check_results c
+                                 WHERE c.mirror_id = s.mirror_id
+                                   AND c.directory_id = s.directory_id
+                                   AND c.sha256_seen = s.sha256_seen)
+              GROUP BY v.id, s.mirror_id
+             ON CONFLICT (version_id, mirror_id) DO NOTHING",
+        )
+        .bind(&key)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(&format!(
             "INSERT INTO check_results ({CHECK_COLUMNS})
              SELECT {CHECK_COLUMNS} FROM crawl_staging

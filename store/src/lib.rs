@@ -125,6 +125,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "crawl staging",
         include_str!("../../migrations/sqlite/0007_crawl_staging.sql"),
     ),
+    (
+        8,
+        "version arrivals",
+        include_str!("../../migrations/sqlite/0008_version_arrivals.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -162,6 +167,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "crawl staging",
         include_str!("../../migrations/postgres/0007_crawl_staging.sql"),
+    ),
+    (
+        8,
+        "version arrivals",
+        include_str!("../../migrations/postgres/0008_version_arrivals.sql"),
     ),
 ];
 

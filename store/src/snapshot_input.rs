@@ -80,6 +80,7 @@ impl Store {
             fetched_subnets,
             located: self.located().await?,
             activity,
+            arrivals: self.arrivals_since(shared::time::now() - WEEK).await?,
         }))
     }
 }

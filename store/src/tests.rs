@@ -787,3 +787,86 @@ async fn a_crawl_counts_what_it_changed() {
         assert_ne!(store.change_mark().await.unwrap(), mark);
     }
 }
+
+/// A crawl records when a mirror first served each version: found there at its first check
+/// (not observed arriving), seen arriving when its previous check held another version,
+/// once per version; a failed check in between does not count as having had another one.
+/// The snapshot turns them into the mirror's mean lag.
+#[tokio::test]
+async fn crawls_record_when_each_version_arrived() {
+    for (backend, store) in test_stores("arrivals").await {
+        let (m, d) = example_store(&store).await;
+        // Three versions an hour apart, the last 7 hours ago.
+        let base = shared::time::now() - 10 * 3600;
+        let version = |n: i64| RepomdVersion {
+            first_seen: base + n * 3600,
+            ..version(n)
+        };
+        for n in 1..=3 {
+            store.record_repomd(d, &version(n)).await.unwrap();
+        }
+        let crawl = |record: CheckRecord| {
+            let store = store.clone();
+            async move {
+                let mut w = store.begin_crawl().await.unwrap();
+                w.write(&[record]).await.unwrap();
+                w.finish(&a_run(1), &[], &[], &[]).await.unwrap();
+            }
+        };
+        let holding = |n: i64, at: i64| CheckRecord {
+            sha256_seen: Some(version(n).sha256),
+            good_sha256: Some(version(n).sha256),
+            ..current_check(m, d, at)
+        };
+        let t = |n: i64| version(n).first_seen;
+        crawl(holding(1, t(1) + 60)).await;
+        crawl(holding(1, t(1) + 120)).await;
+        crawl(holding(2, t(2) + 600)).await;
+        crawl(holding(2, t(2) + 900)).await;
+        let mut failed = current_check(m, d, t(3) + 60);
+        (failed.outcome, failed.sha256_seen, failed.good_sha256) =
+            (CheckOutcome::Error, None, None);
+        crawl(failed).await;
+        crawl(holding(3, t(3) + 1200)).await;
+        let mut got: Vec<_> = store
+            .arrivals_since(0)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.mirror_id, a.directory_id, a.sha256, a.at, a.observed))
+            .collect();
+        got.sort_by_key(|a| a.3);
+        assert_eq!(
+            got,
+            vec![
+                (m, d, version(1).sha256, t(1) + 60, false),
+                (m, d, version(2).sha256, t(2) + 600, true),
+                (m, d, version(3).sha256, t(3) + 1200, false),
+            ],
+            "{backend:?}"
+        );
+        // Since version 3's publication: its arrival, not observed (after a failed check),
+        // and the one that began the watch.
+        assert_eq!(
+            store.arrivals_since(t(3)).await.unwrap().len(),
+            2,
+            "{backend:?}"
+        );
+        let input = store.snapshot_input().await.unwrap().unwrap();
+        assert!(
+            !input.arrivals.is_empty(),
+            "{backend:?}: the snapshot reads them"
+        );
+        let snap = shared::snapshot::build(&input, 1, t(2) + 1800, "test");
+        let name = &store.load_mirrors_with_ids().await.unwrap()[0].1.name;
+        let record = &snap
+            .mirrors
+            .iter()
+            .find(|s| &s.name == name)
+            .unwrap()
+            .record;
+        // Half an hour after version 2's publication: it arrived 10 min after it (version 1
+        // was published before watching began, so is left out).
+        assert_eq!(record.mean_lag_24h, Some(600), "{backend:?}");
+    }
+}

@@ -154,6 +154,39 @@ fn state_label(s: MirrorState) -> String {
     format!("<span class=\"tag {class}\">{}</span>", s.as_str())
 }
 
+/// A lag in words: "current", "3 h", or "unknown".
+fn lag(secs: Option<i64>) -> String {
+    match secs {
+        Some(0) => "current".to_string(),
+        Some(s) => human_age(s.max(0) as u64),
+        None => "unknown".to_string(),
+    }
+}
+
+/// A mirror's lag now and on average, in words.
+fn lag_words(m: &MirrorSummary) -> String {
+    let now = match m.lag_seconds {
+        Some(0) => "current now".to_string(),
+        Some(s) => format!(
+            "{} behind the master now (its worst directory)",
+            human_age(s.max(0) as u64)
+        ),
+        None => "not known now".to_string(),
+    };
+    let mean = |secs: Option<i64>| secs.map_or("unknown".to_string(), |s| human_age(s as u64));
+    match (m.mean_lag_24h, m.mean_lag_7d) {
+        (None, None) => format!(
+            "{now}; no version the master published in the last 7 days was seen arriving here"
+        ),
+        (day, week) => format!(
+            "{now}; from the master publishing a version to this mirror serving it, {} on \
+             average over 24 hours, {} over 7 days",
+            mean(day),
+            mean(week)
+        ),
+    }
+}
+
 fn percent(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
@@ -259,7 +292,8 @@ hidden placeholder=\"name, country, state\"></p>\
 <div class=\"scroll\"><table id=\"mirrors\"><caption>Registered mirrors</caption><thead><tr>\
 <th scope=\"col\">Mirror</th><th scope=\"col\">Country</th><th scope=\"col\">Protocols, reached over</th>\
 <th scope=\"col\">State</th>\
-<th scope=\"col\" class=\"num\">Directories served</th><th scope=\"col\" class=\"num\">Up (24 h)</th>\
+<th scope=\"col\" class=\"num\">Directories served</th><th scope=\"col\" class=\"num\">Lag</th>\
+<th scope=\"col\" class=\"num\">Up (24 h)</th>\
 <th scope=\"col\">Last check</th><th scope=\"col\">Served to</th><th scope=\"col\">Sponsor</th>\
 </tr></thead><tbody>",
         n.mirrors_served, n.mirrors_total
@@ -270,7 +304,7 @@ hidden placeholder=\"name, country, state\"></p>\
             "<tr><th scope=\"row\"><a href=\"/mirrors/{}\">{}</a></th><td data-label=\"Country\">{}</td>\
 <td data-label=\"Protocols\">{}<small>{}</small></td>\
 <td data-label=\"State\" data-v=\"{}\">{}{}</td><td class=\"num\" data-label=\"Served\" data-v=\"{:.4}\">{} ({} of {})</td>\
-<td class=\"num\" data-label=\"Up (24 h)\" data-v=\"{}\">{}</td><td data-label=\"Last check\" data-v=\"{}\">{}</td>\
+<td class=\"num\" data-label=\"Lag\" data-v=\"{}\">{}</td><td class=\"num\" data-label=\"Up (24 h)\" data-v=\"{}\">{}</td><td data-label=\"Last check\" data-v=\"{}\">{}</td>\
 <td data-label=\"Served to\">{}</td><td data-label=\"Sponsor\">{}</td></tr>",
             seg(&m.name),
             esc(&m.name),
@@ -286,6 +320,8 @@ hidden placeholder=\"name, country, state\"></p>\
             percent(m.completion),
             m.current + m.behind,
             m.checked_pairs,
+            m.lag_seconds.unwrap_or(-1),
+            lag(m.lag_seconds),
             m.availability_24h.map_or(-1.0, |a| a),
             m.availability_24h.map_or("unknown".to_string(), percent),
             m.checked_at.unwrap_or(0),
@@ -339,7 +375,8 @@ pub fn mirror(d: &MirrorDetail, distribution: &str, now: i64) -> String {
 <dt>Reached over</dt><dd>{}</dd><dt>Directories</dt><dd>{} current, {} behind (still listed), \
 {} not served, of {} it should carry ({})</dd><dt>Sponsor</dt><dd>{}</dd>\
 <dt>Last check</dt><dd>{}</dd><dt>Last sync</dt><dd>{}</dd>\
-<dt>Up</dt><dd>{} over 24 hours, {} over 7 days</dd>",
+<dt>Up</dt><dd>{} over 24 hours, {} over 7 days</dd>\
+<dt>Lag</dt><dd>{}</dd>",
         esc(&m.name),
         state_label(m.state),
         m.reason
@@ -358,7 +395,8 @@ pub fn mirror(d: &MirrorDetail, distribution: &str, now: i64) -> String {
         m.synced_at
             .map_or("unknown (no TIME file read)".to_string(), |t| when(t, now)),
         m.availability_24h.map_or("unknown".to_string(), percent),
-        m.availability_7d.map_or("unknown".to_string(), percent)
+        m.availability_7d.map_or("unknown".to_string(), percent),
+        lag_words(m)
     );
     for u in &m.urls {
         let _ = write!(

@@ -31,6 +31,8 @@ pub struct SnapshotInput {
     pub located: HashMap<i64, Located>,
     /// What the checker recorded of each mirror's recent past, by store id.
     pub activity: HashMap<i64, Activity>,
+    /// When mirrors first served the versions published in the last 7 days.
+    pub arrivals: Vec<super::propagation::Arrival>,
 }
 
 /// A mirror's recent past as the store keeps it.
@@ -335,10 +337,64 @@ fn directory_verdict(
 
 /// A mirror's history as the snapshot carries it (its recent errors are added with the
 /// checks).
+/// Each mirror's mean lag over the last 24 hours and 7 days, by store id.
+fn mean_lags(input: &SnapshotInput, now: i64) -> HashMap<i64, (Option<i64>, Option<i64>)> {
+    use super::history::{DAY, WEEK};
+    use super::propagation::{lags, mean, Copy};
+    let position: HashMap<(i64, &str), usize> = input
+        .history
+        .iter()
+        .flat_map(|(dir, h)| {
+            h.iter()
+                .enumerate()
+                .map(|(k, v)| ((*dir, v.sha256.as_str()), k))
+        })
+        .collect();
+    let mut copies: HashMap<(i64, i64), Copy> = HashMap::new();
+    for c in &input.checks {
+        if !matches!(c.outcome, CheckOutcome::Current | CheckOutcome::Behind) {
+            continue;
+        }
+        let Some(&k) = c
+            .sha256
+            .as_deref()
+            .and_then(|sha| position.get(&(c.directory_id, sha)))
+        else {
+            continue;
+        };
+        let copy = copies.entry((c.mirror_id, c.directory_id)).or_default();
+        copy.holds = Some(copy.holds.map_or(k, |held| held.min(k)));
+    }
+    for a in &input.arrivals {
+        if let Some(&k) = position.get(&(a.directory_id, a.sha256.as_str())) {
+            copies
+                .entry((a.mirror_id, a.directory_id))
+                .or_default()
+                .add(k, a);
+        }
+    }
+    let mut by_mirror: HashMap<i64, (Vec<i64>, Vec<i64>)> = HashMap::new();
+    for ((mirror, dir), copy) in &copies {
+        let Some(history) = input.history.get(dir) else {
+            continue;
+        };
+        let week = lags(history, copy, now, WEEK);
+        let day = lags(history, copy, now, DAY);
+        let entry = by_mirror.entry(*mirror).or_default();
+        entry.0.extend(day);
+        entry.1.extend(week);
+    }
+    by_mirror
+        .into_iter()
+        .map(|(id, (day, week))| (id, (mean(&day), mean(&week))))
+        .collect()
+}
+
 fn record(
     m: &Mirror,
     activity: Option<&Activity>,
     caps: &Capabilities,
+    mean_lag: Option<&(Option<i64>, Option<i64>)>,
     now: i64,
 ) -> super::history::Record {
     use super::history::{availability, timeline, DAY, MAX_CHANGES, WEEK};
@@ -377,6 +433,8 @@ fn record(
         synced_at: a.checked_at.zip(a.sync_age).map(|(at, age)| at - age),
         availability_24h: availability(&timeline(&a.changes, &web, now, DAY)),
         availability_7d: availability(&week),
+        mean_lag_24h: mean_lag.and_then(|l| l.0),
+        mean_lag_7d: mean_lag.and_then(|l| l.1),
         timeline: week,
         changes,
         errors: Vec::new(),
@@ -399,6 +457,7 @@ pub fn build(input: &SnapshotInput, serial: u64, now: i64, generator: &str) -> S
         states: HashMap::new(),
     };
 
+    let lags = mean_lags(input, now);
     let mut mirrors = Vec::with_capacity(input.mirrors.len());
     // Snapshot index → (store id, the mirror, its verdict).
     let mut verdicts = Vec::with_capacity(input.mirrors.len());
@@ -438,7 +497,7 @@ pub fn build(input: &SnapshotInput, serial: u64, now: i64, generator: &str) -> S
             module_urls: m.module_urls.clone(),
             ipv4: v.ipv4,
             ipv6: v.ipv6,
-            record: record(m, input.activity.get(id), caps, now),
+            record: record(m, input.activity.get(id), caps, lags.get(id), now),
         });
         verdicts.push((*id, m, v, caps.up("content")));
     }

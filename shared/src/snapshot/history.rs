@@ -47,6 +47,12 @@ pub struct Record {
     /// Share of the last 24 hours and 7 days it was up (of the time its state was known).
     pub availability_24h: Option<f64>,
     pub availability_7d: Option<f64>,
+    /// Mean time, in seconds, from the master publishing a version of a directory it
+    /// carries until it served it, over the versions published in the last 24 hours (7
+    /// days); see [`super::propagation`]. `None` when none was published or none can be
+    /// told.
+    pub mean_lag_24h: Option<i64>,
+    pub mean_lag_7d: Option<i64>,
     /// The last 7 days as spans, oldest first (a small chart).
     pub timeline: Vec<Span>,
     /// Its capabilities' state changes within 7 days, newest first, at most [`MAX_CHANGES`].

@@ -5,6 +5,7 @@
 pub mod build;
 mod file;
 pub mod history;
+pub mod propagation;
 pub mod verdict;
 
 pub use build::{alternates, build, Activity, CapabilityState, DirCheck, Located, SnapshotInput};

@@ -1,0 +1,180 @@
+//! How long the master's versions take to reach the mirrors. The checker records when each
+//! mirror was first seen serving each version ([`Arrival`]); a version's lag on a mirror is
+//! the time from the master publishing it until the mirror served it or a newer one, or,
+//! while it has neither, until now. A mirror's mean lag over a window is the mean over the
+//! versions published in it (Arch Linux's mirror status calls its analogue "delay").
+
+use crate::model::RepomdVersion;
+
+/// A mirror first seen serving a version of a directory's repomd.xml.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrival {
+    pub mirror_id: i64,
+    pub directory_id: i64,
+    pub sha256: String,
+    pub at: i64,
+    /// Seen arriving; `false` when it was already there when the checker looked, so `at`
+    /// is only when watching began.
+    pub observed: bool,
+}
+
+/// A mirror's copy of one directory as [`lags`] reads it: when it first served versions
+/// (index into the directory's history, newest first; first-served time), since when the
+/// checker has watched it, and the version it holds now by its latest check (`None` when
+/// that check saw none the master published: missing, failed, or an intermediate copy).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Copy {
+    pub arrivals: Vec<(usize, i64)>,
+    pub watched_from: Option<i64>,
+    pub holds: Option<usize>,
+}
+
+impl Copy {
+    /// Adds an arrival of the version at `index` in the directory's history.
+    pub fn add(&mut self, index: usize, arrival: &Arrival) {
+        self.arrivals.push((index, arrival.at));
+        if !arrival.observed {
+            self.watched_from = Some(self.watched_from.map_or(arrival.at, |w| w.min(arrival.at)));
+        }
+    }
+}
+
+/// The lag of each version of `history` (newest first) the master published within
+/// `(now - window, now]`, on a mirror whose copy is `copy`. A version published before the
+/// checker began watching the copy (the mirror may have had it all along) is left out; so
+/// is one the mirror's latest check cannot speak for.
+pub fn lags(history: &[RepomdVersion], copy: &Copy, now: i64, window: i64) -> Vec<i64> {
+    let mut out = Vec::new();
+    let Some(watched_from) = copy.watched_from else {
+        return out;
+    };
+    for (i, v) in history.iter().enumerate() {
+        if v.first_seen <= now - window || v.first_seen < watched_from {
+            break;
+        }
+        if v.first_seen > now {
+            continue;
+        }
+        // It or a newer one (a mirror may skip a version by syncing after the next).
+        let arrived = copy
+            .arrivals
+            .iter()
+            .filter(|(k, _)| *k <= i)
+            .map(|(_, at)| *at)
+            .min();
+        match (arrived, copy.holds) {
+            (Some(at), _) => out.push((at - v.first_seen).max(0)),
+            (None, Some(held)) if held > i => out.push(now - v.first_seen),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The mean of lags, in whole seconds; `None` for none.
+pub fn mean(lags: &[i64]) -> Option<i64> {
+    (!lags.is_empty()).then(|| lags.iter().sum::<i64>() / lags.len() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3600;
+    const NOW: i64 = 1_000 * H;
+
+    fn history(published_hours_ago: &[i64]) -> Vec<RepomdVersion> {
+        published_hours_ago
+            .iter()
+            .map(|ago| RepomdVersion {
+                size: 1,
+                timestamp: NOW - ago * H,
+                md5: String::new(),
+                sha1: String::new(),
+                sha256: format!("v{ago}"),
+                sha512: String::new(),
+                first_seen: NOW - ago * H,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_version_lags_until_the_mirror_first_serves_it() {
+        // Versions published 10 h and 30 h ago. Watched since 25 h ago, when it already held
+        // the older one; the newer one it served 3 h after its publication.
+        let h = history(&[10, 30]);
+        let copy = Copy {
+            arrivals: vec![(1, NOW - 25 * H), (0, NOW - 7 * H)],
+            watched_from: Some(NOW - 25 * H),
+            holds: Some(0),
+        };
+        assert_eq!(lags(&h, &copy, NOW, 24 * H), vec![3 * H]);
+        // The older one was published before the checker watched: left out.
+        assert_eq!(lags(&h, &copy, NOW, 48 * H), vec![3 * H]);
+        // Watched since before it, and seen arriving 2 h after its publication.
+        let watched_earlier = Copy {
+            arrivals: vec![(2, NOW - 31 * H), (1, NOW - 28 * H), (0, NOW - 7 * H)],
+            watched_from: Some(NOW - 31 * H),
+            holds: Some(0),
+        };
+        assert_eq!(lags(&h, &watched_earlier, NOW, 48 * H), vec![3 * H, 2 * H]);
+    }
+
+    #[test]
+    fn a_version_not_served_yet_lags_until_now() {
+        let h = history(&[5, 20]);
+        let copy = Copy {
+            arrivals: vec![(1, NOW - 19 * H)],
+            watched_from: Some(NOW - 21 * H),
+            holds: Some(1),
+        };
+        assert_eq!(lags(&h, &copy, NOW, 24 * H), vec![5 * H, H]);
+        assert_eq!(mean(&lags(&h, &copy, NOW, 24 * H)), Some(3 * H));
+    }
+
+    #[test]
+    fn a_skipped_version_ends_when_a_newer_one_arrives() {
+        // Versions 12 h and 8 h ago; the mirror synced once, 2 h ago, getting the newest.
+        let h = history(&[8, 12]);
+        let copy = Copy {
+            arrivals: vec![(2, NOW - 20 * H), (0, NOW - 2 * H)],
+            watched_from: Some(NOW - 20 * H),
+            holds: Some(0),
+        };
+        assert_eq!(lags(&h, &copy, NOW, 24 * H), vec![6 * H, 10 * H]);
+    }
+
+    #[test]
+    fn what_the_checker_cannot_know_is_left_out() {
+        let h = history(&[5, 9]);
+        // Watched since 6 h ago, holding the older version: the newer one is lagging, the
+        // older one it may have had all along.
+        let mut watched = Copy::default();
+        watched.add(
+            1,
+            &Arrival {
+                mirror_id: 1,
+                directory_id: 1,
+                sha256: "v9".into(),
+                at: NOW - 6 * H,
+                observed: false,
+            },
+        );
+        watched.holds = Some(1);
+        assert_eq!(watched.watched_from, Some(NOW - 6 * H));
+        assert_eq!(lags(&h, &watched, NOW, 24 * H), vec![5 * H]);
+        // Never watched (checked before arrivals were recorded, and unchanged since).
+        let unwatched = Copy {
+            holds: Some(1),
+            ..Copy::default()
+        };
+        assert!(lags(&h, &unwatched, NOW, 24 * H).is_empty());
+        // Its latest check failed: whether it has it now is not known.
+        let failed = Copy {
+            holds: None,
+            ..watched
+        };
+        assert!(lags(&h, &failed, NOW, 24 * H).is_empty());
+        assert_eq!(mean(&[]), None);
+    }
+}
