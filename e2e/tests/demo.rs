@@ -104,11 +104,56 @@ fn the_demo_comes_up_answers_and_stops_everything() {
     assert!(body.contains("mirrorlist_requests_total"), "{body}");
     let (status, body) = get(&metrics, "/metrics");
     assert_eq!(status, 200, "the checker's metrics: {body}");
-    assert!(std::fs::read_to_string(out.path().join("demo.repo"))
+    assert!(std::fs::read_to_string(out.path().join("repos/demo.repo"))
         .unwrap()
         .contains(&format!(
             "metalink=http://{listen}/metalink?repo=baseos-$releasever"
         )));
+
+    // The dnf commands it prints work as printed: through the server's metalink (BaseOS)
+    // and AlmaLinux's mirrorlist form (AppStream), reaching the simulated mirrors by name
+    // through the simulator's proxy, with real RPMs to install.
+    let commands: Vec<&str> = printed
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| l.starts_with("dnf "))
+        .collect();
+    assert_eq!(commands.len(), 3, "makecache, list, install: {text}");
+    if e2e::tools_present(&["dnf", "rpmbuild", "createrepo_c"], true) {
+        let mut outputs = Vec::new();
+        for command in &commands {
+            let mut cmd = Command::new("sh");
+            cmd.arg("-c").arg(command).current_dir(&root);
+            let ran = e2e::run(cmd, Duration::from_secs(240));
+            assert!(ran.ok(), "{command}:\n{}", ran.text());
+            outputs.push(ran.text());
+        }
+        assert!(
+            outputs[1].contains("sim-hello") && outputs[1].contains("sim-tools"),
+            "list --available shows the simulated packages: {}",
+            outputs[1]
+        );
+        // Only the install root is touched: no plugin of the host's (dnf's "local" plugin
+        // copied installed packages into /var/lib/dnf/plugins/local).
+        assert!(
+            !outputs.concat().contains("_dnf_local"),
+            "{}",
+            outputs.concat()
+        );
+        assert!(
+            out.path()
+                .join("dnf-root/usr/share/mirror-sim/sim-hello")
+                .is_file(),
+            "installed: {}",
+            outputs[2]
+        );
+        let log = std::fs::read_to_string(out.path().join("dnf-root/var/log/dnf.librepo.log"))
+            .unwrap_or_default();
+        assert!(
+            log.contains("metalink") && log.contains("mirrorlist"),
+            "both forms were used: {log}"
+        );
+    }
 
     // Ctrl-C: the script stops what it started, and nothing is left listening.
     Command::new("kill")

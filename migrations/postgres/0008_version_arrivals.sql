@@ -12,4 +12,3 @@ CREATE TABLE version_arrivals (
     PRIMARY KEY (version_id, mirror_id)
 );
 CREATE INDEX version_arrivals_by_mirror ON version_arrivals (mirror_id);
-CREATE INDEX version_arrivals_unobserved ON version_arrivals (observed);

@@ -35,15 +35,12 @@ pub fn synthetic_snapshot(args: SyntheticSnapshot) -> anyhow::Result<()> {
         .mirrors;
     let now = shared::time::now();
     let input = shared::testing::all_current_input(catalog, mirrors, |d| {
-        let body = crate::repomd::render(&d.path, 1);
-        let sha = format!(
-            "{:x}",
-            <sha2::Sha256 as sha2::Digest>::digest(body.as_bytes())
-        );
+        let body = crate::repo::build(&d.path, 1, &crate::repo::Packages::synthetic()).repomd;
+        let sha = format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(&body));
         let hex = |len: usize| sha.repeat(2)[..len].to_string();
         Some(RepomdVersion {
             size: body.len() as u64,
-            timestamp: crate::repomd::version_timestamp(1),
+            timestamp: crate::repo::version_timestamp(1),
             md5: hex(32),
             sha1: hex(40),
             sha256: sha.clone(),

@@ -54,6 +54,17 @@ pub struct Serve {
     /// fall a version behind each time.
     #[arg(long, default_value_t = 0)]
     pub publish_every: u64,
+    /// The proxy's port (0: any free port); its URL is written to OUT/proxy.
+    #[arg(long, default_value_t = 0)]
+    pub proxy_port: u16,
+    /// Where the real RPM packages are built once and kept (default: the user's cache
+    /// folder, mirror-sim).
+    #[arg(long)]
+    pub rpm_cache: Option<PathBuf>,
+    /// List packages in the metadata without building real RPMs (dnf can list them, not
+    /// install them). Without rpmbuild and createrepo_c this is what happens anyway.
+    #[arg(long)]
+    pub synthetic_packages: bool,
 }
 
 /// The `[http]` and `[master]` settings a checker needs to crawl this sim.
@@ -112,10 +123,25 @@ async fn run_serve(cli: Serve) -> anyhow::Result<()> {
             ),
         },
     };
+    let (packages, which) = if cli.synthetic_packages {
+        (
+            crate::repo::Packages::synthetic(),
+            "packages listed, their files not served (--synthetic-packages)".to_string(),
+        )
+    } else {
+        crate::repo::Packages::build_or_synthetic(
+            &cli.rpm_cache
+                .clone()
+                .unwrap_or_else(crate::repo::default_cache),
+        )
+    };
+    println!("packages: {which}");
     let options = SimOptions {
         seed: cli.seed,
         mix,
         ports: (cli.http_port, cli.https_port),
+        packages,
+        proxy_port: cli.proxy_port,
         ..SimOptions::default()
     };
     let sim = Sim::start(&catalog, &report.mirrors, options).await?;
@@ -127,12 +153,14 @@ async fn run_serve(cli: Serve) -> anyhow::Result<()> {
         &settings,
         checker_settings(&sim, &std::fs::canonicalize(&ca)?),
     )?;
+    std::fs::write(cli.out.join("proxy"), format!("http://{}\n", sim.proxy))?;
     println!(
-        "serving {} mirrors: http {} https {}{}; checker settings in {}",
+        "serving {} mirrors: http {} https {}{}; proxy http://{}; checker settings in {}",
         report.mirrors.len(),
         sim.http_v4,
         sim.https_v4,
         sim.http_v6.map_or(String::new(), |a| format!(" and {a}")),
+        sim.proxy,
         settings.display()
     );
     let every = std::time::Duration::from_secs(cli.publish_every);

@@ -7,7 +7,8 @@
 pub mod bench;
 pub mod cli;
 pub mod plain;
-pub mod repomd;
+pub mod proxy;
+pub mod repo;
 pub mod scenario;
 pub mod server;
 pub mod tls;
@@ -38,6 +39,10 @@ pub struct SimOptions {
     pub ipv6: bool,
     /// Fixed ports (HTTP, HTTPS), or 0 for any.
     pub ports: (u16, u16),
+    /// The packages every repository lists (real RPMs: [`repo::Packages::build`]).
+    pub packages: repo::Packages,
+    /// The proxy's port (0: any).
+    pub proxy_port: u16,
 }
 
 impl Default for SimOptions {
@@ -50,6 +55,8 @@ impl Default for SimOptions {
             listen_v4: std::net::Ipv4Addr::LOCALHOST,
             ipv6: true,
             ports: (0, 0),
+            packages: repo::Packages::synthetic(),
+            proxy_port: 0,
         }
     }
 }
@@ -70,6 +77,8 @@ pub struct Sim {
     pub https_v6: Option<SocketAddr>,
     /// A loopback address where nothing listens.
     pub refused: SocketAddr,
+    /// The HTTP proxy that reaches the simulated hosts by name ([`proxy`]).
+    pub proxy: SocketAddr,
     ca_pem: String,
     routes: Vec<Route>,
     modules: Vec<String>,
@@ -220,6 +229,7 @@ impl Sim {
                 (0..=first).map(|v| now - (first - v) * 3600).collect()
             }),
             master_stats: Stats::default(),
+            repos: repo::Repos::new(options.packages.clone()),
         });
         let mut tasks = vec![
             tokio::spawn(server::serve(http_v4, state.clone(), "http", None)),
@@ -239,18 +249,26 @@ impl Sim {
                 Some(acceptor),
             )));
         }
+        let routes: Vec<Route> = routes
+            .into_iter()
+            .map(|((host, port), addrs)| Route { host, port, addrs })
+            .collect();
+        let proxy_listener = TcpListener::bind((options.listen_v4, options.proxy_port)).await?;
+        let proxy = proxy_listener.local_addr()?;
+        tasks.push(tokio::spawn(proxy::serve(
+            proxy_listener,
+            proxy::Targets::new(&routes),
+        )));
         Ok(Sim {
             state,
+            proxy,
             http_v4: a_http_v4,
             https_v4: a_https_v4,
             http_v6: a_http_v6,
             https_v6: a_https_v6,
             refused,
             ca_pem,
-            routes: routes
-                .into_iter()
-                .map(|((host, port), addrs)| Route { host, port, addrs })
-                .collect(),
+            routes,
             modules,
             tasks,
         })

@@ -31,6 +31,13 @@ pub enum Behavior {
     SelfSigned,
     /// Nothing listens: connections are refused.
     Refused,
+    /// Half-synced: the master's current repomd.xml, but only the previous version's files
+    /// (those the new repomd.xml names answer 404).
+    HalfSynced,
+    /// Current metadata, but no packages: everything under `Packages/` answers 404.
+    PackagesMissing,
+    /// Current, but every metadata file repomd.xml names is longer than it says.
+    WrongSize,
 }
 
 impl Behavior {
@@ -39,6 +46,9 @@ impl Behavior {
             Behavior::Behind(n) => format!("behind-{n}"),
             Behavior::Slow(d) => format!("slow-{}ms", d.as_millis()),
             Behavior::Oversized(n) => format!("oversized-{n}"),
+            Behavior::HalfSynced => "half-synced".into(),
+            Behavior::PackagesMissing => "packages-missing".into(),
+            Behavior::WrongSize => "wrong-size".into(),
             other => format!("{other:?}").to_lowercase(),
         }
     }
@@ -111,6 +121,9 @@ const REALISTIC: &[(u64, Behavior)] = &[
     (1, Behavior::RedirectLoop),
     (2, Behavior::SelfSigned),
     (3, Behavior::Refused),
+    (2, Behavior::HalfSynced),
+    (1, Behavior::PackagesMissing),
+    (1, Behavior::WrongSize),
 ];
 
 /// Assigns a profile to every name, deterministically for a seed; `overrides` win.

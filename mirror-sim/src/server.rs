@@ -2,7 +2,7 @@
 //! family serves every mirror, told apart by the Host header (and SNI), exactly as the checker's
 //! static routes send them; mirrors meant to refuse connections are routed to a closed port.
 
-use crate::repomd::{render, version_timestamp};
+use crate::repo::{version_timestamp, Repos};
 use crate::scenario::{Behavior, Profile};
 use bytes::Bytes;
 use http::{header, Request, Response, StatusCode};
@@ -47,6 +47,8 @@ pub struct State {
     /// When each version was published (index = version), for TIME files.
     pub published_at: std::sync::Mutex<Vec<i64>>,
     pub master_stats: Stats,
+    /// Every directory's repository at every version asked for.
+    pub repos: Repos,
 }
 
 impl State {
@@ -133,6 +135,7 @@ fn text(status: StatusCode, body: &str) -> Response<SimBody> {
 
 /// A repomd.xml answer with validators, honouring If-None-Match.
 fn repomd_response(
+    state: &State,
     req: &Request<Incoming>,
     dir: &str,
     version: u32,
@@ -154,7 +157,7 @@ fn repomd_response(
             .body(SimBody::Full(None))
             .expect("static response");
     }
-    let body = Bytes::from(render(dir, version));
+    let body = state.repos.get(dir, version).repomd.clone();
     let len = body.len() as u64;
     let (len, body) = match behavior {
         Behavior::HangAfterHeaders => (len, SimBody::Hang),
@@ -177,6 +180,61 @@ fn repomd_response(
 
 fn split_repomd(rest: &str) -> Option<&str> {
     rest.strip_suffix("/repodata/repomd.xml")
+}
+
+/// A file of a repository other than repomd.xml: (directory, path within it).
+fn split_file(rest: &str) -> Option<(&str, &str)> {
+    ["/repodata/", "/Packages/"]
+        .iter()
+        .filter_map(|sep| rest.find(sep).map(|at| (&rest[..at], &rest[at + 1..])))
+        .min_by_key(|(dir, _)| dir.len())
+}
+
+/// A repository's file (metadata or package) at `version`, as `behavior` serves it: a
+/// half-synced mirror has the previous version's files only, one missing packages has no
+/// `Packages/`, one with files of the wrong size adds bytes to every metadata file.
+fn file_response(
+    state: &State,
+    dir: &str,
+    file: &str,
+    version: u32,
+    behavior: Behavior,
+    stats: &Stats,
+) -> Response<SimBody> {
+    let version = match behavior {
+        Behavior::HalfSynced => version.saturating_sub(1).max(1),
+        _ => version,
+    };
+    if behavior == Behavior::PackagesMissing && file.starts_with("Packages/") {
+        return text(StatusCode::NOT_FOUND, "not found\n");
+    }
+    let repo = state.repos.get(dir, version);
+    let Some(body) = repo.files.get(file) else {
+        return text(StatusCode::NOT_FOUND, "not found\n");
+    };
+    let body = match behavior {
+        Behavior::WrongSize if file.starts_with("repodata/") => {
+            let mut longer = body.to_vec();
+            longer.extend_from_slice(&[0; 100]);
+            Bytes::from(longer)
+        }
+        _ => body.clone(),
+    };
+    stats.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+    let kind = if file.ends_with(".rpm") {
+        "application/x-rpm"
+    } else {
+        "application/gzip"
+    };
+    Response::builder()
+        .header(header::CONTENT_TYPE, kind)
+        .header(header::CONTENT_LENGTH, body.len())
+        .header(
+            header::LAST_MODIFIED,
+            shared::duration::http_date(version_timestamp(version)),
+        )
+        .body(SimBody::Full(Some(body)))
+        .expect("static response")
 }
 
 /// Whether a mirror that is missing repos lacks this directory: every repo but BaseOS.
@@ -247,8 +305,12 @@ pub async fn handle(
             &format!("{}\n", version_timestamp(version)),
         ));
     }
-    let Some(dir) = split_repomd(rest) else {
-        return Ok(text(StatusCode::NOT_FOUND, "not found\n"));
+    let (dir, file) = match split_repomd(rest) {
+        Some(dir) => (dir, None),
+        None => match split_file(rest) {
+            Some((dir, file)) => (dir, Some(file)),
+            None => return Ok(text(StatusCode::NOT_FOUND, "not found\n")),
+        },
     };
     let module_key = module.clone().unwrap_or_default();
     let carried = state
@@ -258,7 +320,10 @@ pub async fn handle(
     if !carried || (behavior == Behavior::MissingRepos && missing(dir)) {
         return Ok(text(StatusCode::NOT_FOUND, "not found\n"));
     }
-    Ok(repomd_response(&req, dir, version, behavior, &mirror.stats))
+    Ok(match file {
+        None => repomd_response(&state, &req, dir, version, behavior, &mirror.stats),
+        Some(file) => file_response(&state, dir, file, version, behavior, &mirror.stats),
+    })
 }
 
 fn master(state: &State, req: &Request<Incoming>, path: &str) -> Response<SimBody> {
@@ -272,9 +337,12 @@ fn master(state: &State, req: &Request<Incoming>, path: &str) -> Response<SimBod
         return text(StatusCode::OK, &format!("{}\n", state.published(version)));
     }
     let rest = path.trim_start_matches('/');
-    if let Some(dir) = rest.strip_prefix("vault/").and_then(split_repomd) {
-        if state.vault.contains(dir) {
-            return repomd_response(req, dir, 1, Behavior::Current, &state.master_stats);
+    if let Some(vault) = rest.strip_prefix("vault/") {
+        if let Some(dir) = split_repomd(vault).filter(|d| state.vault.contains(*d)) {
+            return repomd_response(state, req, dir, 1, Behavior::Current, &state.master_stats);
+        }
+        if let Some((dir, file)) = split_file(vault).filter(|(d, _)| state.vault.contains(*d)) {
+            return file_response(state, dir, file, 1, Behavior::Current, &state.master_stats);
         }
         return text(StatusCode::NOT_FOUND, "not found\n");
     }
@@ -285,16 +353,32 @@ fn master(state: &State, req: &Request<Incoming>, path: &str) -> Response<SimBod
         }
         _ => ("", rest),
     };
-    match split_repomd(rest) {
-        Some(dir)
-            if state
-                .directories
-                .get(module)
-                .is_some_and(|d| d.contains(dir)) =>
-        {
-            repomd_response(req, dir, version, Behavior::Current, &state.master_stats)
-        }
-        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    let carried = |dir: &str| {
+        state
+            .directories
+            .get(module)
+            .is_some_and(|d| d.contains(dir))
+    };
+    if let Some(dir) = split_repomd(rest).filter(|d| carried(d)) {
+        return repomd_response(
+            state,
+            req,
+            dir,
+            version,
+            Behavior::Current,
+            &state.master_stats,
+        );
+    }
+    match split_file(rest).filter(|(d, _)| carried(d)) {
+        Some((dir, file)) => file_response(
+            state,
+            dir,
+            file,
+            version,
+            Behavior::Current,
+            &state.master_stats,
+        ),
+        None => text(StatusCode::NOT_FOUND, "not found\n"),
     }
 }
 

@@ -539,31 +539,31 @@ impl CrawlWriter {
             })
             .count() as i64;
         let changes = changed + health_changed;
-        // Versions seen on a mirror for the first time, before the results move: observed
-        // arriving when its previous check held another of the master's versions, else
-        // (first check, or the first after failed ones) found already there.
-        sqlx::query(
-            "INSERT INTO version_arrivals (version_id, mirror_id, first_served_at, observed)
-             SELECT v.id, s.mirror_id, MIN(s.checked_at),
-                    MAX(CASE WHEN EXISTS (
-                        SELECT 1 FROM check_results c
-                         WHERE c.mirror_id = s.mirror_id AND c.directory_id = s.directory_id
-                           AND c.outcome IN ('current', 'behind')) THEN 1 ELSE 0 END)
-               FROM crawl_staging s
-               JOIN repomd_versions v
-                 ON v.directory_id = s.directory_id AND v.sha256 = s.sha256_seen
-              WHERE s.run = $1 AND s.outcome IN ('current', 'behind')
-                AND s.mirror_id IN (SELECT id FROM mirrors)
-                AND NOT EXISTS (SELECT 1 FROM check_results c
-                                 WHERE c.mirror_id = s.mirror_id
-                                   AND c.directory_id = s.directory_id
-                                   AND c.sha256_seen = s.sha256_seen)
-              GROUP BY v.id, s.mirror_id
-             ON CONFLICT (version_id, mirror_id) DO NOTHING",
-        )
-        .bind(&key)
-        .execute(&mut *tx)
-        .await?;
+        // Versions seen on a mirror for the first time, before the results move: a result
+        // whose copy differs from the previous result's. Observed arriving when that previous
+        // result held one of the master's versions, else (first check, or the first after
+        // failed ones) found already there. Nothing to look for when no result changed.
+        if changed > 0 {
+            sqlx::query(
+                "INSERT INTO version_arrivals (version_id, mirror_id, first_served_at, observed)
+                 SELECT v.id, s.mirror_id, MIN(s.checked_at),
+                        MAX(CASE WHEN c.outcome IN ('current', 'behind') THEN 1 ELSE 0 END)
+                   FROM crawl_staging s
+                   LEFT JOIN check_results c
+                     ON c.mirror_id = s.mirror_id AND c.directory_id = s.directory_id
+                    AND c.protocol = s.protocol AND c.family = s.family
+                   JOIN repomd_versions v
+                     ON v.directory_id = s.directory_id AND v.sha256 = s.sha256_seen
+                  WHERE s.run = $1 AND s.outcome IN ('current', 'behind')
+                    AND (c.sha256_seen IS NULL OR c.sha256_seen <> s.sha256_seen)
+                    AND s.mirror_id IN (SELECT id FROM mirrors)
+                  GROUP BY v.id, s.mirror_id
+                 ON CONFLICT (version_id, mirror_id) DO NOTHING",
+            )
+            .bind(&key)
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query(&format!(
             "INSERT INTO check_results ({CHECK_COLUMNS})
              SELECT {CHECK_COLUMNS} FROM crawl_staging
