@@ -132,6 +132,8 @@ pub struct Fetched {
     pub requests: u32,
     /// The other host a redirect led to, when one did.
     pub offhost: Option<String>,
+    /// The length the response announced (Content-Length), when it did.
+    pub length: Option<u64>,
 }
 
 /// Conditional request validators from an earlier fetch.
@@ -231,15 +233,36 @@ impl HttpClient {
         family: Family,
         validators: &Validators,
     ) -> Result<Fetched, FetchError> {
+        self.request(hyper::Method::GET, url, family, validators)
+            .await
+    }
+
+    /// HEADs `url` over any family, following redirects: its status and announced length
+    /// (the body is empty).
+    pub async fn head(&self, url: &Url) -> Result<Fetched, FetchError> {
+        self.request(hyper::Method::HEAD, url, Family::Any, &Validators::default())
+            .await
+    }
+
+    async fn request(
+        &self,
+        method: hyper::Method,
+        url: &Url,
+        family: Family,
+        validators: &Validators,
+    ) -> Result<Fetched, FetchError> {
         let total = Duration::from(self.config.total_timeout);
-        match tokio::time::timeout(total, self.get_inner(url, family, validators)).await {
+        match tokio::time::timeout(total, self.request_inner(method, url, family, validators))
+            .await
+        {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout("before the whole response arrived")),
         }
     }
 
-    async fn get_inner(
+    async fn request_inner(
         &self,
+        method: hyper::Method,
         url: &Url,
         family: Family,
         validators: &Validators,
@@ -254,7 +277,9 @@ impl HttpClient {
         let mut seen = vec![current.to_string()];
         let mut offhost = None;
         for requests in 1..=self.config.max_redirects + 1 {
-            let mut req = hyper::Request::get(current.as_str())
+            let mut req = hyper::Request::builder()
+                .method(method.clone())
+                .uri(current.as_str())
                 .header(hyper::header::USER_AGENT, &self.config.user_agent)
                 .header(hyper::header::ACCEPT, "*/*");
             if requests == 1 {
@@ -319,8 +344,11 @@ impl HttpClient {
                 .get(hyper::header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok());
-            let body =
-                read_capped(response.into_body(), self.config.max_body_bytes, announced).await?;
+            let body = if method == hyper::Method::HEAD {
+                Bytes::new()
+            } else {
+                read_capped(response.into_body(), self.config.max_body_bytes, announced).await?
+            };
             return Ok(Fetched {
                 status: status.as_u16(),
                 etag,
@@ -329,6 +357,7 @@ impl HttpClient {
                 elapsed: started.elapsed(),
                 requests,
                 offhost,
+                length: announced,
             });
         }
         Err(FetchError::TooManyRedirects(self.config.max_redirects))

@@ -105,6 +105,87 @@ pub fn max_timestamp(bytes: &[u8]) -> Result<i64, String> {
     max.ok_or_else(|| "repomd.xml has no <timestamp>".into())
 }
 
+/// A file a repomd.xml names: its location (relative to the repository) and the size it
+/// states.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub href: String,
+    pub size: Option<u64>,
+}
+
+/// Most files one repomd.xml may name that are checked (createrepo_c writes under ten).
+pub const MAX_NAMED: usize = 32;
+
+/// The files a (valid) repomd.xml names: each `<data>`'s `<location href>` and `<size>`.
+/// Locations that leave the repository (absolute, `..`, another host) are refused.
+pub fn named_files(bytes: &[u8]) -> Result<Vec<Named>, String> {
+    let mut reader = Reader::from_reader(bytes);
+    let mut buf = Vec::new();
+    let mut out: Vec<Named> = Vec::new();
+    let mut in_data = false;
+    let mut in_size = false;
+    let mut current: Option<Named> = None;
+    loop {
+        let event = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| format!("repomd.xml is not valid XML: {e}"))?;
+        match event {
+            Event::Start(e) if e.local_name().as_ref() == b"data" => {
+                in_data = true;
+                current = Some(Named {
+                    href: String::new(),
+                    size: None,
+                });
+            }
+            Event::Start(e) | Event::Empty(e) if in_data && e.local_name().as_ref() == b"location" => {
+                let href = e
+                    .attributes()
+                    .flatten()
+                    .find(|a| a.key.local_name().as_ref() == b"href")
+                    .map(|a| String::from_utf8_lossy(&a.value).into_owned())
+                    .unwrap_or_default();
+                if href.is_empty()
+                    || href.starts_with('/')
+                    || href.contains("..")
+                    || href.contains("://")
+                    || href.contains('?')
+                    || href.contains('#')
+                {
+                    return Err(format!("a <location href={href:?}> leaves the repository"));
+                }
+                if let Some(c) = current.as_mut() {
+                    c.href = href;
+                }
+            }
+            Event::Start(e) if in_data && e.local_name().as_ref() == b"size" => in_size = true,
+            Event::Text(t) if in_size => {
+                let text = String::from_utf8_lossy(&t);
+                let size = text
+                    .trim()
+                    .parse::<u64>()
+                    .map_err(|_| format!("<size> {:?} is not a number", text.trim()))?;
+                if let Some(c) = current.as_mut() {
+                    c.size = Some(size);
+                }
+            }
+            Event::End(e) if e.local_name().as_ref() == b"size" => in_size = false,
+            Event::End(e) if e.local_name().as_ref() == b"data" => {
+                in_data = false;
+                if let Some(c) = current.take().filter(|c| !c.href.is_empty()) {
+                    if out.len() == MAX_NAMED {
+                        return Err(format!("repomd.xml names more than {MAX_NAMED} files"));
+                    }
+                    out.push(c);
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    Ok(out)
+}
+
 /// Validates and describes one repomd.xml as a version first seen at `first_seen`.
 pub fn describe(bytes: &[u8], first_seen: i64) -> Result<RepomdVersion, String> {
     let timestamp = max_timestamp(bytes)?;
@@ -195,5 +276,40 @@ mod tests {
         }
         let big = vec![b' '; MAX_REPOMD_BYTES + 1];
         assert!(max_timestamp(&big).unwrap_err().contains("over the"));
+    }
+
+    #[test]
+    fn named_files_are_each_datas_location_and_size() {
+        let xml = br#"<?xml version="1.0"?>
+<repomd xmlns="http://linux.duke.edu/metadata/repo">
+  <revision>1</revision>
+  <data type="primary">
+    <location href="repodata/abc-primary.xml.gz"/>
+    <timestamp>5</timestamp>
+    <size>1234</size>
+    <open-size>9999</open-size>
+  </data>
+  <data type="group"><location href="repodata/comps.xml"></location></data>
+</repomd>"#;
+        assert_eq!(
+            named_files(xml).unwrap(),
+            vec![
+                Named {
+                    href: "repodata/abc-primary.xml.gz".into(),
+                    size: Some(1234)
+                },
+                Named {
+                    href: "repodata/comps.xml".into(),
+                    size: None
+                }
+            ]
+        );
+        for bad in ["/etc/passwd", "../x", "http://elsewhere/x", "repodata/x?y"] {
+            let xml = format!(
+                "<repomd><data><location href=\"{bad}\"/><timestamp>1</timestamp></data></repomd>"
+            );
+            let err = named_files(xml.as_bytes()).unwrap_err();
+            assert!(err.contains("leaves the repository"), "{bad}: {err}");
+        }
     }
 }

@@ -1335,3 +1335,103 @@ async fn redirects_to_another_host_are_followed_recorded_and_can_be_refused() {
         "{errors:?}"
     );
 }
+
+/// A mirror whose repomd.xml is current but whose files are not (half-synced: the previous
+/// version's files; or files of another size) breaks dnf for its users: the crawl looks at
+/// every file a new copy's repomd.xml names, once per copy, and such a directory is not
+/// served, with a reason naming the file. A consistent copy one version behind is fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_synced_and_wrong_size_copies_are_caught_once_per_version() {
+    use Behavior::*;
+    let v4 = Families::V4;
+    let net = Net::start(
+        &[
+            ("good.sim.test", Current, v4),
+            ("good2.sim.test", Current, v4),
+            ("good3.sim.test", Current, v4),
+            ("behind.sim.test", Behind(1), v4),
+            ("half.sim.test", HalfSynced, v4),
+            ("wrong.sim.test", WrongSize, v4),
+        ],
+        Mix::AllCurrent,
+    )
+    .await;
+    // At version 1 the half-synced mirror has nothing older to lag on: publish version 2.
+    net.checker.scan(shared::time::now() - 3600).await.unwrap();
+    net.sim.publish();
+    net.checker.scan(shared::time::now()).await.unwrap();
+    let before = net.sim.stats("good.sim.test").0;
+    net.checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    let first = net.sim.stats("good.sim.test").0 - before;
+    let snap = net.snapshot();
+    let checks = net.checks_of("good.sim.test").await;
+    for name in ["good.sim.test", "behind.sim.test"] {
+        let of = net.checks_of(name).await;
+        assert!(
+            of.iter().all_of(|c| matches!(
+                c.outcome,
+                CheckOutcome::Current | CheckOutcome::Behind
+            )),
+            "{name}: {:?}",
+            errors(&of)
+        );
+        assert_eq!(net.listed(name).len(), checks_dirs(&checks), "{name}");
+    }
+    for (name, problem) in [
+        ("half.sim.test", "which is missing (HTTP 404)"),
+        ("wrong.sim.test", "bytes where repomd.xml says"),
+    ] {
+        let of = net.checks_of(name).await;
+        assert!(
+            of.iter().all_of(|c| c.outcome == CheckOutcome::Incomplete
+                && c.error.as_deref().is_some_and(|e| e.starts_with("repomd.xml names repodata/")
+                    && e.contains(problem))),
+            "{name}: {of:?}"
+        );
+        assert!(net.listed(name).is_empty(), "{name} is listed");
+        let at = snap.mirrors.iter().position(|m| m.name == name).unwrap() as u32;
+        let why = snap
+            .verdict(0, at, Protocol::Https, shared::model::Family::V4)
+            .unwrap_err()
+            .to_string();
+        assert!(why.starts_with("half-synced: repomd.xml names repodata/"), "{why}");
+        let status = shared::status::mirror(&snap, name).unwrap();
+        assert!(
+            status.summary.reason.as_deref().is_some_and(|r| r.contains("half-synced")),
+            "{:?}",
+            status.summary.reason
+        );
+    }
+
+    // The next crawl: unchanged copies are not looked at again (304s, no file requests); a
+    // half-synced one is fetched whole and looked at again.
+    let before = net.sim.stats("good.sim.test").0;
+    let half_304 = net.sim.stats("half.sim.test").1;
+    net.checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    let second = net.sim.stats("good.sim.test").0 - before;
+    let files: usize = checks.len() * 4;
+    assert!(
+        first >= second + files as u64,
+        "the first crawl looked at every named file ({first} requests), the second at none ({second})"
+    );
+    assert_eq!(net.sim.stats("half.sim.test").1, half_304, "no 304 for it");
+    assert!(net
+        .checks_of("half.sim.test")
+        .await
+        .iter()
+        .all_of(|c| c.outcome == CheckOutcome::Incomplete));
+}
+
+fn checks_dirs(checks: &[CheckRecord]) -> usize {
+    checks
+        .iter()
+        .map(|c| c.directory_id)
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+}

@@ -38,6 +38,7 @@ text_enum! {
         Unknown = "unknown_content",
         Missing = "missing",
         Error = "error",
+        Incomplete = "incomplete",
     }
 }
 

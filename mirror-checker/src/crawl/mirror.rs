@@ -201,10 +201,14 @@ async fn check_one(ctx: &Ctx, task: &Task) -> CheckRecord {
             ctx.now,
         );
     }
-    let validators = previous.map_or_else(Validators::default, |p| Validators {
-        etag: p.etag.clone(),
-        last_modified: p.last_modified.clone(),
-    });
+    // A copy found half-synced is fetched in full, to look at the files it names again.
+    let incomplete = previous.is_some_and(|p| p.outcome == Some(CheckOutcome::Incomplete));
+    let validators = previous
+        .filter(|_| !incomplete)
+        .map_or_else(Validators::default, |p| Validators {
+            etag: p.etag.clone(),
+            last_modified: p.last_modified.clone(),
+        });
     let started = std::time::Instant::now();
     let result = fetch(
         &ctx.client,
@@ -273,7 +277,15 @@ async fn check_one(ctx: &Ctx, task: &Task) -> CheckRecord {
             ),
             Ok(timestamp) => {
                 let sha = crate::repomd::sha256_hex(&f.body);
+                // Each new copy's files are looked at once (and a half-synced one's again).
+                let new_copy = incomplete || previous.and_then(|p| p.sha256.as_ref()) != Some(&sha);
                 let mut r = found(ctx, task, history, sha, Some(timestamp), 200);
+                if new_copy && matches!(r.outcome, CheckOutcome::Current | CheckOutcome::Behind) {
+                    if let Some(problem) = half_synced(ctx, task, &f.body).await {
+                        r.outcome = CheckOutcome::Incomplete;
+                        r.error = Some(problem);
+                    }
+                }
                 r.bytes = f.body.len() as i64;
                 r.etag = validator(f.etag);
                 r.last_modified = validator(f.last_modified);
@@ -301,6 +313,43 @@ async fn check_one(ctx: &Ctx, task: &Task) -> CheckRecord {
     };
     rec.latency_ms = Some(latency);
     rec
+}
+
+/// Whether every file `repomd` names is on the mirror with the size it states (a HEAD
+/// each): `None` when so, else the first that is not, worded for the operator. A mirror
+/// whose repomd.xml is new but whose files are not breaks dnf for its users.
+async fn half_synced(ctx: &Ctx, task: &Task, repomd: &[u8]) -> Option<String> {
+    let named = match crate::repomd::named_files(repomd) {
+        Ok(named) => named,
+        Err(problem) => return Some(problem),
+    };
+    let dir = task.url.join("../").ok()?;
+    for file in named {
+        let Ok(url) = dir.join(&file.href) else {
+            return Some(format!("{}: not a usable location", file.href));
+        };
+        let result = ctx.client.head(&url).await;
+        let requests = result.as_ref().map_or(1, |f| u64::from(f.requests));
+        ctx.counters
+            .requests
+            .fetch_add(requests, Ordering::Relaxed);
+        let problem = match result {
+            Err(e) => format!("could not be fetched ({e})"),
+            Ok(f) if f.status == 404 || f.status == 410 => format!("missing (HTTP {})", f.status),
+            Ok(f) if !(200..300).contains(&f.status) => format!("HTTP {}", f.status),
+            Ok(f) => match (f.length, file.size) {
+                (Some(got), Some(want)) if got != want => {
+                    format!("{got} bytes where repomd.xml says {want}")
+                }
+                _ => continue,
+            },
+        };
+        return Some(format!(
+            "repomd.xml names {}, which is {problem}",
+            file.href
+        ));
+    }
+    None
 }
 
 pub(super) async fn check_mirror(
@@ -352,6 +401,7 @@ pub(super) async fn check_mirror(
                 sha256: c.sha256_seen,
                 etag: c.etag,
                 last_modified: c.last_modified,
+                outcome: Some(c.outcome),
             };
             previous.insert((c.directory_id, c.protocol, c.family), seen);
         })

@@ -82,6 +82,8 @@ pub struct Seen {
     pub timestamp: Option<i64>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+    /// What that check concluded (a half-synced copy is looked at again in full).
+    pub outcome: Option<shared::model::CheckOutcome>,
 }
 
 /// Everything a crawl reads from the store, loaded once.

@@ -112,7 +112,8 @@ pub fn content_verdict(
     let mut fine: HashSet<i64> = HashSet::new();
     let mut worst: BTreeMap<i64, &CheckRecord> = BTreeMap::new();
     for c in checks {
-        let ok = c.sha256_seen.as_ref().is_some_and(|s| {
+        let ok = c.outcome != CheckOutcome::Incomplete
+            && c.sha256_seen.as_ref().is_some_and(|s| {
             servable
                 .get(&c.directory_id)
                 .is_some_and(|set| set.contains(s))
@@ -142,7 +143,7 @@ pub fn content_verdict(
     // Report the most telling problem first: stale content, then missing, then errors.
     let rank = |c: &CheckRecord| match c.outcome {
         CheckOutcome::Behind | CheckOutcome::Unknown => 0,
-        CheckOutcome::Missing => 1,
+        CheckOutcome::Missing | CheckOutcome::Incomplete => 1,
         _ => 2,
     };
     let first = worst
@@ -162,6 +163,10 @@ pub fn content_verdict(
         CheckOutcome::Missing => format!(
             "{path}: missing (HTTP {})",
             first.http_status.unwrap_or(404)
+        ),
+        CheckOutcome::Incomplete => format!(
+            "{path}: half-synced: {}",
+            first.error.as_deref().unwrap_or("files missing")
         ),
         _ => format!(
             "{path}: {}",

@@ -349,6 +349,10 @@ fn advice(reason: &str) -> Option<&'static str> {
         "Set enabled: true in the mirror's registry file when it should be served again."
     } else if r.contains("approved: false") {
         "The distribution's mirror team approves new mirrors; nothing to do but wait."
+    } else if r.contains("half-synced") {
+        "Your sync replaced repomd.xml before the files it names arrived: copy repodata/ \
+         last (rsync --delay-updates, or a second pass for repomd.xml), so dnf never sees a \
+         repomd.xml whose files are not there yet."
     } else if r.contains("missing") {
         "Check that your sync copies every directory (rsync without --exclude for these paths)."
     } else if r.contains("behind") || r.contains("time file") {

@@ -324,6 +324,10 @@ fn directory_verdict(
             status: c.http_status.unwrap_or(404) as u16,
         }),
         CheckOutcome::Unknown => held(content_up, NotServed::UnknownContent),
+        // Its repomd.xml is the one dnf gets: no earlier copy can stand in.
+        CheckOutcome::Incomplete => Err(NotServed::HalfSynced {
+            problem: c.error.clone().unwrap_or_else(|| "files missing".into()),
+        }),
         // The protocol is up (a down one never gets here): the health rule is still weighing
         // the failure.
         CheckOutcome::Error => held(

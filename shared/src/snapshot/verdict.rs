@@ -44,6 +44,9 @@ pub enum NotServed {
     UnknownContent,
     /// The check failed, with no earlier good copy to fall back on.
     CheckFailed { reason: String },
+    /// Half-synced: repomd.xml is a version the master published, but a file it names is
+    /// missing or of another size (dnf fails on it).
+    HalfSynced { problem: String },
 }
 
 impl fmt::Display for NotServed {
@@ -71,6 +74,7 @@ impl fmt::Display for NotServed {
                 f.write_str("repomd.xml matches no version the master published")
             }
             NotServed::CheckFailed { reason } => write!(f, "check failed: {reason}"),
+            NotServed::HalfSynced { problem } => write!(f, "half-synced: {problem}"),
         }
     }
 }
