@@ -24,6 +24,7 @@ const BEHIND: &str = "behind"; // one version behind; network 192.0.2.0/24
 const STALE: &str = "stale"; // three versions behind
 const MISSING: &str = "missing-appstream"; // follows the master, but has no AppStream
 const DOWN: &str = "down"; // registered, nothing listens
+const HALF: &str = "half-synced"; // version 4's repomd.xml, version 3's files and packages
 
 const REPOS: [(&str, &str); 3] = [
     ("baseos", "BaseOS"),
@@ -88,6 +89,33 @@ impl World {
         }
     }
 
+    /// A half-synced copy of `repo`: version `new`'s repomd.xml over version `old`'s
+    /// repodata files and packages (a sync that replaced repomd.xml first and stopped).
+    fn half_synced(dir: &Path, repo: &str, new: u32, old: u32) -> PathBuf {
+        let out = dir.join("half-synced").join(repo);
+        let from = |v: u32| repo_dir(&dir.join(format!("versions/v{v}")), repo);
+        fs::create_dir_all(out.join("repodata")).unwrap();
+        fs::create_dir_all(out.join("Packages")).unwrap();
+        for sub in ["repodata", "Packages"] {
+            for entry in fs::read_dir(from(old).join(sub)).unwrap() {
+                let path = entry.unwrap().path();
+                if path.file_name().unwrap() != "repomd.xml" {
+                    fs::copy(&path, out.join(sub).join(path.file_name().unwrap())).unwrap();
+                }
+            }
+        }
+        fs::copy(
+            from(new).join("repodata/repomd.xml"),
+            out.join("repodata/repomd.xml"),
+        )
+        .unwrap();
+        // The tree a mirror links to holds the arch level above os/.
+        let top = dir.join("half-synced-tree").join(repo).join("x86_64");
+        fs::create_dir_all(&top).unwrap();
+        std::os::unix::fs::symlink(&out, top.join("os")).unwrap();
+        top.parent().unwrap().to_path_buf()
+    }
+
     /// A mirror's tree: per repo, a link to where its copy lives.
     fn mirror_tree(dir: &Path, name: &str, repos: &[(&str, PathBuf)]) -> PathBuf {
         let root = dir.join("mirrors").join(name);
@@ -127,7 +155,8 @@ impl World {
             port: candidate_port(),
             root: master.clone(),
         }];
-        let trees: [(&str, Vec<(&str, PathBuf)>); 5] = [
+        let half = |repo: &str| Self::half_synced(&dir, repo, 4, 3);
+        let trees: [(&str, Vec<(&str, PathBuf)>); 6] = [
             (
                 CURRENT_A,
                 vec![
@@ -151,6 +180,10 @@ impl World {
                 vec![("BaseOS", v(1, "BaseOS")), ("AppStream", v(1, "AppStream"))],
             ),
             (MISSING, vec![("BaseOS", follow("BaseOS"))]),
+            (
+                HALF,
+                vec![("BaseOS", half("BaseOS")), ("AppStream", half("AppStream"))],
+            ),
         ];
         for (name, repos) in &trees {
             sites.push(Site {
@@ -376,12 +409,18 @@ fn dnf_installs_through_the_system_and_never_meets_a_stale_mirror() {
             "{name} serves BaseOS:\n{baseos}"
         );
     }
-    for name in [STALE, DOWN] {
+    for name in [STALE, DOWN, HALF] {
         assert!(
             !baseos.contains(&w.mirror_url(name)),
             "{name} is not listed:\n{baseos}"
         );
     }
+    // The half-synced mirror is explained: its repomd.xml names files it does not have.
+    let (_, page) = w.get(&format!("/api/v1/mirrors/{HALF}.e2e.test"));
+    assert!(
+        page.contains("half-synced: repomd.xml names repodata/") && page.contains("HTTP 404"),
+        "{page}"
+    );
     let (_, appstream) = w.get("/metalink?repo=appstream-9&arch=x86_64");
     assert!(appstream.contains(&w.mirror_url(CURRENT_A)), "{appstream}");
     assert!(
@@ -565,6 +604,9 @@ fn dnf_installs_through_the_system_and_never_meets_a_stale_mirror() {
         "{:?}",
         w.dnf_requests(MISSING)
     );
+    // dnf never reached the half-synced mirror, which the checker did look at.
+    assert!(w.dnf_requests(HALF).is_empty(), "{:?}", w.dnf_requests(HALF));
     // And the checker did visit them: the logs above are the right ones.
     assert!(!w.nginx.access_log(STALE).is_empty());
+    assert!(!w.nginx.access_log(HALF).is_empty());
 }
