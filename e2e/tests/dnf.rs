@@ -605,7 +605,11 @@ fn dnf_installs_through_the_system_and_never_meets_a_stale_mirror() {
         w.dnf_requests(MISSING)
     );
     // dnf never reached the half-synced mirror, which the checker did look at.
-    assert!(w.dnf_requests(HALF).is_empty(), "{:?}", w.dnf_requests(HALF));
+    assert!(
+        w.dnf_requests(HALF).is_empty(),
+        "{:?}",
+        w.dnf_requests(HALF)
+    );
     // And the checker did visit them: the logs above are the right ones.
     assert!(!w.nginx.access_log(STALE).is_empty());
     assert!(!w.nginx.access_log(HALF).is_empty());

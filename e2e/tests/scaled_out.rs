@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// Every test step waits at most this long for the system to get somewhere.
-const LIMIT: Duration = Duration::from_secs(90);
+/// Every test step waits at most this long for the system to get somewhere (the first
+/// round looks at every file of every copy, which takes a while on a loaded machine).
+const LIMIT: Duration = Duration::from_secs(180);
 const LEASE_SECS: u64 = 5;
 
 struct Postgres {

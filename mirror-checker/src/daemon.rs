@@ -140,10 +140,24 @@ impl Checker {
             claims,
             schedule: *schedule,
         };
-        match self
-            .run_crawl(Some(&ids), scan, Some(&claimed), false, cancel)
-            .await
-        {
+        // The claims' leases are renewed while the batch runs: a batch can outlast them (a
+        // slow mirror whose new copies' files are all being looked at), and another checker
+        // must not take the same mirrors meanwhile.
+        let lease = self.config.daemon.lease.as_secs();
+        let crawl = self.run_crawl(Some(&ids), scan, Some(&claimed), false, cancel);
+        tokio::pin!(crawl);
+        let every = Duration::from_millis((lease * 1000 / 3).max(200));
+        let result = loop {
+            tokio::select! {
+                result = &mut crawl => break result,
+                _ = tokio::time::sleep(every) => {
+                    if let Err(e) = self.store.renew_claims(&self.id, claims, now(), lease).await {
+                        tracing::warn!(error = %e, "could not renew the claims' leases");
+                    }
+                }
+            }
+        };
+        match result {
             Ok(summary) => {
                 tracing::info!("{}", summary.describe());
                 Ok(())

@@ -233,15 +233,35 @@ impl HttpClient {
         family: Family,
         validators: &Validators,
     ) -> Result<Fetched, FetchError> {
-        self.request(hyper::Method::GET, url, family, validators)
+        let cap = self.config.max_body_bytes;
+        self.request(hyper::Method::GET, url, family, validators, cap)
             .await
+    }
+
+    /// GETs `url` over any family with a body of up to `cap` bytes (a repository's
+    /// metadata file, larger than a repomd.xml).
+    pub async fn get_large(&self, url: &Url, cap: u64) -> Result<Fetched, FetchError> {
+        self.request(
+            hyper::Method::GET,
+            url,
+            Family::Any,
+            &Validators::default(),
+            cap,
+        )
+        .await
     }
 
     /// HEADs `url` over any family, following redirects: its status and announced length
     /// (the body is empty).
     pub async fn head(&self, url: &Url) -> Result<Fetched, FetchError> {
-        self.request(hyper::Method::HEAD, url, Family::Any, &Validators::default())
-            .await
+        self.request(
+            hyper::Method::HEAD,
+            url,
+            Family::Any,
+            &Validators::default(),
+            0,
+        )
+        .await
     }
 
     async fn request(
@@ -250,11 +270,11 @@ impl HttpClient {
         url: &Url,
         family: Family,
         validators: &Validators,
+        cap: u64,
     ) -> Result<Fetched, FetchError> {
         let total = Duration::from(self.config.total_timeout);
-        match tokio::time::timeout(total, self.request_inner(method, url, family, validators))
-            .await
-        {
+        let inner = self.request_inner(method, url, family, validators, cap);
+        match tokio::time::timeout(total, inner).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout("before the whole response arrived")),
         }
@@ -266,6 +286,7 @@ impl HttpClient {
         url: &Url,
         family: Family,
         validators: &Validators,
+        cap: u64,
     ) -> Result<Fetched, FetchError> {
         let client = match family {
             Family::Any => &self.any,
@@ -347,7 +368,7 @@ impl HttpClient {
             let body = if method == hyper::Method::HEAD {
                 Bytes::new()
             } else {
-                read_capped(response.into_body(), self.config.max_body_bytes, announced).await?
+                read_capped(response.into_body(), cap, announced).await?
             };
             return Ok(Fetched {
                 status: status.as_u16(),

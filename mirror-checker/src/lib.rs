@@ -19,6 +19,7 @@ pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod output;
+pub mod packages;
 pub mod repomd;
 pub mod service;
 pub mod status;

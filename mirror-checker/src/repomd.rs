@@ -109,6 +109,8 @@ pub fn max_timestamp(bytes: &[u8]) -> Result<i64, String> {
 /// states.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Named {
+    /// Its `<data type>`: `primary`, `filelists`, ...
+    pub kind: String,
     pub href: String,
     pub size: Option<u64>,
 }
@@ -132,12 +134,21 @@ pub fn named_files(bytes: &[u8]) -> Result<Vec<Named>, String> {
         match event {
             Event::Start(e) if e.local_name().as_ref() == b"data" => {
                 in_data = true;
+                let kind = e
+                    .attributes()
+                    .flatten()
+                    .find(|a| a.key.local_name().as_ref() == b"type")
+                    .map(|a| String::from_utf8_lossy(&a.value).into_owned())
+                    .unwrap_or_default();
                 current = Some(Named {
+                    kind,
                     href: String::new(),
                     size: None,
                 });
             }
-            Event::Start(e) | Event::Empty(e) if in_data && e.local_name().as_ref() == b"location" => {
+            Event::Start(e) | Event::Empty(e)
+                if in_data && e.local_name().as_ref() == b"location" =>
+            {
                 let href = e
                     .attributes()
                     .flatten()
@@ -295,10 +306,12 @@ mod tests {
             named_files(xml).unwrap(),
             vec![
                 Named {
+                    kind: "primary".into(),
                     href: "repodata/abc-primary.xml.gz".into(),
                     size: Some(1234)
                 },
                 Named {
+                    kind: "group".into(),
                     href: "repodata/comps.xml".into(),
                     size: None
                 }

@@ -51,15 +51,26 @@ impl Source {
 
     /// Reads a file below the tree, refusing anything over the repomd size limit.
     async fn read(&self, client: &HttpClient, rel: &str) -> Result<Vec<u8>, String> {
+        self.read_capped(client, rel, None).await
+    }
+
+    /// Reads a file below the tree of up to `cap` bytes (`None`: the repomd size limit).
+    async fn read_capped(
+        &self,
+        client: &HttpClient,
+        rel: &str,
+        cap: Option<u64>,
+    ) -> Result<Vec<u8>, String> {
+        let limit = cap.unwrap_or(MAX_REPOMD_BYTES as u64);
         match self {
             Source::Dir(root) => {
                 let path = root.join(rel);
                 let meta = tokio::fs::metadata(&path)
                     .await
                     .map_err(|e| format!("{}: {e}", path.display()))?;
-                if meta.len() > MAX_REPOMD_BYTES as u64 {
+                if meta.len() > limit {
                     return Err(format!(
-                        "{} is {} bytes, over the {MAX_REPOMD_BYTES} byte limit",
+                        "{} is {} bytes, over the {limit} byte limit",
                         path.display(),
                         meta.len()
                     ));
@@ -70,10 +81,11 @@ impl Source {
             }
             Source::Url(base) => {
                 let url = base.join(rel).map_err(|e| e.to_string())?;
-                let fetched = client
-                    .get(&url, Family::Any, &Validators::default())
-                    .await
-                    .map_err(|e| format!("{url}: {e}"))?;
+                let fetched = match cap {
+                    None => client.get(&url, Family::Any, &Validators::default()).await,
+                    Some(cap) => client.get_large(&url, cap).await,
+                }
+                .map_err(|e| format!("{url}: {e}"))?;
                 if fetched.status != 200 {
                     return Err(format!("{url}: HTTP {}", fetched.status));
                 }
@@ -138,6 +150,35 @@ pub struct ScanReport {
     pub vault_missing: usize,
 }
 
+/// The packages to look for on mirrors' copies of a version: the newest in its primary.xml.
+async fn sample_version(
+    master: &Master,
+    client: &HttpClient,
+    d: &shared::catalog::Directory,
+    repomd: &[u8],
+) -> Result<Vec<(String, u64)>, String> {
+    let named = repomd::named_files(repomd)?;
+    let primary = named
+        .iter()
+        .find(|n| n.kind == "primary")
+        .ok_or("repomd.xml names no primary")?;
+    let bytes = master
+        .source(d)?
+        .read_capped(
+            client,
+            &format!("{}/{}", d.path, primary.href),
+            Some(crate::packages::MAX_PRIMARY_BYTES),
+        )
+        .await?;
+    let href = primary.href.clone();
+    let sample = tokio::task::spawn_blocking(move || {
+        crate::packages::sample(&href, &bytes, crate::packages::SAMPLE)
+    })
+    .await
+    .map_err(|e| format!("sampling failed: {e}"))??;
+    Ok(sample.into_iter().map(|s| (s.href, s.size)).collect())
+}
+
 /// Scans every directory mirrors carry and records new versions as first seen at `now`;
 /// with `vault`, also the vault releases' directories whose repomd.xml is not known yet.
 pub async fn scan(
@@ -184,14 +225,15 @@ pub async fn scan(
                 let bytes = source
                     .read(&client, &format!("{}/repodata/repomd.xml", d.path))
                     .await?;
-                repomd::describe(&bytes, now)
+                repomd::describe(&bytes, now).map(|v| (v, bytes))
             }
             .await;
-            (id, d.path, d.vault, result)
+            (id, d, result)
         });
     }
+    let mut new = Vec::new();
     while let Some(joined) = jobs.join_next().await {
-        let (id, path, in_vault, result) = joined.map_err(|e| {
+        let (id, d, result) = joined.map_err(|e| {
             if e.is_panic() {
                 crate::Error::panicked("the master", e.into_panic())
             } else {
@@ -199,14 +241,38 @@ pub async fn scan(
             }
         })?;
         match result {
-            Ok(version) => {
-                report.vault_found += usize::from(in_vault);
+            Ok((version, bytes)) => {
+                report.vault_found += usize::from(d.vault);
                 if store.record_repomd(id, &version).await? {
-                    report.new_versions.push(path);
+                    report.new_versions.push(d.path.clone());
+                    new.push((id, d, version.sha256, bytes));
                 }
             }
-            Err(_) if in_vault => report.vault_missing += 1,
-            Err(problem) => report.errors.push((path, problem)),
+            Err(_) if d.vault => report.vault_missing += 1,
+            Err(problem) => report.errors.push((d.path, problem)),
+        }
+    }
+    // Each new version's package sample, from its primary.xml (a few at a time: these are
+    // megabytes, not kilobytes).
+    let mut jobs = JoinSet::new();
+    let limit = Arc::new(tokio::sync::Semaphore::new(4));
+    for (id, d, sha, bytes) in new {
+        let (master, client, limit) = (master.clone(), client.clone(), limit.clone());
+        jobs.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let sample = sample_version(&master, &client, &d, &bytes).await;
+            (id, d.path, sha, sample)
+        });
+    }
+    while let Some(joined) = jobs.join_next().await {
+        let Ok((id, path, sha, sample)) = joined else {
+            continue;
+        };
+        match sample {
+            Ok(sample) => store.record_sample(id, &sha, &sample).await?,
+            Err(problem) => {
+                tracing::warn!(directory = %path, %problem, "no package sample for the new version")
+            }
         }
     }
     report.new_versions.sort();

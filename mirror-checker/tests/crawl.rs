@@ -1352,6 +1352,7 @@ async fn half_synced_and_wrong_size_copies_are_caught_once_per_version() {
             ("behind.sim.test", Behind(1), v4),
             ("half.sim.test", HalfSynced, v4),
             ("wrong.sim.test", WrongSize, v4),
+            ("nopkgs.sim.test", PackagesMissing, v4),
         ],
         Mix::AllCurrent,
     )
@@ -1371,24 +1372,37 @@ async fn half_synced_and_wrong_size_copies_are_caught_once_per_version() {
     for name in ["good.sim.test", "behind.sim.test"] {
         let of = net.checks_of(name).await;
         assert!(
-            of.iter().all_of(|c| matches!(
-                c.outcome,
-                CheckOutcome::Current | CheckOutcome::Behind
-            )),
+            of.iter()
+                .all_of(|c| matches!(c.outcome, CheckOutcome::Current | CheckOutcome::Behind)),
             "{name}: {:?}",
             errors(&of)
         );
         assert_eq!(net.listed(name).len(), checks_dirs(&checks), "{name}");
     }
-    for (name, problem) in [
-        ("half.sim.test", "which is missing (HTTP 404)"),
-        ("wrong.sim.test", "bytes where repomd.xml says"),
+    for (name, file, problem) in [
+        (
+            "half.sim.test",
+            "repomd.xml names repodata/",
+            "which is missing (HTTP 404)",
+        ),
+        (
+            "wrong.sim.test",
+            "repomd.xml names repodata/",
+            "bytes where repomd.xml says",
+        ),
+        // Packages sampled from the master's primary.xml of the version.
+        (
+            "nopkgs.sim.test",
+            "primary.xml lists Packages/sim-",
+            "which is missing (HTTP 404)",
+        ),
     ] {
         let of = net.checks_of(name).await;
         assert!(
             of.iter().all_of(|c| c.outcome == CheckOutcome::Incomplete
-                && c.error.as_deref().is_some_and(|e| e.starts_with("repomd.xml names repodata/")
-                    && e.contains(problem))),
+                && c.error
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with(file) && e.contains(problem))),
             "{name}: {of:?}"
         );
         assert!(net.listed(name).is_empty(), "{name} is listed");
@@ -1397,10 +1411,14 @@ async fn half_synced_and_wrong_size_copies_are_caught_once_per_version() {
             .verdict(0, at, Protocol::Https, shared::model::Family::V4)
             .unwrap_err()
             .to_string();
-        assert!(why.starts_with("half-synced: repomd.xml names repodata/"), "{why}");
+        assert!(why.starts_with(&format!("half-synced: {file}")), "{why}");
         let status = shared::status::mirror(&snap, name).unwrap();
         assert!(
-            status.summary.reason.as_deref().is_some_and(|r| r.contains("half-synced")),
+            status
+                .summary
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.contains("half-synced")),
             "{:?}",
             status.summary.reason
         );
@@ -1415,7 +1433,9 @@ async fn half_synced_and_wrong_size_copies_are_caught_once_per_version() {
         .await
         .unwrap();
     let second = net.sim.stats("good.sim.test").0 - before;
-    let files: usize = checks.len() * 4;
+    // Four or five metadata files and two sampled packages per directory (its copies over
+    // HTTP and HTTPS are one tree, looked at once).
+    let files: usize = checks_dirs(&checks) * 6;
     assert!(
         first >= second + files as u64,
         "the first crawl looked at every named file ({first} requests), the second at none ({second})"

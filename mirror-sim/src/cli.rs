@@ -61,8 +61,9 @@ pub struct Serve {
     /// folder, mirror-sim).
     #[arg(long)]
     pub rpm_cache: Option<PathBuf>,
-    /// List packages in the metadata without building real RPMs (dnf can list them, not
-    /// install them). Without rpmbuild and createrepo_c this is what happens anyway.
+    /// Serve filler of the stated size and checksum instead of building real RPMs (dnf can
+    /// list and download them, not install them). Without rpmbuild and createrepo_c this is
+    /// what happens anyway.
     #[arg(long)]
     pub synthetic_packages: bool,
 }
@@ -126,7 +127,7 @@ async fn run_serve(cli: Serve) -> anyhow::Result<()> {
     let (packages, which) = if cli.synthetic_packages {
         (
             crate::repo::Packages::synthetic(),
-            "packages listed, their files not served (--synthetic-packages)".to_string(),
+            "filler packages, not RPMs (--synthetic-packages)".to_string(),
         )
     } else {
         crate::repo::Packages::build_or_synthetic(

@@ -6,8 +6,8 @@
 //! The packages are real RPM files when the machine has `rpmbuild` and `createrepo_c`
 //! ([`Packages::build`]: built once into a cache folder, their metadata taken from
 //! createrepo_c's own output), so real dnf can install them; otherwise
-//! [`Packages::synthetic`] lists packages whose files are not served: dnf can read the
-//! repository and list them, not install them.
+//! [`Packages::synthetic`]: files of the size and checksum the metadata states that are not
+//! RPMs (dnf can list and download them, not install them).
 //!
 //! Every version's files differ (each carries its directory and version), so their names,
 //! which hold their checksums, are new in each version, as when createrepo_c regenerates a
@@ -144,14 +144,16 @@ impl Packages {
         Ok(Packages { list })
     }
 
-    /// Packages listed in the metadata whose files are not served: for machines without
-    /// rpmbuild.
+    /// Packages whose files are filler of the size and checksum the metadata states, not
+    /// RPMs: for machines without rpmbuild (dnf can list and download them, not install
+    /// them), and for tests that need no real packages.
     pub fn synthetic() -> Packages {
         let list = PACKAGE_NAMES
             .iter()
             .map(|name| {
                 let file = format!("{name}-1.0-1.noarch.rpm");
-                let id = sha256_hex(file.as_bytes());
+                let body = Bytes::from(format!("{name} from mirror-sim\n").repeat(200));
+                let (id, len) = (sha256_hex(&body), body.len());
                 Package {
                     primary: format!(
                         "<package type=\"rpm\">\n  <name>{name}</name>\n  <arch>noarch</arch>\n  \
@@ -161,7 +163,7 @@ impl Packages {
                          <description>{name} from mirror-sim (metadata only).</description>\n  \
                          <packager></packager>\n  <url></url>\n  \
                          <time file=\"1795000000\" build=\"1795000000\"/>\n  \
-                         <size package=\"6000\" installed=\"10\" archive=\"200\"/>\n  \
+                         <size package=\"{len}\" installed=\"10\" archive=\"200\"/>\n  \
                          <location href=\"Packages/{file}\"/>\n  <format>\n    \
                          <rpm:license>MIT</rpm:license>\n    <rpm:group>Unspecified</rpm:group>\n    \
                          <rpm:buildhost>mirror-sim</rpm:buildhost>\n    \
@@ -181,7 +183,7 @@ impl Packages {
                          <version epoch=\"0\" ver=\"1.0\" rel=\"1\"/>\n</package>"
                     ),
                     file,
-                    rpm: None,
+                    rpm: Some(body),
                 }
             })
             .collect();
@@ -199,16 +201,19 @@ impl Packages {
         if !(have("rpmbuild") && have("createrepo_c")) {
             return (
                 Packages::synthetic(),
-                "no rpmbuild or createrepo_c: repositories list packages whose files are not served"
+                "no rpmbuild or createrepo_c: packages are filler, not RPMs (dnf can list them, not install them)"
                     .into(),
             );
         }
         match Packages::build(cache) {
-            Ok(p) => (p, format!("real RPM packages, cached in {}", cache.display())),
+            Ok(p) => (
+                p,
+                format!("real RPM packages, cached in {}", cache.display()),
+            ),
             Err(e) => (
                 Packages::synthetic(),
                 format!(
-                    "building RPM packages failed ({}): repositories list packages whose files are not served",
+                    "building RPM packages failed ({}): packages are filler, not RPMs",
                     shared::text::error_chain(e.as_ref())
                 ),
             ),

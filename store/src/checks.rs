@@ -347,6 +347,61 @@ impl Store {
     }
 
     /// Every mirror's state changes at or after `since`, oldest first.
+    /// Records the packages sampled from a version's primary.xml (replacing any before).
+    pub async fn record_sample(
+        &self,
+        directory_id: i64,
+        sha256: &str,
+        sample: &[(String, u64)],
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let id: Option<i64> =
+            sqlx::query("SELECT id FROM repomd_versions WHERE directory_id = $1 AND sha256 = $2")
+                .bind(directory_id)
+                .bind(sha256)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|row| col(&row, "id"))
+                .transpose()?;
+        let Some(id) = id else {
+            return Ok(());
+        };
+        sqlx::query("DELETE FROM package_samples WHERE version_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for (position, (href, size)) in sample.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO package_samples (version_id, position, href, size) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id)
+            .bind(position as i64)
+            .bind(href)
+            .bind(*size as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every version's sampled packages: (directory id, sha256) → (location, size).
+    pub async fn samples(&self) -> Result<HashMap<(i64, String), Vec<(String, u64)>>> {
+        let mut out: HashMap<(i64, String), Vec<(String, u64)>> = HashMap::new();
+        for row in sqlx::query(
+            "SELECT v.directory_id, v.sha256, s.href, s.size FROM package_samples s
+               JOIN repomd_versions v ON v.id = s.version_id ORDER BY s.version_id, s.position",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        {
+            out.entry((col(&row, "directory_id")?, col(&row, "sha256")?))
+                .or_default()
+                .push((col(&row, "href")?, col::<i64>(&row, "size")?.max(0) as u64));
+        }
+        Ok(out)
+    }
+
     /// When mirrors first served the versions the master published since `since`, and
     /// every version found already there (when the checker started watching each copy).
     pub async fn arrivals_since(&self, since: i64) -> Result<Vec<Arrival>> {

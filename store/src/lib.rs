@@ -127,8 +127,8 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         8,
-        "version arrivals",
-        include_str!("../../migrations/sqlite/0008_version_arrivals.sql"),
+        "version arrivals, package samples",
+        include_str!("../../migrations/sqlite/0008_arrivals_samples.sql"),
     ),
 ];
 
@@ -170,8 +170,8 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         8,
-        "version arrivals",
-        include_str!("../../migrations/postgres/0008_version_arrivals.sql"),
+        "version arrivals, package samples",
+        include_str!("../../migrations/postgres/0008_arrivals_samples.sql"),
     ),
 ];
 

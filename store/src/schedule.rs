@@ -163,6 +163,31 @@ impl Store {
         Ok(n)
     }
 
+    /// Extends the leases of claims still held by `holder` to `now + lease_secs`, while a
+    /// batch that outlasts its lease runs (no other checker takes those mirrors meanwhile);
+    /// returns how many it still held.
+    pub async fn renew_claims(
+        &self,
+        holder: &str,
+        claims: &[Claim],
+        now: i64,
+        lease_secs: u64,
+    ) -> Result<u64> {
+        let mut n = 0;
+        for c in claims {
+            n += sqlx::query(
+                "UPDATE crawl_schedule SET lease_until = $1 WHERE mirror_id = $2 AND holder = $3",
+            )
+            .bind(now + lease_secs as i64)
+            .bind(c.mirror_id)
+            .bind(holder)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        }
+        Ok(n)
+    }
+
     /// Gives claims back unchecked: the mirrors stay due for whoever claims next.
     pub async fn release_claims(&self, holder: &str, claims: &[Claim]) -> Result<()> {
         for c in claims {

@@ -7,6 +7,7 @@ use shared::model::{CheckOutcome, Family, HealthState, RepomdVersion};
 use shared::registry::{self, Mirror, Protocol};
 use shared::testing::AllOf;
 use shared::testing::{example, shared_data};
+use std::collections::HashMap;
 
 fn example_catalog() -> Catalog {
     Catalog::load(&example("catalog.toml")).unwrap()
@@ -868,5 +869,66 @@ async fn crawls_record_when_each_version_arrived() {
         // Half an hour after version 2's publication: it arrived 10 min after it (version 1
         // was published before watching began, so is left out).
         assert_eq!(record.mean_lag_24h, Some(600), "{backend:?}");
+    }
+}
+
+/// A version's package sample is kept by directory and checksum, replaced when recorded
+/// again, and ignored for a version the store does not know.
+#[tokio::test]
+async fn package_samples_round_trip() {
+    for (backend, store) in test_stores("samples").await {
+        let (_, d) = example_store(&store).await;
+        store.record_repomd(d, &version(1)).await.unwrap();
+        let sample = vec![
+            ("Packages/a.rpm".to_string(), 10),
+            ("Packages/b.rpm".to_string(), 20),
+        ];
+        store
+            .record_sample(d, &version(1).sha256, &sample)
+            .await
+            .unwrap();
+        store
+            .record_sample(d, &version(1).sha256, &sample[1..])
+            .await
+            .unwrap();
+        store.record_sample(d, "unknown", &sample).await.unwrap();
+        assert_eq!(
+            store.samples().await.unwrap(),
+            HashMap::from([((d, version(1).sha256), sample[1..].to_vec())]),
+            "{backend:?}"
+        );
+    }
+}
+
+/// A batch that outlasts its lease renews it: another checker does not take those mirrors
+/// meanwhile, and a claim taken over by another is not renewed by its old holder.
+#[tokio::test]
+async fn renewed_claims_are_not_taken_by_another_checker() {
+    let schedule = Schedule {
+        interval: 900,
+        first_within: 1,
+    };
+    for (backend, store) in test_stores("renew").await {
+        store
+            .apply_registry(&example_mirrors(), false)
+            .await
+            .unwrap();
+        let now = 1_800_000_000;
+        store.schedule_new_mirrors(&schedule, now).await.unwrap();
+        let a = store.claim_due("a", now + 1, 5, 2).await.unwrap();
+        assert_eq!(a.len(), 2, "{backend:?}");
+        assert_eq!(store.renew_claims("a", &a, now + 4, 5).await.unwrap(), 2);
+        let b = store.claim_due("b", now + 7, 5, 100).await.unwrap();
+        assert!(
+            b.iter()
+                .all(|c| !a.iter().any(|x| x.mirror_id == c.mirror_id)),
+            "{backend:?}: b took a renewed claim"
+        );
+        // Not renewed: at now + 10 the lease has run out and b takes them.
+        let b2 = store.claim_due("b", now + 10, 5, 100).await.unwrap();
+        assert!(a
+            .iter()
+            .all(|x| b2.iter().any(|c| c.mirror_id == x.mirror_id)));
+        assert_eq!(store.renew_claims("a", &a, now + 11, 5).await.unwrap(), 0);
     }
 }

@@ -168,6 +168,9 @@ struct Ctx {
     now: i64,
     /// What this mirror's earlier checks saw, by (directory, protocol, family).
     previous: HashMap<(i64, Protocol, Family), Seen>,
+    /// Copies whose files this crawl looked at already, by (directory, sha256): over HTTP
+    /// and HTTPS a mirror serves one tree, looked at once.
+    looked_at: std::sync::Mutex<HashMap<(i64, String), Option<String>>>,
 }
 
 /// One repomd.xml check, classified.
@@ -281,7 +284,8 @@ async fn check_one(ctx: &Ctx, task: &Task) -> CheckRecord {
                 let new_copy = incomplete || previous.and_then(|p| p.sha256.as_ref()) != Some(&sha);
                 let mut r = found(ctx, task, history, sha, Some(timestamp), 200);
                 if new_copy && matches!(r.outcome, CheckOutcome::Current | CheckOutcome::Behind) {
-                    if let Some(problem) = half_synced(ctx, task, &f.body).await {
+                    let sha = r.sha256_seen.as_deref().unwrap_or_default();
+                    if let Some(problem) = half_synced(ctx, task, &f.body, sha).await {
                         r.outcome = CheckOutcome::Incomplete;
                         r.error = Some(problem);
                     }
@@ -315,24 +319,51 @@ async fn check_one(ctx: &Ctx, task: &Task) -> CheckRecord {
     rec
 }
 
-/// Whether every file `repomd` names is on the mirror with the size it states (a HEAD
-/// each): `None` when so, else the first that is not, worded for the operator. A mirror
-/// whose repomd.xml is new but whose files are not breaks dnf for its users.
-async fn half_synced(ctx: &Ctx, task: &Task, repomd: &[u8]) -> Option<String> {
+/// Whether every file `repomd` names, and the packages sampled from that version (`sha`)
+/// at the master, are on the mirror with the sizes stated (a HEAD each): `None` when so,
+/// else the first that is not, worded for the operator. A mirror whose repomd.xml is new
+/// but whose files or packages are not breaks dnf for its users.
+async fn half_synced(ctx: &Ctx, task: &Task, repomd: &[u8], sha: &str) -> Option<String> {
+    let key = (task.directory_id, sha.to_string());
+    if let Some(known) = ctx.looked_at.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return known;
+    }
+    let found = look_at_files(ctx, task, repomd, sha).await;
+    if let Ok(mut m) = ctx.looked_at.lock() {
+        m.insert(key, found.clone());
+    }
+    found
+}
+
+async fn look_at_files(ctx: &Ctx, task: &Task, repomd: &[u8], sha: &str) -> Option<String> {
     let named = match crate::repomd::named_files(repomd) {
         Ok(named) => named,
         Err(problem) => return Some(problem),
     };
     let dir = task.url.join("../").ok()?;
-    for file in named {
+    let files = named
+        .into_iter()
+        .map(|n| ("repomd.xml names", n.href, n.size))
+        .chain(
+            ctx.input
+                .samples
+                .get(&(task.directory_id, sha.to_string()))
+                .into_iter()
+                .flatten()
+                .map(|(href, size)| ("primary.xml lists", href.clone(), Some(*size))),
+        );
+    for (who, href, size) in files {
+        let file = crate::repomd::Named {
+            kind: String::new(),
+            href,
+            size,
+        };
         let Ok(url) = dir.join(&file.href) else {
             return Some(format!("{}: not a usable location", file.href));
         };
         let result = ctx.client.head(&url).await;
         let requests = result.as_ref().map_or(1, |f| u64::from(f.requests));
-        ctx.counters
-            .requests
-            .fetch_add(requests, Ordering::Relaxed);
+        ctx.counters.requests.fetch_add(requests, Ordering::Relaxed);
         let problem = match result {
             Err(e) => format!("could not be fetched ({e})"),
             Ok(f) if f.status == 404 || f.status == 410 => format!("missing (HTTP {})", f.status),
@@ -344,10 +375,7 @@ async fn half_synced(ctx: &Ctx, task: &Task, repomd: &[u8]) -> Option<String> {
                 _ => continue,
             },
         };
-        return Some(format!(
-            "repomd.xml names {}, which is {problem}",
-            file.href
-        ));
+        return Some(format!("{who} {}, which is {problem}", file.href));
     }
     None
 }
@@ -420,6 +448,7 @@ pub(super) async fn check_mirror(
         breaker,
         mirror_id: *mirror_id,
         now,
+        looked_at: Default::default(),
     });
     // A few workers per host pull from the mirror's task list: at most `per_host` requests to
     // one mirror at a time, and no more futures alive than that.

@@ -101,6 +101,8 @@ pub struct CrawlInput {
     /// mirrors' are in memory at once).
     pub store: Store,
     pub health: HashMap<(i64, String), HealthRecord>,
+    /// (directory id, sha256 of a version) → packages to look for on a new copy of it.
+    pub samples: HashMap<(i64, String), Vec<(String, u64)>>,
 }
 
 impl CrawlInput {
@@ -126,6 +128,7 @@ impl CrawlInput {
             expired: store.alternates_expiry().await?,
             store: store.clone(),
             health,
+            samples: store.samples().await?,
         })
     }
 

@@ -114,10 +114,10 @@ pub fn content_verdict(
     for c in checks {
         let ok = c.outcome != CheckOutcome::Incomplete
             && c.sha256_seen.as_ref().is_some_and(|s| {
-            servable
-                .get(&c.directory_id)
-                .is_some_and(|set| set.contains(s))
-        });
+                servable
+                    .get(&c.directory_id)
+                    .is_some_and(|set| set.contains(s))
+            });
         if ok {
             fine.insert(c.directory_id);
         } else {

@@ -5,10 +5,21 @@
 -- (the first check, or the first after failed ones): first_served_at is then only an upper
 -- bound, and the time the checker started watching that copy.
 CREATE TABLE version_arrivals (
-    version_id BIGINT NOT NULL REFERENCES repomd_versions (id),
-    mirror_id BIGINT NOT NULL REFERENCES mirrors (id) ON DELETE CASCADE,
+    version_id INTEGER NOT NULL REFERENCES repomd_versions (id),
+    mirror_id INTEGER NOT NULL REFERENCES mirrors (id) ON DELETE CASCADE,
     first_served_at BIGINT NOT NULL,
     observed BIGINT NOT NULL,
     PRIMARY KEY (version_id, mirror_id)
 );
 CREATE INDEX version_arrivals_by_mirror ON version_arrivals (mirror_id);
+
+-- A few packages of each version the master published (the newest by file time, so those
+-- the version added), from its primary.xml: the crawl looks for them on each mirror's new
+-- copy of that version.
+CREATE TABLE package_samples (
+    version_id INTEGER NOT NULL REFERENCES repomd_versions (id),
+    position BIGINT NOT NULL,
+    href TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    PRIMARY KEY (version_id, position)
+);
