@@ -44,6 +44,12 @@ impl Checker {
         }
         let tick = Duration::from(d.tick).max(Duration::from_millis(100));
         tracing::info!(checker = %self.id, "checker daemon started");
+        if self.config.http.about_url.trim().is_empty() {
+            tracing::warn!(
+                "[http] about_url is not set: mirrors that block unknown crawlers ask for a page \
+                 saying what the checker is and from which addresses it crawls"
+            );
+        }
         let mut state = DaemonState::default();
         loop {
             match self.tick(&mut state, &cancel).await {

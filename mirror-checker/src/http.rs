@@ -55,6 +55,10 @@ pub struct HttpConfig {
     pub max_body_bytes: u64,
     pub max_redirects: u32,
     pub user_agent: String,
+    /// A page that says what this checker is, who runs it and from which addresses it
+    /// crawls; sent in the User-Agent (`mirror-checker/1.0 (+URL)`), as mirrors that block
+    /// unknown crawlers ask. Empty by default: set it in production.
+    pub about_url: String,
     /// Internal addresses (loopback, private, link-local, ...) the checker may connect to,
     /// and registry URLs may name: none by default. A test network lists its own.
     pub allow_internal: Vec<ipnet::IpNet>,
@@ -74,10 +78,36 @@ impl Default for HttpConfig {
             max_body_bytes: 1 << 20,
             max_redirects: 5,
             user_agent: concat!("mirror-checker/", env!("CARGO_PKG_VERSION")).into(),
+            about_url: String::new(),
             allow_internal: Vec::new(),
             follow_offhost_redirects: true,
         }
     }
+}
+
+/// The User-Agent sent: the configured one, with `(+about_url)` when there is one (a bad
+/// URL is a configuration error, not a header sent).
+pub fn user_agent(config: &HttpConfig) -> crate::Result<String> {
+    let about = config.about_url.trim();
+    if about.is_empty() {
+        return Ok(config.user_agent.clone());
+    }
+    let url = Url::parse(about)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| {
+            crate::Error::Config(format!(
+                "[http] about_url {about:?} is not an http(s) URL (a page saying what the \
+                 checker is and from which addresses it crawls)"
+            ))
+        })?;
+    let ua = format!("{} (+{url})", config.user_agent);
+    if ua.bytes().any(|b| !(0x20..0x7f).contains(&b)) {
+        return Err(crate::Error::Config(format!(
+            "[http] user_agent {ua:?} has characters a header cannot carry"
+        )));
+    }
+    Ok(ua)
 }
 
 /// Why a fetch failed, in terms an operator can act on.
@@ -157,7 +187,8 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
-    pub fn new(config: HttpConfig) -> crate::Result<HttpClient> {
+    pub fn new(mut config: HttpConfig) -> crate::Result<HttpClient> {
+        config.user_agent = user_agent(&config)?;
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         for file in &config.extra_ca_files {

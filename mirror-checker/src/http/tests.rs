@@ -72,3 +72,50 @@ fn unreadable_ca_files_are_refused_clearly() {
         assert!(err.contains(expected), "{err}");
     }
 }
+
+/// The User-Agent carries the page that says what the checker is (mirrors that block unknown
+/// crawlers ask for one); a URL that is not one is refused at set-up.
+#[tokio::test]
+async fn the_user_agent_names_the_about_page() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0; 4096];
+        let n = s.read(&mut buf).await.unwrap();
+        s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    });
+    let client = HttpClient::new(HttpConfig {
+        about_url: "https://mirrors.example.org/checker".into(),
+        allow_internal: vec!["127.0.0.0/8".parse().unwrap()],
+        ..HttpConfig::default()
+    })
+    .unwrap();
+    let url = Url::parse(&format!("http://{addr}/TIME")).unwrap();
+    let got = client
+        .get(&url, Family::Any, &Validators::default())
+        .await
+        .unwrap();
+    assert_eq!(got.status, 200);
+    let request = server.await.unwrap().to_ascii_lowercase();
+    let expected = format!(
+        "user-agent: mirror-checker/{} (+https://mirrors.example.org/checker)\r\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(request.contains(&expected), "{request}");
+
+    for bad in ["mirrors.example.org/checker", "ftp://x.example/", "https://"] {
+        let err = HttpClient::new(HttpConfig {
+            about_url: bad.into(),
+            ..HttpConfig::default()
+        })
+        .err()
+        .unwrap_or_else(|| panic!("{bad} accepted"))
+        .to_string();
+        assert!(err.contains("about_url"), "{bad}: {err}");
+    }
+}
