@@ -87,6 +87,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// How the master's versions reached the mirrors: per directory its current version's
+    /// time to 50%, 90% and 99% of the mirrors watched since before its publication, and
+    /// those still behind; for one directory, its last versions with every mirror behind.
+    Propagation {
+        /// A catalog directory (`9.8/BaseOS/x86_64/os`).
+        directory: Option<String>,
+        /// Versions shown for one directory.
+        #[arg(long, default_value_t = 5)]
+        versions: usize,
+        /// Print JSON: the `propagation` of the server's `/api/v1/status`, or for one
+        /// directory its versions' reports.
+        #[arg(long)]
+        json: bool,
+    },
     /// Make mirrors due now: the checker daemons check them at their next tick (after an
     /// operator fixed a mirror, say).
     Recheck {

@@ -84,6 +84,11 @@ async fn dispatch(config: &Config, cli: Cli) -> Result<()> {
             country,
             json,
         } => crate::status::list(&config, state, country.as_deref(), json).await,
+        Command::Propagation {
+            directory,
+            versions,
+            json,
+        } => crate::status::propagation(&config, directory.as_deref(), versions, json).await,
         Command::Recheck { mirrors, all } => {
             if mirrors.is_empty() && !all {
                 return Err(Error::Usage(

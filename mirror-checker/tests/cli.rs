@@ -381,3 +381,28 @@ fn mirrors_lists_and_filters() {
     let (_, stderr) = env.fails(&["mirrors", "--state", "sideways"]);
     assert!(stderr.contains("invalid value 'sideways'"), "{stderr}");
 }
+
+/// `propagation` lists each directory's current version, one directory's versions with
+/// `DIR`, as JSON with `--json`, and says plainly when a directory is not in the catalog.
+#[test]
+fn propagation_lists_directories_and_one_directorys_versions() {
+    let env = Env::new("propagation");
+    env.load_example();
+    let all = env.ok(&["propagation"]);
+    assert!(
+        all.lines().next().unwrap().starts_with("DIRECTORY"),
+        "{all}"
+    );
+    assert!(all.contains("`propagation DIR`"), "{all}");
+    let json = env.ok(&["propagation", "--json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    assert!(rows.is_empty(), "nothing scanned yet: {json}");
+    let one = env.ok(&["propagation", "9.8/BaseOS/x86_64/os", "--json"]);
+    let versions: Vec<serde_json::Value> = serde_json::from_str(&one).unwrap();
+    assert!(versions.is_empty(), "{one}");
+    let (_, stderr) = env.fails(&["propagation", "9.8/Nothing/x86_64/os"]);
+    assert!(
+        stderr.contains("no directory \"9.8/Nothing/x86_64/os\" in the catalog"),
+        "{stderr}"
+    );
+}

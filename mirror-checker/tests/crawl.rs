@@ -1455,3 +1455,94 @@ fn checks_dirs(checks: &[CheckRecord]) -> usize {
         .collect::<std::collections::HashSet<_>>()
         .len()
 }
+
+/// The master publishes while mirrors sync at seeded delays: each mirror's first serving of
+/// the new version is recorded, and the report gives the time to half of the mirrors
+/// watched since before the publication, with the one that never syncs still behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn propagation_is_measured_as_mirrors_catch_up() {
+    // Delays of 0 to 3 s, from a seed, and one mirror that never syncs.
+    let mut rng = mirror_sim::scenario::Rng::new(11);
+    let names: Vec<String> = (0..8).map(|i| format!("d{i}.sim.test")).collect();
+    let mut profiles: Vec<(&str, Behavior, Families)> = names
+        .iter()
+        .map(|n| {
+            let delay = Duration::from_secs(rng.below(4));
+            (n.as_str(), Behavior::Delayed(delay), Families::V4)
+        })
+        .collect();
+    profiles.push((
+        "never.sim.test",
+        Behavior::Delayed(Duration::from_secs(3600)),
+        Families::V4,
+    ));
+    let net = Net::start(&profiles, Mix::AllCurrent).await;
+    let delays: Vec<u64> = profiles
+        .iter()
+        .filter_map(|(_, b, _)| match b {
+            Behavior::Delayed(d) if d.as_secs() < 3600 => Some(d.as_secs()),
+            _ => None,
+        })
+        .collect();
+    // Watching begins: every mirror at version 1.
+    net.checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    net.sim.publish();
+    net.checker.scan(shared::time::now()).await.unwrap();
+    let published = shared::time::now();
+    // Crawl until every mirror that syncs has (bounded).
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        net.checker
+            .crawl(None, &CancellationToken::new())
+            .await
+            .unwrap();
+        if shared::time::now() > published + delays.iter().max().copied().unwrap_or(0) as i64 + 1 {
+            break;
+        }
+    }
+    let input = net.checker.store.snapshot_input().await.unwrap().unwrap();
+    let path = "9.8/BaseOS/x86_64/os";
+    let reports = shared::snapshot::build::propagation_of(&input, path, 2);
+    let latest = &reports[0];
+    assert_eq!(latest.carriers, 9, "{latest:?}");
+    assert_eq!(latest.arrived, 8, "{latest:?}");
+    let behind: Vec<&str> = latest
+        .behind
+        .iter()
+        .map(|i| input.mirrors[*i as usize].1.name.as_str())
+        .collect();
+    assert_eq!(behind, ["never.sim.test"]);
+    // Half of the nine: the fifth mirror to sync, which cannot be sooner than the fifth
+    // smallest delay.
+    let mut sorted = delays.clone();
+    sorted.sort_unstable();
+    let p50 = latest.p50.expect("half the mirrors have it");
+    assert!(
+        p50 + 1 >= sorted[4] as i64,
+        "p50 {p50} s, delays {sorted:?}"
+    );
+    assert!(p50 <= shared::time::now() - published + 1, "{p50}");
+    assert_eq!(latest.p99, None, "one mirror never syncs");
+    // The status and the snapshot carry it.
+    let snap = shared::snapshot::build(&input, 9, shared::time::now(), "test");
+    let summary = shared::status::propagation(&snap);
+    let row = summary.iter().find(|p| p.path == path).unwrap();
+    assert_eq!((row.arrived, row.carriers, row.p50), (8, 9, Some(p50)));
+    assert_eq!(row.behind, ["never.sim.test"]);
+    // Every mirror's mean lag is the time it took it.
+    for (name, b, _) in &profiles {
+        let m = snap.mirrors.iter().find(|m| m.name == *name).unwrap();
+        if let Behavior::Delayed(d) = b {
+            if d.as_secs() < 3600 {
+                let lag = m.record.mean_lag_24h.expect("timed");
+                assert!(
+                    lag + 1 >= d.as_secs() as i64,
+                    "{name}: {lag} s for a {d:?} delay"
+                );
+            }
+        }
+    }
+}

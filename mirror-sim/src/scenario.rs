@@ -38,6 +38,9 @@ pub enum Behavior {
     PackagesMissing,
     /// Current, but every metadata file repomd.xml names is longer than it says.
     WrongSize,
+    /// Syncs this long after each publication: serves the newest version published at least
+    /// that long ago (propagation).
+    Delayed(Duration),
 }
 
 impl Behavior {
@@ -49,6 +52,7 @@ impl Behavior {
             Behavior::HalfSynced => "half-synced".into(),
             Behavior::PackagesMissing => "packages-missing".into(),
             Behavior::WrongSize => "wrong-size".into(),
+            Behavior::Delayed(d) => format!("delayed-{}ms", d.as_millis()),
             other => format!("{other:?}").to_lowercase(),
         }
     }

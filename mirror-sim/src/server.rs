@@ -75,6 +75,14 @@ impl State {
         let master = self.version.load(Ordering::SeqCst);
         match behavior {
             Behavior::Behind(n) => master.saturating_sub(n).max(1),
+            Behavior::Delayed(d) => {
+                let synced = shared::time::now() - d.as_secs() as i64;
+                let list = self.published_at.lock().unwrap_or_else(|e| e.into_inner());
+                (1..=master)
+                    .rev()
+                    .find(|v| list.get(*v as usize).is_some_and(|at| *at <= synced))
+                    .unwrap_or(1)
+            }
             _ => master,
         }
     }

@@ -33,6 +33,65 @@ pub struct NetworkStatus {
     /// Per release and repository: how many mirrors carry it current, behind, not served.
     pub coverage: Vec<Coverage>,
     pub mirrors: Vec<MirrorSummary>,
+    /// How each directory's current version reached the mirrors, newest publication first.
+    pub propagation: Vec<PropagationSummary>,
+}
+
+/// Mirrors named in a propagation summary at most.
+pub const MAX_BEHIND_NAMED: usize = 20;
+
+/// How a directory's current version reached the mirrors watched since before its
+/// publication (whose arrival the checker could time).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PropagationSummary {
+    pub path: String,
+    /// When the master published it (Unix seconds).
+    pub published_at: i64,
+    pub carriers: u32,
+    /// How many of them serve it (or a newer one).
+    pub arrived: u32,
+    /// Seconds from publication until 50%, 90%, 99% of the carriers served it; `null` while
+    /// not reached.
+    pub p50: Option<i64>,
+    pub p90: Option<i64>,
+    pub p99: Option<i64>,
+    /// How many carriers do not serve it yet, and the first of them by name.
+    pub behind_count: u32,
+    pub behind: Vec<String>,
+}
+
+/// The propagation summaries of a snapshot, newest publication first (ties by path).
+pub fn propagation(snap: &Snapshot) -> Vec<PropagationSummary> {
+    let mut out: Vec<PropagationSummary> = snap
+        .directories
+        .iter()
+        .zip(&snap.catalog.directories)
+        .filter_map(|(d, c)| {
+            let p = d.propagation.as_ref()?;
+            Some(PropagationSummary {
+                path: c.path.clone(),
+                published_at: p.published_at,
+                carriers: p.carriers,
+                arrived: p.arrived,
+                p50: p.p50,
+                p90: p.p90,
+                p99: p.p99,
+                behind_count: p.behind.len() as u32,
+                behind: p
+                    .behind
+                    .iter()
+                    .take(MAX_BEHIND_NAMED)
+                    .filter_map(|at| snap.mirrors.get(*at as usize).map(|m| m.name.clone()))
+                    .collect(),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.published_at
+            .cmp(&a.published_at)
+            .then_with(|| a.path.cmp(&b.path))
+    });
+    out
 }
 
 /// One release's repository across the network. A mirror counts once: `current` when every
@@ -414,6 +473,7 @@ pub fn network(snap: &Snapshot) -> NetworkStatus {
             .max(),
         coverage,
         mirrors,
+        propagation: propagation(snap),
     }
 }
 

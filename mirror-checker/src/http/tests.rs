@@ -108,7 +108,11 @@ async fn the_user_agent_names_the_about_page() {
     );
     assert!(request.contains(&expected), "{request}");
 
-    for bad in ["mirrors.example.org/checker", "ftp://x.example/", "https://"] {
+    for bad in [
+        "mirrors.example.org/checker",
+        "ftp://x.example/",
+        "https://",
+    ] {
         let err = HttpClient::new(HttpConfig {
             about_url: bad.into(),
             ..HttpConfig::default()

@@ -252,6 +252,7 @@ serve it at the master's current version, on an older version still listed, or n
         );
     }
     b.push_str("</tbody></table></div>");
+    propagation_table(&mut b, n, now);
     page(
         "Overview",
         &n.distribution,
@@ -260,6 +261,68 @@ serve it at the master's current version, on an older version still listed, or n
         n.generated_at,
         now,
     )
+}
+
+/// Publications shown on the overview.
+const PROPAGATION_SHOWN: usize = 12;
+
+/// The latest publications and how they reached the mirrors.
+fn propagation_table(b: &mut String, n: &NetworkStatus, now: i64) {
+    let timed: Vec<_> = n
+        .propagation
+        .iter()
+        .filter(|p| p.carriers > 0)
+        .take(PROPAGATION_SHOWN)
+        .collect();
+    b.push_str(
+        "<h2 id=\"propagation\">Propagation</h2><p>How the latest publications reached the \
+mirrors: of those the checker watched since before the publication, how many serve it (or a \
+newer one), and how long after the publication half, 90% and 99% of them did.</p>",
+    );
+    if timed.is_empty() {
+        b.push_str(
+            "<p>No publication timed yet: a version is timed once the checker has watched \
+mirrors since before it was published.</p>",
+        );
+        return;
+    }
+    b.push_str(
+        "<div class=\"scroll\"><table><caption>The latest publications</caption><thead><tr>\
+<th scope=\"col\">Directory</th><th scope=\"col\">Published</th>\
+<th scope=\"col\" class=\"num\">Serving it</th><th scope=\"col\" class=\"num\">50%</th>\
+<th scope=\"col\" class=\"num\">90%</th><th scope=\"col\" class=\"num\">99%</th>\
+<th scope=\"col\">Still behind</th></tr></thead><tbody>",
+    );
+    let within = |t: Option<i64>| t.map_or("not yet".to_string(), |s| human_age(s.max(0) as u64));
+    for p in timed {
+        let mut names: Vec<String> = p
+            .behind
+            .iter()
+            .map(|m| format!("<a href=\"/mirrors/{}\">{}</a>", seg(m), esc(m)))
+            .collect();
+        let more = p.behind_count as usize - p.behind.len();
+        if more > 0 {
+            names.push(format!("and {more} more"));
+        }
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{} of {}</td><td class=\"num\">{}</td>\
+<td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            esc(&p.path),
+            ago(p.published_at, now),
+            p.arrived,
+            p.carriers,
+            within(p.p50),
+            within(p.p90),
+            within(p.p99),
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        );
+    }
+    b.push_str("</tbody></table></div>");
 }
 
 fn protocols(m: &MirrorSummary) -> String {

@@ -339,12 +339,10 @@ fn directory_verdict(
     }
 }
 
-/// A mirror's history as the snapshot carries it (its recent errors are added with the
-/// checks).
-/// Each mirror's mean lag over the last 24 hours and 7 days, by store id.
-fn mean_lags(input: &SnapshotInput, now: i64) -> HashMap<i64, (Option<i64>, Option<i64>)> {
-    use super::history::{DAY, WEEK};
-    use super::propagation::{lags, mean, Copy};
+/// Each mirror's copy of each directory as the lag and propagation figures read it, by
+/// (mirror store id, directory store id).
+fn copies(input: &SnapshotInput) -> HashMap<(i64, i64), super::propagation::Copy> {
+    use super::propagation::Copy;
     let position: HashMap<(i64, &str), usize> = input
         .history
         .iter()
@@ -377,8 +375,43 @@ fn mean_lags(input: &SnapshotInput, now: i64) -> HashMap<i64, (Option<i64>, Opti
                 .add(k, a);
         }
     }
+    copies
+}
+
+/// How the last `n` versions of the directory at `path` reached the mirrors, newest first;
+/// `behind` holds indices into `input.mirrors`. Empty for a directory the store does not
+/// know.
+pub fn propagation_of(
+    input: &SnapshotInput,
+    path: &str,
+    n: usize,
+) -> Vec<super::propagation::Propagation> {
+    let Some(dir) = input.directory_ids.get(path) else {
+        return Vec::new();
+    };
+    let copies = copies(input);
+    let of: Vec<(u32, &super::propagation::Copy)> = input
+        .mirrors
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (id, _))| copies.get(&(*id, *dir)).map(|c| (i as u32, c)))
+        .collect();
+    let history = input.history.get(dir).map(Vec::as_slice).unwrap_or(&[]);
+    (0..n.min(history.len()))
+        .filter_map(|k| super::propagation::report(history, k, &of))
+        .collect()
+}
+
+/// Each mirror's mean lag over the last 24 hours and 7 days, by store id.
+fn mean_lags(
+    input: &SnapshotInput,
+    copies: &HashMap<(i64, i64), super::propagation::Copy>,
+    now: i64,
+) -> HashMap<i64, (Option<i64>, Option<i64>)> {
+    use super::history::{DAY, WEEK};
+    use super::propagation::{lags, mean};
     let mut by_mirror: HashMap<i64, (Vec<i64>, Vec<i64>)> = HashMap::new();
-    for ((mirror, dir), copy) in &copies {
+    for ((mirror, dir), copy) in copies {
         let Some(history) = input.history.get(dir) else {
             continue;
         };
@@ -394,6 +427,8 @@ fn mean_lags(input: &SnapshotInput, now: i64) -> HashMap<i64, (Option<i64>, Opti
         .collect()
 }
 
+/// A mirror's history as the snapshot carries it (its recent errors are added with the
+/// checks).
 fn record(
     m: &Mirror,
     activity: Option<&Activity>,
@@ -461,7 +496,8 @@ pub fn build(input: &SnapshotInput, serial: u64, now: i64, generator: &str) -> S
         states: HashMap::new(),
     };
 
-    let lags = mean_lags(input, now);
+    let copies = copies(input);
+    let lags = mean_lags(input, &copies, now);
     let mut mirrors = Vec::with_capacity(input.mirrors.len());
     // Snapshot index → (store id, the mirror, its verdict).
     let mut verdicts = Vec::with_capacity(input.mirrors.len());
@@ -552,6 +588,12 @@ pub fn build(input: &SnapshotInput, serial: u64, now: i64, generator: &str) -> S
         if d.vault_only {
             continue;
         }
+        let of_directory: Vec<(u32, &super::propagation::Copy)> = verdicts
+            .iter()
+            .enumerate()
+            .filter_map(|(at, (id, ..))| copies.get(&(*id, store_id)).map(|c| (at as u32, c)))
+            .collect();
+        out.propagation = super::propagation::report(history, 0, &of_directory);
         for (at, (id, m, v, content_up)) in verdicts.iter().enumerate() {
             if v.refused.is_some() {
                 continue;

@@ -93,6 +93,8 @@ pub struct SnapDirectory {
     pub mirrors: Vec<DirMirror>,
     /// Mirrors served elsewhere that are not served here over a protocol, and why.
     pub refused: Vec<DirRefused>,
+    /// How the current version reached the mirrors (`behind` holds mirror indices).
+    pub propagation: Option<propagation::Propagation>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

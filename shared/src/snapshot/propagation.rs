@@ -5,6 +5,7 @@
 //! versions published in it (Arch Linux's mirror status calls its analogue "delay").
 
 use crate::model::RepomdVersion;
+use serde::{Deserialize, Serialize};
 
 /// A mirror first seen serving a version of a directory's repomd.xml.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +70,68 @@ pub fn lags(history: &[RepomdVersion], copy: &Copy, now: i64, window: i64) -> Ve
         }
     }
     out
+}
+
+/// How one version reached the mirrors: of those watched since before its publication
+/// (whose arrival can be timed), how many serve it or a newer one, and how long after the
+/// publication 50%, 90% and 99% of them did (`None` while not reached).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Propagation {
+    /// The version's repomd.xml checksum and when the master published it.
+    pub sha256: String,
+    pub published_at: i64,
+    pub carriers: u32,
+    pub arrived: u32,
+    pub p50: Option<i64>,
+    pub p90: Option<i64>,
+    pub p99: Option<i64>,
+    /// The carriers that do not serve it yet (the caller's mirror keys), sorted.
+    pub behind: Vec<u32>,
+}
+
+/// The propagation of the version at `index` in `history` (newest first) over `copies`
+/// (mirror key, its copy of the directory).
+pub fn report(
+    history: &[RepomdVersion],
+    index: usize,
+    copies: &[(u32, &Copy)],
+) -> Option<Propagation> {
+    let v = history.get(index)?;
+    let mut delays = Vec::new();
+    let mut behind = Vec::new();
+    let mut carriers = 0u32;
+    for (key, copy) in copies {
+        if copy.watched_from.is_none_or(|w| w > v.first_seen) {
+            continue;
+        }
+        carriers += 1;
+        let arrived = copy
+            .arrivals
+            .iter()
+            .filter(|(k, _)| *k <= index)
+            .map(|(_, at)| *at)
+            .min();
+        match arrived {
+            Some(at) => delays.push((at - v.first_seen).max(0)),
+            None => behind.push(*key),
+        }
+    }
+    delays.sort_unstable();
+    behind.sort_unstable();
+    let within = |share: f64| {
+        let need = ((share * f64::from(carriers)).ceil() as usize).max(1);
+        (carriers > 0 && delays.len() >= need).then(|| delays[need - 1])
+    };
+    Some(Propagation {
+        sha256: v.sha256.clone(),
+        published_at: v.first_seen,
+        carriers,
+        arrived: delays.len() as u32,
+        p50: within(0.5),
+        p90: within(0.9),
+        p99: within(0.99),
+        behind,
+    })
 }
 
 /// The mean of lags, in whole seconds; `None` for none.
@@ -176,5 +239,48 @@ mod tests {
         };
         assert!(lags(&h, &failed, NOW, 24 * H).is_empty());
         assert_eq!(mean(&[]), None);
+    }
+
+    /// Ten mirrors watched since before a publication, arriving 1..=9 hours after it, one
+    /// not yet; one watched only since after it does not count.
+    #[test]
+    fn a_report_gives_the_times_to_shares_of_the_carriers() {
+        let h = history(&[20, 40]);
+        let published = NOW - 20 * H;
+        let mut copies: Vec<Copy> = (1..=9)
+            .map(|n| Copy {
+                arrivals: vec![(1, NOW - 30 * H), (0, published + n * H)],
+                watched_from: Some(NOW - 30 * H),
+                holds: Some(0),
+            })
+            .collect();
+        copies.push(Copy {
+            arrivals: vec![(1, NOW - 30 * H)],
+            watched_from: Some(NOW - 30 * H),
+            holds: Some(1),
+        });
+        copies.push(Copy {
+            arrivals: vec![(0, NOW - H)],
+            watched_from: Some(NOW - H),
+            holds: Some(0),
+        });
+        let keyed: Vec<(u32, &Copy)> = copies
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i as u32, c))
+            .collect();
+        let r = report(&h, 0, &keyed).unwrap();
+        assert_eq!((r.carriers, r.arrived), (10, 9));
+        assert_eq!((r.p50, r.p90, r.p99), (Some(5 * H), Some(9 * H), None));
+        assert_eq!(r.behind, vec![9]);
+        assert_eq!(r.published_at, published);
+        // The older version: everyone watched had it from the start (arrival at watching).
+        let older = report(&h, 1, &keyed).unwrap();
+        assert_eq!(
+            older.carriers, 0,
+            "nobody was watched before its publication"
+        );
+        assert_eq!(older.p50, None);
+        assert!(report(&h, 2, &keyed).is_none());
     }
 }
