@@ -23,3 +23,7 @@ CREATE TABLE package_samples (
     size BIGINT NOT NULL,
     PRIMARY KEY (version_id, position)
 );
+
+-- An operator's recheck asks for every directory of the mirror to be looked at (the daemon
+-- otherwise looks only at those its polite schedule says are due): 1 until that check.
+ALTER TABLE crawl_schedule ADD COLUMN full_check BIGINT NOT NULL DEFAULT 0;

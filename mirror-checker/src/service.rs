@@ -156,7 +156,14 @@ impl Checker {
         cancel: &CancellationToken,
     ) -> Result<CrawlSummary> {
         let scan = self.master()?.is_some();
-        self.run_crawl(only, scan, None, true, cancel).await
+        self.run_crawl(only, scan, None, true, false, cancel).await
+    }
+
+    /// [`Checker::crawl`] on the polite schedule, as the daemon crawls: each mirror's TIME
+    /// files, and only the directories due ([`crate::crawl::select`]).
+    pub async fn crawl_on_schedule(&self, cancel: &CancellationToken) -> Result<CrawlSummary> {
+        let scan = self.master()?.is_some();
+        self.run_crawl(None, scan, None, true, true, cancel).await
     }
 
     /// One crawl: optionally a scan of the master, the checks of `only` (or of every enabled
@@ -168,6 +175,7 @@ impl Checker {
         scan: bool,
         claimed: Option<&Claimed<'_>>,
         publish: bool,
+        on_schedule: bool,
         cancel: &CancellationToken,
     ) -> Result<CrawlSummary> {
         let started = Instant::now();
@@ -181,6 +189,15 @@ impl Checker {
         let mut input = CrawlInput::load(&self.store).await?;
         if let Some(ids) = only {
             input = input.only(ids);
+        }
+        input.selective = on_schedule && self.config.crawl.sweep_interval.as_secs() > 0;
+        if let Some(c) = claimed {
+            input.full = c
+                .claims
+                .iter()
+                .filter(|c| c.full)
+                .map(|c| c.mirror_id)
+                .collect();
         }
         let input = Arc::new(input);
         let loaded = started.elapsed();

@@ -1546,3 +1546,87 @@ async fn propagation_is_measured_as_mirrors_catch_up() {
         }
     }
 }
+
+/// The polite schedule: once every copy is known, a check reads each mirror's TIME files and
+/// probes only; after a publication, a mirror that synced is looked at at once and seen
+/// current, one that did not is seen behind at its next check; a tree a mirror does not
+/// carry waits for the sweep; health and content verdicts hold throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_polite_schedule_looks_only_at_what_is_due() {
+    use Behavior::*;
+    let v4 = Families::V4;
+    let mut net = Net::start(
+        &[
+            ("cur1.sim.test", Current, v4),
+            ("cur2.sim.test", Current, v4),
+            ("cur3.sim.test", Current, v4),
+            ("behind.sim.test", Behind(1), v4),
+            ("missing.sim.test", MissingRepos, v4),
+        ],
+        Mix::AllCurrent,
+    )
+    .await;
+    net.checker.config.crawl.recheck_base = Human::secs(2);
+    let cancel = CancellationToken::new();
+    net.checker.crawl_on_schedule(&cancel).await.unwrap();
+    let checks = net.checks_of("cur1.sim.test").await.len();
+    assert!(checks > 10, "the first check looks at everything: {checks}");
+
+    // Unchanged: TIME over HTTP and HTTPS and two family probes per mirror, nothing else.
+    let before: Vec<u64> = ["cur1.sim.test", "missing.sim.test"]
+        .iter()
+        .map(|m| net.sim.stats(m).0)
+        .collect();
+    let quiet = net.checker.crawl_on_schedule(&cancel).await.unwrap();
+    assert_eq!(quiet.judgement.run.checks, 0, "{}", quiet.describe());
+    for (name, before) in ["cur1.sim.test", "missing.sim.test"].iter().zip(before) {
+        let spent = net.sim.stats(name).0 - before;
+        assert!(
+            spent <= 4,
+            "{name}: {spent} requests on an unchanged network"
+        );
+    }
+    assert_eq!(
+        net.health("cur1.sim.test", "content").await,
+        (
+            HealthState::Up,
+            format!(
+                "all {} directories current",
+                checks_dirs(&net.checks_of("cur1.sim.test").await)
+            )
+        )
+    );
+    assert_eq!(
+        net.health("cur1.sim.test", "https").await.0,
+        HealthState::Up
+    );
+
+    // The master publishes: mirrors that synced (their TIME changed) are looked at at once.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    net.sim.publish();
+    let after = net.checker.crawl_on_schedule(&cancel).await.unwrap();
+    assert!(after.judgement.run.checks > 0);
+    let started = after.judgement.run.started_at;
+    for name in ["cur1.sim.test", "cur2.sim.test", "cur3.sim.test"] {
+        let of = net.checks_of(name).await;
+        assert!(
+            of.iter()
+                .all_of(|c| c.outcome == CheckOutcome::Current && c.checked_at >= started),
+            "{name} seen current after the publication"
+        );
+    }
+    // The mirror that did not sync: seen behind at its next check (within one interval).
+    let behind = net.checks_of("behind.sim.test").await;
+    assert!(
+        behind.iter().any(|c| c.outcome == CheckOutcome::Behind),
+        "{behind:?}"
+    );
+    // The tree it lacks was not asked for again.
+    let missing = net.checks_of("missing.sim.test").await;
+    let lacking: Vec<_> = missing
+        .iter()
+        .filter(|c| c.outcome == CheckOutcome::Missing)
+        .collect();
+    assert!(!lacking.is_empty());
+    assert!(lacking.iter().all_of(|c| c.checked_at < started));
+}

@@ -127,7 +127,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         8,
-        "version arrivals, package samples",
+        "version arrivals, package samples, full rechecks",
         include_str!("../../migrations/sqlite/0008_arrivals_samples.sql"),
     ),
 ];
@@ -170,7 +170,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         8,
-        "version arrivals, package samples",
+        "version arrivals, package samples, full rechecks",
         include_str!("../../migrations/postgres/0008_arrivals_samples.sql"),
     ),
 ];

@@ -47,6 +47,8 @@ pub struct Claim {
     pub mirror_id: i64,
     pub name: String,
     pub due_at: i64,
+    /// An operator asked for every directory to be looked at (`recheck`).
+    pub full: bool,
 }
 
 /// One mirror's place in the schedule.
@@ -107,7 +109,7 @@ impl Store {
                SELECT mirror_id FROM crawl_schedule
                WHERE due_at <= $3 AND (holder IS NULL OR lease_until < $3)
                ORDER BY due_at, mirror_id LIMIT $4{lock})
-             RETURNING mirror_id, due_at"
+             RETURNING mirror_id, due_at, full_check"
         );
         let rows = sqlx::query(&sql)
             .bind(holder)
@@ -142,6 +144,7 @@ impl Store {
                     mirror_id,
                     name: names.get(&mirror_id).cloned().unwrap_or_default(),
                     due_at: col(row, "due_at")?,
+                    full: col::<i64>(row, "full_check")? != 0,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -153,12 +156,14 @@ impl Store {
     pub async fn make_due(&self, mirror_ids: &[i64], now: i64) -> Result<u64> {
         let mut n = 0;
         for id in mirror_ids {
-            n += sqlx::query("UPDATE crawl_schedule SET due_at = $1 WHERE mirror_id = $2")
-                .bind(now)
-                .bind(id)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
+            n += sqlx::query(
+                "UPDATE crawl_schedule SET due_at = $1, full_check = 1 WHERE mirror_id = $2",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         }
         Ok(n)
     }
@@ -331,7 +336,7 @@ pub(super) async fn complete(
     for c in claims {
         sqlx::query(
             "UPDATE crawl_schedule SET due_at = $1, holder = NULL, lease_until = NULL,
-               last_checked_at = $2, last_checked_by = $3, checks = checks + 1
+               last_checked_at = $2, last_checked_by = $3, checks = checks + 1, full_check = 0
              WHERE mirror_id = $4 AND holder = $3",
         )
         .bind(schedule.next_due(&c.name, now))

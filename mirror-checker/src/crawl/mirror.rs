@@ -36,6 +36,13 @@ pub struct MirrorResult {
     pub redirects_to: Vec<String>,
     /// Its `subnets` URL's list, or why it could not be read (when it has one).
     pub subnets: Option<Result<Vec<ipnet::IpNet>, String>>,
+    /// On the polite schedule: this check's results over the earlier ones, every directory
+    /// it carries (what the content verdict reads).
+    pub merged: Option<Vec<CheckRecord>>,
+    /// On the polite schedule: TIME fetched over each web protocol, and how many failed
+    /// (they count in the 70% rule's sample).
+    pub time_checks: u32,
+    pub time_failures: u32,
     pub requests: u64,
     pub bytes: u64,
     pub not_modified: u64,
@@ -420,23 +427,107 @@ pub(super) async fn check_mirror(
             });
         }
     }
+    let carried: std::collections::HashSet<(i64, Protocol)> =
+        tasks.iter().map(|t| (t.directory_id, t.protocol)).collect();
     let mut previous = HashMap::new();
+    // The family-neutral results, for the content verdict over what this check does not
+    // look at again.
+    let mut earlier: Vec<CheckRecord> = Vec::new();
     let loaded = input
         .store
         .visit_checks_of(*mirror_id, |c| {
             let seen = Seen {
                 timestamp: c.timestamp_seen,
-                sha256: c.sha256_seen,
-                etag: c.etag,
-                last_modified: c.last_modified,
+                sha256: c.sha256_seen.clone(),
+                etag: c.etag.clone(),
+                last_modified: c.last_modified.clone(),
                 outcome: Some(c.outcome),
+                checked_at: Some(c.checked_at),
             };
             previous.insert((c.directory_id, c.protocol, c.family), seen);
+            if c.family == Family::Any {
+                earlier.push(c);
+            }
         })
         .await;
+    let selective = input.selective && !input.full.contains(mirror_id) && loaded.is_ok();
     if let Err(e) = loaded {
         // Without them every request is a full GET: slower, not wrong.
         tracing::warn!(mirror = %mirror.name, error = %e, "earlier results unreadable; no conditional requests");
+    }
+    // The polite schedule: TIME over each web protocol first (health, and whether the
+    // mirror synced), then only the directories due.
+    let main_base = |p: Protocol| mirror.urls.get(&p).and_then(|b| Url::parse(b).ok());
+    let mut time_verdicts: Vec<(Protocol, Verdict)> = Vec::new();
+    let mut time_value: Option<i64> = None;
+    let (mut time_checks, mut time_failures) = (0u32, 0u32);
+    if selective {
+        for protocol in [Protocol::Http, Protocol::Https] {
+            let Some(url) = main_base(protocol).and_then(|b| b.join("TIME").ok()) else {
+                continue;
+            };
+            let _slot = global.acquire().await.expect("never closed");
+            let fetched = fetch(
+                &client,
+                &url,
+                Family::Any,
+                &Validators::default(),
+                &config,
+                &counters,
+            )
+            .await;
+            time_checks += 1;
+            let verdict = match &fetched {
+                Ok(f) if f.status < 500 => Verdict {
+                    ok: true,
+                    reason: format!("{protocol}: reachable (TIME answered {})", f.status),
+                },
+                Ok(f) => Verdict {
+                    ok: false,
+                    reason: format!("{protocol}: HTTP {}", f.status),
+                },
+                Err(e) => Verdict {
+                    ok: false,
+                    reason: format!("{protocol}: {e}"),
+                },
+            };
+            time_failures += u32::from(!verdict.ok);
+            if let Ok(f) = &fetched {
+                if f.status == 200 && time_value.is_none() {
+                    time_value = String::from_utf8_lossy(&f.body)
+                        .trim()
+                        .parse::<f64>()
+                        .ok()
+                        .map(|t| t as i64);
+                }
+            }
+            time_verdicts.push((protocol, verdict));
+        }
+        let synced_since = matches!(
+            (input.synced.get(mirror_id), time_value),
+            (Some(before), Some(now_value)) if *before != now_value
+        );
+        let rule = super::select::Rule {
+            base: config.recheck_base.as_secs() as i64,
+            sweep: config.sweep_interval.as_secs() as i64,
+        };
+        tasks.retain(|t| {
+            let master = input
+                .history
+                .get(&t.directory_id)
+                .and_then(|h| h.first())
+                .map(|v| super::select::Master {
+                    sha256: &v.sha256,
+                    published: v.first_seen,
+                });
+            super::select::due(
+                rule,
+                previous.get(&(t.directory_id, t.protocol, Family::Any)),
+                master,
+                synced_since,
+                now,
+            )
+        });
     }
     let ctx = Arc::new(Ctx {
         previous,
@@ -487,22 +578,43 @@ pub(super) async fn check_mirror(
     let mut verdicts = Vec::new();
     for protocol in [Protocol::Http, Protocol::Https] {
         let of: Vec<&CheckRecord> = checks.iter().filter(|c| c.protocol == protocol).collect();
-        if let Some(v) = protocol_verdict(protocol, &of) {
+        let verdict = protocol_verdict(protocol, &of).or_else(|| {
+            time_verdicts
+                .iter()
+                .find(|(p, _)| *p == protocol)
+                .map(|(_, v)| v.clone())
+        });
+        if let Some(v) = verdict {
             verdicts.push((protocol.as_str().to_string(), v));
         }
     }
+    // The content verdict reads every directory: this check's results over the earlier ones.
+    let merged = selective.then(|| {
+        let fresh: std::collections::HashSet<(i64, Protocol)> = checks
+            .iter()
+            .map(|c| (c.directory_id, c.protocol))
+            .collect();
+        let mut all = checks.clone();
+        all.extend(earlier.into_iter().filter(|c| {
+            carried.contains(&(c.directory_id, c.protocol))
+                && !fresh.contains(&(c.directory_id, c.protocol))
+        }));
+        all
+    });
     // TIME and the address-family probes go over the main tree's first web URL.
     let base = mirror
         .urls
         .get(&Protocol::Http)
         .or_else(|| mirror.urls.get(&Protocol::Https))
         .and_then(|b| Url::parse(b).ok());
-    let mut sync_age = None;
+    let mut sync_age = time_value.map(|t| now - t);
     let mut addresses = Vec::new();
     if let Some(time_url) = base.as_ref().and_then(|b| b.join("TIME").ok()) {
         addresses = client.addresses(&time_url).await;
         let _slot = global.acquire().await.expect("never closed");
-        if let Ok(f) = fetch(
+        if selective {
+            // Read above.
+        } else if let Ok(f) = fetch(
             &client,
             &time_url,
             Family::Any,
@@ -575,6 +687,9 @@ pub(super) async fn check_mirror(
         subnets,
         redirects_to,
         checks,
+        merged,
+        time_checks,
+        time_failures,
         verdicts,
         sync_age,
         addresses,

@@ -4,6 +4,7 @@
 //! likely culprit).
 
 mod mirror;
+pub mod select;
 pub mod subnets;
 pub mod verdict;
 
@@ -48,6 +49,12 @@ pub struct CrawlConfig {
     pub ignore_window: shared::duration::Human,
     /// Probe IPv4 and IPv6 separately.
     pub probe_families: bool,
+    /// The polite schedule ([`select`]): after a publication, a mirror's copy is looked at
+    /// again after this, then at doubling intervals until it is current.
+    pub recheck_base: shared::duration::Human,
+    /// Every directory of every mirror is looked at again after this (`0s`: every check
+    /// looks at every directory, as a crawl an operator runs always does).
+    pub sweep_interval: shared::duration::Human,
     /// A GeoIP city (or country) database: each mirror is placed by the address it was
     /// reached at (the registry's country and coordinates win). Read again when the file
     /// changes.
@@ -68,6 +75,8 @@ impl Default for CrawlConfig {
             ignore_min_mirrors: 20,
             ignore_window: shared::duration::Human::secs(900),
             probe_families: true,
+            recheck_base: shared::duration::Human::secs(900),
+            sweep_interval: shared::duration::Human::secs(6 * 3600),
             geoip: None,
             geo: None,
         }
@@ -84,6 +93,8 @@ pub struct Seen {
     pub last_modified: Option<String>,
     /// What that check concluded (a half-synced copy is looked at again in full).
     pub outcome: Option<shared::model::CheckOutcome>,
+    /// When.
+    pub checked_at: Option<i64>,
 }
 
 /// Everything a crawl reads from the store, loaded once.
@@ -103,6 +114,13 @@ pub struct CrawlInput {
     pub health: HashMap<(i64, String), HealthRecord>,
     /// (directory id, sha256 of a version) → packages to look for on a new copy of it.
     pub samples: HashMap<(i64, String), Vec<(String, u64)>>,
+    /// Look only at the directories the polite schedule says are due ([`select`]); off for
+    /// a crawl an operator runs (`crawl --once`), which looks at everything.
+    pub selective: bool,
+    /// Mirrors an operator asked to recheck in full.
+    pub full: HashSet<i64>,
+    /// Each mirror's TIME file as last read (Unix seconds), by store id.
+    pub synced: HashMap<i64, i64>,
 }
 
 impl CrawlInput {
@@ -129,6 +147,14 @@ impl CrawlInput {
             store: store.clone(),
             health,
             samples: store.samples().await?,
+            selective: false,
+            full: HashSet::new(),
+            synced: store
+                .mirror_stats()
+                .await?
+                .into_iter()
+                .filter_map(|s| Some((s.mirror_id, s.checked_at - s.sync_age?)))
+                .collect(),
         })
     }
 
@@ -147,6 +173,9 @@ pub struct MirrorSummary {
     /// (capability, verdict), `content` and `sync` included.
     pub verdicts: Vec<(String, Verdict)>,
     pub by_outcome: BTreeMap<CheckOutcome, usize>,
+    /// TIME fetches that stood in for directory checks (the polite schedule), and failures.
+    pub time_checks: u32,
+    pub time_failures: u32,
     pub requests: u64,
     pub bytes: u64,
     pub not_modified: u64,
@@ -186,10 +215,11 @@ fn summarize(
 ) -> MirrorSummary {
     let located = crate::geo::locate(geo, &r.addresses);
     let mut verdicts = r.verdicts;
-    if !r.checks.is_empty() {
+    let all = r.merged.as_ref().unwrap_or(&r.checks);
+    if !all.is_empty() {
         verdicts.push((
             "content".into(),
-            verdict::content_verdict(&r.checks, servable, paths),
+            verdict::content_verdict(all, servable, paths),
         ));
     }
     if let Some(age) = r.sync_age {
@@ -214,6 +244,8 @@ fn summarize(
         mirror_id: r.mirror_id,
         verdicts,
         by_outcome,
+        time_checks: r.time_checks,
+        time_failures: r.time_failures,
         requests: r.requests,
         bytes: r.bytes,
         not_modified: r.not_modified,
@@ -349,8 +381,16 @@ pub fn judge(
         .collect();
     let total: usize = by_outcome.values().sum();
     let errors = by_outcome.get(&CheckOutcome::Error).copied().unwrap_or(0);
+    // On the polite schedule most of a mirror's checks are its TIME files: they count too.
+    let time_checks: usize = summaries.iter().map(|s| s.time_checks as usize).sum();
+    let time_failures: usize = summaries.iter().map(|s| s.time_failures as usize).sum();
     // The sample: this run, then the runs before it, newest first, until enough mirrors.
-    let (mut mirrors, mut checks, mut failed, mut runs) = (summaries.len(), total, errors, 1);
+    let (mut mirrors, mut checks, mut failed, mut runs) = (
+        summaries.len(),
+        total + time_checks,
+        errors + time_failures,
+        1,
+    );
     let since = started_at - config.ignore_window.as_secs() as i64;
     for r in recent.iter().filter(|r| r.started_at >= since) {
         if mirrors >= config.ignore_min_mirrors {
