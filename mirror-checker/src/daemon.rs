@@ -150,7 +150,13 @@ impl Checker {
         // slow mirror whose new copies' files are all being looked at), and another checker
         // must not take the same mirrors meanwhile.
         let lease = self.config.daemon.lease.as_secs();
-        let crawl = self.run_crawl(Some(&ids), scan, Some(&claimed), false, true, cancel);
+        let run = crate::service::Run {
+            scan,
+            publish: false,
+            on_schedule: true,
+            at: None,
+        };
+        let crawl = self.run_crawl(Some(&ids), Some(&claimed), run, cancel);
         tokio::pin!(crawl);
         let every = Duration::from_millis((lease * 1000 / 3).max(200));
         let result = loop {

@@ -37,6 +37,19 @@ fn default_checker_id() -> String {
 }
 
 /// What one crawl did.
+/// What one crawl does besides checking.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Run {
+    /// Scan the master first.
+    pub scan: bool,
+    /// Publish a snapshot after.
+    pub publish: bool,
+    /// Look only at what the polite schedule says is due.
+    pub on_schedule: bool,
+    /// The clock's time to use (a benchmark's simulated day), else now.
+    pub at: Option<i64>,
+}
+
 #[derive(Debug)]
 pub struct CrawlSummary {
     pub scan: Option<ScanReport>,
@@ -155,15 +168,41 @@ impl Checker {
         only: Option<&HashSet<i64>>,
         cancel: &CancellationToken,
     ) -> Result<CrawlSummary> {
-        let scan = self.master()?.is_some();
-        self.run_crawl(only, scan, None, true, false, cancel).await
+        let run = Run {
+            scan: self.master()?.is_some(),
+            publish: true,
+            on_schedule: false,
+            at: None,
+        };
+        self.run_crawl(only, None, run, cancel).await
     }
 
     /// [`Checker::crawl`] on the polite schedule, as the daemon crawls: each mirror's TIME
     /// files, and only the directories due ([`crate::crawl::select`]).
     pub async fn crawl_on_schedule(&self, cancel: &CancellationToken) -> Result<CrawlSummary> {
-        let scan = self.master()?.is_some();
-        self.run_crawl(None, scan, None, true, true, cancel).await
+        let run = Run {
+            scan: self.master()?.is_some(),
+            publish: true,
+            on_schedule: true,
+            at: None,
+        };
+        self.run_crawl(None, None, run, cancel).await
+    }
+
+    /// [`Checker::crawl_on_schedule`] as if the clock said `at` (what is due, and the times
+    /// recorded), without publishing: a day of the schedule in minutes, for the benchmark.
+    pub async fn crawl_on_schedule_at(
+        &self,
+        at: i64,
+        cancel: &CancellationToken,
+    ) -> Result<CrawlSummary> {
+        let run = Run {
+            scan: self.master()?.is_some(),
+            publish: false,
+            on_schedule: true,
+            at: Some(at),
+        };
+        self.run_crawl(None, None, run, cancel).await
     }
 
     /// One crawl: optionally a scan of the master, the checks of `only` (or of every enabled
@@ -172,14 +211,18 @@ impl Checker {
     pub(crate) async fn run_crawl(
         &self,
         only: Option<&HashSet<i64>>,
-        scan: bool,
         claimed: Option<&Claimed<'_>>,
-        publish: bool,
-        on_schedule: bool,
+        run: Run,
         cancel: &CancellationToken,
     ) -> Result<CrawlSummary> {
+        let Run {
+            scan,
+            publish,
+            on_schedule,
+            at,
+        } = run;
         let started = Instant::now();
-        let started_at = now();
+        let started_at = at.unwrap_or_else(now);
         let scan = if scan {
             Some(self.scan(started_at).await?)
         } else {
@@ -221,7 +264,7 @@ impl Checker {
             &self.config.crawl,
             self.config.health,
             started_at,
-            now(),
+            started_at + started.elapsed().as_secs() as i64,
         );
         judgement.run.checker = self.id.clone();
         crawl::apply(&self.store, writer, &judgement, claimed).await?;

@@ -932,3 +932,41 @@ async fn renewed_claims_are_not_taken_by_another_checker() {
         assert_eq!(store.renew_claims("a", &a, now + 11, 5).await.unwrap(), 0);
     }
 }
+
+/// An operator's recheck asks for a full check: the claim says so until the check is
+/// completed.
+#[tokio::test]
+async fn a_recheck_claims_a_full_check_once() {
+    let schedule = Schedule {
+        interval: 900,
+        first_within: 1,
+    };
+    for (backend, store) in test_stores("full").await {
+        store
+            .apply_registry(&example_mirrors(), false)
+            .await
+            .unwrap();
+        let now = 1_800_000_000;
+        store.schedule_new_mirrors(&schedule, now).await.unwrap();
+        let first = store.claim_due("a", now + 1, 60, 100).await.unwrap();
+        assert!(first.iter().all(|c| !c.full), "{backend:?}");
+        store
+            .complete_claims("a", &first, &schedule, now + 2)
+            .await
+            .unwrap();
+        let id = first[0].mirror_id;
+        assert_eq!(store.make_due(&[id], now + 3).await.unwrap(), 1);
+        let again = store.claim_due("a", now + 3, 60, 100).await.unwrap();
+        assert_eq!(again.len(), 1, "{backend:?}");
+        assert!(again[0].full);
+        store
+            .complete_claims("a", &again, &schedule, now + 4)
+            .await
+            .unwrap();
+        let later = store.claim_due("a", now + 2000, 60, 100).await.unwrap();
+        assert!(
+            later.iter().all(|c| !c.full),
+            "{backend:?}: completed, the next check is on the schedule again"
+        );
+    }
+}

@@ -50,7 +50,8 @@ pub struct CrawlConfig {
     /// Probe IPv4 and IPv6 separately.
     pub probe_families: bool,
     /// The polite schedule ([`select`]): after a publication, a mirror's copy is looked at
-    /// again after this, then at doubling intervals until it is current.
+    /// at its next check, then at doubling intervals, at least this far apart, until it is
+    /// current.
     pub recheck_base: shared::duration::Human,
     /// Every directory of every mirror is looked at again after this (`0s`: every check
     /// looks at every directory, as a crawl an operator runs always does).

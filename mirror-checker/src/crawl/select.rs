@@ -3,9 +3,9 @@
 //! and when it last synced); a directory's repomd.xml is fetched only when
 //!
 //! - it was never checked, or the operator asked for a full recheck;
-//! - the master published a version the mirror's copy was not seen holding: at the next
-//!   check, then at doubling intervals from the publication (`base`, 2 `base`, 4 `base`...)
-//!   until it is, and at once when the mirror's `TIME` file says it synced since;
+//! - the master published a version the mirror's copy was not seen holding: at the first
+//!   check after the publication, then at doubling intervals from it (at least `base`
+//!   apart) until it is, and at once when the mirror's `TIME` file says it synced since;
 //! - its last check failed, or found a copy matching no version or half-synced: every check;
 //! - the sweep is due: every directory is looked at again after `sweep` (a copy removed or
 //!   damaged without a new version, a directory that went missing or came back).
@@ -65,10 +65,13 @@ pub fn due(
             if p.sha256.as_deref() == Some(m.sha256) {
                 return false;
             }
-            // Not seen holding the current version: at once after a sync, else at doubling
-            // intervals from the publication (half a base of slack for the daemon's jitter).
-            let since_publication = (checked - m.published).max(0);
-            synced_since || age >= since_publication.max(rule.base / 2)
+            // Not seen holding the current version: at the first check after the
+            // publication, at once after a sync, else at doubling intervals from the
+            // publication, at least half a base apart (slack for the daemon's jitter).
+            if checked < m.published || synced_since {
+                return true;
+            }
+            age >= (checked - m.published).max(rule.base / 2)
         }
     }
 }
@@ -125,6 +128,10 @@ mod tests {
         // Last seen on the old version before the publication: due at the next check.
         let before = seen(CheckOutcome::Current, "old", published - 5 * M);
         assert!(due(RULE, Some(&before), master, false, published + 10 * M));
+        assert!(
+            due(RULE, Some(&before), master, false, published + 30),
+            "whatever the daemon's interval"
+        );
         // Seen behind 15 min after: due again 15 min later, not before.
         let once = seen(CheckOutcome::Behind, "old", published + 15 * M);
         assert!(!due(RULE, Some(&once), master, false, published + 25 * M));
