@@ -285,6 +285,23 @@ pub async fn serve(cli: Cli) -> Result<()> {
             }
         });
     }
+    // Under systemd (Type=notify): ready now, and alive while the runtime runs.
+    systemd(&format!(
+        "READY=1\nSTATUS=answering from snapshot {}",
+        state.current().map_or(0, |l| l.snapshot.serial)
+    ));
+    if let Some(every) = shared::notify::watchdog_interval() {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            loop {
+                systemd("WATCHDOG=1");
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+            }
+        });
+    }
     let conns = Arc::new(crate::conns::Conns::default());
     let header_timeout: Duration = cli.header_read_timeout.into();
     let mut accept_log = RateLimited::default();
@@ -363,6 +380,7 @@ pub async fn serve(cli: Cli) -> Result<()> {
         });
     }
     drop(listener);
+    systemd("STOPPING=1");
     cancel.cancel();
     conns.close_all();
     tokio::select! {
@@ -419,6 +437,13 @@ pub fn raise_fd_limit() {
                 tracing::debug!(from = current, to = max, "open files limit raised");
             }
         }
+    }
+}
+
+/// Tells systemd `state` when run under it (`Type=notify`); a failure is logged.
+pub fn systemd(state: &str) {
+    if let Err(e) = shared::notify::notify(state) {
+        tracing::warn!(error = %e, "could not notify systemd");
     }
 }
 

@@ -177,6 +177,10 @@ impl AppState {
 
     pub fn set_geo(&self, db: Option<GeoDb>) {
         self.0.metrics.geoip_loaded.set(i64::from(db.is_some()));
+        self.0
+            .metrics
+            .geoip_built
+            .set(db.as_ref().map_or(0, GeoDb::built_at));
         if db.is_some() {
             self.0.metrics.geoip_loads.inc();
         }

@@ -179,6 +179,12 @@ impl GeoDb {
         &self.reader.metadata().database_type
     }
 
+    /// When the database was built (Unix seconds, from its metadata): how old its
+    /// placements are.
+    pub fn built_at(&self) -> i64 {
+        self.reader.metadata().build_epoch as i64
+    }
+
     /// `None` when the address is not in the database (or its record cannot be read).
     pub fn lookup(&self, ip: IpAddr) -> Option<Location> {
         let found = self.reader.lookup(ip).ok()?;

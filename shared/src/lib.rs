@@ -12,6 +12,7 @@ pub mod geo;
 pub mod geoip;
 pub mod model;
 pub mod net;
+pub mod notify;
 pub mod registry;
 pub mod snapshot;
 pub mod status;
