@@ -42,15 +42,15 @@ impl Copy {
 
 /// The lag of each version of `history` (newest first) the master published within
 /// `(now - window, now]`, on a mirror whose copy is `copy`. A version published before the
-/// checker began watching the copy (the mirror may have had it all along) is left out; so
-/// is one the mirror's latest check cannot speak for.
+/// checker began watching the copy, or in the same second (the mirror may have had it all
+/// along), is left out; so is one the mirror's latest check cannot speak for.
 pub fn lags(history: &[RepomdVersion], copy: &Copy, now: i64, window: i64) -> Vec<i64> {
     let mut out = Vec::new();
     let Some(watched_from) = copy.watched_from else {
         return out;
     };
     for (i, v) in history.iter().enumerate() {
-        if v.first_seen <= now - window || v.first_seen < watched_from {
+        if v.first_seen <= now - window || v.first_seen <= watched_from {
             break;
         }
         if v.first_seen > now {
@@ -101,7 +101,7 @@ pub fn report(
     let mut behind = Vec::new();
     let mut carriers = 0u32;
     for (key, copy) in copies {
-        if copy.watched_from.is_none_or(|w| w > v.first_seen) {
+        if copy.watched_from.is_none_or(|w| w >= v.first_seen) {
             continue;
         }
         carriers += 1;
@@ -226,6 +226,13 @@ mod tests {
         watched.holds = Some(1);
         assert_eq!(watched.watched_from, Some(NOW - 6 * H));
         assert_eq!(lags(&h, &watched, NOW, 24 * H), vec![5 * H]);
+        // Watched from the second of its publication (one crawl scanned and checked).
+        let same_second = Copy {
+            arrivals: vec![(0, NOW - 5 * H)],
+            watched_from: Some(NOW - 5 * H),
+            holds: Some(0),
+        };
+        assert!(lags(&h, &same_second, NOW, 24 * H).is_empty());
         // Never watched (checked before arrivals were recorded, and unchanged since).
         let unwatched = Copy {
             holds: Some(1),
@@ -262,6 +269,13 @@ mod tests {
         copies.push(Copy {
             arrivals: vec![(0, NOW - H)],
             watched_from: Some(NOW - H),
+            holds: Some(0),
+        });
+        // Watched from the very second of the publication (the scan that found it and the
+        // mirror's first check in one crawl): what it held then says nothing of an arrival.
+        copies.push(Copy {
+            arrivals: vec![(0, published)],
+            watched_from: Some(published),
             holds: Some(0),
         });
         let keyed: Vec<(u32, &Copy)> = copies
