@@ -13,17 +13,7 @@ fn the_api_conforms_to_its_openapi_document() {
         return;
     }
     let dir = test_dir();
-    let examples = project_root().join("deploy/examples");
-    let snapshot = dir.path().join("snapshot.bin");
-    let mut make = Command::new(workspace_bin("mirror-sim"));
-    make.arg("synthetic-snapshot")
-        .arg("--registry")
-        .arg(examples.join("mirrors.d"))
-        .arg("--catalog")
-        .arg(examples.join("catalog.toml"))
-        .arg("--out")
-        .arg(&snapshot);
-    run_ok(make, Duration::from_secs(60));
+    let snapshot = example_snapshot(dir.path());
     let mut server = Command::new(workspace_bin("mirrorlist-server"));
     server
         .arg("--snapshot")

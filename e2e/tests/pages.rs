@@ -18,54 +18,13 @@ const LIMIT: Duration = Duration::from_secs(120);
 
 /// The simulated network crawled once; returns the server's address.
 fn network(dir: &Path) -> (String, Vec<Proc>) {
-    let root = project_root();
-    let examples = root.join("deploy/examples");
-    let mut sim = Command::new(workspace_bin("mirror-sim"));
-    sim.args(["serve", "--mix", "realistic", "--registry"])
-        .arg(examples.join("mirrors.d"))
-        .arg("--catalog")
-        .arg(examples.join("catalog.toml"))
-        .arg("--out")
-        .arg(dir.join("sim"));
-    let mut sim = Proc::spawn("mirror-sim", sim, &dir.join("sim.log"));
-    sim.wait_for_log("serving", LIMIT);
-    let routes = fs::read_to_string(dir.join("sim/checker-network.toml")).unwrap();
-    let config = dir.join("checker.toml");
-    fs::write(
-        &config,
-        format!(
-            "database = \"sqlite://{}\"\nsnapshot_path = \"{}\"\n\n{}\n[crawl]\nretries = 0\n",
-            dir.join("mirrors.db").display(),
-            dir.join("snapshot.bin").display(),
-            routes.replace(
-                "[http]",
-                "[http]\nconnect_timeout = \"1s\"\nfirst_byte_timeout = \"2s\"\ntotal_timeout = \"3s\""
-            )
-        ),
-    )
-    .unwrap();
-    let checker = |args: &[&str]| {
-        let mut c = Command::new(workspace_bin("mirror-checker"));
-        c.arg("--config")
-            .arg(&config)
-            .args(["--log", "warn"])
-            .args(args);
-        run_ok(c, LIMIT)
-    };
-    checker(&[
-        "catalog",
-        "load",
-        &examples.join("catalog.toml").display().to_string(),
-    ]);
-    checker(&[
-        "import-registry",
-        &examples.join("mirrors.d").display().to_string(),
-    ]);
-    checker(&["crawl", "--once"]);
+    let net = SimNetwork::start(dir, "", LIMIT);
+    net.load_examples(LIMIT);
+    run_ok(net.checker(&["crawl", "--once"]), LIMIT);
     // A second crawl a little later: the mirrors' state has then been known for a while (their
     // availability is the share of known time they were up).
     std::thread::sleep(Duration::from_millis(1500));
-    checker(&["crawl", "--once"]);
+    run_ok(net.checker(&["crawl", "--once"]), LIMIT);
     let mut server = Command::new(workspace_bin("mirrorlist-server"));
     server
         .arg("--snapshot")
@@ -73,7 +32,7 @@ fn network(dir: &Path) -> (String, Vec<Proc>) {
         .args(["--listen", "127.0.0.1:0"]);
     let mut server = Proc::spawn("mirrorlist-server", server, &dir.join("server.log"));
     let addr = server.server_address(LIMIT);
-    (addr, vec![sim, server])
+    (addr, vec![net.sim, server])
 }
 
 /// Checks every page holds: the language, one `main`, a `nav` with a label, table headers

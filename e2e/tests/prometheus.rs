@@ -88,52 +88,14 @@ fn alert_rules_are_unit_tested_and_evaluate_against_the_real_programs() {
     // The real programs against the simulated network.
     let dir = test_dir();
     let d = dir.path();
-    let examples = project_root().join("deploy/examples");
-    let mut sim = Command::new(workspace_bin("mirror-sim"));
-    sim.args([
-        "serve",
-        "--mix",
-        "realistic",
-        "--synthetic-packages",
-        "--registry",
-    ])
-    .arg(examples.join("mirrors.d"))
-    .arg("--catalog")
-    .arg(examples.join("catalog.toml"))
-    .arg("--out")
-    .arg(d.join("sim"));
-    let mut sim = Proc::spawn("mirror-sim", sim, &d.join("sim.log"));
-    sim.wait_for_log("serving", LIMIT);
-    let routes = fs::read_to_string(d.join("sim/checker-network.toml")).unwrap();
-    let config = d.join("checker.toml");
-    fs::write(
-        &config,
-        format!(
-            "database = \"sqlite://{}\"\nsnapshot_path = \"{}\"\n\n{}\n[crawl]\nretries = 0\n\n\
-             [daemon]\ninterval = \"1h\"\nfirst_check_within = \"2s\"\ntick = \"1s\"\n\
-             master_interval = \"1h\"\nmetrics_listen = \"127.0.0.1:0\"\n",
-            d.join("mirrors.db").display(),
-            d.join("snapshot.bin").display(),
-            routes.replace(
-                "[http]",
-                "[http]\nconnect_timeout = \"1s\"\nfirst_byte_timeout = \"2s\"\ntotal_timeout = \"3s\""
-            )
-        ),
-    )
-    .unwrap();
-    let checker = |args: &[&str]| {
-        let mut c = Command::new(workspace_bin("mirror-checker"));
-        c.arg("--config")
-            .arg(&config)
-            .args(["--log", "warn"])
-            .args(args);
-        c
-    };
-    let catalog = examples.join("catalog.toml").display().to_string();
-    run_ok(checker(&["catalog", "load", &catalog]), LIMIT);
-    let registry = examples.join("mirrors.d").display().to_string();
-    run_ok(checker(&["import-registry", &registry, "--sync"]), LIMIT);
-    let mut daemon = checker(&["crawl"]);
+    let net = SimNetwork::start(
+        d,
+        "[daemon]\ninterval = \"1h\"\nfirst_check_within = \"2s\"\ntick = \"1s\"\n\
+         master_interval = \"1h\"\nmetrics_listen = \"127.0.0.1:0\"\n",
+        LIMIT,
+    );
+    net.load_examples(LIMIT);
+    let mut daemon = net.checker(&["crawl"]);
     daemon.args(["--log", "info"]);
     let mut daemon = Proc::spawn("checker", daemon, &d.join("checker.log"));
     let checker_metrics = daemon.metrics_address(LIMIT);
@@ -236,7 +198,7 @@ fn alert_rules_are_unit_tested_and_evaluate_against_the_real_programs() {
     }
     drop(server);
     drop(daemon);
-    drop(sim);
+    drop(net);
 }
 
 #[test]

@@ -47,17 +47,7 @@ fn behind_nginx_the_answer_follows_the_forwarded_client_address() {
     };
     let dir = test_dir();
     let d = dir.path();
-    let examples = project_root().join("deploy/examples");
-    let snapshot = d.join("snapshot.bin");
-    let mut make = Command::new(workspace_bin("mirror-sim"));
-    make.arg("synthetic-snapshot")
-        .arg("--registry")
-        .arg(examples.join("mirrors.d"))
-        .arg("--catalog")
-        .arg(examples.join("catalog.toml"))
-        .arg("--out")
-        .arg(&snapshot);
-    run_ok(make, LIMIT);
+    let snapshot = example_snapshot(d);
     let mut server = Command::new(workspace_bin("mirrorlist-server"));
     server
         .arg("--snapshot")

@@ -108,16 +108,7 @@ fn both_programs_notify_systemd() {
     let examples = project_root().join("deploy/examples");
 
     // The server, on a snapshot of the example network.
-    let snapshot = d.join("snapshot.bin");
-    let mut make = Command::new(workspace_bin("mirror-sim"));
-    make.arg("synthetic-snapshot")
-        .arg("--registry")
-        .arg(examples.join("mirrors.d"))
-        .arg("--catalog")
-        .arg(examples.join("catalog.toml"))
-        .arg("--out")
-        .arg(&snapshot);
-    run_ok(make, LIMIT);
+    let snapshot = example_snapshot(d);
     let (socket, path) = notify_socket(d, "server");
     let mut server = Command::new(workspace_bin("mirrorlist-server"));
     server
