@@ -46,19 +46,8 @@ impl Checker {
         tracing::info!(checker = %self.id, "checker daemon started");
         // Under systemd (Type=notify): ready now, and alive while the runtime runs (a batch
         // may take minutes: the pings come from a task of their own).
-        notify("READY=1\nSTATUS=checking mirrors");
-        if let Some(every) = shared::notify::watchdog_interval() {
-            let cancel = cancel.clone();
-            tokio::spawn(async move {
-                loop {
-                    notify("WATCHDOG=1");
-                    tokio::select! {
-                        _ = cancel.cancelled() => return,
-                        _ = tokio::time::sleep(every) => {}
-                    }
-                }
-            });
-        }
+        shared::notify::tell("READY=1\nSTATUS=checking mirrors");
+        let watchdog = shared::notify::spawn_watchdog();
         if self.config.http.about_url.trim().is_empty() {
             tracing::warn!(
                 "[http] about_url is not set: mirrors that block unknown crawlers ask for a page \
@@ -81,7 +70,10 @@ impl Checker {
                 _ = tokio::time::sleep(tick) => {}
             }
         }
-        notify("STOPPING=1");
+        shared::notify::tell("STOPPING=1");
+        if let Some(w) = watchdog {
+            w.abort();
+        }
         // A clean stop hands the leader's role over at once.
         if state.leader {
             if let Err(e) = self.store.release_lease(LEADER, &self.id).await {
@@ -197,13 +189,6 @@ impl Checker {
                 Err(e)
             }
         }
-    }
-}
-
-/// Tells systemd `state` when run under it; a failure is logged.
-fn notify(state: &str) {
-    if let Err(e) = shared::notify::notify(state) {
-        tracing::warn!(error = %e, "could not notify systemd");
     }
 }
 

@@ -286,22 +286,11 @@ pub async fn serve(cli: Cli) -> Result<()> {
         });
     }
     // Under systemd (Type=notify): ready now, and alive while the runtime runs.
-    systemd(&format!(
+    shared::notify::tell(&format!(
         "READY=1\nSTATUS=answering from snapshot {}",
         state.current().map_or(0, |l| l.snapshot.serial)
     ));
-    if let Some(every) = shared::notify::watchdog_interval() {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            loop {
-                systemd("WATCHDOG=1");
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(every) => {}
-                }
-            }
-        });
-    }
+    let watchdog = shared::notify::spawn_watchdog();
     let conns = Arc::new(crate::conns::Conns::default());
     let header_timeout: Duration = cli.header_read_timeout.into();
     let mut accept_log = RateLimited::default();
@@ -380,7 +369,10 @@ pub async fn serve(cli: Cli) -> Result<()> {
         });
     }
     drop(listener);
-    systemd("STOPPING=1");
+    shared::notify::tell("STOPPING=1");
+    if let Some(w) = watchdog {
+        w.abort();
+    }
     cancel.cancel();
     conns.close_all();
     tokio::select! {
@@ -437,13 +429,6 @@ pub fn raise_fd_limit() {
                 tracing::debug!(from = current, to = max, "open files limit raised");
             }
         }
-    }
-}
-
-/// Tells systemd `state` when run under it (`Type=notify`); a failure is logged.
-pub fn systemd(state: &str) {
-    if let Err(e) = shared::notify::notify(state) {
-        tracing::warn!(error = %e, "could not notify systemd");
     }
 }
 

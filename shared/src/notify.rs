@@ -31,6 +31,26 @@ pub fn notify_to(path: Option<&std::ffi::OsStr>, state: &str) -> std::io::Result
     Ok(true)
 }
 
+/// [`notify`], a failure logged: what the programs call.
+pub fn tell(state: &str) {
+    if let Err(e) = notify(state) {
+        tracing::warn!(error = %e, "could not notify systemd");
+    }
+}
+
+/// Feeds systemd's watchdog for as long as the task runs, when systemd asked for it
+/// (`WatchdogSec=`): a task of its own on the runtime, so a batch or a request that takes
+/// long does not starve it, and a runtime that stalls does. `None` when not asked.
+pub fn spawn_watchdog() -> Option<tokio::task::JoinHandle<()>> {
+    let every = watchdog_interval()?;
+    Some(tokio::spawn(async move {
+        loop {
+            tell("WATCHDOG=1");
+            tokio::time::sleep(every).await;
+        }
+    }))
+}
+
 /// How often to send `WATCHDOG=1`: half the interval systemd set (`WatchdogSec=`), when it
 /// set one for this process.
 pub fn watchdog_interval() -> Option<Duration> {
