@@ -13,7 +13,6 @@
 //! schedule_day -- REGISTRY_DIR CONFIG_YML`.
 
 use mirror_checker::config::Config;
-use mirror_checker::http::{ConnectTo, HttpConfig};
 use mirror_checker::service::Checker;
 use mirror_sim::{Behavior, Families, Mix, Profile, Sim, SimOptions};
 use shared::catalog::Catalog;
@@ -26,29 +25,16 @@ const CHECK: i64 = 900;
 const CHECKS_PER_DAY: i64 = 96;
 
 async fn checker(sim: &Sim, catalog: &Catalog, dir: &std::path::Path, sweep: Human) -> Checker {
+    // The settings the simulator writes for a checker: its master, routes and CA.
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, sim.ca_pem()).unwrap();
-    let mut config = Config {
-        database: format!("sqlite://{}", dir.join("state.db").display()),
-        snapshot_path: dir.join("snapshot.bin"),
-        ..Config::default()
-    };
-    config.master.url = sim.master_url();
-    config.master.modules = sim.master_module_urls();
-    config.master.vault = sim.vault_url();
-    config.http = HttpConfig {
-        connect_to: sim
-            .routes()
-            .iter()
-            .map(|r| ConnectTo {
-                host: r.host.clone(),
-                port: r.port,
-                addrs: r.addrs.clone(),
-            })
-            .collect(),
-        extra_ca_files: vec![ca],
-        ..HttpConfig::default()
-    };
+    let mut config: Config = toml::from_str(&format!(
+        "database = {:?}\nsnapshot_path = {:?}\n{}",
+        format!("sqlite://{}", dir.join("state.db").display()),
+        dir.join("snapshot.bin").display().to_string(),
+        mirror_sim::cli::checker_settings(sim, &ca)
+    ))
+    .unwrap();
     config.crawl.sweep_interval = sweep;
     config.crawl.recheck_base = Human::secs(CHECK as u64);
     let checker = Checker::new(config).await.unwrap();

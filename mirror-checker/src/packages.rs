@@ -58,12 +58,7 @@ fn newest(input: impl BufRead, n: usize) -> Result<Vec<Sampled>, String> {
                 current = Some((0, String::new(), None));
             }
             Event::Start(e) | Event::Empty(e) if current.is_some() => {
-                let attr = |name: &[u8]| {
-                    e.attributes()
-                        .flatten()
-                        .find(|a| a.key.local_name().as_ref() == name)
-                        .map(|a| String::from_utf8_lossy(&a.value).into_owned())
-                };
+                let attr = |name: &[u8]| crate::repomd::attribute(&e, name);
                 let c = current.as_mut().expect("checked");
                 match e.local_name().as_ref() {
                     b"location" => c.1 = attr(b"href").unwrap_or_default(),
@@ -74,11 +69,7 @@ fn newest(input: impl BufRead, n: usize) -> Result<Vec<Sampled>, String> {
             }
             Event::End(e) if e.local_name().as_ref() == b"package" => {
                 if let Some((time, href, Some(size))) = current.take() {
-                    let usable = !href.is_empty()
-                        && !href.starts_with('/')
-                        && !href.contains("..")
-                        && !href.contains("://");
-                    if usable {
+                    if crate::repomd::inside_repository(&href) {
                         best.push((time, href, size));
                         best.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
                         best.truncate(n);

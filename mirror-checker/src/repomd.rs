@@ -134,12 +134,7 @@ pub fn named_files(bytes: &[u8]) -> Result<Vec<Named>, String> {
         match event {
             Event::Start(e) if e.local_name().as_ref() == b"data" => {
                 in_data = true;
-                let kind = e
-                    .attributes()
-                    .flatten()
-                    .find(|a| a.key.local_name().as_ref() == b"type")
-                    .map(|a| String::from_utf8_lossy(&a.value).into_owned())
-                    .unwrap_or_default();
+                let kind = attribute(&e, b"type").unwrap_or_default();
                 current = Some(Named {
                     kind,
                     href: String::new(),
@@ -149,19 +144,8 @@ pub fn named_files(bytes: &[u8]) -> Result<Vec<Named>, String> {
             Event::Start(e) | Event::Empty(e)
                 if in_data && e.local_name().as_ref() == b"location" =>
             {
-                let href = e
-                    .attributes()
-                    .flatten()
-                    .find(|a| a.key.local_name().as_ref() == b"href")
-                    .map(|a| String::from_utf8_lossy(&a.value).into_owned())
-                    .unwrap_or_default();
-                if href.is_empty()
-                    || href.starts_with('/')
-                    || href.contains("..")
-                    || href.contains("://")
-                    || href.contains('?')
-                    || href.contains('#')
-                {
+                let href = attribute(&e, b"href").unwrap_or_default();
+                if !inside_repository(&href) {
                     return Err(format!("a <location href={href:?}> leaves the repository"));
                 }
                 if let Some(c) = current.as_mut() {
@@ -195,6 +179,25 @@ pub fn named_files(bytes: &[u8]) -> Result<Vec<Named>, String> {
         buf.clear();
     }
     Ok(out)
+}
+
+/// An element's attribute by local name.
+pub(crate) fn attribute(e: &quick_xml::events::BytesStart<'_>, name: &[u8]) -> Option<String> {
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.local_name().as_ref() == name)
+        .map(|a| String::from_utf8_lossy(&a.value).into_owned())
+}
+
+/// Whether a `<location href>` stays inside the repository: relative, no `..`, not another
+/// host, no query or fragment.
+pub(crate) fn inside_repository(href: &str) -> bool {
+    !(href.is_empty()
+        || href.starts_with('/')
+        || href.contains("..")
+        || href.contains("://")
+        || href.contains('?')
+        || href.contains('#'))
 }
 
 /// Validates and describes one repomd.xml as a version first seen at `first_seen`.

@@ -180,13 +180,7 @@ impl Checker {
     /// [`Checker::crawl`] on the polite schedule, as the daemon crawls: each mirror's TIME
     /// files, and only the directories due ([`crate::crawl::select`]).
     pub async fn crawl_on_schedule(&self, cancel: &CancellationToken) -> Result<CrawlSummary> {
-        let run = Run {
-            scan: self.master()?.is_some(),
-            publish: true,
-            on_schedule: true,
-            at: None,
-        };
-        self.run_crawl(None, None, run, cancel).await
+        self.on_schedule(None, true, cancel).await
     }
 
     /// [`Checker::crawl_on_schedule`] as if the clock said `at` (what is due, and the times
@@ -196,11 +190,20 @@ impl Checker {
         at: i64,
         cancel: &CancellationToken,
     ) -> Result<CrawlSummary> {
+        self.on_schedule(Some(at), false, cancel).await
+    }
+
+    async fn on_schedule(
+        &self,
+        at: Option<i64>,
+        publish: bool,
+        cancel: &CancellationToken,
+    ) -> Result<CrawlSummary> {
         let run = Run {
             scan: self.master()?.is_some(),
-            publish: false,
+            publish,
             on_schedule: true,
-            at: Some(at),
+            at,
         };
         self.run_crawl(None, None, run, cancel).await
     }

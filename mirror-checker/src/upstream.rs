@@ -282,7 +282,16 @@ pub async fn scan(
         .read(client, "TIME")
         .await
         .ok()
-        .and_then(|b| String::from_utf8_lossy(&b).trim().parse::<f64>().ok())
-        .map(|t| t as i64);
+        .and_then(|b| time_file(&b));
     Ok(report)
+}
+
+/// A `TIME` file's content: when the tree was last synced (Unix seconds, possibly with a
+/// fraction).
+pub fn time_file(body: &[u8]) -> Option<i64> {
+    String::from_utf8_lossy(body)
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .map(|t| t as i64)
 }

@@ -492,13 +492,9 @@ pub(super) async fn check_mirror(
                 },
             };
             time_failures += u32::from(!verdict.ok);
-            if let Ok(f) = &fetched {
+            if let Ok(f) = fetched.as_ref() {
                 if f.status == 200 && time_value.is_none() {
-                    time_value = String::from_utf8_lossy(&f.body)
-                        .trim()
-                        .parse::<f64>()
-                        .ok()
-                        .map(|t| t as i64);
+                    time_value = crate::upstream::time_file(&f.body);
                 }
             }
             time_verdicts.push((protocol, verdict));
@@ -612,25 +608,22 @@ pub(super) async fn check_mirror(
     if let Some(time_url) = base.as_ref().and_then(|b| b.join("TIME").ok()) {
         addresses = client.addresses(&time_url).await;
         let _slot = global.acquire().await.expect("never closed");
-        if selective {
-            // Read above.
-        } else if let Ok(f) = fetch(
-            &client,
-            &time_url,
-            Family::Any,
-            &Validators::default(),
-            &config,
-            &counters,
-        )
-        .await
-        {
-            if f.status == 200 {
-                sync_age = String::from_utf8_lossy(&f.body)
-                    .trim()
-                    .parse::<f64>()
-                    .ok()
-                    .map(|t| now - t as i64);
-            }
+        // On the polite schedule it was read above, over each protocol.
+        if !selective {
+            let fetched = fetch(
+                &client,
+                &time_url,
+                Family::Any,
+                &Validators::default(),
+                &config,
+                &counters,
+            )
+            .await;
+            sync_age = fetched
+                .ok()
+                .filter(|f| f.status == 200)
+                .and_then(|f| crate::upstream::time_file(&f.body))
+                .map(|t| now - t);
         }
         if config.probe_families {
             let has_v4 = addresses.iter().any(std::net::IpAddr::is_ipv4);
