@@ -79,13 +79,23 @@ pub fn project_root() -> PathBuf {
 /// A port that was free a moment ago, for servers that cannot bind port 0 and say which
 /// port they got (nginx, PostgreSQL): whoever starts one with it retries with another when
 /// the port was taken in between. This workspace's programs bind port 0 and print their
-/// address instead ([`Proc::server_address`], [`Proc::metrics_address`]).
+/// address instead ([`Proc::server_address`], [`Proc::metrics_address`]). A process never
+/// gets one port twice: the kernel may hand a closed port out again, and two sites given one
+/// port would be one nginx server answering for both (nginx accepts the same `listen` twice).
 pub fn candidate_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Polls `check` every 100 ms until it returns `Some`, for at most `limit`.
@@ -551,4 +561,20 @@ pub fn switch_link(link: &Path, target: &Path) {
     let _ = fs::remove_file(&tmp);
     std::os::unix::fs::symlink(target, &tmp).unwrap();
     fs::rename(&tmp, link).unwrap();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two sites given one port would be one nginx server answering for both (nginx accepts
+    /// the same `listen` twice): a test would then see one site's tree under another's name.
+    #[test]
+    fn candidate_ports_are_never_handed_out_twice() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..3000 {
+            let port = candidate_port();
+            assert!(seen.insert(port), "port {port} handed out twice");
+        }
+    }
 }
