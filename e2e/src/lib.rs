@@ -442,6 +442,8 @@ impl Nginx {
     }
 
     fn try_start(dir: &Path, sites: &[Site]) -> Result<Nginx, String> {
+        let ports: std::collections::HashSet<u16> = sites.iter().map(|s| s.port).collect();
+        assert_eq!(ports.len(), sites.len(), "two sites share a port");
         fs::create_dir_all(dir.join("tmp")).unwrap();
         let d = dir.display();
         let mut conf = format!(
