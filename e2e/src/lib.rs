@@ -319,7 +319,13 @@ impl Proc {
     /// Where a mirror-checker daemon serves metrics (asked for port 0): its
     /// `metrics listening listen=ADDR` log line.
     pub fn metrics_address(&mut self, limit: Duration) -> String {
-        let rest = self.wait_for_log("metrics listening", limit);
+        self.listen_address("metrics", limit)
+    }
+
+    /// Where a mirror-checker daemon's listener for `what` (`metrics`, `snapshots`) is
+    /// bound: its `WHAT listening listen=ADDR` log line.
+    pub fn listen_address(&mut self, what: &str, limit: Duration) -> String {
+        let rest = self.wait_for_log(&format!("{what} listening"), limit);
         rest.split_whitespace()
             .find_map(|w| w.strip_prefix("listen="))
             .unwrap_or_else(|| panic!("no listen= in {rest:?}"))

@@ -126,6 +126,12 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Make a snapshot signing key: the private key (PEM, readable by its owner only) for
+    /// `snapshot_signing_key`, and PATH.pub, the public key servers take as --snapshot-key.
+    Keygen {
+        /// Where to write the private key (refused when it exists).
+        path: PathBuf,
+    },
 }
 
 /// A mirror's state, as `mirrors --state` takes it.

@@ -135,7 +135,43 @@ async fn dispatch(config: &Config, cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Keygen { path } => keygen(&path),
     }
+}
+
+/// Writes a new signing key pair: `path` (mode 0600, never over an existing file) and
+/// `path.pub`.
+fn keygen(path: &Path) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let (private, public) = shared::snapshot::SigningKey::generate();
+    let mut public_path = path.as_os_str().to_owned();
+    public_path.push(".pub");
+    let public_path = std::path::PathBuf::from(public_path);
+    let write = |p: &Path, text: &str, mode: u32| -> Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(p)
+            .map_err(Error::io("cannot create the key file", p))?;
+        f.write_all(text.as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(Error::io("cannot write the key file", p))
+    };
+    write(path, &private, 0o600)?;
+    write(&public_path, &public, 0o644)?;
+    let key = shared::snapshot::SigningKey::read(path).map_err(|e| Error::Config(e.to_string()))?;
+    say!(
+        "wrote the private key to {} and the public key (id {}) to {}\n\
+         checker: snapshot_signing_key = \"{}\"\nservers: --snapshot-key {}",
+        path.display(),
+        key.public().id_hex(),
+        public_path.display(),
+        path.display(),
+        public_path.display()
+    );
+    Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -19,6 +19,9 @@ pub struct Config {
     pub database: String,
     /// Where snapshots are published.
     pub snapshot_path: PathBuf,
+    /// An Ed25519 private key (PEM, from `mirror-checker keygen` or OpenSSL): every snapshot
+    /// and heartbeat is signed with it, for servers given the public key.
+    pub snapshot_signing_key: Option<PathBuf>,
     pub master: MasterConfig,
     pub http: HttpConfig,
     pub crawl: CrawlConfig,
@@ -75,6 +78,9 @@ pub struct DaemonConfig {
     pub tick: Human,
     /// Where Prometheus metrics are served (`127.0.0.1:9464`); off when empty.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Where the latest snapshot this checker published is served over HTTP for servers'
+    /// `--snapshot-url` (`/snapshot` and its heartbeat `/snapshot.fresh`); off when empty.
+    pub publish_listen: Option<std::net::SocketAddr>,
     /// This checker's name among those sharing the store; empty: `HOSTNAME-PID`.
     pub checker_id: String,
     /// A newly registered mirror is first checked within this long.
@@ -104,6 +110,7 @@ impl Default for DaemonConfig {
             master_interval: Human::secs(60),
             tick: Human::secs(60),
             metrics_listen: None,
+            publish_listen: None,
             checker_id: String::new(),
             first_check_within: Human::secs(300),
             batch_max: 100,
@@ -117,6 +124,7 @@ impl Default for Config {
         Config {
             database: "sqlite://var/mirrors.db".into(),
             snapshot_path: PathBuf::from("var/snapshot.bin"),
+            snapshot_signing_key: None,
             master: MasterConfig::default(),
             http: HttpConfig::default(),
             crawl: CrawlConfig::default(),

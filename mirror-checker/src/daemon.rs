@@ -11,6 +11,19 @@ use std::time::Duration;
 use store::{Claim, Schedule};
 use tokio_util::sync::CancellationToken;
 
+/// Binds a listener for `what`, saying where (port 0 picks a free port: the log line says
+/// which).
+async fn bind(listen: std::net::SocketAddr, what: &str) -> Result<tokio::net::TcpListener> {
+    let cannot =
+        |e: std::io::Error| Error::Config(format!("cannot listen on {listen} for {what}: {e}"));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(cannot)?;
+    let bound = listener.local_addr().map_err(cannot)?;
+    tracing::info!(listen = %bound, "{what} listening");
+    Ok(listener)
+}
+
 /// The lease of the checker that scans the master and publishes snapshots.
 pub const LEADER: &str = "leader";
 
@@ -25,22 +38,34 @@ impl Checker {
     pub async fn daemon(&self, cancel: CancellationToken) -> Result<()> {
         let d = self.config.daemon.clone();
         if let Some(listen) = d.metrics_listen {
-            let cannot = |e: std::io::Error| {
-                Error::Config(format!("cannot listen on {listen} for metrics: {e}"))
-            };
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .map_err(cannot)?;
-            let bound = listener.local_addr().map_err(cannot)?;
-            // Port 0 picks a free port: this line says which.
-            tracing::info!(listen = %bound, "metrics listening");
-            let _ = self.metrics_addr.set(bound);
+            let listener = bind(listen, "metrics").await?;
+            if let Ok(bound) = listener.local_addr() {
+                let _ = self.metrics_addr.set(bound);
+            }
             let (metrics, cancel) = (self.metrics.clone(), cancel.clone());
             tokio::spawn(async move {
                 if let Err(e) = crate::metrics::serve(listener, metrics, cancel).await {
                     tracing::error!(error = %e, "metrics listener failed");
                 }
             });
+        }
+        if let Some(listen) = d.publish_listen {
+            let listener = bind(listen, "snapshots").await?;
+            if let Ok(bound) = listener.local_addr() {
+                let _ = self.publish_addr.set(bound);
+            }
+            let (path, cancel) = (self.config.snapshot_path.clone(), cancel.clone());
+            tokio::spawn(async move {
+                if let Err(e) = crate::publish::serve(listener, path, cancel).await {
+                    tracing::error!(error = %e, "snapshot listener failed");
+                }
+            });
+            if self.signing_key.is_none() {
+                tracing::warn!(
+                    "snapshots are served unsigned: set snapshot_signing_key, and give servers \
+                     the public key with --snapshot-key"
+                );
+            }
         }
         let tick = Duration::from(d.tick).max(Duration::from_millis(100));
         tracing::info!(checker = %self.id, "checker daemon started");
@@ -132,7 +157,12 @@ impl Checker {
                 }
             } else if let Some(serial) = state.published_serial {
                 // Nothing changed: the snapshot in use is still the network's state.
-                shared::snapshot::write_freshness(&self.config.snapshot_path, serial, t)?;
+                shared::snapshot::write_freshness(
+                    &self.config.snapshot_path,
+                    serial,
+                    t,
+                    self.signing_key.as_deref(),
+                )?;
                 self.metrics.heartbeat(t);
             }
         }

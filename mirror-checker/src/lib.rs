@@ -20,6 +20,7 @@ pub mod http;
 pub mod metrics;
 pub mod output;
 pub mod packages;
+pub mod publish;
 pub mod repomd;
 pub mod service;
 pub mod status;

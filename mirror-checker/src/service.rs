@@ -27,6 +27,10 @@ pub struct Checker {
     pub id: String,
     /// Where the daemon's metrics listener is bound, once it is.
     pub metrics_addr: std::sync::OnceLock<std::net::SocketAddr>,
+    /// Where the daemon's publication listener is bound, once it is.
+    pub publish_addr: std::sync::OnceLock<std::net::SocketAddr>,
+    /// What snapshots are signed with.
+    pub signing_key: Option<std::sync::Arc<snapshot::SigningKey>>,
     /// When the vault's unknown directories were last looked for (0: never).
     vault_scanned_at: std::sync::atomic::AtomicI64,
 }
@@ -95,6 +99,13 @@ impl Checker {
     pub async fn new(config: Config) -> Result<Checker> {
         let store = config.open_store().await?;
         let client = HttpClient::new(config.http.clone())?;
+        let signing_key = config
+            .snapshot_signing_key
+            .as_deref()
+            .map(snapshot::SigningKey::read)
+            .transpose()
+            .map_err(|e| Error::Config(format!("snapshot_signing_key: {e}")))?
+            .map(std::sync::Arc::new);
         let id = if config.daemon.checker_id.is_empty() {
             default_checker_id()
         } else {
@@ -107,6 +118,8 @@ impl Checker {
             metrics: Metrics::new(),
             id,
             metrics_addr: Default::default(),
+            publish_addr: Default::default(),
+            signing_key,
             vault_scanned_at: Default::default(),
         })
     }
@@ -319,8 +332,9 @@ impl Checker {
             .map_or(1, |s| s.serial + 1);
         let at = now();
         let snap = snapshot::build(&input, serial as u64, at, GENERATOR);
-        let (sha256, size) = snapshot::write_atomic(&snap, path)?;
-        snapshot::write_freshness(path, serial as u64, at)?;
+        let key = self.signing_key.as_deref();
+        let (sha256, size) = snapshot::write_atomic(&snap, path, key)?;
+        snapshot::write_freshness(path, serial as u64, at, key)?;
         let record = SnapshotRecord {
             serial,
             created_at: at,

@@ -615,7 +615,7 @@ async fn an_unchanged_network_gets_a_heartbeat_not_a_new_snapshot() {
         later.serial, first.serial,
         "three more checks of every unchanged mirror published no new snapshot"
     );
-    let (serial, fresh_at) = snapshot::read_freshness(&checker.config.snapshot_path)
+    let (serial, fresh_at) = snapshot::read_freshness(&checker.config.snapshot_path, None)
         .expect("a heartbeat beside the snapshot");
     assert_eq!(serial, first.serial);
     assert!(

@@ -51,7 +51,7 @@ pub fn synthetic_snapshot(args: SyntheticSnapshot) -> anyhow::Result<()> {
     // One above the snapshot already there, so a running server swaps the new one in.
     let serial = shared::snapshot::read(&args.out).map_or(1, |old| old.serial + 1);
     let snap = shared::snapshot::build(&input, serial, now, "mirror-sim synthetic-snapshot");
-    shared::snapshot::write_atomic(&snap, &args.out)?;
+    shared::snapshot::write_atomic(&snap, &args.out, None)?;
     println!(
         "wrote snapshot {serial}: {} mirrors, {} up-to-date pairs",
         snap.mirrors.len(),

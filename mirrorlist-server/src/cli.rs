@@ -13,9 +13,19 @@ use std::path::PathBuf;
     about = "Answers dnf metalink and mirrorlist requests from checker snapshots"
 )]
 pub struct Cli {
-    /// The snapshot file the checker publishes; reloaded when it changes.
+    /// The snapshot file the checker publishes; reloaded when it changes. With
+    /// --snapshot-url, where the last good snapshot fetched is kept.
     #[arg(long, env = "MIRRORLIST_SNAPSHOT")]
     pub snapshot: PathBuf,
+    /// Fetch snapshots over HTTP from these sources (comma separated; a checker's
+    /// `[daemon] publish_listen`, or a cache in front of it), polled every --poll with
+    /// conditional requests; the newest serial wins.
+    #[arg(long, env = "MIRRORLIST_SNAPSHOT_URL", value_delimiter = ',', value_parser = crate::fetch::parse_url)]
+    pub snapshot_url: Vec<url::Url>,
+    /// Accept only snapshots signed by this Ed25519 public key (PEM), from files and sources
+    /// alike; unsigned or wrongly signed ones are refused.
+    #[arg(long, env = "MIRRORLIST_SNAPSHOT_KEY")]
+    pub snapshot_key: Option<PathBuf>,
     /// Load and validate the snapshot, describe it, and exit.
     #[arg(long)]
     pub check: bool,

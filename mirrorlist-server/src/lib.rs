@@ -8,6 +8,7 @@ pub mod cloud;
 pub mod conns;
 pub mod error;
 pub mod explain;
+pub mod fetch;
 pub use shared::geoip;
 pub mod locate;
 pub mod metrics;
@@ -27,9 +28,21 @@ pub use error::{Error, Result};
 
 use shared::snapshot::{self, Snapshot};
 
+/// The public key snapshots must be signed with, when one is configured.
+pub fn snapshot_key(cli: &Cli) -> Result<Option<snapshot::PublicKey>> {
+    cli.snapshot_key
+        .as_deref()
+        .map(snapshot::PublicKey::read)
+        .transpose()
+        .map_err(Error::from)
+}
+
 /// Loads and validates the snapshot named on the command line.
 pub fn load(cli: &Cli) -> Result<Snapshot> {
-    Ok(snapshot::read(&cli.snapshot)?)
+    Ok(snapshot::read_verified(
+        &cli.snapshot,
+        snapshot_key(cli)?.as_ref(),
+    )?)
 }
 
 /// One line saying what a snapshot holds.

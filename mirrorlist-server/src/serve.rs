@@ -8,6 +8,7 @@ use crate::geoip::{AsnDb, GeoDb};
 use crate::select::Limits;
 use crate::state::{AppState, Loaded, Settings};
 use axum::extract::ConnectInfo;
+use shared::snapshot::PublicKey;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -27,8 +28,12 @@ fn poll_interval(cli: &Cli) -> Duration {
 
 /// Reads, verifies and indexes a snapshot; mirrors without coordinates get those learnt
 /// from their hosts' addresses, when known.
-pub fn load_snapshot(path: &Path, located: &crate::locate::Located) -> Result<Loaded> {
-    let mut snap = shared::snapshot::read(path)?;
+pub fn load_snapshot(
+    path: &Path,
+    key: Option<&PublicKey>,
+    located: &crate::locate::Located,
+) -> Result<Loaded> {
+    let mut snap = shared::snapshot::read_verified(path, key)?;
     located.apply(&mut snap);
     Ok(Loaded::new(snap))
 }
@@ -112,7 +117,7 @@ pub fn settings(cli: &Cli) -> Settings {
 }
 
 /// Watches the snapshot and the GeoIP files; loads changed ones in the background.
-async fn refresh(state: AppState, cli: Cli, cancel: CancellationToken) {
+async fn refresh(state: AppState, cli: Cli, key: Option<PublicKey>, cancel: CancellationToken) {
     let watched = |p: &Option<PathBuf>| p.as_ref().and_then(|p| stamp(p));
     let mut snapshot_seen = stamp(&cli.snapshot);
     let fresh_path = shared::snapshot::freshness_path(&cli.snapshot);
@@ -132,8 +137,12 @@ async fn refresh(state: AppState, cli: Cli, cancel: CancellationToken) {
             snapshot_seen = now;
             let path = cli.snapshot.clone();
             let started = Instant::now();
-            let st = state.clone();
-            match tokio::task::spawn_blocking(move || load_snapshot(&path, st.located())).await {
+            let (st, k) = (state.clone(), key.clone());
+            match tokio::task::spawn_blocking(move || {
+                load_snapshot(&path, k.as_ref(), st.located())
+            })
+            .await
+            {
                 Ok(Ok(loaded)) => {
                     let serial = loaded.snapshot.serial;
                     state
@@ -163,9 +172,11 @@ async fn refresh(state: AppState, cli: Cli, cancel: CancellationToken) {
         let now = stamp(&fresh_path);
         if now.is_some() && now != fresh_seen {
             fresh_seen = now;
-            let p = cli.snapshot.clone();
-            if let Ok(Some((serial, at))) =
-                tokio::task::spawn_blocking(move || shared::snapshot::read_freshness(&p)).await
+            let (p, k) = (cli.snapshot.clone(), key.clone());
+            if let Ok(Some((serial, at))) = tokio::task::spawn_blocking(move || {
+                shared::snapshot::read_freshness(&p, k.as_ref())
+            })
+            .await
             {
                 state.set_fresh(serial, at);
             }
@@ -221,7 +232,25 @@ pub async fn serve(cli: Cli) -> Result<()> {
         );
     }
     let state = AppState::new(settings(&cli));
-    let loaded = load_snapshot(&cli.snapshot, state.located())?;
+    let key = crate::snapshot_key(&cli)?;
+    if key.is_none() && !cli.snapshot_url.is_empty() {
+        tracing::warn!(
+            "--snapshot-url without --snapshot-key: whoever can answer for a source can feed \
+             this server a mirror list"
+        );
+    }
+    let mut fetcher =
+        (!cli.snapshot_url.is_empty()).then(|| crate::fetch::Fetcher::new(&cli, key.clone()));
+    if let Some(f) = fetcher.as_mut() {
+        // The last good snapshot on disk answers at once; without one, wait for a source.
+        if load_snapshot(&cli.snapshot, key.as_ref(), state.located()).is_err() {
+            tokio::select! {
+                _ = f.first(&state, poll_interval(&cli)) => {}
+                _ = shutdown_signal() => return Ok(()),
+            }
+        }
+    }
+    let loaded = load_snapshot(&cli.snapshot, key.as_ref(), state.located())?;
     tracing::info!("{}", crate::describe(&loaded.snapshot));
     state.swap(loaded);
     warm_pages(&state);
@@ -242,7 +271,19 @@ pub async fn serve(cli: Cli) -> Result<()> {
         state.set_cloud(Some(ranges));
     }
     let cancel = CancellationToken::new();
-    tokio::spawn(refresh(state.clone(), cli.clone(), cancel.clone()));
+    tokio::spawn(refresh(state.clone(), cli.clone(), key, cancel.clone()));
+    if let Some(mut fetcher) = fetcher {
+        let (state, cancel, every) = (state.clone(), cancel.clone(), poll_interval(&cli));
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+                fetcher.poll(&state).await;
+            }
+        });
+    }
     if !cli.no_locate_mirrors {
         let (state, cancel, every) = (state.clone(), cancel.clone(), poll_interval(&cli));
         tokio::spawn(async move {

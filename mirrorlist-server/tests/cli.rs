@@ -55,7 +55,7 @@ fn example_snapshot(serial: u64) -> shared::snapshot::Snapshot {
 fn loads_a_valid_snapshot_and_refuses_damaged_ones() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snapshot.bin");
-    snapshot::write_atomic(&example_snapshot(5), &path).unwrap();
+    snapshot::write_atomic(&example_snapshot(5), &path, None).unwrap();
 
     let out = server(&path);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -134,7 +134,7 @@ fn get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
 fn serves_swaps_snapshots_under_load_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snapshot.bin");
-    snapshot::write_atomic(&example_snapshot(1), &path).unwrap();
+    snapshot::write_atomic(&example_snapshot(1), &path, None).unwrap();
     let (mut child, addr) = start(&path, &["--poll", "1s"], false);
     assert_eq!(get(&addr, "/healthz").unwrap().0, 200);
     assert!(get(&addr, "/readyz").unwrap().1.starts_with("snapshot 1 "));
@@ -170,7 +170,7 @@ fn serves_swaps_snapshots_under_load_and_stops_on_sigterm() {
         false
     };
     for serial in 2..=4 {
-        snapshot::write_atomic(&example_snapshot(serial), &path).unwrap();
+        snapshot::write_atomic(&example_snapshot(serial), &path, None).unwrap();
         assert!(wait_for(serial), "snapshot {serial} was not swapped in");
     }
     // A damaged file is refused; snapshot 4 keeps serving.
@@ -206,7 +206,7 @@ fn the_access_log_says_what_was_answered_but_not_to_whom() {
     use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snapshot.bin");
-    snapshot::write_atomic(&example_snapshot(1), &path).unwrap();
+    snapshot::write_atomic(&example_snapshot(1), &path, None).unwrap();
     let (mut child, addr) = start(
         &path,
         &[
@@ -286,6 +286,7 @@ fn cloud_ranges_are_required_when_configured_and_reloaded_when_they_change() {
     snapshot::write_atomic(
         &snapshot::build(&input, 1, shared::time::now(), "test"),
         &path,
+        None,
     )
     .unwrap();
     let ranges = dir.path().join("ip-ranges.json");
@@ -370,7 +371,7 @@ fn unfinished_slow_and_idle_connections_are_closed() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snapshot.bin");
-    snapshot::write_atomic(&example_snapshot(1), &path).unwrap();
+    snapshot::write_atomic(&example_snapshot(1), &path, None).unwrap();
     let (mut child, addr) = start(&path, &["--header-read-timeout", "1s"], false);
     let mut silent = std::net::TcpStream::connect(&addr).unwrap();
     let mut unfinished = std::net::TcpStream::connect(&addr).unwrap();
@@ -418,7 +419,7 @@ fn unfinished_slow_and_idle_connections_are_closed() {
 fn at_the_connection_cap_the_oldest_idle_connections_make_room() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snapshot.bin");
-    snapshot::write_atomic(&example_snapshot(1), &path).unwrap();
+    snapshot::write_atomic(&example_snapshot(1), &path, None).unwrap();
     let (mut child, addr) = start(&path, &["--max-connections", "50"], false);
     let idle: Vec<std::net::TcpStream> = (0..80)
         .map(|_| std::net::TcpStream::connect(&addr).unwrap())
@@ -447,7 +448,7 @@ fn a_request_whose_sender_shut_its_write_side_is_answered() {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snapshot.bin");
-    snapshot::write_atomic(&example_snapshot(1), &path).unwrap();
+    snapshot::write_atomic(&example_snapshot(1), &path, None).unwrap();
     let (mut child, addr) = start(&path, &[], false);
     for n in 0..40 {
         let mut s = std::net::TcpStream::connect(&addr).unwrap();
@@ -479,7 +480,7 @@ impl Drop for KillOnDrop {
 fn a_fifo_at_the_snapshot_path_is_refused_and_sigterm_still_stops() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snapshot.bin");
-    snapshot::write_atomic(&example_snapshot(1), &path).unwrap();
+    snapshot::write_atomic(&example_snapshot(1), &path, None).unwrap();
     let (child, addr) = start(&path, &["--poll", "100ms"], false);
     let mut child = KillOnDrop(child);
     let child = &mut child.0;
@@ -493,7 +494,7 @@ fn a_fifo_at_the_snapshot_path_is_refused_and_sigterm_still_stops() {
     // Still answering from the snapshot in use, and a good one is taken again.
     assert_eq!(get(&addr, "/healthz").unwrap().0, 200);
     std::fs::remove_file(&path).unwrap();
-    snapshot::write_atomic(&example_snapshot(2), &path).unwrap();
+    snapshot::write_atomic(&example_snapshot(2), &path, None).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let (_, metrics) = get(&addr, "/metrics").unwrap();
@@ -539,7 +540,7 @@ fn a_wrong_or_missing_geoip_database_stops_the_start() {
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snapshot.bin");
-    snapshot::write_atomic(&example_snapshot(1), &path).unwrap();
+    snapshot::write_atomic(&example_snapshot(1), &path, None).unwrap();
     // Bounded: a server that starts anyway is killed after 10 s and fails the test.
     let run = |args: &[&str]| {
         let child = Command::new(env!("CARGO_BIN_EXE_mirrorlist-server"))
@@ -577,7 +578,7 @@ fn metrics_can_have_a_listener_of_their_own() {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snapshot.bin");
-    snapshot::write_atomic(&example_snapshot(1), &path).unwrap();
+    snapshot::write_atomic(&example_snapshot(1), &path, None).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mirrorlist-server"))
         .args(["--snapshot", &path.display().to_string()])
         .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
@@ -611,14 +612,14 @@ fn the_heartbeat_beside_the_snapshot_is_read() {
     let path = dir.path().join("s.bin");
     let mut snap = example_snapshot(7);
     snap.created_at = shared::time::now() - 4 * 3600;
-    snapshot::write_atomic(&snap, &path).unwrap();
+    snapshot::write_atomic(&snap, &path, None).unwrap();
     let (mut child, addr) = start(
         &path,
         &["--poll", "100ms", "--max-snapshot-age", "3h"],
         false,
     );
     assert_eq!(get(&addr, "/readyz").unwrap().0, 503);
-    snapshot::write_freshness(&path, 7, shared::time::now()).unwrap();
+    snapshot::write_freshness(&path, 7, shared::time::now(), None).unwrap();
     let mut ready = 0;
     for _ in 0..100 {
         ready = get(&addr, "/readyz").unwrap().0;

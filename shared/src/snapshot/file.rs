@@ -2,8 +2,11 @@
 //!
 //! ```text
 //! magic "MIRRSNAP" | format version: u32 LE | header length: u32 LE | header (JSON)
-//! | payload (postcard) | SHA-256 of everything before it (32 bytes)
+//! | payload (postcard) | SHA-256 of everything before it (32 bytes) [| signature trailer]
 //! ```
+//!
+//! A checker with a signing key appends a signature trailer ([`super::sign`]); a reader given
+//! a public key accepts only files carrying a valid one, a reader without ignores it.
 //!
 //! The JSON header makes a file self-describing (`head -c 600 file` shows what it is) and
 //! carries the payload length, so truncation is told apart from corruption. Files are written
@@ -22,6 +25,7 @@
 //!   to the header alone. A reader accepts any minor of its major, newer ones included, and
 //!   ignores header fields it does not know.
 
+use super::sign::{self, PublicKey, SigningKey};
 use super::Snapshot;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -29,7 +33,7 @@ use std::io::Write;
 use std::path::Path;
 
 pub const MAGIC: &[u8; 8] = b"MIRRSNAP";
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 /// Additions to the JSON header within [`FORMAT_VERSION`].
 pub const FORMAT_MINOR: u32 = 0;
 const PREFIX: usize = 16;
@@ -79,9 +83,11 @@ pub enum SnapshotError {
     },
     #[error("{path}: the file is corrupted: {detail}")]
     Corrupted { path: String, detail: String },
+    #[error("{path}: refused: {detail}")]
+    Refused { path: String, detail: String },
 }
 
-fn encode(snapshot: &Snapshot) -> Vec<u8> {
+fn encode(snapshot: &Snapshot, key: Option<&SigningKey>) -> Vec<u8> {
     let payload = postcard::to_stdvec(snapshot).expect("a snapshot always encodes");
     let header = SnapshotHeader {
         format: "mirror snapshot".into(),
@@ -106,11 +112,19 @@ fn encode(snapshot: &Snapshot) -> Vec<u8> {
     out.extend_from_slice(&payload);
     let digest = Sha256::digest(&out);
     out.extend_from_slice(&digest);
-    out
+    match key {
+        Some(key) => key.sign_file(out),
+        None => out,
+    }
 }
 
-/// Checks framing, version, length and checksum; returns the header and the payload slice.
-fn frame<'a>(bytes: &'a [u8], path: &str) -> Result<(SnapshotHeader, &'a [u8]), SnapshotError> {
+/// Checks framing, version, length, checksum and (with `key`) the signature; returns the
+/// header and the payload slice.
+fn frame<'a>(
+    bytes: &'a [u8],
+    path: &str,
+    key: Option<&PublicKey>,
+) -> Result<(SnapshotHeader, &'a [u8]), SnapshotError> {
     let corrupted = |detail: String| SnapshotError::Corrupted {
         path: path.to_string(),
         detail,
@@ -155,22 +169,41 @@ fn frame<'a>(bytes: &'a [u8], path: &str) -> Result<(SnapshotHeader, &'a [u8]), 
             found: bytes.len() as u64,
         });
     }
-    if bytes.len() as u64 > expected {
+    let extra = bytes.len() as u64 - expected;
+    let signed = extra == sign::TRAILER as u64 && sign::trailer(bytes).is_some();
+    if extra > 0 && !signed {
         return Err(corrupted(format!(
-            "{} bytes after the end of the snapshot",
-            bytes.len() as u64 - expected
+            "{extra} bytes after the end of the snapshot"
         )));
     }
-    let body_end = bytes.len() - CHECKSUM;
-    if Sha256::digest(&bytes[..body_end]).as_slice() != &bytes[body_end..] {
+    if let Some(key) = key {
+        if let Some(detail) = sign::refusal(bytes, key) {
+            return Err(SnapshotError::Refused {
+                path: path.into(),
+                detail,
+            });
+        }
+    }
+    let body_end = expected as usize - CHECKSUM;
+    if Sha256::digest(&bytes[..body_end]).as_slice() != &bytes[body_end..expected as usize] {
         return Err(corrupted("checksum mismatch".into()));
     }
     Ok((header, &bytes[PREFIX + header_len..body_end]))
 }
 
-/// Decodes a snapshot from bytes, verifying everything.
+/// Decodes a snapshot from bytes, verifying everything but a signature.
 pub fn decode(bytes: &[u8], path: &str) -> Result<Snapshot, SnapshotError> {
-    let (header, payload) = frame(bytes, path)?;
+    decode_verified(bytes, path, None)
+}
+
+/// Decodes a snapshot from bytes, verifying everything; with `key`, refuses one that is not
+/// signed by it.
+pub fn decode_verified(
+    bytes: &[u8],
+    path: &str,
+    key: Option<&PublicKey>,
+) -> Result<Snapshot, SnapshotError> {
+    let (header, payload) = frame(bytes, path, key)?;
     let snapshot: Snapshot =
         postcard::from_bytes(payload).map_err(|e| SnapshotError::Corrupted {
             path: path.into(),
@@ -206,22 +239,41 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> SnapshotError + '_ {
     }
 }
 
-/// Reads and verifies a snapshot file.
+/// Reads and verifies a snapshot file (a signature is not required).
 pub fn read(path: &Path) -> Result<Snapshot, SnapshotError> {
+    read_verified(path, None)
+}
+
+/// Reads and verifies a snapshot file; with `key`, refuses one that is not signed by it.
+pub fn read_verified(path: &Path, key: Option<&PublicKey>) -> Result<Snapshot, SnapshotError> {
     let bytes = crate::fsread::read_regular(path, MAX_FILE).map_err(io(path))?;
-    decode(&bytes, &path.display().to_string())
+    decode_verified(&bytes, &path.display().to_string(), key)
 }
 
 /// Reads a snapshot file's header after verifying the whole file.
 pub fn read_header(path: &Path) -> Result<SnapshotHeader, SnapshotError> {
     let bytes = crate::fsread::read_regular(path, MAX_FILE).map_err(io(path))?;
-    frame(&bytes, &path.display().to_string()).map(|(h, _)| h)
+    frame(&bytes, &path.display().to_string(), None).map(|(h, _)| h)
+}
+
+/// Verifies a snapshot file's bytes as [`decode_verified`] does and returns its header
+/// without decoding the payload.
+pub fn verify_bytes(
+    bytes: &[u8],
+    origin: &str,
+    key: Option<&PublicKey>,
+) -> Result<SnapshotHeader, SnapshotError> {
+    frame(bytes, origin, key).map(|(h, _)| h)
 }
 
 /// Writes a snapshot atomically: temporary file in the same folder, fsync, rename, fsync of
-/// the folder. Returns the file's SHA-256 (hex) and size.
-pub fn write_atomic(snapshot: &Snapshot, path: &Path) -> Result<(String, u64), SnapshotError> {
-    let bytes = encode(snapshot);
+/// the folder; signed with `key` when given. Returns the file's SHA-256 (hex) and size.
+pub fn write_atomic(
+    snapshot: &Snapshot,
+    path: &Path,
+    key: Option<&SigningKey>,
+) -> Result<(String, u64), SnapshotError> {
+    let bytes = encode(snapshot, key);
     write_bytes_atomic(&bytes, path)?;
     let digest = Sha256::digest(&bytes);
     Ok((
@@ -238,19 +290,52 @@ pub fn freshness_path(path: &Path) -> std::path::PathBuf {
 }
 
 /// Says that the snapshot with `serial` at `path` is still the network's state as of `at`
-/// (the checker found nothing to change): `PATH.fresh`, a line of JSON, written atomically.
-/// Servers read it to know their snapshot is fresh without loading a new one.
-pub fn write_freshness(path: &Path, serial: u64, at: i64) -> Result<(), SnapshotError> {
-    let line = format!("{{\"serial\":{serial},\"fresh_at\":{at}}}\n");
+/// (the checker found nothing to change): `PATH.fresh`, a line of JSON (signed with `key`
+/// when given), written atomically. Servers read it to know their snapshot is fresh without
+/// loading a new one.
+pub fn write_freshness(
+    path: &Path,
+    serial: u64,
+    at: i64,
+    key: Option<&SigningKey>,
+) -> Result<(), SnapshotError> {
+    let line = match key {
+        Some(key) => format!(
+            "{{\"serial\":{serial},\"fresh_at\":{at},\"signature\":\"{}\"}}\n",
+            key.sign_freshness(serial, at)
+        ),
+        None => format!("{{\"serial\":{serial},\"fresh_at\":{at}}}\n"),
+    };
     write_bytes_atomic(line.as_bytes(), &freshness_path(path))
 }
 
 /// The heartbeat beside the snapshot at `path`: (serial, fresh as of), or `None` when there
-/// is none or it is unreadable.
-pub fn read_freshness(path: &Path) -> Option<(u64, i64)> {
+/// is none, it is unreadable, or (with `key`) it is not signed by `key`.
+pub fn read_freshness(path: &Path, key: Option<&PublicKey>) -> Option<(u64, i64)> {
     let bytes = crate::fsread::read_regular(&freshness_path(path), 4096).ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    Some((v["serial"].as_u64()?, v["fresh_at"].as_i64()?))
+    parse_freshness(&bytes, key)
+}
+
+/// A heartbeat's (serial, fresh as of) from its bytes, as [`read_freshness`] reads them.
+pub fn parse_freshness(bytes: &[u8], key: Option<&PublicKey>) -> Option<(u64, i64)> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let (serial, at) = (v["serial"].as_u64()?, v["fresh_at"].as_i64()?);
+    match key {
+        Some(key) => key
+            .verify_freshness(serial, at, v["signature"].as_str()?)
+            .then_some((serial, at)),
+        None => Some((serial, at)),
+    }
+}
+
+/// Writes a heartbeat already verified (fetched from elsewhere) beside the snapshot at `path`.
+pub fn write_freshness_bytes(bytes: &[u8], path: &Path) -> Result<(), SnapshotError> {
+    write_bytes_atomic(bytes, &freshness_path(path))
+}
+
+/// Writes bytes already verified (a snapshot fetched from elsewhere) atomically to `path`.
+pub fn write_verified_bytes(bytes: &[u8], path: &Path) -> Result<(), SnapshotError> {
+    write_bytes_atomic(bytes, path)
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, synced.

@@ -6,13 +6,16 @@ pub mod build;
 mod file;
 pub mod history;
 pub mod propagation;
+pub mod sign;
 pub mod verdict;
 
 pub use build::{alternates, build, Activity, CapabilityState, DirCheck, Located, SnapshotInput};
 pub use file::{
-    decode, freshness_path, read, read_freshness, read_header, write_atomic, write_freshness,
-    SnapshotError, SnapshotHeader, FORMAT_VERSION, MAGIC,
+    decode, decode_verified, freshness_path, parse_freshness, read, read_freshness, read_header,
+    read_verified, verify_bytes, write_atomic, write_freshness, write_freshness_bytes,
+    write_verified_bytes, SnapshotError, SnapshotHeader, FORMAT_VERSION, MAGIC,
 };
+pub use sign::{PublicKey, SigningKey};
 pub use verdict::{Audience, NotServed, Served, Source};
 
 use crate::catalog::Catalog;

@@ -25,7 +25,7 @@ fn temp(name: &str) -> std::path::PathBuf {
 fn writes_atomically_and_reads_back() {
     let path = temp("roundtrip");
     let snap = sample();
-    let (sha, size) = write_atomic(&snap, &path).unwrap();
+    let (sha, size) = write_atomic(&snap, &path, None).unwrap();
     assert_eq!(sha.len(), 64);
     assert_eq!(std::fs::metadata(&path).unwrap().len(), size);
     assert_eq!(read(&path).unwrap(), snap);
@@ -41,7 +41,7 @@ fn writes_atomically_and_reads_back() {
     // Replacing leaves exactly one file and no temporaries behind.
     let mut next = snap.clone();
     next.serial = 8;
-    write_atomic(&next, &path).unwrap();
+    write_atomic(&next, &path, None).unwrap();
     assert_eq!(read(&path).unwrap().serial, 8);
     let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
         .unwrap()
@@ -53,7 +53,7 @@ fn writes_atomically_and_reads_back() {
 #[test]
 fn truncated_corrupted_and_foreign_files_are_refused_clearly() {
     let path = temp("damage");
-    write_atomic(&sample(), &path).unwrap();
+    write_atomic(&sample(), &path, None).unwrap();
     let good = std::fs::read(&path).unwrap();
     let header_end = 16 + u32::from_le_bytes(good[12..16].try_into().unwrap()) as usize;
     for cut in [
@@ -122,7 +122,7 @@ fn with_header(bytes: &[u8], edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
 
 #[test]
 fn a_newer_minor_is_read_and_another_major_refused() {
-    let bytes = encode(&sample());
+    let bytes = encode(&sample(), None);
     let newer = with_header(&bytes, |h| {
         h["format_minor"] = (FORMAT_MINOR + 5).into();
         h["a_field_from_the_future"] = "ignored".into();
@@ -143,4 +143,54 @@ fn a_newer_minor_is_read_and_another_major_refused() {
         )),
         "{err}"
     );
+}
+
+#[test]
+fn signed_snapshots_are_accepted_by_their_key_only() {
+    use crate::snapshot::sign::{PublicKey, SigningKey};
+    let dir = tempfile::tempdir().unwrap();
+    let key = |name: &str| {
+        let (private, public) = SigningKey::generate();
+        std::fs::write(dir.path().join(name), private).unwrap();
+        std::fs::write(dir.path().join(format!("{name}.pub")), public).unwrap();
+        (
+            SigningKey::read(&dir.path().join(name)).unwrap(),
+            PublicKey::read(&dir.path().join(format!("{name}.pub"))).unwrap(),
+        )
+    };
+    let (signer, public) = key("ours");
+    let (forger, _) = key("theirs");
+    let path = dir.path().join("snapshot.bin");
+    let snap = sample();
+
+    write_atomic(&snap, &path, Some(&signer)).unwrap();
+    assert_eq!(read_verified(&path, Some(&public)).unwrap(), snap);
+    // A reader without a key reads a signed file too.
+    assert_eq!(read(&path).unwrap(), snap);
+
+    write_atomic(&snap, &path, None).unwrap();
+    let err = read_verified(&path, Some(&public)).unwrap_err().to_string();
+    assert!(err.contains("refused: not signed"), "{err}");
+
+    write_atomic(&snap, &path, Some(&forger)).unwrap();
+    let err = read_verified(&path, Some(&public)).unwrap_err().to_string();
+    assert!(err.contains("refused: signed by key"), "{err}");
+
+    // A signed file altered after signing (its checksum made to match again).
+    let mut altered = snap.clone();
+    altered.generator = "forged".into();
+    let mut bytes = encode(&altered, None);
+    let signed = encode(&snap, Some(&signer));
+    bytes.extend_from_slice(&signed[signed.len() - crate::snapshot::sign::TRAILER..]);
+    let err = decode_verified(&bytes, "x", Some(&public))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("forged or altered"), "{err}");
+
+    // Heartbeats: signed ones are read with the key, unsigned ones only without.
+    write_freshness(&path, 7, 1000, Some(&signer)).unwrap();
+    assert_eq!(read_freshness(&path, Some(&public)), Some((7, 1000)));
+    write_freshness(&path, 7, 1000, None).unwrap();
+    assert_eq!(read_freshness(&path, Some(&public)), None);
+    assert_eq!(read_freshness(&path, None), Some((7, 1000)));
 }
