@@ -32,6 +32,16 @@ pub struct Cli {
     /// Address to listen on.
     #[arg(long, env = "MIRRORLIST_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Also listen here with TLS (HTTP/2 and HTTP/1.1 by ALPN); needs --tls-cert and
+    /// --tls-key. The plain listener speaks HTTP/1.1 and HTTP/2 with prior knowledge (h2c).
+    #[arg(long, env = "MIRRORLIST_TLS_LISTEN", requires_all = ["tls_cert", "tls_key"])]
+    pub tls_listen: Option<SocketAddr>,
+    /// The certificate chain (PEM) for --tls-listen; read again when it changes.
+    #[arg(long, env = "MIRRORLIST_TLS_CERT", requires = "tls_listen")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM) for --tls-listen; read again when it changes.
+    #[arg(long, env = "MIRRORLIST_TLS_KEY", requires = "tls_listen")]
+    pub tls_key: Option<PathBuf>,
     /// Serve /metrics on this address only (not on --listen), so it need not be public.
     #[arg(long, env = "MIRRORLIST_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,

@@ -13,6 +13,8 @@ use tokio::sync::Notify;
 pub struct Conn {
     /// No request is being answered on it.
     pub idle: AtomicBool,
+    /// A request has been received on it.
+    pub used: AtomicBool,
     /// Notified to close it (gracefully: a request being answered is finished first).
     pub close: Notify,
 }
@@ -70,6 +72,7 @@ impl Conns {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let conn = Arc::new(Conn {
             idle: AtomicBool::new(true),
+            used: AtomicBool::new(false),
             close: Notify::new(),
         });
         open.insert(id, conn.clone());

@@ -9,6 +9,8 @@ pub enum Error {
     Geo(#[from] crate::geoip::GeoError),
     #[error(transparent)]
     Cloud(#[from] crate::cloud::CloudError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("--snapshot-key: {0}")]
     Key(#[from] shared::snapshot::sign::KeyError),
     #[error("cannot listen on {addr}: {source}")]

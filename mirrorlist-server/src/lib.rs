@@ -22,6 +22,7 @@ pub mod respond;
 pub mod select;
 pub mod serve;
 pub mod state;
+pub mod tls;
 
 pub use cli::Cli;
 pub use error::{Error, Result};

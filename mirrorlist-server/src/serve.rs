@@ -117,7 +117,15 @@ pub fn settings(cli: &Cli) -> Settings {
 }
 
 /// Watches the snapshot and the GeoIP files; loads changed ones in the background.
-async fn refresh(state: AppState, cli: Cli, key: Option<PublicKey>, cancel: CancellationToken) {
+async fn refresh(
+    state: AppState,
+    cli: Cli,
+    key: Option<PublicKey>,
+    certs: Option<Arc<crate::tls::Certs>>,
+    cancel: CancellationToken,
+) {
+    let tls_stamps = |c: &crate::tls::Certs| (stamp(&c.cert), stamp(&c.key));
+    let mut tls_seen = certs.as_deref().map(tls_stamps);
     let watched = |p: &Option<PathBuf>| p.as_ref().and_then(|p| stamp(p));
     let mut snapshot_seen = stamp(&cli.snapshot);
     let fresh_path = shared::snapshot::freshness_path(&cli.snapshot);
@@ -208,6 +216,20 @@ async fn refresh(state: AppState, cli: Cli, key: Option<PublicKey>, cancel: Canc
                 Err(e) => tracing::error!(error = %e, "cloud ranges loader failed"),
             }
         }
+        if let Some(c) = &certs {
+            let now = tls_stamps(c);
+            if Some(&now) != tls_seen.as_ref() {
+                tls_seen = Some(now);
+                let c = c.clone();
+                match tokio::task::spawn_blocking(move || c.reload()).await {
+                    Ok(Ok(())) => tracing::info!("TLS certificate reloaded"),
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "changed TLS certificate refused; the one in use stays")
+                    }
+                    Err(e) => tracing::error!(error = %e, "TLS certificate loader failed"),
+                }
+            }
+        }
         if let Some(path) = &cli.asn_db {
             let now = stamp(path);
             if now.is_some() && now != asn_seen {
@@ -271,7 +293,18 @@ pub async fn serve(cli: Cli) -> Result<()> {
         state.set_cloud(Some(ranges));
     }
     let cancel = CancellationToken::new();
-    tokio::spawn(refresh(state.clone(), cli.clone(), key, cancel.clone()));
+    // A configured certificate that does not load is an operator's mistake: refused at start.
+    let certs = match (&cli.tls_cert, &cli.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::Certs::open(cert, key)?),
+        _ => None,
+    };
+    tokio::spawn(refresh(
+        state.clone(),
+        cli.clone(),
+        key,
+        certs.clone(),
+        cancel.clone(),
+    ));
     if let Some(mut fetcher) = fetcher {
         let (state, cancel, every) = (state.clone(), cancel.clone(), poll_interval(&cli));
         tokio::spawn(async move {
@@ -308,6 +341,21 @@ pub async fn serve(cli: Cli) -> Result<()> {
         "listening on {}",
         listener.local_addr().map_err(listen_error)?
     );
+    let tls = match (cli.tls_listen, &certs) {
+        (Some(addr), Some(certs)) => {
+            let cannot = |source| Error::Listen { addr, source };
+            let listener = tokio::net::TcpListener::bind(addr).await.map_err(cannot)?;
+            println!(
+                "tls listening on {}",
+                listener.local_addr().map_err(cannot)?
+            );
+            Some((
+                listener,
+                tokio_rustls::TlsAcceptor::from(certs.server_config()),
+            ))
+        }
+        _ => None,
+    };
     let app = crate::app::router_with(state.clone(), cli.metrics_listen.is_none());
     if let Some(addr) = cli.metrics_listen {
         let cannot = |source| Error::Listen { addr, source };
@@ -338,21 +386,23 @@ pub async fn serve(cli: Cli) -> Result<()> {
     let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of file descriptors and the like: say so (once a second at most),
-                    // breathe, go on.
-                    state.metrics().accept_errors.inc();
-                    if let Some(suppressed) = accept_log.ready() {
-                        tracing::warn!(error = %e, suppressed, "cannot accept a connection");
-                    }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
+        let (accepted, secure) = tokio::select! {
+            accepted = listener.accept() => (accepted, false),
+            accepted = accept_maybe(tls.as_ref()) => (accepted, true),
             _ = &mut stop => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: say so (once a second at most),
+                // breathe, go on.
+                state.metrics().accept_errors.inc();
+                if let Some(suppressed) = accept_log.ready() {
+                    tracing::warn!(error = %e, suppressed, "cannot accept a connection");
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
         };
         let Some((registered, shed)) = conns.admit(cli.max_connections) else {
             state.metrics().connections_refused.inc();
@@ -366,10 +416,10 @@ pub async fn serve(cli: Cli) -> Result<()> {
         let _ = stream.set_nodelay(true);
         let (app, st) = (app.clone(), state.clone());
         let this = registered.conn.clone();
-        // Plain HTTP/1.1 (what dnf and load balancers speak), one task per connection.
         let service =
             hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
                 this.idle.store(false, Ordering::Relaxed);
+                this.used.store(true, Ordering::Relaxed);
                 let idle_again = IdleAgain(this.clone());
                 req.extensions_mut().insert(ConnectInfo(peer));
                 let direct = crate::app::direct(&st, &req);
@@ -384,23 +434,20 @@ pub async fn serve(cli: Cli) -> Result<()> {
                     }
                 }
             });
-        let mut builder = hyper::server::conn::http1::Builder::new();
-        builder
-            .timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(header_timeout)
-            // A client that shuts its write side after the request still gets the answer.
-            .half_close(true);
-        let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
         let state = state.clone();
         let conns_gauge = conns.clone();
+        let acceptor = tls.as_ref().map(|(_, acceptor)| acceptor.clone());
         tokio::spawn(async move {
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = registered.conn.close.notified() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(Duration::from_secs(10), conn).await;
+            let close = registered.conn.clone();
+            match (secure, acceptor) {
+                (true, Some(acceptor)) => {
+                    // The handshake is bounded like a request head.
+                    let handshake = tokio::time::timeout(header_timeout, acceptor.accept(stream));
+                    if let Ok(Ok(tls_stream)) = handshake.await {
+                        drive(tls_stream, service, &close, header_timeout).await;
+                    }
                 }
+                _ => drive(stream, service, &close, header_timeout).await,
             }
             drop(registered);
             state
@@ -423,6 +470,62 @@ pub async fn serve(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Accepts on the TLS listener, when there is one; never resolves otherwise.
+async fn accept_maybe(
+    tls: Option<&(tokio::net::TcpListener, tokio_rustls::TlsAcceptor)>,
+) -> std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
+    match tls {
+        Some((listener, _)) => listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Serves one connection until it ends or the server asks it to close: HTTP/1.1, or HTTP/2
+/// (over TLS by ALPN, in the clear by its preface: h2c with prior knowledge).
+async fn drive<I, S>(io: I, service: S, conn: &crate::conns::Conn, header_timeout: Duration)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<
+            http::Request<hyper::body::Incoming>,
+            Response = http::Response<axum::body::Body>,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        // A client that shuts its write side after the request still gets the answer.
+        .half_close(true);
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .max_concurrent_streams(100);
+    let served = builder.serve_connection(hyper_util::rt::TokioIo::new(io), service);
+    tokio::pin!(served);
+    // Telling HTTP/1.1 from HTTP/2 reads the first bytes with no deadline of its own, and an
+    // HTTP/2 connection's first request has none: a connection without a request within
+    // the header timeout is closed, as an unfinished HTTP/1.1 head is.
+    let first_request = async {
+        tokio::time::sleep(header_timeout).await;
+        if conn.used.load(Ordering::Relaxed) {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        _ = served.as_mut() => {}
+        _ = first_request => {}
+        _ = conn.close.notified() => {
+            served.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
+        }
+    }
 }
 
 /// Marks a connection idle again when its request's answer is made.
