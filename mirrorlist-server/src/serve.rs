@@ -122,6 +122,7 @@ async fn refresh(
     cli: Cli,
     key: Option<PublicKey>,
     certs: Option<Arc<crate::tls::Certs>>,
+    mut hangup: tokio::signal::unix::Signal,
     cancel: CancellationToken,
 ) {
     let tls_stamps = |c: &crate::tls::Certs| (stamp(&c.cert), stamp(&c.key));
@@ -139,6 +140,15 @@ async fn refresh(
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(poll_interval(&cli)) => {}
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP: reading every file again");
+                snapshot_seen = None;
+                fresh_seen = None;
+                geo_seen = None;
+                asn_seen = None;
+                cloud_seen = Vec::new();
+                tls_seen = None;
+            }
         }
         let now = stamp(&cli.snapshot);
         if now.is_some() && now != snapshot_seen {
@@ -298,11 +308,16 @@ pub async fn serve(cli: Cli) -> Result<()> {
         (Some(cert), Some(key)) => Some(crate::tls::Certs::open(cert, key)?),
         _ => None,
     };
+    // SIGHUP (`systemctl reload`): every file is read again now, changed or not (a copy
+    // that kept its modification time and size included). Handled from here on.
+    let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .expect("signal handler");
     tokio::spawn(refresh(
         state.clone(),
         cli.clone(),
         key,
         certs.clone(),
+        hangup,
         cancel.clone(),
     ));
     if let Some(mut fetcher) = fetcher {

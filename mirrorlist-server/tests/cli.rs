@@ -632,3 +632,40 @@ fn the_heartbeat_beside_the_snapshot_is_read() {
     child.wait().ok();
     assert_eq!(ready, 200, "the heartbeat was not read within 10 s");
 }
+
+/// `systemctl reload` (SIGHUP): every watched file is read again now, without waiting for
+/// the next poll, and the server keeps running.
+#[test]
+fn sighup_reloads_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.bin");
+    snapshot::write_atomic(&example_snapshot(1), &path, None).unwrap();
+    let (mut child, addr) = start(&path, &["--poll", "1h"], false);
+    snapshot::write_atomic(&example_snapshot(2), &path, None).unwrap();
+    let serial = |addr: &str| {
+        let body = get(addr, "/metrics").map(|r| r.1).unwrap_or_default();
+        body.lines()
+            .find_map(|l| l.strip_prefix("mirrorlist_snapshot_serial "))
+            .map(|v| v.trim().to_string())
+    };
+    assert_eq!(serial(&addr).as_deref(), Some("1"));
+    let hup = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let start = std::time::Instant::now();
+    while serial(&addr).as_deref() != Some("2") {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the server stopped on SIGHUP"
+        );
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "snapshot 2 not loaded after SIGHUP"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
