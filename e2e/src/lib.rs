@@ -182,6 +182,12 @@ pub struct SimNetwork {
 
 impl SimNetwork {
     pub fn start(dir: &Path, extra: &str, limit: Duration) -> SimNetwork {
+        SimNetwork::start_with(dir, &[], extra, limit)
+    }
+
+    /// [`SimNetwork::start`] with more arguments for `mirror-sim serve`
+    /// (`--publish-every N`, say).
+    pub fn start_with(dir: &Path, sim_args: &[&str], extra: &str, limit: Duration) -> SimNetwork {
         let examples = project_root().join("deploy/examples");
         let mut sim = Command::new(workspace_bin("mirror-sim"));
         sim.args([
@@ -189,8 +195,9 @@ impl SimNetwork {
             "--mix",
             "realistic",
             "--synthetic-packages",
-            "--registry",
         ])
+        .args(sim_args)
+        .arg("--registry")
         .arg(examples.join("mirrors.d"))
         .arg("--catalog")
         .arg(examples.join("catalog.toml"))

@@ -1,8 +1,10 @@
-//! The alert rules (`deploy/prometheus/`), proven: `promtool check rules` and `promtool test
-//! rules` (a unit test for every alert), then a real Prometheus (Debian's package, on
-//! loopback) scraping the real programs, a checker daemon and a server, against the
-//! simulated network, with the rules loaded: every rule evaluates without error, and every
-//! metric a rule reads has data.
+//! The alert rules (`deploy/prometheus/`) and the dashboard (`deploy/grafana/`), proven:
+//! `promtool check rules` and `promtool test rules` (a unit test for every alert), then a real
+//! Prometheus (Debian's package, on loopback) scraping the real programs, a checker daemon
+//! and a server fed over HTTP with its signed snapshots, against the simulated network with
+//! the master publishing every few seconds, with the rules loaded: every rule evaluates
+//! without error, every metric a rule reads has data, and every expression of the dashboard
+//! parses and returns data.
 
 use e2e::*;
 use std::fs;
@@ -85,36 +87,52 @@ fn alert_rules_are_unit_tested_and_evaluate_against_the_real_programs() {
         );
     }
 
-    // The real programs against the simulated network.
+    // The real programs against the simulated network, the master publishing every 15 s
+    // and every mirror checked every 4 s (propagation has figures).
     let dir = test_dir();
     let d = dir.path();
-    let net = SimNetwork::start(
+    let net = SimNetwork::start_with(
         d,
-        "[daemon]\ninterval = \"1h\"\nfirst_check_within = \"2s\"\ntick = \"1s\"\n\
-         master_interval = \"1h\"\nmetrics_listen = \"127.0.0.1:0\"\n",
+        &["--publish-every", "15"],
+        "[daemon]\ninterval = \"4s\"\nfirst_check_within = \"1s\"\ntick = \"1s\"\n\
+         master_interval = \"1s\"\nmetrics_listen = \"127.0.0.1:0\"\n\
+         publish_listen = \"127.0.0.1:0\"\n",
         LIMIT,
     );
+    let mut keygen = Command::new(workspace_bin("mirror-checker"));
+    keygen.arg("keygen").arg(d.join("snapshot.key"));
+    run_ok(keygen, LIMIT);
+    let config = fs::read_to_string(&net.config).unwrap();
+    fs::write(
+        &net.config,
+        format!(
+            "snapshot_signing_key = \"{}\"\n{config}",
+            d.join("snapshot.key").display()
+        ),
+    )
+    .unwrap();
     net.load_examples(LIMIT);
     let mut daemon = net.checker(&["crawl"]);
     daemon.args(["--log", "info"]);
     let mut daemon = Proc::spawn("checker", daemon, &d.join("checker.log"));
     let checker_metrics = daemon.metrics_address(LIMIT);
-    wait_for("the first snapshot", LIMIT, || {
-        d.join("snapshot.bin").exists().then_some(())
-    });
+    let source = daemon.listen_address("snapshots", LIMIT);
     let mut server = Command::new(workspace_bin("mirrorlist-server"));
-    server.arg("--snapshot").arg(d.join("snapshot.bin")).args([
-        "--listen",
-        "127.0.0.1:0",
-        "--poll",
-        "1s",
-    ]);
+    server
+        .arg("--snapshot")
+        .arg(d.join("replica.bin"))
+        .arg("--snapshot-url")
+        .arg(format!("http://{source}/snapshot"))
+        .arg("--snapshot-key")
+        .arg(d.join("snapshot.key.pub"))
+        .args(["--listen", "127.0.0.1:0", "--poll", "1s"]);
     if let Some(geoip) = shared::testing::shared_data("geoip/GeoLite2-City-Test.mmdb") {
         server.arg("--geoip").arg(geoip);
     }
     let mut server = Proc::spawn("mirrorlist-server", server, &d.join("server.log"));
     let server_addr = server.server_address(LIMIT);
     for path in [
+        "/metalink?repo=baseos-9&arch=x86_64&countme=1",
         "/metalink?repo=baseos-9&arch=x86_64",
         "/mirrorlist?repo=appstream-9&arch=x86_64",
         "/mirrorlist?repo=nothing-9&arch=x86_64",
@@ -196,9 +214,59 @@ fn alert_rules_are_unit_tested_and_evaluate_against_the_real_programs() {
     for r in &evaluated {
         assert_eq!(r["health"], "ok", "{}: {}", r["name"], r["lastError"]);
     }
+
+    // Every expression of the dashboard parses and, at some point while the master
+    // publishes and the mirrors follow, returns data.
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(project_root().join("deploy/grafana/mirror-network.json")).unwrap(),
+    )
+    .unwrap();
+    let exprs = dashboard_exprs(&dashboard);
+    assert!(exprs.len() >= 20, "{exprs:?}");
+    let mut without_data: Vec<String> = exprs.clone();
+    let start = std::time::Instant::now();
+    while !without_data.is_empty() {
+        without_data.retain(|e| {
+            let v = query(&prometheus_addr, e);
+            assert_eq!(v["status"], "success", "{e}: {v}");
+            v["data"]["result"].as_array().is_none_or(|r| r.is_empty())
+        });
+        assert!(
+            start.elapsed() < LIMIT * 2,
+            "no data for {without_data:?}; checker log:\n{}",
+            daemon.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
     drop(server);
     drop(daemon);
     drop(net);
+}
+
+/// Every PromQL expression of a Grafana dashboard: its panels' (and rows' panels') targets.
+fn dashboard_exprs(dashboard: &serde_json::Value) -> Vec<String> {
+    fn walk(panels: &serde_json::Value, out: &mut Vec<String>) {
+        for p in panels.as_array().into_iter().flatten() {
+            for t in p["targets"].as_array().into_iter().flatten() {
+                if let Some(e) = t["expr"].as_str() {
+                    out.push(e.to_string());
+                }
+            }
+            walk(&p["panels"], out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&dashboard["panels"], &mut out);
+    out
+}
+
+#[test]
+fn dashboard_expressions_are_found_in_rows_too() {
+    let d = serde_json::json!({"panels": [
+        {"targets": [{"expr": "a"}]},
+        {"type": "row", "panels": [{"targets": [{"expr": "b"}, {"refId": "C"}]}]}
+    ]});
+    assert_eq!(dashboard_exprs(&d), ["a", "b"]);
 }
 
 #[test]

@@ -22,6 +22,8 @@ pub struct Metrics {
     not_modified: IntCounter,
     mirrors: IntGaugeVec,
     coverage: IntGaugeVec,
+    propagation: IntGaugeVec,
+    behind: IntGaugeVec,
     upstream_age: IntGaugeVec,
     upstream_errors: IntGauge,
     snapshot_serial: IntGauge,
@@ -47,7 +49,7 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Metrics {
         let r = Registry::new();
-        Metrics {
+        let m = Metrics {
             crawl_seconds: reg(&r, Gauge::new("mirror_checker_crawl_duration_seconds", "Wall time of the last crawl or daemon batch.").unwrap()),
             checks: reg(&r, IntCounterVec::new(Opts::new("mirror_checker_checks_total", "repomd.xml checks by outcome (current, behind, unknown_content, missing, error)."), &["outcome"]).unwrap()),
             runs: reg(&r, IntCounterVec::new(Opts::new("mirror_checker_runs_total", "Crawls and batches; applied=false when most checks failed and the run changed nothing."), &["applied"]).unwrap()),
@@ -55,6 +57,8 @@ impl Metrics {
             bytes: reg(&r, IntCounter::new("mirror_checker_response_bytes_total", "Body bytes received from mirrors.").unwrap()),
             not_modified: reg(&r, IntCounter::new("mirror_checker_not_modified_total", "Checks answered 304 Not Modified (cheap re-checks).").unwrap()),
             mirrors: reg(&r, IntGaugeVec::new(Opts::new("mirror_checker_mirrors", "Mirrors by capability (http, https, ipv4, ipv6, content, sync) and state (up, down, unknown)."), &["capability", "state"]).unwrap()),
+            propagation: reg(&r, IntGaugeVec::new(Opts::new("mirror_checker_directory_propagation_seconds", "How long after its publication the current version of each directory reached 50, 90 and 99% (share) of the mirrors watched since before it; absent while not reached."), &["directory", "share"]).unwrap()),
+            behind: reg(&r, IntGaugeVec::new(Opts::new("mirror_checker_directory_behind_mirrors", "Mirrors watched since before the current version of each directory was published that do not serve it yet."), &["directory"]).unwrap()),
             coverage: reg(&r, IntGaugeVec::new(Opts::new("mirror_checker_directory_mirrors", "Mirrors listed as up to date for each catalog directory in the last snapshot."), &["directory"]).unwrap()),
             upstream_age: reg(&r, IntGaugeVec::new(Opts::new("mirror_checker_upstream_age_seconds", "Seconds since the master's current repomd.xml of each directory was first seen."), &["directory"]).unwrap()),
             upstream_errors: reg(&r, IntGauge::new("mirror_checker_upstream_errors", "Directories whose master repomd.xml could not be read at the last scan.").unwrap()),
@@ -64,7 +68,12 @@ impl Metrics {
             claimed: reg(&r, IntCounter::new("mirror_checker_claimed_mirrors_total", "Due mirrors this checker claimed from the shared schedule.").unwrap()),
             ticks: reg(&r, IntCounterVec::new(Opts::new("mirror_checker_ticks_total", "Daemon ticks; ok=false when one failed (the store unreachable, say) and is retried."), &["ok"]).unwrap()),
             registry: r,
+        };
+        // Both series exist from the start: a panel or rule reading failed ticks has a 0.
+        for ok in ["true", "false"] {
+            m.ticks.with_label_values(&[ok]);
         }
+        m
     }
 
     pub fn leader(&self, leader: bool) {
@@ -121,11 +130,27 @@ impl Metrics {
     pub fn snapshot(&self, snap: &Snapshot) {
         self.snapshot_serial.set(snap.serial as i64);
         self.snapshot_fresh.set(snap.created_at);
+        // Shares not reached any more (a new version) disappear.
+        self.propagation.reset();
         for (i, d) in snap.catalog.directories.iter().enumerate() {
-            if !d.vault_only {
-                self.coverage
+            if d.vault_only {
+                continue;
+            }
+            let dir = &snap.directories[i];
+            self.coverage
+                .with_label_values(&[&d.path])
+                .set(dir.mirrors.len() as i64);
+            if let Some(p) = &dir.propagation {
+                self.behind
                     .with_label_values(&[&d.path])
-                    .set(snap.directories[i].mirrors.len() as i64);
+                    .set(p.behind.len() as i64);
+                for (share, reached) in [("0.5", p.p50), ("0.9", p.p90), ("0.99", p.p99)] {
+                    if let Some(secs) = reached {
+                        self.propagation
+                            .with_label_values(&[&d.path, share])
+                            .set(secs);
+                    }
+                }
             }
         }
     }

@@ -91,7 +91,7 @@ impl Metrics {
                 tiers.with_label_values(&[name])
             }),
         };
-        Metrics {
+        let m = Metrics {
             requests,
             latency,
             tiers,
@@ -113,7 +113,13 @@ impl Metrics {
             accept_errors: reg(&r, IntCounter::new("mirrorlist_accept_errors_total", "Failed accepts (out of file descriptors and the like).").unwrap()),
             registry: r,
             hot,
+        };
+        // Every result has a series from the start (0 until it happens): alerts on
+        // `refused` need one to compare with.
+        for result in ["new", "unchanged", "failed", "refused"] {
+            m.snapshot_fetches.with_label_values(&[result]);
         }
+        m
     }
 
     pub fn snapshot(&self, snap: &Snapshot) {
