@@ -190,19 +190,14 @@ impl SimNetwork {
     pub fn start_with(dir: &Path, sim_args: &[&str], extra: &str, limit: Duration) -> SimNetwork {
         let examples = project_root().join("deploy/examples");
         let mut sim = Command::new(workspace_bin("mirror-sim"));
-        sim.args([
-            "serve",
-            "--mix",
-            "realistic",
-            "--synthetic-packages",
-        ])
-        .args(sim_args)
-        .arg("--registry")
-        .arg(examples.join("mirrors.d"))
-        .arg("--catalog")
-        .arg(examples.join("catalog.toml"))
-        .arg("--out")
-        .arg(dir.join("sim"));
+        sim.args(["serve", "--mix", "realistic", "--synthetic-packages"])
+            .args(sim_args)
+            .arg("--registry")
+            .arg(examples.join("mirrors.d"))
+            .arg("--catalog")
+            .arg(examples.join("catalog.toml"))
+            .arg("--out")
+            .arg(dir.join("sim"));
         let mut sim = Proc::spawn("mirror-sim", sim, &dir.join("sim.log"));
         sim.wait_for_log("serving", limit);
         let routes = fs::read_to_string(dir.join("sim/checker-network.toml")).unwrap();

@@ -1,8 +1,9 @@
-//! nginx in front of the server, configured as `deploy/nginx/mirrorlist.conf` ships: the
-//! server, trusting that proxy's `X-Forwarded-For` (`--trusted-proxy`), places the client
-//! nginx saw, not nginx; a client's own `X-Forwarded-For` is not taken. (To give nginx a
-//! client that is not on loopback, the test has nginx take its client's address from a
-//! header of the test's own, with nginx's realip module.)
+//! nginx and HAProxy in front of the server, configured as `deploy/nginx/mirrorlist.conf`
+//! and `deploy/haproxy/mirrorlist.cfg` ship: the server, trusting that proxy's
+//! `X-Forwarded-For` (`--trusted-proxy`), places the client the proxy saw, not the proxy; a
+//! client's own `X-Forwarded-For` is not taken. (To give a proxy a client that is not on
+//! loopback, the test has it take its client's address from a header of the test's own:
+//! nginx's realip module, HAProxy's `set-src`.)
 
 use e2e::*;
 use std::fs;
@@ -37,16 +38,8 @@ fn country(explanation: &str) -> serde_json::Value {
     v["client"]["country"].clone()
 }
 
-#[test]
-fn behind_nginx_the_answer_follows_the_forwarded_client_address() {
-    if !tools_present(&["nginx"], false) {
-        return;
-    }
-    let Some(geoip) = shared::testing::shared_data("geoip/GeoLite2-City-Test.mmdb") else {
-        return;
-    };
-    let dir = test_dir();
-    let d = dir.path();
+/// The server trusting a proxy on loopback, with MaxMind's test city database; its address.
+fn server(d: &std::path::Path, geoip: &std::path::Path) -> (Proc, String) {
     let snapshot = example_snapshot(d);
     let mut server = Command::new(workspace_bin("mirrorlist-server"));
     server
@@ -68,7 +61,20 @@ fn behind_nginx_the_answer_follows_the_forwarded_client_address() {
         ]);
     let mut server = Proc::spawn("mirrorlist-server", server, &d.join("server.log"));
     let server_addr = server.server_address(LIMIT);
+    (server, server_addr)
+}
 
+#[test]
+fn behind_nginx_the_answer_follows_the_forwarded_client_address() {
+    if !tools_present(&["nginx"], false) {
+        return;
+    }
+    let Some(geoip) = shared::testing::shared_data("geoip/GeoLite2-City-Test.mmdb") else {
+        return;
+    };
+    let dir = test_dir();
+    let d = dir.path();
+    let (_server, server_addr) = server(d, &geoip);
     // The shipped site, on a test port, pointing at this server.
     let port = candidate_port();
     let site = fs::read_to_string(project_root().join("deploy/nginx/mirrorlist.conf"))
@@ -101,29 +107,76 @@ fn behind_nginx_the_answer_follows_the_forwarded_client_address() {
     let proxy = format!("127.0.0.1:{port}");
     wait_for("nginx listening", LIMIT, || TcpStream::connect(&proxy).ok());
 
+    assert_the_answer_follows_the_forwarded_client(&proxy, &server_addr);
+}
+
+#[test]
+fn behind_haproxy_the_answer_follows_the_forwarded_client_address() {
+    if !tools_present(&["haproxy"], false) {
+        return;
+    }
+    let Some(geoip) = shared::testing::shared_data("geoip/GeoLite2-City-Test.mmdb") else {
+        return;
+    };
+    let dir = test_dir();
+    let d = dir.path();
+    let (_server, server_addr) = server(d, &geoip);
+    let port = candidate_port();
+    let config = fs::read_to_string(project_root().join("deploy/haproxy/mirrorlist.cfg"))
+        .unwrap()
+        .replace("127.0.0.1:8080", &server_addr)
+        .replace("bind :80", &format!("bind 127.0.0.1:{port}"))
+        // Within a test's open-files limit.
+        .replace("maxconn 20000", "maxconn 1000")
+        .replace(
+            "    http-request set-header X-Forwarded-For %[src]",
+            "    http-request set-src hdr(X-Test-Client)\n    http-request set-header X-Forwarded-For %[src]",
+        );
+    assert!(
+        config.contains("set-src"),
+        "the shipped file changed: {config}"
+    );
+    let path = d.join("haproxy.cfg");
+    fs::write(&path, config).unwrap();
+    let mut check = Command::new("haproxy");
+    check.arg("-c").arg("-f").arg(&path);
+    run_ok(check, LIMIT);
+    let mut cmd = Command::new("haproxy");
+    cmd.arg("-db").arg("-f").arg(&path);
+    let mut haproxy = Proc::spawn("haproxy", cmd, &d.join("haproxy.log"));
+    let proxy = format!("127.0.0.1:{port}");
+    wait_for("haproxy listening", LIMIT, || {
+        assert!(haproxy.running(), "haproxy exited: {}", haproxy.log_text());
+        TcpStream::connect(&proxy).ok()
+    });
+    assert_the_answer_follows_the_forwarded_client(&proxy, &server_addr);
+}
+
+/// What a client behind `proxy` gets, against what the server says directly.
+fn assert_the_answer_follows_the_forwarded_client(proxy: &str, server_addr: &str) {
     let explain = "/api/v1/explain?repo=baseos-9&arch=x86_64";
     // Through nginx, for a client in Great Britain (81.2.69.142 in MaxMind's test data).
-    let through = get_with(&proxy, explain, "X-Test-Client: 81.2.69.142\r\n");
+    let through = get_with(proxy, explain, "X-Test-Client: 81.2.69.142\r\n");
     assert_eq!(country(&through), "GB", "{through}");
     // A client's own X-Forwarded-For is replaced by nginx, not believed.
     let forged = get_with(
-        &proxy,
+        proxy,
         explain,
         "X-Test-Client: 175.16.199.1\r\nX-Forwarded-For: 81.2.69.142\r\n",
     );
     assert_eq!(country(&forged), "CN", "{forged}");
     // Straight to the server from loopback, with no header: unplaced.
-    let direct = get_with(&server_addr, explain, "");
+    let direct = get_with(server_addr, explain, "");
     assert!(country(&direct).is_null(), "{direct}");
     // The answer through nginx is the one the server gives that client (with --seed, the
     // same order too).
     let list = "/mirrorlist?repo=baseos-9&arch=x86_64";
-    let via = get_with(&proxy, list, "X-Test-Client: 81.2.69.142\r\n");
-    let asked = get_with(&server_addr, &format!("{list}&ip=81.2.69.142"), "");
+    let via = get_with(proxy, list, "X-Test-Client: 81.2.69.142\r\n");
+    let asked = get_with(server_addr, &format!("{list}&ip=81.2.69.142"), "");
     assert_eq!(via, asked);
     assert_ne!(
         via,
-        get_with(&server_addr, list, ""),
+        get_with(server_addr, list, ""),
         "a loopback client's differs"
     );
 }
