@@ -53,7 +53,7 @@ fn server(d: &std::path::Path, geoip: &std::path::Path) -> (Proc, String) {
             "7",
         ])
         .arg("--geoip")
-        .arg(&geoip)
+        .arg(geoip)
         .args([
             "--trusted-proxy",
             "127.0.0.1/32=x-forwarded-for",
