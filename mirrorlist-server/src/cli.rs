@@ -61,7 +61,7 @@ pub struct Cli {
     /// separated): a CIDR or an address, and the one header that proxy sets:
     /// x-forwarded-for (the default), forwarded, cf-connecting-ip or x-real-ip. Nobody's by
     /// default.
-    #[arg(long, env = "MIRRORLIST_TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::proxy::parse_trusted)]
+    #[arg(long, env = "MIRRORLIST_TRUSTED_PROXY", value_delimiter = ',', value_parser = crate::proxy::parse_trusted)]
     pub trusted_proxy: Vec<crate::proxy::TrustedProxy>,
     /// At most this many client connections; at the cap the oldest idle one is closed to
     /// make room (the soft file-descriptor limit is raised to the hard one at start).
