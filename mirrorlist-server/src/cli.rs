@@ -22,6 +22,9 @@ pub struct Cli {
     /// conditional requests; the newest serial wins.
     #[arg(long, env = "MIRRORLIST_SNAPSHOT_URL", value_delimiter = ',', value_parser = crate::fetch::parse_url)]
     pub snapshot_url: Vec<url::Url>,
+    /// More certificate authorities (PEM) for https snapshot sources, besides the Web PKI's.
+    #[arg(long, env = "MIRRORLIST_SNAPSHOT_CA", requires = "snapshot_url")]
+    pub snapshot_ca: Option<PathBuf>,
     /// Accept only snapshots signed by this Ed25519 public key (PEM), from files and sources
     /// alike; unsigned or wrongly signed ones are refused.
     #[arg(long, env = "MIRRORLIST_SNAPSHOT_KEY")]

@@ -11,6 +11,9 @@ pub enum Error {
     Cloud(#[from] crate::cloud::CloudError),
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// A setting that cannot be used as given.
+    #[error("{0}")]
+    Config(String),
     #[error("--snapshot-key: {0}")]
     Key(#[from] shared::snapshot::sign::KeyError),
     #[error("cannot listen on {addr}: {source}")]

@@ -10,9 +10,9 @@ use crate::cli::Cli;
 use crate::state::AppState;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use shared::snapshot::{self, PublicKey};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
@@ -20,6 +20,7 @@ use url::Url;
 const MAX_BYTES: usize = 256 << 20;
 /// One request, connection to last byte.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One source and what it last answered.
 struct Source {
@@ -39,7 +40,7 @@ pub enum Polled {
 
 /// Polls the sources for new snapshots and heartbeats.
 pub struct Fetcher {
-    client: Client<HttpConnector, Empty<Bytes>>,
+    tls: tokio_rustls::TlsConnector,
     sources: Vec<Source>,
     local: PathBuf,
     key: Option<PublicKey>,
@@ -56,11 +57,10 @@ fn fresh_url(url: &Url) -> Url {
 pub fn parse_url(s: &str) -> Result<Url, String> {
     let url = Url::parse(s).map_err(|e| format!("{s:?} is not a URL: {e}"))?;
     match url.scheme() {
-        "http" => Ok(url),
+        "http" | "https" if url.host().is_some() => Ok(url),
+        "http" | "https" => Err(format!("{s}: no host")),
         other => Err(format!(
-            "{s}: {other}:// is not supported for snapshot sources; use http:// (snapshots are \
-             signed: give --snapshot-key, and a forged or altered one is refused whatever \
-             carried it)"
+            "{s}: {other}:// is not supported for snapshot sources; use http:// or https://"
         )),
     }
 }
@@ -73,16 +73,85 @@ fn local_serial(path: &Path, key: Option<&PublicKey>) -> Option<u64> {
         .map(|h| h.serial)
 }
 
+/// The roots https sources are verified with: the Web PKI's, and `ca` (PEM) when given.
+pub fn tls_roots(ca: Option<&Path>) -> Result<rustls::RootCertStore, crate::Error> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(ca) = ca {
+        let bad = |e: String| crate::Error::Config(format!("--snapshot-ca {}: {e}", ca.display()));
+        let certs = rustls_pki_types::CertificateDer::pem_file_iter(ca)
+            .map_err(|e| bad(e.to_string()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(bad("no certificate in it".into()));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| bad(e.to_string()))?;
+        }
+    }
+    Ok(roots)
+}
+
+/// A TCP connection within [`CONNECT_TIMEOUT`].
+async fn connect<A: tokio::net::ToSocketAddrs>(addr: A) -> std::io::Result<tokio::net::TcpStream> {
+    tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr))
+        .await
+        .unwrap_or_else(|_| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no connection within {CONNECT_TIMEOUT:?}"),
+            ))
+        })
+}
+
+/// One HTTP/1.1 exchange on `io`.
+async fn exchange<I>(
+    io: I,
+    req: http::Request<Empty<Bytes>>,
+) -> Result<(u16, Option<String>, Bytes), String>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
+            .await
+            .map_err(|e| shared::text::error_chain(&e))?;
+    let conn = tokio::spawn(conn);
+    let result = async {
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| shared::text::error_chain(&e))?;
+        let status = resp.status().as_u16();
+        let etag = resp
+            .headers()
+            .get(http::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = Limited::new(resp.into_body(), MAX_BYTES)
+            .collect()
+            .await
+            .map_err(|e| format!("reading the body: {e}"))?
+            .to_bytes();
+        Ok((status, etag, body))
+    }
+    .await;
+    conn.abort();
+    result
+}
+
 impl Fetcher {
-    pub fn new(cli: &Cli, key: Option<PublicKey>) -> Fetcher {
-        let mut http = HttpConnector::new();
-        http.set_connect_timeout(Some(Duration::from_secs(10)));
-        http.set_nodelay(true);
-        let client = Client::builder(hyper_util::rt::TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(http);
-        Fetcher {
-            client,
+    pub fn new(cli: &Cli, key: Option<PublicKey>) -> Result<Fetcher, crate::Error> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("the ring provider supports the default versions")
+            .with_root_certificates(tls_roots(cli.snapshot_ca.as_deref())?)
+            .with_no_client_auth();
+        Ok(Fetcher {
+            tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
             sources: cli
                 .snapshot_url
                 .iter()
@@ -94,41 +163,58 @@ impl Fetcher {
                 .collect(),
             local: cli.snapshot.clone(),
             key,
-        }
+        })
     }
 
-    /// GET with `If-None-Match`: status, ETag and body (at most [`MAX_BYTES`]).
+    /// GET with `If-None-Match` over a connection of its own (http or https): status, ETag
+    /// and body (at most [`MAX_BYTES`]).
     async fn get(
         &self,
         url: &Url,
         etag: Option<&str>,
     ) -> Result<(u16, Option<String>, Bytes), String> {
-        let mut req = http::Request::get(url.as_str()).header(
-            http::header::USER_AGENT,
-            concat!("mirrorlist-server/", env!("CARGO_PKG_VERSION")),
-        );
+        let port = url.port_or_known_default().unwrap_or(80);
+        let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
+        let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
+        let mut req = http::Request::get(path)
+            .header(http::header::HOST, authority)
+            .header(
+                http::header::USER_AGENT,
+                concat!("mirrorlist-server/", env!("CARGO_PKG_VERSION")),
+            );
         if let Some(tag) = etag {
             req = req.header(http::header::IF_NONE_MATCH, tag);
         }
         let req = req.body(Empty::new()).map_err(|e| e.to_string())?;
         let fetch = async {
-            let resp = self
-                .client
-                .request(req)
-                .await
-                .map_err(|e| shared::text::error_chain(&e))?;
-            let status = resp.status().as_u16();
-            let etag = resp
-                .headers()
-                .get(http::header::ETAG)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            let body = Limited::new(resp.into_body(), MAX_BYTES)
-                .collect()
-                .await
-                .map_err(|e| format!("reading the body: {e}"))?
-                .to_bytes();
-            Ok((status, etag, body))
+            let (tcp, name) = match url.host() {
+                Some(url::Host::Domain(d)) => (
+                    connect((d, port)).await,
+                    rustls_pki_types::ServerName::try_from(d.to_string())
+                        .map_err(|e| e.to_string())?,
+                ),
+                Some(url::Host::Ipv4(a)) => (
+                    connect((a, port)).await,
+                    rustls_pki_types::ServerName::IpAddress(std::net::IpAddr::V4(a).into()),
+                ),
+                Some(url::Host::Ipv6(a)) => (
+                    connect((a, port)).await,
+                    rustls_pki_types::ServerName::IpAddress(std::net::IpAddr::V6(a).into()),
+                ),
+                None => return Err("no host".to_string()),
+            };
+            let tcp = tcp.map_err(|e| format!("cannot connect: {e}"))?;
+            let _ = tcp.set_nodelay(true);
+            if url.scheme() == "https" {
+                let tls = self
+                    .tls
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| format!("TLS: {e}"))?;
+                exchange(tls, req).await
+            } else {
+                exchange(tcp, req).await
+            }
         };
         tokio::time::timeout(REQUEST_TIMEOUT, fetch)
             .await
@@ -218,5 +304,119 @@ impl Fetcher {
             tracing::warn!("no snapshot yet from any source; trying again in {every:?}");
             tokio::time::sleep(every).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// An https server on loopback answering every request with `body` (and an ETag), with
+    /// a certificate for 127.0.0.1; its address and its certificate (PEM).
+    async fn https_source(body: Vec<u8>) -> (std::net::SocketAddr, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .subject_alt_names
+            .push(rcgen::SanType::IpAddress("127.0.0.1".parse().unwrap()));
+        let cert = params.self_signed(&key).unwrap();
+        let der = rustls_pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], der)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let body = Bytes::from(body);
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let (acceptor, body) = (acceptor.clone(), body.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(move |_req| {
+                        let body = body.clone();
+                        async move {
+                            Ok::<_, std::convert::Infallible>(
+                                http::Response::builder()
+                                    .header(http::header::ETAG, "\"x\"")
+                                    .body(http_body_util::Full::new(body))
+                                    .unwrap(),
+                            )
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        (addr, cert.pem())
+    }
+
+    #[tokio::test]
+    async fn https_sources_are_verified_against_the_web_pki_and_the_given_authority() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog =
+            shared::catalog::Catalog::load(&shared::testing::example("catalog.toml")).unwrap();
+        let snap = shared::snapshot::Snapshot {
+            serial: 3,
+            created_at: shared::time::now(),
+            generator: "test".into(),
+            directories: vec![Default::default(); catalog.directories.len()],
+            catalog,
+            mirrors: Vec::new(),
+        };
+        let source = dir.path().join("source.bin");
+        snapshot::write_atomic(&snap, &source, None).unwrap();
+        let (addr, ca_pem) = https_source(std::fs::read(&source).unwrap()).await;
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, ca_pem).unwrap();
+        let local = dir.path().join("local.bin");
+        let url = format!("https://{addr}/snapshot");
+        let cli = |extra: &[&str]| {
+            let mut args = vec!["mirrorlist-server", "--snapshot", local.to_str().unwrap()];
+            args.extend(["--snapshot-url", &url]);
+            args.extend(extra);
+            Cli::parse_from(args)
+        };
+
+        // Without the authority: the certificate is not trusted, nothing is written.
+        let mut untrusting = Fetcher::new(&cli(&[]), None).unwrap();
+        let err = untrusting.poll_one(0).await.unwrap_err();
+        assert!(err.contains("TLS"), "{err}");
+        assert!(!local.exists());
+
+        let mut fetcher =
+            Fetcher::new(&cli(&["--snapshot-ca", ca.to_str().unwrap()]), None).unwrap();
+        assert_eq!(fetcher.poll_one(0).await, Ok(Polled::New(3)));
+        assert_eq!(snapshot::read(&local).unwrap(), snap);
+        // The same again: not newer than the local copy.
+        assert_eq!(fetcher.poll_one(0).await, Ok(Polled::Unchanged));
+
+        // A file that is no certificate authority is refused at start.
+        let err = Fetcher::new(&cli(&["--snapshot-ca", local.to_str().unwrap()]), None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("--snapshot-ca"), "{err}");
+    }
+
+    #[test]
+    fn only_web_sources_with_a_host_are_taken() {
+        assert!(parse_url("http://checker:9465/snapshot").is_ok());
+        assert!(parse_url("https://cdn.example.org/snapshot").is_ok());
+        let err = parse_url("ftp://x/snapshot").unwrap_err();
+        assert!(err.contains("not supported"), "{err}");
+        assert!(parse_url("not a url").is_err());
     }
 }

@@ -271,8 +271,11 @@ pub async fn serve(cli: Cli) -> Result<()> {
              this server a mirror list"
         );
     }
-    let mut fetcher =
-        (!cli.snapshot_url.is_empty()).then(|| crate::fetch::Fetcher::new(&cli, key.clone()));
+    let mut fetcher = if cli.snapshot_url.is_empty() {
+        None
+    } else {
+        Some(crate::fetch::Fetcher::new(&cli, key.clone())?)
+    };
     if let Some(f) = fetcher.as_mut() {
         // The last good snapshot on disk answers at once; without one, wait for a source.
         if load_snapshot(&cli.snapshot, key.as_ref(), state.located()).is_err() {
