@@ -228,6 +228,21 @@ impl SimNetwork {
         c
     }
 
+    /// Makes a signing key at `key` (and `key.pub`) with `mirror-checker keygen` and has the
+    /// checker sign its snapshots with it (a top-level setting: before every section).
+    pub fn sign_snapshots(&self, key: &Path, limit: Duration) {
+        let mut keygen = Command::new(workspace_bin("mirror-checker"));
+        keygen.arg("keygen").arg(key);
+        let out = run_ok(keygen, limit).text();
+        assert!(out.contains("--snapshot-key"), "{out}");
+        let config = fs::read_to_string(&self.config).unwrap();
+        fs::write(
+            &self.config,
+            format!("snapshot_signing_key = \"{}\"\n{config}", key.display()),
+        )
+        .unwrap();
+    }
+
     /// Loads the example catalog and imports the example registry into the checker's store.
     pub fn load_examples(&self, limit: Duration) {
         let examples = project_root().join("deploy/examples");

@@ -217,6 +217,23 @@ fn pod<'a>(docs: &[Yaml], workload: &'a Yaml) -> &'a Yaml {
     c
 }
 
+/// `mirrorlist-server --check` of the example network's snapshot succeeds with these
+/// settings (and no other environment): clap parses each.
+fn server_accepts<'a>(settings: impl Iterator<Item = (&'a str, &'a str)>) {
+    let dir = test_dir();
+    let example = example_snapshot(dir.path());
+    let mut check = Command::new(workspace_bin("mirrorlist-server"));
+    check
+        .env_clear()
+        .arg("--check")
+        .arg("--snapshot")
+        .arg(&example);
+    for (n, v) in settings {
+        check.env(n, v);
+    }
+    run_ok(check, LIMIT);
+}
+
 /// The value of a container's plain environment variable.
 fn env<'a>(c: &'a Yaml, name: &str) -> Option<&'a str> {
     c["env"]
@@ -314,21 +331,14 @@ fn the_kubernetes_manifests_hold_together() {
     );
 
     // The server accepts every other setting as given (durations, addresses, proxies).
+    let settings = c["env"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap(), e["value"].as_str().unwrap()))
+        .filter(|(n, _)| !["MIRRORLIST_SNAPSHOT", "MIRRORLIST_SNAPSHOT_KEY"].contains(n));
+    server_accepts(settings);
     let dir = test_dir();
-    let example = example_snapshot(dir.path());
-    let mut check = Command::new(workspace_bin("mirrorlist-server"));
-    check
-        .env_clear()
-        .arg("--check")
-        .arg("--snapshot")
-        .arg(&example);
-    for e in c["env"].as_vec().unwrap() {
-        let (n, v) = (e["name"].as_str().unwrap(), e["value"].as_str().unwrap());
-        if !["MIRRORLIST_SNAPSHOT", "MIRRORLIST_SNAPSHOT_KEY"].contains(&n) {
-            check.env(n, v);
-        }
-    }
-    run_ok(check, LIMIT);
 
     // The checker's configuration is one it accepts (checked without a store), and its
     // ports are the ones the configuration listens on.
@@ -380,21 +390,12 @@ fn the_containerfile_builds_locked_and_runs_unprivileged_with_a_health_check() {
         .next()
         .unwrap()
         .replace("\\\n", " ");
-    let dir = test_dir();
-    let example = example_snapshot(dir.path());
-    let mut check = Command::new(workspace_bin("mirrorlist-server"));
-    check
-        .env_clear()
-        .arg("--check")
-        .arg("--snapshot")
-        .arg(&example);
-    for pair in env_block.split_whitespace() {
-        let (n, v) = pair.split_once('=').unwrap();
-        if n != "MIRRORLIST_SNAPSHOT" {
-            check.env(n, v);
-        }
-    }
-    run_ok(check, LIMIT);
+    server_accepts(
+        env_block
+            .split_whitespace()
+            .map(|pair| pair.split_once('=').unwrap())
+            .filter(|(n, _)| *n != "MIRRORLIST_SNAPSHOT"),
+    );
     // What the build leaves out of its context.
     let ignored = fs::read_to_string(project_root().join(".containerignore")).unwrap();
     assert!(ignored.lines().any(|l| l == "target"), "{ignored}");

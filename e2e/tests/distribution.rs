@@ -65,7 +65,6 @@ fn signed_snapshots_reach_replicas_over_http_and_forgeries_are_refused() {
         let out = run_ok(cmd, LIMIT).text();
         assert!(out.contains("--snapshot-key"), "{out}");
     };
-    keygen("signing.key");
     keygen("forger.key");
     let public = d.join("signing.key.pub");
 
@@ -78,16 +77,7 @@ fn signed_snapshots_reach_replicas_over_http_and_forgeries_are_refused() {
         ),
         LIMIT,
     );
-    // The key is a top-level setting: before every section.
-    let config = fs::read_to_string(&net.config).unwrap();
-    fs::write(
-        &net.config,
-        format!(
-            "snapshot_signing_key = \"{}\"\n{config}",
-            d.join("signing.key").display()
-        ),
-    )
-    .unwrap();
+    net.sign_snapshots(&d.join("signing.key"), LIMIT);
     net.load_examples(LIMIT);
     let start_daemon = |log: &str| {
         let mut cmd = net.checker(&["crawl"]);

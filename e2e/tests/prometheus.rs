@@ -99,18 +99,7 @@ fn alert_rules_are_unit_tested_and_evaluate_against_the_real_programs() {
          publish_listen = \"127.0.0.1:0\"\n",
         LIMIT,
     );
-    let mut keygen = Command::new(workspace_bin("mirror-checker"));
-    keygen.arg("keygen").arg(d.join("snapshot.key"));
-    run_ok(keygen, LIMIT);
-    let config = fs::read_to_string(&net.config).unwrap();
-    fs::write(
-        &net.config,
-        format!(
-            "snapshot_signing_key = \"{}\"\n{config}",
-            d.join("snapshot.key").display()
-        ),
-    )
-    .unwrap();
+    net.sign_snapshots(&d.join("snapshot.key"), LIMIT);
     net.load_examples(LIMIT);
     let mut daemon = net.checker(&["crawl"]);
     daemon.args(["--log", "info"]);

@@ -38,8 +38,15 @@ fn country(explanation: &str) -> serde_json::Value {
     v["client"]["country"].clone()
 }
 
-/// The server trusting a proxy on loopback, with MaxMind's test city database; its address.
-fn server(d: &std::path::Path, geoip: &std::path::Path) -> (Proc, String) {
+/// With `proxy` and MaxMind's test city database present: the server trusting a proxy on
+/// loopback, with that database, in a folder of its own; its address.
+fn server(proxy: &str) -> Option<(tempfile::TempDir, Proc, String)> {
+    if !tools_present(&[proxy], false) {
+        return None;
+    }
+    let geoip = shared::testing::shared_data("geoip/GeoLite2-City-Test.mmdb")?;
+    let dir = test_dir();
+    let d = dir.path();
     let snapshot = example_snapshot(d);
     let mut server = Command::new(workspace_bin("mirrorlist-server"));
     server
@@ -53,7 +60,7 @@ fn server(d: &std::path::Path, geoip: &std::path::Path) -> (Proc, String) {
             "7",
         ])
         .arg("--geoip")
-        .arg(geoip)
+        .arg(&geoip)
         .args([
             "--trusted-proxy",
             "127.0.0.1/32=x-forwarded-for",
@@ -61,20 +68,15 @@ fn server(d: &std::path::Path, geoip: &std::path::Path) -> (Proc, String) {
         ]);
     let mut server = Proc::spawn("mirrorlist-server", server, &d.join("server.log"));
     let server_addr = server.server_address(LIMIT);
-    (server, server_addr)
+    Some((dir, server, server_addr))
 }
 
 #[test]
 fn behind_nginx_the_answer_follows_the_forwarded_client_address() {
-    if !tools_present(&["nginx"], false) {
-        return;
-    }
-    let Some(geoip) = shared::testing::shared_data("geoip/GeoLite2-City-Test.mmdb") else {
+    let Some((dir, _server, server_addr)) = server("nginx") else {
         return;
     };
-    let dir = test_dir();
     let d = dir.path();
-    let (_server, server_addr) = server(d, &geoip);
     // The shipped site, on a test port, pointing at this server.
     let port = candidate_port();
     let site = fs::read_to_string(project_root().join("deploy/nginx/mirrorlist.conf"))
@@ -112,15 +114,10 @@ fn behind_nginx_the_answer_follows_the_forwarded_client_address() {
 
 #[test]
 fn behind_haproxy_the_answer_follows_the_forwarded_client_address() {
-    if !tools_present(&["haproxy"], false) {
-        return;
-    }
-    let Some(geoip) = shared::testing::shared_data("geoip/GeoLite2-City-Test.mmdb") else {
+    let Some((dir, _server, server_addr)) = server("haproxy") else {
         return;
     };
-    let dir = test_dir();
     let d = dir.path();
-    let (_server, server_addr) = server(d, &geoip);
     let port = candidate_port();
     let config = fs::read_to_string(project_root().join("deploy/haproxy/mirrorlist.cfg"))
         .unwrap()
