@@ -27,6 +27,8 @@ struct Source {
     url: Url,
     fresh: Url,
     etag: Option<String>,
+    /// What its last poll failed with: the same failure is logged once, not every poll.
+    failing: Option<String>,
 }
 
 /// What one poll of a source did.
@@ -159,6 +161,7 @@ impl Fetcher {
                     url: url.clone(),
                     fresh: fresh_url(url),
                     etag: None,
+                    failing: None,
                 })
                 .collect(),
             local: cli.snapshot.clone(),
@@ -268,20 +271,33 @@ impl Fetcher {
         let mut newest = None;
         for i in 0..self.sources.len() {
             let result = self.poll_one(i).await;
+            let source = &mut self.sources[i];
+            let url = &source.url;
+            if result.is_ok() && source.failing.take().is_some() {
+                tracing::info!(source = %url, "snapshot source answers again");
+            }
             let label = match &result {
                 Ok(Polled::New(serial)) => {
-                    tracing::info!(source = %self.sources[i].url, serial, "snapshot fetched");
+                    tracing::info!(source = %url, serial, "snapshot fetched");
                     newest = newest.max(Some(*serial));
                     "new"
                 }
                 Ok(Polled::Unchanged) => "unchanged",
-                Err(e) if e.contains("refused:") => {
-                    tracing::error!(source = %self.sources[i].url, error = %e, "snapshot refused");
-                    "refused"
-                }
                 Err(e) => {
-                    tracing::warn!(source = %self.sources[i].url, error = %e, "snapshot source failed");
-                    "failed"
+                    let refused = e.contains("refused:");
+                    if source.failing.as_ref() != Some(e) {
+                        if refused {
+                            tracing::error!(source = %url, error = %e, "snapshot refused");
+                        } else {
+                            tracing::warn!(source = %url, error = %e, "snapshot source failed");
+                        }
+                        source.failing = Some(e.clone());
+                    }
+                    if refused {
+                        "refused"
+                    } else {
+                        "failed"
+                    }
                 }
             };
             state
