@@ -459,13 +459,27 @@ pub async fn serve(cli: Cli) -> Result<()> {
             let close = registered.conn.clone();
             match (secure, acceptor) {
                 (true, Some(acceptor)) => {
-                    // The handshake is bounded like a request head.
-                    let handshake = tokio::time::timeout(header_timeout, acceptor.accept(stream));
-                    if let Ok(Ok(tls_stream)) = handshake.await {
-                        drive(tls_stream, service, &close, header_timeout).await;
+                    // The handshake is bounded like a request head (and shed like an idle
+                    // connection); ALPN says the protocol.
+                    let handshake = tokio::select! {
+                        done = tokio::time::timeout(header_timeout, acceptor.accept(stream)) => done.ok().and_then(Result::ok),
+                        _ = close.close.notified() => None,
+                    };
+                    if let Some(tls_stream) = handshake {
+                        let h2 = tls_stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                        drive(tls_stream, h2, service, &close, header_timeout).await;
                     }
                 }
-                _ => drive(stream, service, &close, header_timeout).await,
+                // In the clear, the first bytes say (a silent connection is closed, or shed).
+                _ => {
+                    let sniffed = tokio::select! {
+                        h2 = sniff_h2(&stream, header_timeout) => h2,
+                        _ = close.close.notified() => None,
+                    };
+                    if let Some(h2) = sniffed {
+                        drive(stream, h2, service, &close, header_timeout).await;
+                    }
+                }
             }
             drop(registered);
             state
@@ -500,10 +514,44 @@ async fn accept_maybe(
     }
 }
 
-/// Serves one connection until it ends or the server asks it to close: HTTP/1.1, or HTTP/2
-/// (over TLS by ALPN, in the clear by its preface: h2c with prior knowledge).
-async fn drive<I, S>(io: I, service: S, conn: &crate::conns::Conn, header_timeout: Duration)
-where
+/// Whether a plain connection speaks HTTP/2 with prior knowledge (h2c): its first bytes
+/// begin the HTTP/2 preface. Read with `peek`, so HTTP/1.1 is served straight from the socket
+/// as before; `None` when nothing came within `limit` or the peer closed.
+async fn sniff_h2(stream: &tokio::net::TcpStream, limit: Duration) -> Option<bool> {
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut buf = [0u8; 4];
+    loop {
+        let n = tokio::time::timeout_at(deadline, stream.peek(&mut buf))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        if !PREFACE.starts_with(&buf[..n]) {
+            return Some(false);
+        }
+        // "PRI " is no HTTP/1.1 method; fewer bytes than that (a "P"): wait for more.
+        if n == buf.len() {
+            return Some(true);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+    }
+}
+
+/// Serves one connection with HTTP/1.1 or HTTP/2 until it ends or the server asks it to
+/// close.
+async fn drive<I, S>(
+    io: I,
+    h2: bool,
+    service: S,
+    conn: &crate::conns::Conn,
+    header_timeout: Duration,
+) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     S: hyper::service::Service<
             http::Request<hyper::body::Incoming>,
@@ -513,35 +561,46 @@ where
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let mut builder =
-        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-    builder
-        .http1()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(header_timeout)
-        // A client that shuts its write side after the request still gets the answer.
-        .half_close(true);
-    builder
-        .http2()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .max_concurrent_streams(100);
-    let served = builder.serve_connection(hyper_util::rt::TokioIo::new(io), service);
-    tokio::pin!(served);
-    // Telling HTTP/1.1 from HTTP/2 reads the first bytes with no deadline of its own, and an
-    // HTTP/2 connection's first request has none: a connection without a request within
-    // the header timeout is closed, as an unfinished HTTP/1.1 head is.
-    let first_request = async {
-        tokio::time::sleep(header_timeout).await;
-        if conn.used.load(Ordering::Relaxed) {
-            std::future::pending::<()>().await;
+    let io = hyper_util::rt::TokioIo::new(io);
+    if h2 {
+        let mut builder =
+            hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
+        builder
+            .timer(hyper_util::rt::TokioTimer::new())
+            .max_concurrent_streams(100);
+        let served = builder.serve_connection(io, service);
+        tokio::pin!(served);
+        // An HTTP/2 connection's first request has no deadline of its own: one without a
+        // request within the header timeout is closed, as an unfinished HTTP/1.1 head is.
+        let first_request = async {
+            tokio::time::sleep(header_timeout).await;
+            if conn.used.load(Ordering::Relaxed) {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            _ = served.as_mut() => {}
+            _ = first_request => {}
+            _ = conn.close.notified() => {
+                served.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
+            }
         }
-    };
-    tokio::select! {
-        _ = served.as_mut() => {}
-        _ = first_request => {}
-        _ = conn.close.notified() => {
-            served.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
+    } else {
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            // A client that shuts its write side after the request still gets the answer.
+            .half_close(true);
+        let served = builder.serve_connection(io, service);
+        tokio::pin!(served);
+        tokio::select! {
+            _ = served.as_mut() => {}
+            _ = conn.close.notified() => {
+                served.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
+            }
         }
     }
 }
