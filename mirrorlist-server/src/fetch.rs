@@ -45,6 +45,9 @@ pub struct Fetcher {
     tls: tokio_rustls::TlsConnector,
     sources: Vec<Source>,
     local: PathBuf,
+    /// The serial of the snapshot in the local file, as last read or written there: the
+    /// heartbeats are checked against it without reading the file again at every poll.
+    held: Option<u64>,
     key: Option<PublicKey>,
 }
 
@@ -165,6 +168,7 @@ impl Fetcher {
                 })
                 .collect(),
             local: cli.snapshot.clone(),
+            held: local_serial(&cli.snapshot, key.as_ref()),
             key,
         })
     }
@@ -234,17 +238,21 @@ impl Fetcher {
             304 => Polled::Unchanged,
             200 => {
                 let (key, local, origin) = (self.key.clone(), self.local.clone(), url.to_string());
-                let written = tokio::task::spawn_blocking(move || -> Result<Polled, String> {
+                // A new answer is rare (a new snapshot): the local file is read again then,
+                // in case something else replaced it.
+                let (written, held) = tokio::task::spawn_blocking(move || {
                     let header = snapshot::verify_bytes(&body, &origin, key.as_ref())
                         .map_err(|e| e.to_string())?;
-                    if local_serial(&local, key.as_ref()).is_some_and(|s| s >= header.serial) {
-                        return Ok(Polled::Unchanged);
+                    let held = local_serial(&local, key.as_ref());
+                    if held.is_some_and(|s| s >= header.serial) {
+                        return Ok::<_, String>((Polled::Unchanged, held));
                     }
                     snapshot::write_verified_bytes(&body, &local).map_err(|e| e.to_string())?;
-                    Ok(Polled::New(header.serial))
+                    Ok((Polled::New(header.serial), Some(header.serial)))
                 })
                 .await
                 .map_err(|e| e.to_string())??;
+                self.held = held;
                 self.sources[i].etag = tag;
                 written
             }
@@ -252,14 +260,12 @@ impl Fetcher {
         };
         // The heartbeat, kept only when it speaks of the local snapshot (and is signed).
         if let Ok((200, _, body)) = self.get(&fresh, None).await {
-            let key = self.key.clone();
-            let local = self.local.clone();
+            let (key, local, held) = (self.key.clone(), self.local.clone(), self.held);
             let _ = tokio::task::spawn_blocking(move || {
                 let (serial, at) = snapshot::parse_freshness(&body, key.as_ref())?;
                 let current = snapshot::read_freshness(&local, key.as_ref());
-                (local_serial(&local, key.as_ref()) == Some(serial)
-                    && current.is_none_or(|(s, t)| s != serial || t < at))
-                .then(|| snapshot::write_freshness_bytes(&body, &local))
+                (held == Some(serial) && current.is_none_or(|(s, t)| s != serial || t < at))
+                    .then(|| snapshot::write_freshness_bytes(&body, &local))
             })
             .await;
         }
@@ -312,9 +318,7 @@ impl Fetcher {
     /// Until a snapshot is on local disk: poll every `every`, or give up when `stop` ends.
     pub async fn first(&mut self, state: &AppState, every: Duration) {
         loop {
-            if self.poll(state).await.is_some()
-                || local_serial(&self.local, self.key.as_ref()).is_some()
-            {
+            if self.poll(state).await.is_some() || self.held.is_some() {
                 return;
             }
             tracing::warn!("no snapshot yet from any source; trying again in {every:?}");
