@@ -29,16 +29,11 @@ struct Published {
 
 const MAX_FILE: u64 = 1 << 30;
 
-fn stamp(path: &std::path::Path) -> Option<(SystemTime, u64)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
-}
-
 impl Published {
     /// The current file and its ETag, read again only when it changed; `None` when there is
     /// no valid snapshot file (never published here, or being replaced).
     fn current(&self) -> Option<(bytes::Bytes, String)> {
-        let now = stamp(&self.path)?;
+        let now = shared::fsread::stamp(&self.path)?;
         let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
         if cached.stamp != Some(now) {
             let body = shared::fsread::read_regular(&self.path, MAX_FILE).ok()?;

@@ -12,14 +12,10 @@ use shared::snapshot::PublicKey;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-/// What identifies a version of a file on disk.
-fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
-}
+use shared::fsread::stamp;
 
 /// How often the files are looked at: `--poll`, but never in a busy loop.
 fn poll_interval(cli: &Cli) -> Duration {
@@ -537,9 +533,6 @@ async fn sniff_h2(stream: &tokio::net::TcpStream, limit: Duration) -> Option<boo
             return Some(true);
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
-        if tokio::time::Instant::now() >= deadline {
-            return None;
-        }
     }
 }
 
