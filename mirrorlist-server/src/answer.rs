@@ -1,20 +1,21 @@
-//! The way of a metalink or mirrorlist request, in order: [`parse`](crate::parse) the query,
-//! [`resolve`](crate::resolve) what it names, [`place`](crate::place) the client,
-//! [`choose`](crate::select::choose) mirrors, [`render`](crate::render) the document and
+//! The way of a metalink or mirrorlist request, in order: [`decide`](crate::decide) what it
+//! gets (parse, resolve, place, choose), [`render`](crate::render) the document and
 //! [`respond`](crate::respond). Any step may refuse; the refusal is answered in the
 //! endpoint's form, and every answer is counted and (optionally) logged.
 
-use crate::parse::{self, Params};
-use crate::place;
+use crate::decide::{decide, Chosen, Decision, Request, Way};
+use crate::loaded::Loaded;
+use crate::parse::Params;
+use crate::refusal::{Endpoint, Refusal};
 use crate::render;
-use crate::resolve::{self, Form, Target};
-use crate::respond::{self, Endpoint, Refusal, Seen};
-use crate::select::{self, Choice, Client, Tier};
-use crate::state::{AppState, Loaded};
+use crate::resolve::Form;
+use crate::respond::{self, Seen};
+use crate::select::{Choice, Tier};
+use crate::state::AppState;
 use axum::response::Response;
 use http::StatusCode;
 use shared::snapshot::HTTPS;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 /// Answers one request. `peer` is the connection's remote address.
@@ -41,40 +42,28 @@ fn steps<B>(
     peer: SocketAddr,
     seen: &mut Seen,
 ) -> Result<Response, Refusal> {
-    let params = parse::query(req.uri().query())?;
     let view = state.view();
-    let Some(loaded) = view.loaded.as_deref() else {
-        return Err(Refusal::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "error: no snapshot is loaded yet",
-        ));
+    let decision = decide(state, &view, Request::of(form, req, peer))?;
+    let Decision {
+        loaded,
+        params,
+        way,
+    } = decision;
+    let chosen = match way {
+        Way::Mirrors(chosen) => chosen,
+        Way::Vault { url, dir } => return vault(endpoint, loaded, &params, url, dir),
     };
-    let (index, templated) = match resolve::resolve(loaded, form, &params)? {
-        Target::Dir { index, templated } => (index, templated),
-        Target::Vault { url, dir } => return vault(endpoint, loaded, &params, url, dir),
-    };
-    let client = place::place(state, &view, peer, req.headers(), &params)?;
-    count_me(state, loaded, index, &params);
-    // Without an arch (the path form), the mirrors holding any of the repo's arches.
-    let choices = select::choose_in(
-        &loaded.index,
-        loaded.index.candidates(index, templated),
-        &client,
-        params.protocols,
-        state.settings().limits,
-        seed(state, client.ip, index),
-    );
+    count_me(state, loaded, chosen.dir, &params);
+    let choices = &chosen.choices;
     state.metrics().hot.tiers[choices.first().map_or(Tier::ALL.len(), |c| c.tier as usize)].inc();
     if state.settings().access_log {
-        seen.directory = Some(loaded.snapshot.catalog.directories[index].path.clone());
-        seen.country = client.country;
-        seen.asn = client.asn;
+        seen.directory = Some(loaded.snapshot.catalog.directories[chosen.dir].path.clone());
+        seen.country = chosen.client.country;
+        seen.asn = chosen.client.asn;
         seen.tier = choices.first().map(|c| c.tier);
         seen.mirrors = choices.len();
     }
-    document(
-        endpoint, loaded, index, templated, &params, &client, &choices,
-    )
+    document(endpoint, loaded, &params, &chosen)
 }
 
 /// A release only the vault has: its URL, as a redirect, a one-line mirrorlist, or a
@@ -145,44 +134,15 @@ fn count_me(state: &AppState, loaded: &Loaded, index: usize, params: &Params) {
     }
 }
 
-/// The seed of a request's draw. A configured seed is mixed with the client's network (its
-/// /24, or /48 for IPv6) and the directory: replicas agree, one network gets one answer, and
-/// clients in different networks get different draws, so load spreads by bandwidth. Without
-/// one, every request draws afresh.
-pub(crate) fn seed(state: &AppState, ip: Option<IpAddr>, dir: usize) -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let Some(seed) = state.settings().seed else {
-        return u64::from(shared::time::clock_noise())
-            ^ NEXT.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
-    };
-    let network = match ip.map(shared::net::unmapped) {
-        Some(IpAddr::V4(a)) => u128::from(u32::from(a) & 0xffff_ff00),
-        Some(IpAddr::V6(a)) => (u128::from(a) >> 80) | (1 << 64),
-        None => 0,
-    };
-    mix(
-        mix(mix(seed, network as u64), (network >> 64) as u64),
-        dir as u64,
-    )
-}
-
-/// One SplitMix64 step over `a` and `b`: a well-spread 64-bit hash of the pair.
-fn mix(a: u64, b: u64) -> u64 {
-    use crate::select::choose::{splitmix, GOLDEN};
-    splitmix(a ^ b.wrapping_add(GOLDEN))
-}
-
 /// The chosen mirrors as the endpoint's document (or a redirect to the first).
 fn document(
     endpoint: Endpoint,
     loaded: &Loaded,
-    index: usize,
-    templated: bool,
     params: &Params,
-    client: &Client,
-    choices: &[Choice],
+    chosen: &Chosen,
 ) -> Result<Response, Refusal> {
+    let (index, templated, client) = (chosen.dir, chosen.any_arch, &chosen.client);
+    let choices = &chosen.choices;
     let fragments = &loaded.fragments;
     let dir = &loaded.snapshot.catalog.directories[index];
     let path = if templated {

@@ -4,8 +4,11 @@
 //! [`crate::answer`] sets out.
 
 use crate::answer::answer;
+use crate::decide::{self, decide, Way};
+use crate::explain::Explanation;
+use crate::refusal::{Endpoint, Refusal};
 use crate::resolve::Form;
-use crate::respond::{text, Endpoint};
+use crate::respond::text;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::response::{IntoResponse, Response};
@@ -206,10 +209,27 @@ async fn api_mirror(State(state): State<AppState>, Path(name): Path<String>) -> 
     mirror_view(&state, &name, true)
 }
 
+/// How the answer to the metalink request `req` describes is built: the answer's own
+/// decision, accounted for.
+pub fn explain<B>(state: &AppState, req: &http::Request<B>) -> Result<Explanation, Refusal> {
+    let view = state.view();
+    let decision = decide(
+        state,
+        &view,
+        decide::Request::of(Form::Query, req, peer(req)),
+    )?;
+    match decision.way {
+        Way::Mirrors(chosen) => Ok(chosen.explain(decision.loaded)),
+        Way::Vault { url, .. } => Err(Refusal::not_found(format!(
+            "error: this release is only in the vault; its answer is the vault's URL, {url}"
+        ))),
+    }
+}
+
 /// `/api/v1/explain?repo=R&arch=A[&ip=ADDR]`: how the answer is built, as JSON; a refusal
 /// (no such repo, no snapshot) as a JSON error with the answer's status.
 async fn api_explain(State(state): State<AppState>, req: Request) -> Response {
-    let mut response = match crate::explain::explain(&state, &req, peer(&req)) {
+    let mut response = match explain(&state, &req) {
         Ok(e) => view(
             Some(serde_json::to_vec(&e).expect("serializable").into()),
             true,
@@ -236,7 +256,7 @@ async fn explain_page(State(state): State<AppState>, req: Request) -> Response {
     };
     let params = crate::parse::query(req.uri().query()).unwrap_or_default();
     let asked = params.repo.is_some() || params.arch.is_some() || params.path.is_some();
-    let found = asked.then(|| crate::explain::explain(&state, &req, peer(&req)));
+    let found = asked.then(|| explain(&state, &req));
     let result = found.as_ref().map(|r| match r {
         Ok(e) => Ok(e),
         Err(refusal) => Err(refusal.message.trim_start_matches("error: ")),

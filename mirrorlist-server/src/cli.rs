@@ -20,7 +20,7 @@ pub struct Cli {
     /// Fetch snapshots over HTTP from these sources (comma separated; a checker's
     /// `[daemon] publish_listen`, or a cache in front of it), polled every --poll with
     /// conditional requests; the newest serial wins.
-    #[arg(long, env = "MIRRORLIST_SNAPSHOT_URL", value_delimiter = ',', value_parser = crate::fetch::parse_url)]
+    #[arg(long, env = "MIRRORLIST_SNAPSHOT_URL", value_delimiter = ',', value_parser = parse_url)]
     pub snapshot_url: Vec<url::Url>,
     /// More certificate authorities (PEM) for https snapshot sources, besides the Web PKI's.
     #[arg(long, env = "MIRRORLIST_SNAPSHOT_CA", requires = "snapshot_url")]
@@ -106,4 +106,16 @@ pub struct Cli {
     /// Log one JSON object per line.
     #[arg(long, env = "MIRRORLIST_LOG_JSON")]
     pub log_json: bool,
+}
+
+/// Refuses what cannot be a snapshot source.
+pub fn parse_url(s: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(s).map_err(|e| format!("{s:?} is not a URL: {e}"))?;
+    match url.scheme() {
+        "http" | "https" if url.host().is_some() => Ok(url),
+        "http" | "https" => Err(format!("{s}: no host")),
+        other => Err(format!(
+            "{s}: {other}:// is not supported for snapshot sources; use http:// or https://"
+        )),
+    }
 }

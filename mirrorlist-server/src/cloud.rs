@@ -11,7 +11,7 @@
 //!   without a region covers the whole cloud);
 //! - OCI `public_ip_ranges.json`: `regions[]` of `{region, cidrs[]: {cidr}}`.
 
-use crate::select::NetblockIndex;
+use crate::netblocks::NetblockIndex;
 use ipnet::IpNet;
 use serde_json::Value;
 use std::net::IpAddr;

@@ -1,23 +1,16 @@
 //! `/explain` and `/api/v1/explain`: how the answer to a metalink or mirrorlist request was
-//! built for a client. The request goes the same way a real one does (the same parse,
-//! resolve, placement, seed and choice), and every mirror of the snapshot is then accounted
-//! for: listed, with its tier, or not, with the first reason that kept it out, in the order
-//! the choice applies them. The client's address is the caller's own (or the one a trusted
+//! built for a client. The answer's own decision ([`crate::decide`]) is accounted for,
+//! mirror by mirror: listed, with its tier, or not, with the first reason that kept it out,
+//! in the order the choice applies them. The client's address is the caller's own (or the one a trusted
 //! proxy forwarded); `ip=` is honoured only with `--allow-ip-param`, as for the answers.
 
-use crate::answer::seed;
-use crate::parse;
-use crate::place;
-use crate::resolve::{self, Form, Target};
-use crate::respond::Refusal;
-use crate::select::{self, Choice, Client, Tier};
-use crate::state::{AppState, Loaded};
+use crate::select::{self, Choice, Client, Index, Tier};
 use serde::Serialize;
 use shared::geo::code_text;
 use shared::model::Family;
 use shared::registry::Protocol;
-use shared::snapshot::{Audience, HTTP, HTTPS};
-use std::net::{IpAddr, SocketAddr};
+use shared::snapshot::{Audience, Snapshot, HTTP, HTTPS};
+use std::net::IpAddr;
 
 /// Where the client was placed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -87,70 +80,40 @@ fn protocol_name(bit: u8) -> &'static str {
     }
 }
 
-/// Builds the explanation of the answer `req` would get.
-pub fn explain<B>(
-    state: &AppState,
-    req: &http::Request<B>,
-    peer: SocketAddr,
-) -> Result<Explanation, Refusal> {
-    let params = parse::query(req.uri().query())?;
-    let view = state.view();
-    let Some(loaded) = view.loaded.as_deref() else {
-        return Err(Refusal::new(
-            http::StatusCode::SERVICE_UNAVAILABLE,
-            "error: no snapshot is loaded yet",
-        ));
-    };
-    let (index, templated) = match resolve::resolve(loaded, Form::Query, &params)? {
-        Target::Dir { index, templated } => (index, templated),
-        Target::Vault { url, .. } => {
-            return Err(Refusal::not_found(format!(
-                "error: this release is only in the vault; its answer is the vault's URL, {url}"
-            )))
+/// How the client was placed, worded by [`Placed::words`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placed {
+    /// By the `country` parameter (the client's countries, in order).
+    CountryParameter,
+    /// `country=global`.
+    Global,
+    /// A trusted proxy did not know the address.
+    NoAddress,
+    NoGeoIp,
+    NotInGeoIp,
+    GeoIp,
+}
+
+impl Placed {
+    pub fn words(self, client: &Client) -> String {
+        match self {
+            Placed::CountryParameter => format!(
+                "by the country parameter ({})",
+                std::iter::once(&client.country)
+                    .chain(&client.also)
+                    .filter_map(|c| code_text(*c))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Placed::Global => "country=global: no place preference".into(),
+            Placed::NoAddress => {
+                "no address (a trusted proxy did not know it): placed nowhere".into()
+            }
+            Placed::NoGeoIp => "no GeoIP database is loaded: no country".into(),
+            Placed::NotInGeoIp => "its address is not in the GeoIP database: no country".into(),
+            Placed::GeoIp => "by GeoIP of its address".into(),
         }
-    };
-    let client = place::place(state, &view, peer, req.headers(), &params)?;
-    let limits = state.settings().limits;
-    let d = loaded.index.candidates(index, templated);
-    let choices = select::choose_in(
-        &loaded.index,
-        d,
-        &client,
-        params.protocols,
-        limits,
-        seed(state, client.ip, index),
-    );
-    let how = if !params.countries.is_empty() {
-        format!(
-            "by the country parameter ({})",
-            params
-                .countries
-                .iter()
-                .filter_map(|c| code_text(*c))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    } else if params.global {
-        "country=global: no place preference".to_string()
-    } else if client.ip.is_none() {
-        "no address (a trusted proxy did not know it): placed nowhere".to_string()
-    } else if view.geo.is_none() {
-        "no GeoIP database is loaded: no country".to_string()
-    } else if client.country == 0 {
-        "its address is not in the GeoIP database: no country".to_string()
-    } else {
-        "by GeoIP of its address".to_string()
-    };
-    let asked = Asked {
-        dir: index,
-        any_arch: templated,
-        client: &client,
-        protocols: params.protocols,
-        limits,
-        how,
-        deterministic: state.settings().seed.is_some(),
-    };
-    Ok(account(loaded, &asked, &choices))
+    }
 }
 
 /// What was asked, and of whom: the inputs of the choice.
@@ -161,31 +124,21 @@ pub struct Asked<'a> {
     pub client: &'a Client,
     pub protocols: u8,
     pub limits: select::Limits,
-    /// How the client was placed, in words.
-    pub how: String,
+    pub placed: Placed,
     /// A fixed seed: the same request gets the same answer.
     pub deterministic: bool,
 }
 
-/// Accounts for every mirror given the answer `choices`: a pure function, tested against
-/// answers actually given.
-pub fn account(loaded: &Loaded, asked: &Asked<'_>, choices: &[Choice]) -> Explanation {
-    let Asked {
-        dir: index,
-        any_arch: templated,
-        client,
-        protocols,
-        limits,
-        ref how,
-        deterministic,
-    } = *asked;
-    let how = how.clone();
-    let snap = &loaded.snapshot;
+/// Accounts for every mirror of `snap` given the answer `choices` (the decision's own,
+/// [`crate::decide::Chosen::explain`]): a pure function.
+pub fn account(
+    snap: &Snapshot,
+    index: &Index,
+    asked: &Asked<'_>,
+    choices: &[Choice],
+) -> Explanation {
+    let client = asked.client;
     let name = |m: u32| snap.mirrors[m as usize].name.clone();
-    let netblock_matches: Vec<u32> = client
-        .ip
-        .map(|ip| loaded.index.netblocks.lookup(ip))
-        .unwrap_or_default();
     let placement = Placement {
         address: client.ip.map(|ip| ip.to_string()),
         country: code_text(client.country),
@@ -196,10 +149,16 @@ pub fn account(loaded: &Loaded, asked: &Asked<'_>, choices: &[Choice]) -> Explan
             .cloud
             .as_ref()
             .map(|c| format!("{} {}", c.provider, c.region).trim().to_string()),
-        netblock_matches: netblock_matches.iter().map(|m| name(*m)).collect(),
-        how,
+        netblock_matches: client
+            .ip
+            .map(|ip| index.netblocks.lookup(ip))
+            .unwrap_or_default()
+            .into_iter()
+            .map(name)
+            .collect(),
+        how: asked.placed.words(client),
     };
-    let listed: Vec<Listed> = choices
+    let listed = choices
         .iter()
         .map(|c| Listed {
             mirror: name(c.mirror),
@@ -207,147 +166,200 @@ pub fn account(loaded: &Loaded, asked: &Asked<'_>, choices: &[Choice]) -> Explan
             protocol: protocol_name(c.protocol).into(),
         })
         .collect();
-    let d = loaded.index.candidates(index, templated);
-    let before_global = choices.iter().filter(|c| c.tier < Tier::Global).count();
-    let upto = if client.global {
-        limits.cap
-    } else {
-        limits.minimum
-    };
-    let monopoly = choices.len() == 1
-        && matches!(choices[0].tier, Tier::Netblock | Tier::Asn)
-        && snap.mirrors[choices[0].mirror as usize].monopoly;
-    let family = family_of(client.ip);
-    let wanted: Vec<Protocol> = [(HTTPS, Protocol::Https), (HTTP, Protocol::Http)]
-        .into_iter()
-        .filter(|(bit, _)| protocols & bit != 0)
-        .map(|(_, p)| p)
-        .collect();
-    let mut not_listed = Vec::new();
-    for (at, m) in snap.mirrors.iter().enumerate() {
-        let at = at as u32;
-        if choices.iter().any(|c| c.mirror == at) {
-            continue;
-        }
-        let reason = (|| {
-            if let Some(why) = &m.refused {
-                return format!("not served at all: {why}");
-            }
-            let Some(&slot) = d.slot.get(&at) else {
-                // Not a candidate here: the snapshot's verdict over each protocol asked for.
-                let whys: Vec<String> = wanted
-                    .iter()
-                    .map(
-                        |p| match snap.verdict(index, at, *p, family.unwrap_or(Family::Any)) {
-                            Err(why) => format!("{p}: {why}"),
-                            Ok(_) => format!("{p}: no URL for this directory's module"),
-                        },
-                    )
-                    .collect();
-                return format!("not served for this directory ({})", whys.join("; "));
-            };
-            let c = &d.candidates[slot as usize];
-            if c.protocols & protocols == 0 {
-                return format!(
-                    "current here only over {}, and the request asked for {}",
-                    protocol_name(c.protocols),
-                    protocol_name(protocols)
-                );
-            }
-            if let Some(f) = family {
-                let reached = match f {
-                    Family::V4 => m.ipv4,
-                    _ => m.ipv6,
-                };
-                if !reached {
-                    return format!("not reached over {f}, the client's address family");
-                }
-            }
-            if monopoly {
-                return format!(
-                    "{} holds the client's network alone (monopoly)",
-                    name(choices[0].mirror)
-                );
-            }
-            match &m.audience {
-                Audience::Cloud { provider, .. } => {
-                    return format!(
-                        "a cloud mirror: only for clients inside {provider}'s address ranges{}",
-                        match &client.cloud {
-                            Some(place) if *place.provider == **provider =>
-                                ", in its regions (not the client's)".to_string(),
-                            _ => ", and the client's address is not in them".to_string(),
-                        }
-                    )
-                }
-                Audience::OwnNetworks { .. } => {
-                    return if client.skip_networks {
-                        "private, and the request asked to skip network matching (netblock=0)"
-                            .into()
-                    } else {
-                        "private: only for clients in its netblocks or ASNs, and the client's \
-                         address and ASN are in neither"
-                            .into()
-                    };
-                }
-                _ => {}
-            }
-            if !m.countries_allowed.is_empty()
-                && !m.countries_allowed.iter().any(|a| {
-                    let a = shared::geo::code(a);
-                    a == client.country || client.also.contains(&a)
-                })
-            {
-                return format!("serves only clients in {}", m.countries_allowed.join(", "));
-            }
-            // Eligible and public: which tier it was in, and why it did not make the list.
-            let in_country =
-                c.country != 0 && (c.country == client.country || client.also.contains(&c.country));
-            let in_continent = client.continent != 0 && c.continent == client.continent;
-            if in_country || in_continent {
-                let tier = if in_country { "country" } else { "continent" };
-                if choices.len() >= limits.cap {
-                    let nearer = if in_country {
-                        ""
-                    } else {
-                        ", nearer or drawn before it"
-                    };
-                    return format!("in the {tier} tier, past the cap of {}{nearer}", limits.cap);
-                }
-                return format!("in the {tier} tier, not drawn");
-            }
-            if before_global >= upto {
-                return format!(
-                    "outside the client's {}: the rest of the world fills in only while fewer \
-                     than {upto} were found nearer, and {before_global} were",
-                    if client.continent == 0 {
-                        "country"
-                    } else {
-                        "continent"
-                    }
-                );
-            }
-            if choices.len() >= upto {
-                return format!(
-                    "in the global tier, not drawn: the weighted draw filled the list to {upto}"
-                );
-            }
-            "in the global tier, not drawn".to_string()
-        })();
-        not_listed.push(NotListed {
+    let why = Reasons::new(snap, index, asked, choices);
+    let not_listed = snap
+        .mirrors
+        .iter()
+        .enumerate()
+        .filter(|(at, _)| !choices.iter().any(|c| c.mirror == *at as u32))
+        .map(|(at, m)| NotListed {
             mirror: m.name.clone(),
-            reason,
-        });
-    }
+            reason: why.of(at as u32),
+        })
+        .collect();
     Explanation {
         api_version: shared::status::API_VERSION,
         serial: snap.serial,
-        directory: snap.catalog.directories[index].path.clone(),
+        directory: snap.catalog.directories[asked.dir].path.clone(),
         client: placement,
         listed,
         not_listed,
-        cap: limits.cap,
-        minimum: limits.minimum,
-        deterministic,
+        cap: asked.limits.cap,
+        minimum: asked.limits.minimum,
+        deterministic: asked.deterministic,
+    }
+}
+
+/// Why a mirror is not in an answer, in the order the choice applies its rules.
+struct Reasons<'a> {
+    snap: &'a Snapshot,
+    asked: &'a Asked<'a>,
+    choices: &'a [Choice],
+    candidates: &'a select::DirIndex,
+    family: Option<Family>,
+    /// The protocols asked for.
+    wanted: Vec<Protocol>,
+    /// The answer is one mirror holding the client's network alone.
+    monopoly: bool,
+    /// How many were found before the global tier, and how many it fills to.
+    before_global: usize,
+    upto: usize,
+}
+
+impl<'a> Reasons<'a> {
+    fn new(
+        snap: &'a Snapshot,
+        index: &'a Index,
+        asked: &'a Asked<'a>,
+        choices: &'a [Choice],
+    ) -> Reasons<'a> {
+        let limits = asked.limits;
+        Reasons {
+            snap,
+            asked,
+            choices,
+            candidates: index.candidates(asked.dir, asked.any_arch),
+            family: family_of(asked.client.ip),
+            wanted: [(HTTPS, Protocol::Https), (HTTP, Protocol::Http)]
+                .into_iter()
+                .filter(|(bit, _)| asked.protocols & bit != 0)
+                .map(|(_, p)| p)
+                .collect(),
+            monopoly: choices.len() == 1
+                && matches!(choices[0].tier, Tier::Netblock | Tier::Asn)
+                && snap.mirrors[choices[0].mirror as usize].monopoly,
+            before_global: choices.iter().filter(|c| c.tier < Tier::Global).count(),
+            upto: if asked.client.global {
+                limits.cap
+            } else {
+                limits.minimum
+            },
+        }
+    }
+
+    /// The first reason that kept mirror `at` out.
+    fn of(&self, at: u32) -> String {
+        let m = &self.snap.mirrors[at as usize];
+        if let Some(why) = &m.refused {
+            return format!("not served at all: {why}");
+        }
+        let Some(&slot) = self.candidates.slot.get(&at) else {
+            return self.not_a_candidate(at);
+        };
+        let c = &self.candidates.candidates[slot as usize];
+        if c.protocols & self.asked.protocols == 0 {
+            return format!(
+                "current here only over {}, and the request asked for {}",
+                protocol_name(c.protocols),
+                protocol_name(self.asked.protocols)
+            );
+        }
+        if let Some(f) = self.family {
+            let reached = match f {
+                Family::V4 => m.ipv4,
+                _ => m.ipv6,
+            };
+            if !reached {
+                return format!("not reached over {f}, the client's address family");
+            }
+        }
+        if self.monopoly {
+            return format!(
+                "{} holds the client's network alone (monopoly)",
+                self.snap.mirrors[self.choices[0].mirror as usize].name
+            );
+        }
+        self.audience(m)
+            .or_else(|| self.countries_allowed(m))
+            .unwrap_or_else(|| self.tier(c.country, c.continent))
+    }
+
+    /// Not a candidate here: the snapshot's verdict over each protocol asked for.
+    fn not_a_candidate(&self, at: u32) -> String {
+        let family = self.family.unwrap_or(Family::Any);
+        let whys: Vec<String> = self
+            .wanted
+            .iter()
+            .map(
+                |p| match self.snap.verdict(self.asked.dir, at, *p, family) {
+                    Err(why) => format!("{p}: {why}"),
+                    Ok(_) => format!("{p}: no URL for this directory's module"),
+                },
+            )
+            .collect();
+        format!("not served for this directory ({})", whys.join("; "))
+    }
+
+    /// A cloud or private mirror the client is not an audience of.
+    fn audience(&self, m: &shared::snapshot::SnapMirror) -> Option<String> {
+        let client = self.asked.client;
+        match &m.audience {
+            Audience::Cloud { provider, .. } => Some(format!(
+                "a cloud mirror: only for clients inside {provider}'s address ranges{}",
+                match &client.cloud {
+                    Some(place) if *place.provider == **provider =>
+                        ", in its regions (not the client's)",
+                    _ => ", and the client's address is not in them",
+                }
+            )),
+            Audience::OwnNetworks { .. } if client.skip_networks => {
+                Some("private, and the request asked to skip network matching (netblock=0)".into())
+            }
+            Audience::OwnNetworks { .. } => Some(
+                "private: only for clients in its netblocks or ASNs, and the client's address \
+                 and ASN are in neither"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+
+    fn countries_allowed(&self, m: &shared::snapshot::SnapMirror) -> Option<String> {
+        let client = self.asked.client;
+        let allowed = m.countries_allowed.iter().any(|a| {
+            let a = shared::geo::code(a);
+            a == client.country || client.also.contains(&a)
+        });
+        (!m.countries_allowed.is_empty() && !allowed)
+            .then(|| format!("serves only clients in {}", m.countries_allowed.join(", ")))
+    }
+
+    /// Eligible and public: which tier it was in, and why it did not make the list.
+    fn tier(&self, country: u16, continent: u16) -> String {
+        let client = self.asked.client;
+        let cap = self.asked.limits.cap;
+        let in_country =
+            country != 0 && (country == client.country || client.also.contains(&country));
+        let in_continent = client.continent != 0 && continent == client.continent;
+        if in_country || in_continent {
+            let tier = if in_country { "country" } else { "continent" };
+            if self.choices.len() >= cap {
+                let nearer = if in_country {
+                    ""
+                } else {
+                    ", nearer or drawn before it"
+                };
+                return format!("in the {tier} tier, past the cap of {cap}{nearer}");
+            }
+            return format!("in the {tier} tier, not drawn");
+        }
+        let (before, upto) = (self.before_global, self.upto);
+        if before >= upto {
+            return format!(
+                "outside the client's {}: the rest of the world fills in only while fewer \
+                 than {upto} were found nearer, and {before} were",
+                if client.continent == 0 {
+                    "country"
+                } else {
+                    "continent"
+                }
+            );
+        }
+        if self.choices.len() >= upto {
+            return format!(
+                "in the global tier, not drawn: the weighted draw filled the list to {upto}"
+            );
+        }
+        "in the global tier, not drawn".to_string()
     }
 }

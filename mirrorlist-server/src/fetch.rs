@@ -58,18 +58,6 @@ fn fresh_url(url: &Url) -> Url {
     fresh
 }
 
-/// Refuses what cannot be a snapshot source.
-pub fn parse_url(s: &str) -> Result<Url, String> {
-    let url = Url::parse(s).map_err(|e| format!("{s:?} is not a URL: {e}"))?;
-    match url.scheme() {
-        "http" | "https" if url.host().is_some() => Ok(url),
-        "http" | "https" => Err(format!("{s}: no host")),
-        other => Err(format!(
-            "{s}: {other}:// is not supported for snapshot sources; use http:// or https://"
-        )),
-    }
-}
-
 /// The serial of the snapshot in the local file, when it holds a valid one.
 fn local_serial(path: &Path, key: Option<&PublicKey>) -> Option<u64> {
     let bytes = shared::fsread::read_regular(path, MAX_BYTES as u64).ok()?;
@@ -433,10 +421,10 @@ mod tests {
 
     #[test]
     fn only_web_sources_with_a_host_are_taken() {
-        assert!(parse_url("http://checker:9465/snapshot").is_ok());
-        assert!(parse_url("https://cdn.example.org/snapshot").is_ok());
-        let err = parse_url("ftp://x/snapshot").unwrap_err();
+        assert!(crate::cli::parse_url("http://checker:9465/snapshot").is_ok());
+        assert!(crate::cli::parse_url("https://cdn.example.org/snapshot").is_ok());
+        let err = crate::cli::parse_url("ftp://x/snapshot").unwrap_err();
         assert!(err.contains("not supported"), "{err}");
-        assert!(parse_url("not a url").is_err());
+        assert!(crate::cli::parse_url("not a url").is_err());
     }
 }

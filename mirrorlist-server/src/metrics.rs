@@ -1,6 +1,6 @@
 //! The server's Prometheus metrics. Labels are bounded: endpoints, status classes, tiers.
 
-use crate::respond::Endpoint;
+use crate::refusal::Endpoint;
 use crate::select::Tier;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,

@@ -1,7 +1,7 @@
 //! The first step of a request: its query parameters, as MirrorManager has them, checked and
 //! reduced to what the later steps compare (country codes, a protocol mask).
 
-use crate::respond::Refusal;
+use crate::refusal::Refusal;
 use shared::snapshot::{HTTP, HTTPS};
 use std::borrow::Cow;
 

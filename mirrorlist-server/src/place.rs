@@ -4,7 +4,7 @@
 //! codes for the choice. The `country` parameter overrides GeoIP.
 
 use crate::parse::Params;
-use crate::respond::Refusal;
+use crate::refusal::Refusal;
 use crate::select::Client;
 use crate::state::{AppState, View};
 use std::net::SocketAddr;

@@ -3,8 +3,7 @@
 //! looks up is built once per snapshot ([`Routes`]), so a request does a hash lookup or two.
 
 use crate::parse::Params;
-use crate::respond::Refusal;
-use crate::state::Loaded;
+use crate::refusal::Refusal;
 use shared::catalog::{Catalog, ReleaseLookup};
 use std::collections::{HashMap, HashSet};
 
@@ -140,23 +139,25 @@ impl Routes {
     }
 }
 
-pub fn resolve(loaded: &Loaded, form: Form<'_>, p: &Params) -> Result<Target, Refusal> {
+/// The directory (or vault release) a request names, by the routes and catalog of the
+/// snapshot in use.
+pub fn resolve(
+    routes: &Routes,
+    catalog: &Catalog,
+    form: Form<'_>,
+    p: &Params,
+) -> Result<Target, Refusal> {
     match form {
-        Form::Query => resolve_query(loaded, p),
-        Form::Path { release, repo } => {
-            resolve_path(&loaded.routes, release, repo, p.arch.as_deref())
-        }
+        Form::Query => resolve_query(routes, catalog, p),
+        Form::Path { release, repo } => resolve_path(routes, release, repo, p.arch.as_deref()),
     }
 }
 
-fn resolve_query(loaded: &Loaded, p: &Params) -> Result<Target, Refusal> {
-    let routes = &loaded.routes;
+fn resolve_query(routes: &Routes, catalog: &Catalog, p: &Params) -> Result<Target, Refusal> {
     if let Some(path) = &p.path {
         let path = path.trim_matches('/');
         let path = path.strip_suffix("/repodata/repomd.xml").unwrap_or(path);
-        return loaded
-            .snapshot
-            .catalog
+        return catalog
             .directory_index(path)
             .map(|index| Target::Dir {
                 index,

@@ -2,6 +2,7 @@
 //! snapshot yet) in the endpoint's own form, documents with their content types, redirects;
 //! then what every answer leaves behind: the access log line and the metrics.
 
+pub use crate::refusal::{Endpoint, Refusal};
 use crate::render;
 use crate::select::Tier;
 use crate::state::AppState;
@@ -9,51 +10,6 @@ use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::{header, StatusCode};
 use std::time::Instant;
-
-/// The two documents dnf asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    Metalink,
-    Mirrorlist,
-}
-
-impl Endpoint {
-    pub const ALL: [Endpoint; 2] = [Endpoint::Metalink, Endpoint::Mirrorlist];
-
-    /// Its name in metrics and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Endpoint::Metalink => "metalink",
-            Endpoint::Mirrorlist => "mirrorlist",
-        }
-    }
-}
-
-/// Why a request is not answered with mirrors: the one type for every client mistake, turned
-/// into an answer in one place ([`refusal`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub status: StatusCode,
-    /// What the client did wrong and what to do instead; may span lines.
-    pub message: String,
-}
-
-impl Refusal {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Refusal {
-        Refusal {
-            status,
-            message: message.into(),
-        }
-    }
-
-    pub fn bad_request(message: impl Into<String>) -> Refusal {
-        Refusal::new(StatusCode::BAD_REQUEST, message)
-    }
-
-    pub fn not_found(message: impl Into<String>) -> Refusal {
-        Refusal::new(StatusCode::NOT_FOUND, message)
-    }
-}
 
 pub fn text(status: StatusCode, body: String) -> Response {
     (

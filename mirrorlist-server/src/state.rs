@@ -4,54 +4,9 @@
 //! is swapped in meanwhile.
 
 use crate::geoip::{AsnDb, GeoDb};
-use crate::render::Fragments;
-use crate::resolve::Routes;
-use crate::select::{Index, Limits};
-use shared::snapshot::Snapshot;
+pub use crate::loaded::Loaded;
+use crate::select::Limits;
 use std::sync::{Arc, RwLock};
-
-/// A snapshot and the structures built from it for the request path.
-#[derive(Debug)]
-pub struct Loaded {
-    pub snapshot: Snapshot,
-    pub routes: Routes,
-    pub index: Index,
-    pub fragments: Fragments,
-    /// The status pages and the JSON API: built after the swap (off the load's clock), or by
-    /// the first page request if that comes first.
-    pages: std::sync::OnceLock<crate::pages::Pages>,
-    /// Unix time it was loaded.
-    pub loaded_at: i64,
-    /// The last time the checker said this snapshot is still the network's state (its
-    /// heartbeat; at first, when it was built).
-    fresh_at: std::sync::atomic::AtomicI64,
-}
-
-impl Loaded {
-    /// The pages of this snapshot, built on first use.
-    pub fn pages(&self) -> &crate::pages::Pages {
-        self.pages
-            .get_or_init(|| crate::pages::Pages::build(&self.snapshot, shared::time::now()))
-    }
-
-    /// As of when this snapshot is known to be the network's state.
-    pub fn fresh_at(&self) -> i64 {
-        self.fresh_at.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    pub fn new(snapshot: Snapshot) -> Loaded {
-        let now = shared::time::now();
-        Loaded {
-            pages: std::sync::OnceLock::new(),
-            routes: Routes::build(&snapshot.catalog),
-            index: Index::build(&snapshot),
-            fragments: Fragments::build(&snapshot),
-            fresh_at: std::sync::atomic::AtomicI64::new(snapshot.created_at),
-            snapshot,
-            loaded_at: now,
-        }
-    }
-}
 
 /// What a request answers from: the snapshot in use and the databases that place clients.
 #[derive(Debug, Clone, Default)]
@@ -155,9 +110,7 @@ impl AppState {
                 .as_ref()
                 .filter(|c| c.snapshot.serial == loaded.snapshot.serial)
             {
-                loaded
-                    .fresh_at
-                    .fetch_max(c.fresh_at(), std::sync::atomic::Ordering::Relaxed);
+                loaded.raise_fresh(c.fresh_at());
                 self.0.metrics.snapshot_fresh.set(loaded.fresh_at());
             }
             view.loaded = Some(Arc::new(loaded));
@@ -169,8 +122,7 @@ impl AppState {
     /// for another serial than the one in use.
     pub fn set_fresh(&self, serial: u64, at: i64) {
         if let Some(l) = self.current().filter(|l| l.snapshot.serial == serial) {
-            l.fresh_at
-                .fetch_max(at, std::sync::atomic::Ordering::Relaxed);
+            l.raise_fresh(at);
             self.0.metrics.snapshot_fresh.set(l.fresh_at());
         }
     }

@@ -12,8 +12,10 @@
 //! mirror the registry does not place is given an address drawn from the same database, as
 //! the checker would have found one.
 
+use mirrorlist_server::decide::{self, Ask};
+use mirrorlist_server::explain::Placed;
 use mirrorlist_server::geoip::GeoDb;
-use mirrorlist_server::select::{choose, Client, Index, Limits, Tier};
+use mirrorlist_server::select::{Client, Limits, Tier};
 use shared::catalog::Catalog;
 use shared::snapshot::{Audience, Located};
 use shared::testing::shared_data;
@@ -142,7 +144,6 @@ fn every_public_mirror_reaches_some_client_and_continents_are_ordered_by_distanc
         "the registry leaves {unplaced} mirrors unplaced"
     );
     let snap = shared::snapshot::build(&input, 1, shared::time::now(), "test");
-    let index = Index::build(&snap);
     let dir = catalog
         .directories
         .iter()
@@ -167,22 +168,22 @@ fn every_public_mirror_reaches_some_client_and_continents_are_ordered_by_distanc
                 .or_else(|| shared::geo::centroid_of_code(l.country)),
             ..Client::default()
         };
-        let chosen = choose(&index, dir, &client, 3, limits, n);
+        // The one decision behind an answer and its explanation.
+        let ask = Ask {
+            dir,
+            any_arch: false,
+            protocols: 3,
+            limits,
+            deterministic: true,
+        };
+        let decided = decide::choose(&loaded, ask, client, Placed::GeoIp, n);
+        let (client, chosen) = (&decided.client, &decided.choices);
         assert!(!chosen.is_empty(), "{ip} got no mirror");
         // The explanation of this answer accounts for every mirror, lists the answer, and
         // gives reasons that hold: nobody eligible in the client's country is left out of a
         // list with room, nobody is past the cap of a list that is not full.
         if n % 5 == 0 {
-            let asked = mirrorlist_server::explain::Asked {
-                dir,
-                any_arch: false,
-                client: &client,
-                protocols: 3,
-                limits,
-                how: String::new(),
-                deterministic: true,
-            };
-            let e = mirrorlist_server::explain::account(&loaded, &asked, &chosen);
+            let e = decided.explain(&loaded);
             let listed: Vec<&str> = e.listed.iter().map(|l| l.mirror.as_str()).collect();
             let answer: Vec<&str> = chosen
                 .iter()

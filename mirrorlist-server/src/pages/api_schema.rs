@@ -256,7 +256,7 @@ mod tests {
             let req = http::Request::get(format!("/api/v1/explain?{query}"))
                 .body(())
                 .unwrap();
-            let e = crate::explain::explain(&state, &req, "127.0.0.1:9".parse().unwrap())
+            let e = crate::app::explain(&state, &req)
                 .unwrap_or_else(|r| panic!("{query}: {}", r.message));
             let e = serde_json::to_value(e).unwrap();
             validate(&doc, get("/api/v1/explain"), &e, query, &mut problems);

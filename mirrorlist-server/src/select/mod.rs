@@ -22,8 +22,9 @@
 pub(crate) mod choose;
 mod index;
 
+pub use crate::netblocks::NetblockIndex;
 pub use choose::{choose, choose_in};
-pub use index::{Index, NetblockIndex};
+pub use index::{DirIndex, Index};
 
 use std::net::IpAddr;
 

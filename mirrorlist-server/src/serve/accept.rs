@@ -1,0 +1,287 @@
+//! The accept loop, in the shape of axum's serve-with-hyper example: accept, admit under the
+//! connection cap, hand the socket to hyper with the service, spawn. The limits live in
+//! small pieces around it: the cap and idle shedding ([`crate::conns`]), the header-read
+//! deadline (hyper's for HTTP/1.1; the first request's for HTTP/2), the TLS handshake's
+//! deadline, and a rate-limited log of accept errors.
+
+use crate::conns::{Conn, Conns};
+use crate::state::AppState;
+use axum::extract::ConnectInfo;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+/// Where connections come from.
+pub struct Listeners {
+    pub plain: TcpListener,
+    pub tls: Option<(TcpListener, TlsAcceptor)>,
+}
+
+/// What every connection is held to.
+#[derive(Clone, Copy)]
+pub struct Limits {
+    pub max_connections: usize,
+    /// For a request head (idle keep-alives included), a TLS handshake, an HTTP/2
+    /// connection's first request.
+    pub header_timeout: Duration,
+}
+
+/// Accepts and serves connections until `stop` resolves.
+pub async fn serve(
+    listeners: &Listeners,
+    app: axum::Router,
+    state: &AppState,
+    conns: &Arc<Conns>,
+    limits: Limits,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let mut accept_log = RateLimited::default();
+    tokio::pin!(stop);
+    loop {
+        let (accepted, secure) = tokio::select! {
+            accepted = listeners.plain.accept() => (accepted, false),
+            accepted = accept_maybe(listeners.tls.as_ref()) => (accepted, true),
+            _ = &mut stop => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: say so (once a second at most),
+                // breathe, go on.
+                state.metrics().accept_errors.inc();
+                if let Some(suppressed) = accept_log.ready() {
+                    tracing::warn!(error = %e, suppressed, "cannot accept a connection");
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let Some((registered, shed)) = conns.admit(limits.max_connections) else {
+            state.metrics().connections_refused.inc();
+            continue;
+        };
+        if shed {
+            state.metrics().connections_shed.inc();
+        }
+        state.metrics().connections_open.set(conns.len() as i64);
+        let _ = stream.set_nodelay(true);
+        let acceptor = secure
+            .then(|| listeners.tls.as_ref().map(|(_, a)| a.clone()))
+            .flatten();
+        let service = service(app.clone(), state.clone(), registered.conn.clone(), peer);
+        let (state, conns) = (state.clone(), conns.clone());
+        tokio::spawn(async move {
+            connection(
+                stream,
+                acceptor,
+                service,
+                &registered.conn,
+                limits.header_timeout,
+            )
+            .await;
+            drop(registered);
+            state.metrics().connections_open.set(conns.len() as i64);
+        });
+    }
+}
+
+/// The service for one connection's requests: the query forms of the two endpoints
+/// straight to [`crate::app::direct`], everything else through the router; the connection
+/// is busy while a request is answered.
+fn service(
+    app: axum::Router,
+    state: AppState,
+    conn: Arc<Conn>,
+    peer: SocketAddr,
+) -> impl hyper::service::Service<
+    http::Request<hyper::body::Incoming>,
+    Response = http::Response<axum::body::Body>,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
+       + Send
+       + 'static {
+    hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+        conn.idle.store(false, Ordering::Relaxed);
+        conn.used.store(true, Ordering::Relaxed);
+        let idle_again = IdleAgain(conn.clone());
+        req.extensions_mut().insert(ConnectInfo(peer));
+        let direct = crate::app::direct(&state, &req);
+        let app = app.clone();
+        async move {
+            let _idle_again = idle_again;
+            match direct {
+                Some(response) => Ok(response),
+                None => tower::ServiceExt::oneshot(app, req.map(axum::body::Body::new)).await,
+            }
+        }
+    })
+}
+
+/// One connection: the TLS handshake (bounded like a request head, and shed like an idle
+/// connection; ALPN says the protocol), or in the clear the first bytes say (a silent
+/// connection is closed, or shed); then served until it ends.
+async fn connection<S>(
+    stream: TcpStream,
+    acceptor: Option<TlsAcceptor>,
+    service: S,
+    conn: &Conn,
+    header_timeout: Duration,
+) where
+    S: hyper::service::Service<
+            http::Request<hyper::body::Incoming>,
+            Response = http::Response<axum::body::Body>,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    match acceptor {
+        Some(acceptor) => {
+            let handshake = tokio::select! {
+                done = tokio::time::timeout(header_timeout, acceptor.accept(stream)) => done.ok().and_then(Result::ok),
+                _ = conn.close.notified() => None,
+            };
+            if let Some(tls_stream) = handshake {
+                let h2 = tls_stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                drive(tls_stream, h2, service, conn, header_timeout).await;
+            }
+        }
+        None => {
+            let sniffed = tokio::select! {
+                h2 = sniff_h2(&stream, header_timeout) => h2,
+                _ = conn.close.notified() => None,
+            };
+            if let Some(h2) = sniffed {
+                drive(stream, h2, service, conn, header_timeout).await;
+            }
+        }
+    }
+}
+
+/// Accepts on the TLS listener, when there is one; never resolves otherwise.
+async fn accept_maybe(
+    tls: Option<&(TcpListener, TlsAcceptor)>,
+) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match tls {
+        Some((listener, _)) => listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Whether a plain connection speaks HTTP/2 with prior knowledge (h2c): its first bytes
+/// begin the HTTP/2 preface. Read with `peek`, so HTTP/1.1 is served straight from the socket
+/// as before; `None` when nothing came within `limit` or the peer closed.
+async fn sniff_h2(stream: &TcpStream, limit: Duration) -> Option<bool> {
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut buf = [0u8; 4];
+    loop {
+        let n = tokio::time::timeout_at(deadline, stream.peek(&mut buf))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        if !PREFACE.starts_with(&buf[..n]) {
+            return Some(false);
+        }
+        // "PRI " is no HTTP/1.1 method; fewer bytes than that (a "P"): wait for more.
+        if n == buf.len() {
+            return Some(true);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Serves one connection with HTTP/1.1 or HTTP/2 until it ends or the server asks it to
+/// close.
+async fn drive<I, S>(io: I, h2: bool, service: S, conn: &Conn, header_timeout: Duration)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<
+            http::Request<hyper::body::Incoming>,
+            Response = http::Response<axum::body::Body>,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let io = hyper_util::rt::TokioIo::new(io);
+    if h2 {
+        let mut builder =
+            hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
+        builder
+            .timer(hyper_util::rt::TokioTimer::new())
+            .max_concurrent_streams(100);
+        let served = builder.serve_connection(io, service);
+        tokio::pin!(served);
+        // An HTTP/2 connection's first request has no deadline of its own: one without a
+        // request within the header timeout is closed, as an unfinished HTTP/1.1 head is.
+        let first_request = async {
+            tokio::time::sleep(header_timeout).await;
+            if conn.used.load(Ordering::Relaxed) {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            _ = served.as_mut() => {}
+            _ = first_request => {}
+            _ = conn.close.notified() => {
+                served.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
+            }
+        }
+    } else {
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            // A client that shuts its write side after the request still gets the answer.
+            .half_close(true);
+        let served = builder.serve_connection(io, service);
+        tokio::pin!(served);
+        tokio::select! {
+            _ = served.as_mut() => {}
+            _ = conn.close.notified() => {
+                served.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
+            }
+        }
+    }
+}
+
+/// Marks a connection idle again when its request's answer is made.
+struct IdleAgain(Arc<Conn>);
+
+impl Drop for IdleAgain {
+    fn drop(&mut self) {
+        self.0.idle.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A warning at most once a second, saying how many were held back.
+#[derive(Default)]
+struct RateLimited {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl RateLimited {
+    fn ready(&mut self) -> Option<u64> {
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|at| now.duration_since(at) < Duration::from_secs(1))
+        {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
+    }
+}

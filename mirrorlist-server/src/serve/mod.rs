@@ -1,0 +1,141 @@
+//! Running the server: read its inputs ([`start`]), keep them fresh in the background
+//! ([`watch`], [`background`]), answer until told to stop ([`accept`]), then drain.
+
+mod accept;
+mod background;
+mod start;
+mod watch;
+
+pub use start::{load_snapshot, raise_fd_limit, settings};
+
+use crate::cli::Cli;
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Serves until SIGINT or SIGTERM, then drains for at most 10 s.
+pub async fn serve(cli: Cli) -> Result<()> {
+    raise_fd_limit();
+    let state = AppState::new(settings(&cli));
+    let key = crate::snapshot_key(&cli)?;
+    start::warn_about(&cli, key.as_ref());
+    let every = start::poll_interval(&cli);
+    let cancel = CancellationToken::new();
+    let fetcher = match cli.snapshot_url.is_empty() {
+        true => None,
+        false => Some(crate::fetch::Fetcher::new(&cli, key.clone())?),
+    };
+    if let Some(mut f) = fetcher {
+        // The last good snapshot on disk answers at once; without one, wait for a source.
+        if !background::have_snapshot(&state, &cli, key.as_ref()) {
+            tokio::select! {
+                _ = f.first(&state, every) => {}
+                _ = shutdown_signal() => return Ok(()),
+            }
+        }
+        background::fetch(f, state.clone(), every, cancel.clone());
+    }
+    let certs = start::inputs(&cli, &state, key.as_ref())?;
+    background::pages(&state);
+    // SIGHUP (`systemctl reload`): every file is read again now, changed or not (a copy
+    // that kept its modification time and size included). Handled from here on.
+    let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .expect("signal handler");
+    tokio::spawn(watch::refresh(
+        state.clone(),
+        every,
+        watch::snapshot(&cli, key.clone()),
+        watch::heartbeat(&cli, key),
+        watch::others(&cli, certs.as_ref()),
+        hangup,
+        cancel.clone(),
+    ));
+    if !cli.no_locate_mirrors {
+        background::locate(state.clone(), every, cancel.clone());
+    }
+    let listeners = listen(&cli, certs.as_ref()).await?;
+    if let Some(addr) = cli.metrics_listen {
+        metrics_listener(addr, &state, cancel.clone()).await?;
+    }
+    // Under systemd (Type=notify): ready now, and alive while the runtime runs.
+    shared::notify::tell(&format!(
+        "READY=1\nSTATUS=answering from snapshot {}",
+        state.current().map_or(0, |l| l.snapshot.serial)
+    ));
+    let watchdog = shared::notify::spawn_watchdog();
+    let conns = Arc::new(crate::conns::Conns::default());
+    let limits = accept::Limits {
+        max_connections: cli.max_connections,
+        header_timeout: cli.header_read_timeout.into(),
+    };
+    let app = crate::app::router_with(state.clone(), cli.metrics_listen.is_none());
+    accept::serve(&listeners, app, &state, &conns, limits, shutdown_signal()).await;
+    drop(listeners);
+    shared::notify::tell("STOPPING=1");
+    if let Some(w) = watchdog {
+        w.abort();
+    }
+    cancel.cancel();
+    conns.close_all();
+    tokio::select! {
+        _ = conns.drained() => {}
+        _ = tokio::time::sleep(Duration::from_secs(10)) => {
+            tracing::warn!("requests still open after 10 s; stopping anyway");
+        }
+    }
+    Ok(())
+}
+
+/// Binds `addr`, printing where it listens (port 0 picks one) after `what`.
+async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
+    let cannot = |source| Error::Listen { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(cannot)?;
+    println!("{what} on {}", listener.local_addr().map_err(cannot)?);
+    Ok(listener)
+}
+
+/// The plain listener (its line first on stdout) and the TLS one when configured.
+async fn listen(cli: &Cli, certs: Option<&Arc<crate::tls::Certs>>) -> Result<accept::Listeners> {
+    let plain = bind(cli.listen, "listening").await?;
+    let tls = match (cli.tls_listen, certs) {
+        (Some(addr), Some(certs)) => Some((
+            bind(addr, "tls listening").await?,
+            tokio_rustls::TlsAcceptor::from(certs.server_config()),
+        )),
+        _ => None,
+    };
+    Ok(accept::Listeners { plain, tls })
+}
+
+/// `/metrics` on a listener of its own.
+async fn metrics_listener(
+    addr: SocketAddr,
+    state: &AppState,
+    cancel: CancellationToken,
+) -> Result<()> {
+    let listener = bind(addr, "metrics listening").await?;
+    let router = crate::app::metrics_router(state.clone());
+    tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move { cancel.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "metrics listener failed");
+        }
+    });
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("signal handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,108 @@
+//! Start-up: the settings from the command line, and every input read once before the first
+//! answer (the snapshot, from a source when there is none on disk yet; the GeoIP and ASN
+//! databases, cloud ranges and TLS certificates). A configured input that is missing, broken
+//! or of the wrong kind is an operator's mistake: the start is refused.
+
+use crate::cli::Cli;
+use crate::error::Result;
+use crate::geoip::{AsnDb, GeoDb};
+use crate::select::Limits;
+use crate::state::{AppState, Loaded, Settings};
+use shared::snapshot::PublicKey;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the files are looked at: `--poll`, but never in a busy loop.
+pub fn poll_interval(cli: &Cli) -> Duration {
+    Duration::from(cli.poll).max(Duration::from_millis(100))
+}
+
+/// Reads, verifies and indexes a snapshot; mirrors without coordinates get those learnt
+/// from their hosts' addresses, when known.
+pub fn load_snapshot(
+    path: &Path,
+    key: Option<&PublicKey>,
+    located: &crate::locate::Located,
+) -> Result<Loaded> {
+    let mut snap = shared::snapshot::read_verified(path, key)?;
+    located.apply(&mut snap);
+    Ok(Loaded::new(snap))
+}
+
+/// The settings that shape answers.
+pub fn settings(cli: &Cli) -> Settings {
+    Settings {
+        limits: Limits {
+            cap: cli.cap.max(1),
+            minimum: cli.minimum,
+            ..Limits::default()
+        },
+        trusted_proxies: cli.trusted_proxy.clone(),
+        allow_ip_param: cli.allow_ip_param,
+        max_snapshot_age: cli.max_snapshot_age.into(),
+        seed: cli.seed,
+        access_log: cli.access_log,
+    }
+}
+
+/// Reads every configured input into `state`; the TLS certificates when configured.
+pub fn inputs(
+    cli: &Cli,
+    state: &AppState,
+    key: Option<&PublicKey>,
+) -> Result<Option<Arc<crate::tls::Certs>>> {
+    let loaded = load_snapshot(&cli.snapshot, key, state.located())?;
+    tracing::info!("{}", crate::describe(&loaded.snapshot));
+    state.swap(loaded);
+    if let Some(path) = &cli.geoip {
+        state.set_geo(Some(GeoDb::open(path)?));
+    } else {
+        tracing::warn!("no GeoIP database configured; answering without locations");
+    }
+    if let Some(path) = &cli.asn_db {
+        state.set_asn(Some(AsnDb::open(path)?));
+    }
+    if !cli.cloud_ranges.is_empty() {
+        let ranges = crate::cloud::CloudRanges::load(&cli.cloud_ranges)?;
+        tracing::info!(ranges = ranges.len(), "cloud ranges loaded");
+        state.set_cloud(Some(ranges));
+    }
+    Ok(match (&cli.tls_cert, &cli.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::Certs::open(cert, key)?),
+        _ => None,
+    })
+}
+
+/// Warnings for settings that work but open a door.
+pub fn warn_about(cli: &Cli, key: Option<&PublicKey>) {
+    for p in cli.trusted_proxy.iter().filter(|p| p.net.prefix_len() == 0) {
+        tracing::warn!(
+            proxy = %p.net,
+            "--trusted-proxy trusts every peer: any client can choose the address it is placed by"
+        );
+    }
+    if key.is_none() && !cli.snapshot_url.is_empty() {
+        tracing::warn!(
+            "--snapshot-url without --snapshot-key: whoever can answer for a source can feed \
+             this server a mirror list"
+        );
+    }
+}
+
+/// Raises the soft limit on open files to the hard one: each connection is a descriptor.
+pub fn raise_fd_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let lim = getrlimit(Resource::Nofile);
+    if let (Some(current), Some(max)) = (lim.current, lim.maximum) {
+        if current < max {
+            let raised = Rlimit {
+                current: Some(max),
+                maximum: Some(max),
+            };
+            if setrlimit(Resource::Nofile, raised).is_ok() {
+                tracing::debug!(from = current, to = max, "open files limit raised");
+            }
+        }
+    }
+}
