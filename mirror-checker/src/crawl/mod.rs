@@ -3,7 +3,11 @@
 //! failed at once is recorded but changes no mirror's state (the checker's own network is the
 //! likely culprit).
 
+mod check;
+mod fetch;
 mod mirror;
+mod plan;
+mod probe;
 pub mod select;
 pub mod subnets;
 pub mod verdict;

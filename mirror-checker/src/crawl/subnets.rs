@@ -2,7 +2,7 @@
 //! client's size and time bounds), read as a JSON list of networks. The store keeps the last
 //! good list when a fetch fails and logs each change.
 
-use super::mirror::fetch_plain;
+use super::fetch::fetch_plain;
 use super::CrawlConfig;
 use crate::http::HttpClient;
 use ipnet::IpNet;
