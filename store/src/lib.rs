@@ -4,21 +4,26 @@
 //! once, in the SQL both accept; the schema lives in `migrations/` and is applied at open.
 
 mod catalog;
-mod checks;
+mod crawl_writer;
+mod health;
 mod located;
 mod mirrors;
+mod results;
 mod schedule;
 mod snapshot_input;
+mod snapshots;
 pub mod testing;
+mod upstream;
 mod work;
 
-pub use checks::{
-    CheckRecord, CrawlRun, CrawlWriter, HealthEvent, HealthRecord, MirrorStats, SnapshotRecord,
-};
+pub use crawl_writer::{CrawlRun, CrawlWriter, MirrorStats};
+pub use health::{HealthEvent, HealthRecord};
 pub use located::{FetchedSubnets, SubnetChange};
 pub use mirrors::ApplyOutcome;
+pub use results::CheckRecord;
 pub use schedule::{Claim, Schedule, ScheduleRow};
 pub use snapshot_input::dir_check;
+pub use snapshots::SnapshotRecord;
 pub use work::{Holders, Work, STALE_SECS};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
@@ -93,42 +98,42 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "registry catalog checks",
-        include_str!("../../migrations/sqlite/0001_registry_catalog_checks.sql"),
+        include_str!("../migrations/sqlite/0001_registry_catalog_checks.sql"),
     ),
     (
         2,
         "crawl runs",
-        include_str!("../../migrations/sqlite/0002_crawl_runs.sql"),
+        include_str!("../migrations/sqlite/0002_crawl_runs.sql"),
     ),
     (
         3,
         "mirror crawl stats",
-        include_str!("../../migrations/sqlite/0003_mirror_crawl_stats.sql"),
+        include_str!("../migrations/sqlite/0003_mirror_crawl_stats.sql"),
     ),
     (
         4,
         "crawl schedule",
-        include_str!("../../migrations/sqlite/0004_crawl_schedule.sql"),
+        include_str!("../migrations/sqlite/0004_crawl_schedule.sql"),
     ),
     (
         5,
         "verdicts placement",
-        include_str!("../../migrations/sqlite/0005_verdicts_placement.sql"),
+        include_str!("../migrations/sqlite/0005_verdicts_placement.sql"),
     ),
     (
         6,
         "offhost redirects",
-        include_str!("../../migrations/sqlite/0006_offhost_redirects.sql"),
+        include_str!("../migrations/sqlite/0006_offhost_redirects.sql"),
     ),
     (
         7,
         "crawl staging",
-        include_str!("../../migrations/sqlite/0007_crawl_staging.sql"),
+        include_str!("../migrations/sqlite/0007_crawl_staging.sql"),
     ),
     (
         8,
         "version arrivals, package samples, full rechecks",
-        include_str!("../../migrations/sqlite/0008_arrivals_samples.sql"),
+        include_str!("../migrations/sqlite/0008_arrivals_samples.sql"),
     ),
 ];
 
@@ -136,42 +141,42 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "registry catalog checks",
-        include_str!("../../migrations/postgres/0001_registry_catalog_checks.sql"),
+        include_str!("../migrations/postgres/0001_registry_catalog_checks.sql"),
     ),
     (
         2,
         "crawl runs",
-        include_str!("../../migrations/postgres/0002_crawl_runs.sql"),
+        include_str!("../migrations/postgres/0002_crawl_runs.sql"),
     ),
     (
         3,
         "mirror crawl stats",
-        include_str!("../../migrations/postgres/0003_mirror_crawl_stats.sql"),
+        include_str!("../migrations/postgres/0003_mirror_crawl_stats.sql"),
     ),
     (
         4,
         "crawl schedule",
-        include_str!("../../migrations/postgres/0004_crawl_schedule.sql"),
+        include_str!("../migrations/postgres/0004_crawl_schedule.sql"),
     ),
     (
         5,
         "verdicts placement",
-        include_str!("../../migrations/postgres/0005_verdicts_placement.sql"),
+        include_str!("../migrations/postgres/0005_verdicts_placement.sql"),
     ),
     (
         6,
         "offhost redirects",
-        include_str!("../../migrations/postgres/0006_offhost_redirects.sql"),
+        include_str!("../migrations/postgres/0006_offhost_redirects.sql"),
     ),
     (
         7,
         "crawl staging",
-        include_str!("../../migrations/postgres/0007_crawl_staging.sql"),
+        include_str!("../migrations/postgres/0007_crawl_staging.sql"),
     ),
     (
         8,
         "version arrivals, package samples, full rechecks",
-        include_str!("../../migrations/postgres/0008_arrivals_samples.sql"),
+        include_str!("../migrations/postgres/0008_arrivals_samples.sql"),
     ),
 ];
 
@@ -297,6 +302,12 @@ where
 {
     use sqlx::Row;
     row.try_get(name).map_err(StoreError::Query)
+}
+
+/// Reads a column holding an enum's name.
+pub(crate) fn parse_enum<T>(row: &AnyRow, name: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
+    let text: String = col(row, name)?;
+    parse(&text).ok_or_else(|| StoreError::Corrupt(format!("{name} {text:?} is not known")))
 }
 
 /// Reads a flag: BOOLEAN in PostgreSQL, a 0/1 INTEGER in SQLite.

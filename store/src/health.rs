@@ -1,0 +1,140 @@
+//! Health: each mirror capability's state under the hysteresis rule, and the log of its
+//! changes.
+
+use crate::{col, parse_enum, Result, Store};
+use shared::model::HealthState;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthRecord {
+    pub mirror_id: i64,
+    /// `http`, `https`, `ipv4` or `ipv6`.
+    pub capability: String,
+    pub state: HealthState,
+    pub since: i64,
+    /// Why it is in this state, in words an operator understands.
+    pub reason: String,
+    pub consecutive_ok: i64,
+    pub consecutive_failed: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthEvent {
+    pub mirror_id: i64,
+    pub capability: String,
+    pub old_state: HealthState,
+    pub new_state: HealthState,
+    pub reason: String,
+    pub at: i64,
+}
+
+impl Store {
+    /// Saves current health rows and appends state-change events, atomically.
+    pub async fn save_health(
+        &self,
+        records: &[HealthRecord],
+        events: &[HealthEvent],
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        write_health(&mut tx, records, events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn load_health(&self) -> Result<Vec<HealthRecord>> {
+        let rows = sqlx::query(
+            "SELECT mirror_id, capability, state, since, reason, consecutive_ok, consecutive_failed
+             FROM mirror_health ORDER BY mirror_id, capability",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(HealthRecord {
+                    mirror_id: col(row, "mirror_id")?,
+                    capability: col(row, "capability")?,
+                    state: parse_enum(row, "state", HealthState::parse)?,
+                    since: col(row, "since")?,
+                    reason: col(row, "reason")?,
+                    consecutive_ok: col(row, "consecutive_ok")?,
+                    consecutive_failed: col(row, "consecutive_failed")?,
+                })
+            })
+            .collect()
+    }
+    pub async fn health_events_since(&self, since: i64) -> Result<Vec<HealthEvent>> {
+        let rows = sqlx::query(
+            "SELECT mirror_id, capability, old_state, new_state, reason, at FROM health_events
+             WHERE at >= $1 ORDER BY at, id",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// State changes of one mirror, newest first.
+    pub async fn health_events(&self, mirror_id: i64, limit: i64) -> Result<Vec<HealthEvent>> {
+        let rows = sqlx::query(
+            "SELECT mirror_id, capability, old_state, new_state, reason, at FROM health_events
+             WHERE mirror_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+        )
+        .bind(mirror_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+}
+
+pub(crate) fn event_from_row(row: &AnyRow) -> Result<HealthEvent> {
+    Ok(HealthEvent {
+        mirror_id: col(row, "mirror_id")?,
+        capability: col(row, "capability")?,
+        old_state: parse_enum(row, "old_state", HealthState::parse)?,
+        new_state: parse_enum(row, "new_state", HealthState::parse)?,
+        reason: col(row, "reason")?,
+        at: col(row, "at")?,
+    })
+}
+
+pub(crate) async fn write_health(
+    tx: &mut Transaction<'_, Any>,
+    records: &[HealthRecord],
+    events: &[HealthEvent],
+) -> Result<()> {
+    for r in records {
+        sqlx::query(
+            "INSERT INTO mirror_health (mirror_id, capability, state, since, reason, consecutive_ok, consecutive_failed)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (mirror_id, capability) DO UPDATE SET state = excluded.state,
+               since = excluded.since, reason = excluded.reason,
+               consecutive_ok = excluded.consecutive_ok, consecutive_failed = excluded.consecutive_failed",
+        )
+        .bind(r.mirror_id)
+        .bind(&r.capability)
+        .bind(r.state.as_str())
+        .bind(r.since)
+        .bind(&r.reason)
+        .bind(r.consecutive_ok)
+        .bind(r.consecutive_failed)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for e in events {
+        sqlx::query(
+            "INSERT INTO health_events (mirror_id, capability, old_state, new_state, reason, at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(e.mirror_id)
+        .bind(&e.capability)
+        .bind(e.old_state.as_str())
+        .bind(e.new_state.as_str())
+        .bind(&e.reason)
+        .bind(e.at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}

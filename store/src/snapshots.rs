@@ -1,0 +1,79 @@
+//! Published snapshots, and when mirrors first served each version (what propagation is
+//! measured from).
+
+use crate::{col, Result, Store};
+use shared::snapshot::propagation::Arrival;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotRecord {
+    pub serial: i64,
+    pub created_at: i64,
+    pub path: String,
+    pub sha256: String,
+    pub size: i64,
+    pub mirrors: i64,
+    pub directories: i64,
+}
+
+impl Store {
+    /// When mirrors first served the versions the master published since `since`, and
+    /// every version found already there (when the checker started watching each copy).
+    pub async fn arrivals_since(&self, since: i64) -> Result<Vec<Arrival>> {
+        sqlx::query(
+            "SELECT a.mirror_id, v.directory_id, v.sha256, a.first_served_at, a.observed
+               FROM version_arrivals a JOIN repomd_versions v ON v.id = a.version_id
+              WHERE v.first_seen >= $1 OR a.observed = 0",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(Arrival {
+                mirror_id: col(row, "mirror_id")?,
+                directory_id: col(row, "directory_id")?,
+                sha256: col(row, "sha256")?,
+                at: col(row, "first_served_at")?,
+                observed: col::<i64>(row, "observed")? != 0,
+            })
+        })
+        .collect()
+    }
+    pub async fn record_snapshot(&self, r: &SnapshotRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO snapshots (serial, created_at, path, sha256, size, mirrors, directories)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(r.serial)
+        .bind(r.created_at)
+        .bind(&r.path)
+        .bind(&r.sha256)
+        .bind(r.size)
+        .bind(r.mirrors)
+        .bind(r.directories)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn latest_snapshot(&self) -> Result<Option<SnapshotRecord>> {
+        let row = sqlx::query(
+            "SELECT serial, created_at, path, sha256, size, mirrors, directories FROM snapshots
+             ORDER BY serial DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(SnapshotRecord {
+                serial: col(&row, "serial")?,
+                created_at: col(&row, "created_at")?,
+                path: col(&row, "path")?,
+                sha256: col(&row, "sha256")?,
+                size: col(&row, "size")?,
+                mirrors: col(&row, "mirrors")?,
+                directories: col(&row, "directories")?,
+            })
+        })
+        .transpose()
+    }
+}
