@@ -1,6 +1,10 @@
 use super::*;
+use crate::catalog::Catalog;
+use crate::model::RepomdVersion;
 use crate::model::{CheckOutcome, Family, HealthState};
+use crate::registry::Mirror;
 use crate::registry::Protocol;
+use crate::snapshot::Audience;
 use crate::snapshot::NotServed;
 use crate::snapshot::{HTTP, HTTPS};
 use crate::testing::example;
