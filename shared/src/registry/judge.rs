@@ -15,9 +15,11 @@
 use super::{Geo, Mirror, Protocol, Urls};
 use crate::geo::{match_country, CountryMatch};
 use crate::yaml::{self, Node, Value};
+use document::Reach;
 use ipnet::IpNet;
 use std::collections::BTreeMap;
 
+mod document;
 mod fields;
 mod network;
 mod urls;
@@ -100,260 +102,44 @@ impl Judge<'_> {
     }
 
     pub(super) fn mirror(&mut self, text: &str) -> Option<Mirror> {
-        let doc = match yaml::parse(text) {
-            Ok(doc) => doc,
-            Err(e) => {
-                self.errors.push(format!(
-                    "{}: line {}: not valid YAML: {}",
-                    self.shown, e.line, e.message
-                ));
-                return None;
-            }
-        };
-        let Some(root) = doc.root else {
-            self.errors
-                .push(format!("{}: the file is empty", self.shown));
-            return None;
-        };
-        let Some(entries) = root.entries() else {
-            self.error(
-                Some(&root),
-                "(document)",
-                format!("expected a mapping of fields, found {}", root.value.kind()),
-            );
-            return None;
-        };
-        for d in &doc.duplicates {
-            self.warnings.push(format!(
-                "{}: line {}: {}: repeats the key of line {}; the last value is used",
-                self.shown, d.line, d.key, d.first_line
-            ));
-        }
-        // A misspelt `address_optional` (one real file writes `address_options`) is read as it
-        // when the right key is absent: losing a module's addresses helps nobody.
-        let misspelt_optional = (root.get("address_optional").is_none())
-            .then(|| {
-                entries.iter().find(|(k, _)| {
-                    !KNOWN_KEYS.contains(&k.as_str()) && edit_distance(k, "address_optional") <= 2
-                })
-            })
-            .flatten()
-            .map(|(k, n)| (k.clone(), n));
-        for (key, node) in entries {
-            if misspelt_optional.as_ref().is_some_and(|(k, _)| k == key) {
-                self.warn(
-                    Some(node),
-                    key,
-                    "unknown key, read as address_optional (did you mean address_optional?)",
-                );
-            } else if !KNOWN_KEYS.contains(&key.as_str()) {
-                let hint = KNOWN_KEYS
-                    .iter()
-                    .find(|k| edit_distance(k, key) <= 2)
-                    .map_or(String::new(), |k| format!(" (did you mean {k}?)"));
-                self.warn(Some(node), key, format!("unknown key, ignored{hint}"));
-            }
-        }
+        let root = self.root(text)?;
+        let misspelt_optional = self.keys(&root);
         let name = self.name(root.get("name"));
-        let urls = match root.get("address") {
-            None => {
-                self.error(
-                    None,
-                    "address",
-                    "missing; a mirror needs an http or https base URL",
-                );
-                Urls::new()
-            }
-            Some(node) => self.urls(node, "address"),
-        };
-        let mut module_urls = BTreeMap::new();
-        let optional = root
-            .get("address_optional")
-            .or(misspelt_optional.as_ref().map(|(_, n)| *n));
-        if let Some(node) = optional {
-            match node.entries() {
-                None => self.error(
-                    Some(node),
-                    "address_optional",
-                    format!("expected a mapping of modules, found {}", node.value.kind()),
-                ),
-                Some(modules) => {
-                    for (module, urls_node) in modules {
-                        let field = format!("address_optional.{module}");
-                        if !module
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                            || module.is_empty()
-                        {
-                            self.error(Some(urls_node), &field, "not a module name");
-                            continue;
-                        }
-                        let urls = self.urls(urls_node, &field);
-                        if !urls.is_empty() {
-                            module_urls.insert(module.clone(), urls);
-                        }
-                    }
-                }
-            }
-        }
+        let (urls, module_urls) = self.addresses(&root, misspelt_optional);
         let sponsor = self.required_text(&root, "sponsor");
-        let sponsor_url =
-            self.required_text(&root, "sponsor_url")
-                .and_then(|u| match url::Url::parse(&u) {
-                    Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Some(u),
-                    _ if valid_hostname(u.trim_end_matches('/')) => {
-                        let read = format!("https://{}/", u.trim_end_matches('/'));
-                        self.warn(
-                            root.get("sponsor_url"),
-                            "sponsor_url",
-                            format!("{u:?} has no scheme; read as {read:?}"),
-                        );
-                        Some(read)
-                    }
-                    _ => {
-                        self.warn(
-                            root.get("sponsor_url"),
-                            "sponsor_url",
-                            format!("{u:?} is not an http(s) URL; ignored"),
-                        );
-                        None
-                    }
-                });
-        let email = self.optional_text(&root, "email").and_then(|e| {
-            let ok = e.split_once('@').is_some_and(|(user, host)| {
-                !user.is_empty() && host.contains('.') && !e.contains(char::is_whitespace)
-            });
-            if ok {
-                Some(e)
-            } else {
-                self.warn(
-                    root.get("email"),
-                    "email",
-                    format!("{e:?} is not an email address; ignored"),
-                );
-                None
-            }
-        });
-        let update_frequency = match self.optional_text(&root, "update_frequency") {
-            None => {
-                self.warn(
-                    root.get("update_frequency"),
-                    "update_frequency",
-                    "missing; the checker assumes the mirror syncs at least daily",
-                );
-                None
-            }
-            Some(f) => {
-                if let Err(e) = crate::duration::parse_duration(&f) {
-                    self.warn(
-                        root.get("update_frequency"),
-                        "update_frequency",
-                        format!("{e}; kept as written"),
-                    );
-                }
-                Some(f)
-            }
-        };
+        let sponsor_url = self.sponsor_url(&root);
+        let email = self.email(&root);
+        let update_frequency = self.update_frequency(&root);
         let geo = self.geo(root.get("geolocation"));
         let private = self.flag(&root, "private", false);
         let monopoly = self.flag(&root, "monopoly", false);
         let enabled = self.flag(&root, "enabled", true);
         let approved = self.flag(&root, "approved", true);
-        let checked = self.flag(&root, "checked", true);
-        let nested_asn = root.get("geolocation").and_then(|g| g.get("asn"));
-        let asns = match (root.get("asn"), nested_asn) {
-            (None, Some(nested)) => {
-                self.warn(
-                    Some(nested),
-                    "geolocation.asn",
-                    "belongs at the top level; read as asn",
-                );
-                self.asns(Some(nested))
-            }
-            (top, _) => self.asns(top),
+        let mut reach = Reach {
+            private,
+            monopoly,
+            checked: self.flag(&root, "checked", true),
+            asns: self.top_asns(&root),
+            subnets: Vec::new(),
+            subnets_url: None,
+            country_unknown: geo.country.is_none(),
         };
-        if !checked && !private {
-            self.error(
-                root.get("checked"),
-                "checked",
-                "checked: false is for private mirrors (private: true) the checker cannot reach; \
-                 a public mirror is served only when checks show it up to date",
-            );
-        }
-        let cloud = root.get("cloud_type").is_some();
-        if !private && !cloud && geo.country.is_none() && root.get("geolocation").is_none() {
-            self.warn(
-                None,
-                "geolocation",
-                "missing; the mirror is placed by GeoIP of its address, and not at all if that \
-                 fails: add geolocation.country",
-            );
-        }
-        let (subnets, subnets_url) = self.subnets(root.get("subnets"));
-        if private || monopoly {
-            // Such networks take every client in them, so none may be as wide as a region.
-            for (i, net) in subnets.iter().enumerate() {
-                let min = match net {
-                    IpNet::V4(_) => self.rules.min_prefix_v4,
-                    IpNet::V6(_) => self.rules.min_prefix_v6,
-                };
-                if net.prefix_len() < min {
-                    let field = format!("subnets[{i}]");
-                    let node = root.get("subnets").and_then(|n| match &n.value {
-                        Value::Seq(items) => items.get(i),
-                        _ => None,
-                    });
-                    self.error(
-                        node,
-                        &field,
-                        format!(
-                            "{net} is wider than /{min}: a private or monopoly mirror takes every client in its networks"
-                        ),
-                    );
-                }
-            }
-        }
-        if monopoly && !private {
-            self.warn(root.get("monopoly"), "monopoly", "set without private: true; clients that match get this mirror alone, others may still get it");
-        }
-        if private && asns.is_empty() && subnets.is_empty() && subnets_url.is_none() {
-            self.warn(
-                root.get("private"),
-                "private",
-                "a private mirror without subnets or asn matches no client and is never served",
-            );
-        }
-        let bandwidth_mbps = root.get("bandwidth_mbps").and_then(|n| match n.value {
-            Value::Int(i) if (1..=i64::from(u32::MAX)).contains(&i) => Some(i as u32),
-            _ => {
-                self.warn(
-                    Some(n),
-                    "bandwidth_mbps",
-                    "expected a positive whole number of Mbit/s; ignored",
-                );
-                None
-            }
-        });
+        self.placement_rules(&root, &reach);
+        (reach.subnets, reach.subnets_url) = self.subnets(root.get("subnets"));
+        self.network_rules(&root, &reach);
+        let bandwidth_mbps = self.bandwidth(&root);
         let countries_allowed = self.countries(root.get("countries_allowed"));
-        let cloud_type = self.optional_text(&root, "cloud_type");
-        let cloud_regions = self.text_list(root.get("cloud_regions"), "cloud_regions");
-        if cloud_type.is_some() && cloud_regions.is_empty() {
-            self.warn(
-                root.get("cloud_type"),
-                "cloud_type",
-                "set without cloud_regions",
-            );
-        }
-        if !urls.contains_key(&Protocol::Http)
-            && !urls.contains_key(&Protocol::Https)
-            && root.get("address").is_some()
-        {
-            self.error(
-                root.get("address"),
-                "address",
-                "no usable http or https base URL; dnf could not use this mirror",
-            );
-        }
+        let (cloud_type, cloud_regions) = self.cloud(&root);
+        self.usable_address(&root, &urls);
+        let Reach {
+            private,
+            monopoly,
+            checked,
+            asns,
+            subnets,
+            subnets_url,
+            ..
+        } = reach;
         Some(Mirror {
             name: name?,
             sponsor: sponsor?,
