@@ -94,7 +94,8 @@ pub fn choose(
     choose_in(index, &index.dirs[dir], client, protocols, limits, seed)
 }
 
-/// [`choose`] among the candidates `d` (one directory's, or every arch's of a repo).
+/// [`choose`] among the candidates `d` (one directory's, or every arch's of a repo), tier
+/// by tier.
 pub fn choose_in(
     index: &Index,
     d: &DirIndex,
@@ -103,251 +104,312 @@ pub fn choose_in(
     limits: Limits,
     seed: u64,
 ) -> Vec<Choice> {
-    let mut rng = Rng(seed);
-    let who = Seeker {
-        families: match client.ip {
-            Some(IpAddr::V4(_)) => V4,
-            Some(IpAddr::V6(a)) if a.to_ipv4_mapped().is_some() => V4,
-            Some(IpAddr::V6(_)) => V6,
-            None => V4 | V6,
+    let mut c = Chooser {
+        d,
+        who: Seeker {
+            families: match client.ip {
+                Some(IpAddr::V4(_)) => V4,
+                Some(IpAddr::V6(a)) if a.to_ipv4_mapped().is_some() => V4,
+                Some(IpAddr::V6(_)) => V6,
+                None => V4 | V6,
+            },
+            country: client.country,
+            also: &client.also,
+            position: client.coordinates.map(unit_vector),
+            protocols,
         },
-        country: client.country,
-        also: &client.also,
-        position: client.coordinates.map(unit_vector),
-        protocols,
+        rng: Rng(seed),
+        out: Vec::with_capacity(limits.cap.min(16)),
+        group: Vec::with_capacity(d.public.slots.len()),
+        tested: Vec::new(),
     };
-    let mut out: Vec<Choice> = Vec::with_capacity(limits.cap.min(16));
-    let taken = |out: &[Choice], m: u32| out.iter().any(|c| c.mirror == m);
-    // A mirror matched by netblock or ASN, if it can serve this request.
-    let matched = |m: u32| {
-        let slot = *d.slot.get(&m)?;
-        let c = &d.candidates[slot as usize];
-        who.usable(c).map(|p| (slot, c, p))
-    };
-
-    if let Some(ip) = client.ip.filter(|_| !client.skip_networks) {
-        let found: Vec<(u32, &Candidate, u8)> = index
-            .netblocks
-            .lookup(ip)
-            .into_iter()
-            .filter_map(matched)
-            .collect();
-        if let Some(&(_, c, p)) = found.iter().find(|(_, c, _)| c.monopoly) {
-            return vec![Choice {
-                mirror: c.mirror,
-                tier: Tier::Netblock,
-                protocol: p,
-            }];
+    if !client.skip_networks {
+        if let Some(alone) = c.netblocks(index, client, limits.cap) {
+            return vec![alone];
         }
-        // Most specific first already; that order is kept.
-        out.extend(found.into_iter().take(limits.cap).map(|(_, c, p)| Choice {
-            mirror: c.mirror,
-            tier: Tier::Netblock,
-            protocol: p,
-        }));
-    }
-    if let Some(asn) = client.asn.filter(|_| !client.skip_networks) {
-        let found: Vec<(u32, &Candidate, u8)> = index
-            .by_asn
-            .get(&asn)
-            .into_iter()
-            .flatten()
-            .copied()
-            .filter_map(matched)
-            .filter(|(_, c, _)| !taken(&out, c.mirror))
-            .collect();
-        if let Some(&(_, c, p)) = found.iter().find(|(_, c, _)| c.monopoly) {
-            if out.is_empty() {
-                return vec![Choice {
-                    mirror: c.mirror,
-                    tier: Tier::Asn,
-                    protocol: p,
-                }];
-            }
+        if let Some(alone) = c.asn(index, client) {
+            return vec![alone];
         }
-        let mut group: Vec<Drawn> = found
-            .into_iter()
-            .map(|(slot, c, p)| Drawn {
-                band: 0,
-                key: draw(&mut rng, c),
-                slot,
-                protocol: p,
-            })
-            .collect();
-        let all = group.len();
-        best(&mut group, all);
-        push(&mut out, d, &group, Tier::Asn);
     }
     if let Some(place) = &client.cloud {
-        // The provider's mirrors for the client's region, then those for every region.
-        let mut group: Vec<Drawn> = d
-            .cloud
-            .iter()
-            .filter(|(_, provider, _)| **provider == *place.provider)
-            .filter_map(|(slot, _, regions)| {
-                let band =
-                    if !place.region.is_empty() && regions.iter().any(|r| **r == *place.region) {
-                        0
-                    } else if regions.iter().any(|r| r == "all") {
-                        1
-                    } else {
-                        return None;
-                    };
-                let c = &d.candidates[*slot as usize];
-                let protocol = who.usable(c)?;
-                (!taken(&out, c.mirror)).then(|| Drawn {
-                    band,
-                    key: draw(&mut rng, c),
-                    slot: *slot,
-                    protocol,
-                })
-            })
-            .collect();
-        best(&mut group, limits.cap.saturating_sub(out.len()));
-        push(&mut out, d, &group, Tier::Cloud);
+        c.cloud(place, limits.cap);
     }
-    // Public candidates from `slots` that pass `keep`, drawn; the best kept until `out`
-    // holds `upto`.
-    let mut group: Vec<Drawn> = Vec::with_capacity(d.public.slots.len());
-    let mut tested: Vec<u32> = Vec::new();
-    let mut tier = |list: &Group,
-                    out: &mut Vec<Choice>,
-                    rng: &mut Rng,
-                    upto: usize,
-                    tier: Tier,
-                    keep: &dyn Fn(&Candidate) -> bool,
-                    band: Option<&dyn Fn(&Candidate) -> u32>| {
-        let room = upto.saturating_sub(out.len());
-        if room == 0 {
-            return;
-        }
-        let test = |slot: u32, out: &[Choice]| {
-            let c = &d.candidates[slot as usize];
-            let protocol = who.usable(c)?;
-            (keep(c) && !taken(out, c.mirror) && who.allowed(c)).then_some(protocol)
-        };
-        group.clear();
-        tested.clear();
-        if band.is_none() && list.slots.len() > 2 * room {
-            // Many more than needed: draw by weight, one at a time, skipping what cannot
-            // serve or was drawn before. This is the same distribution as the weighted
-            // shuffle (each next mirror in proportion to its weight among those left), at
-            // the cost of about `room` draws instead of one per candidate.
-            let total = list.cumulative.last().copied().unwrap_or(0.0);
-            let mut attempts = 0;
-            while group.len() < room && attempts < 4 * room + 16 {
-                attempts += 1;
-                let r = rng.next_f64() * total;
-                let i = list.cumulative.partition_point(|&c| c <= r);
-                let slot = list.slots[i.min(list.slots.len() - 1)];
-                if tested.contains(&slot) {
-                    continue;
-                }
-                tested.push(slot);
-                if let Some(protocol) = test(slot, out) {
-                    group.push(Drawn {
-                        band: 0,
-                        key: group.len() as f64,
-                        slot,
-                        protocol,
-                    });
-                }
-            }
-            push(out, d, &group, tier);
-            if group.len() == room {
-                return;
-            }
-            // Too many could not serve (another family, protocol or country): the rest by
-            // a full draw over those not yet tried.
-            group.clear();
-        }
-        let room = upto.saturating_sub(out.len());
-        for &slot in &list.slots {
-            if tested.contains(&slot) {
-                continue;
-            }
-            let Some(protocol) = test(slot, out) else {
-                continue;
-            };
-            let c = &d.candidates[slot as usize];
-            group.push(Drawn {
-                band: band.map_or(0, |b| b(c)),
-                key: 0.0,
-                slot,
-                protocol,
-            });
-        }
-        if band.is_some() && group.len() > room {
-            // Only the nearest bands can make the list: draw keys for those alone.
-            let (_, last, _) = group.select_nth_unstable_by_key(room - 1, |g| g.band);
-            let last = last.band;
-            group.retain(|g| g.band <= last);
-        }
-        for g in group.iter_mut() {
-            g.key = draw(rng, &d.candidates[g.slot as usize]);
-        }
-        best(&mut group, room);
-        push(out, d, &group, tier);
-    };
-    for country in std::iter::once(who.country).chain(client.also.iter().copied()) {
-        if country == 0 || out.len() >= limits.cap {
+    for country in std::iter::once(client.country).chain(client.also.iter().copied()) {
+        if country == 0 || c.out.len() >= limits.cap {
             continue;
         }
         if let Some(slots) = d.by_country.get(&country) {
-            tier(
-                slots,
-                &mut out,
-                &mut rng,
-                limits.cap,
-                Tier::Country,
-                &|_| true,
-                None,
-            );
+            c.tier(slots, limits.cap, Tier::Country, &|_| true, None);
         }
     }
-    let continent = client.continent;
-    if out.len() < limits.cap && continent != 0 {
-        if let Some(slots) = d.by_continent.get(&continent) {
-            // Bands of distance when both ends have coordinates; unknown distances last.
-            let band = |c: &Candidate| match (who.position, c.position) {
-                (Some(a), Some(b)) => {
-                    let cos = a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
-                    (fast_acos(cos) * shared::geo::EARTH_RADIUS_KM / limits.band_km) as u32
-                }
-                _ => u32::MAX,
-            };
-            let country = who.country;
-            tier(
-                slots,
-                &mut out,
-                &mut rng,
-                limits.cap,
-                Tier::Continent,
-                &|c| c.country != country || country == 0,
-                who.position
-                    .is_some()
-                    .then_some(&band as &dyn Fn(&Candidate) -> u32),
-            );
-        }
+    if c.out.len() < limits.cap && client.continent != 0 {
+        c.continent(client.continent, limits);
     }
     let upto = if client.global {
         limits.cap
     } else {
         limits.minimum
     };
-    if out.len() < upto {
-        tier(
-            &d.public,
-            &mut out,
-            &mut rng,
-            upto,
-            Tier::Global,
-            &|_| true,
-            None,
-        );
+    if c.out.len() < upto {
+        c.tier(&d.public, upto, Tier::Global, &|_| true, None);
     }
+    let mut out = c.out;
     out.truncate(limits.cap);
     out
+}
+
+/// One choice being made: the candidates, the client, the draw, the answer so far and
+/// scratch space reused from tier to tier.
+struct Chooser<'a> {
+    d: &'a DirIndex,
+    who: Seeker<'a>,
+    rng: Rng,
+    out: Vec<Choice>,
+    group: Vec<Drawn>,
+    tested: Vec<u32>,
+}
+
+impl<'a> Chooser<'a> {
+    fn taken(&self, m: u32) -> bool {
+        self.out.iter().any(|c| c.mirror == m)
+    }
+
+    /// A mirror matched by netblock or ASN, if it can serve this request.
+    fn matched(&self, m: u32) -> Option<(u32, &'a Candidate, u8)> {
+        let slot = *self.d.slot.get(&m)?;
+        let c = &self.d.candidates[slot as usize];
+        self.who.usable(c).map(|p| (slot, c, p))
+    }
+
+    /// Mirrors whose netblocks hold the client, most specific first; a matching monopoly
+    /// mirror alone.
+    fn netblocks(&mut self, index: &Index, client: &Client, cap: usize) -> Option<Choice> {
+        let ip = client.ip?;
+        let found: Vec<(u32, &'a Candidate, u8)> = index
+            .netblocks
+            .lookup(ip)
+            .into_iter()
+            .filter_map(|m| self.matched(m))
+            .collect();
+        let choice = |c: &Candidate, protocol| Choice {
+            mirror: c.mirror,
+            tier: Tier::Netblock,
+            protocol,
+        };
+        if let Some(&(_, c, p)) = found.iter().find(|(_, c, _)| c.monopoly) {
+            return Some(choice(c, p));
+        }
+        // Most specific first already; that order is kept.
+        let chosen: Vec<Choice> = found
+            .iter()
+            .take(cap)
+            .map(|&(_, c, p)| choice(c, p))
+            .collect();
+        self.out.extend(chosen);
+        None
+    }
+
+    /// Mirrors of the client's ASN, drawn by weight; a matching monopoly mirror alone when
+    /// no netblock matched.
+    fn asn(&mut self, index: &Index, client: &Client) -> Option<Choice> {
+        let asn = client.asn?;
+        let found: Vec<(u32, &'a Candidate, u8)> = index
+            .by_asn
+            .get(&asn)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| self.matched(*m))
+            .filter(|(_, c, _)| !self.taken(c.mirror))
+            .collect();
+        if let Some(&(_, c, p)) = found.iter().find(|(_, c, _)| c.monopoly) {
+            if self.out.is_empty() {
+                return Some(Choice {
+                    mirror: c.mirror,
+                    tier: Tier::Asn,
+                    protocol: p,
+                });
+            }
+        }
+        let rng = &mut self.rng;
+        let mut group: Vec<Drawn> = found
+            .into_iter()
+            .map(|(slot, c, p)| Drawn {
+                band: 0,
+                key: draw(rng, c),
+                slot,
+                protocol: p,
+            })
+            .collect();
+        let all = group.len();
+        best(&mut group, all);
+        push(&mut self.out, self.d, &group, Tier::Asn);
+        None
+    }
+
+    /// The provider's mirrors for the client's region, then those for every region.
+    fn cloud(&mut self, place: &crate::cloud::CloudPlace, cap: usize) {
+        let d = self.d;
+        let mut group: Vec<Drawn> = Vec::new();
+        for (slot, provider, regions) in &d.cloud {
+            if **provider != *place.provider {
+                continue;
+            }
+            let band = if !place.region.is_empty() && regions.iter().any(|r| **r == *place.region) {
+                0
+            } else if regions.iter().any(|r| r == "all") {
+                1
+            } else {
+                continue;
+            };
+            let c = &d.candidates[*slot as usize];
+            let Some(protocol) = self.who.usable(c) else {
+                continue;
+            };
+            if !self.taken(c.mirror) {
+                group.push(Drawn {
+                    band,
+                    key: draw(&mut self.rng, c),
+                    slot: *slot,
+                    protocol,
+                });
+            }
+        }
+        best(&mut group, cap.saturating_sub(self.out.len()));
+        push(&mut self.out, d, &group, Tier::Cloud);
+    }
+
+    /// The rest of the client's continent, in bands of distance when both ends have
+    /// coordinates (unknown distances last).
+    fn continent(&mut self, continent: u16, limits: Limits) {
+        let Some(slots) = self.d.by_continent.get(&continent) else {
+            return;
+        };
+        let here = self.who.position;
+        let band = |c: &Candidate| match (here, c.position) {
+            (Some(a), Some(b)) => {
+                let cos = a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+                (fast_acos(cos) * shared::geo::EARTH_RADIUS_KM / limits.band_km) as u32
+            }
+            _ => u32::MAX,
+        };
+        let country = self.who.country;
+        self.tier(
+            slots,
+            limits.cap,
+            Tier::Continent,
+            &|c| c.country != country || country == 0,
+            here.is_some()
+                .then_some(&band as &dyn Fn(&Candidate) -> u32),
+        );
+    }
+
+    /// Whether `slot` may serve: its protocol when so.
+    fn test(&self, slot: u32, keep: &dyn Fn(&Candidate) -> bool) -> Option<u8> {
+        let c = &self.d.candidates[slot as usize];
+        let protocol = self.who.usable(c)?;
+        (keep(c) && !self.taken(c.mirror) && self.who.allowed(c)).then_some(protocol)
+    }
+
+    /// Public candidates from `list` that pass `keep`, drawn; the best kept until the
+    /// answer holds `upto`.
+    fn tier(
+        &mut self,
+        list: &Group,
+        upto: usize,
+        tier: Tier,
+        keep: &dyn Fn(&Candidate) -> bool,
+        band: Option<&dyn Fn(&Candidate) -> u32>,
+    ) {
+        let room = upto.saturating_sub(self.out.len());
+        if room == 0 {
+            return;
+        }
+        self.group.clear();
+        self.tested.clear();
+        if band.is_none() && list.slots.len() > 2 * room {
+            if self.sample(list, room, tier, keep) {
+                return;
+            }
+            // Too many could not serve (another family, protocol or country): the rest by
+            // a full draw over those not yet tried.
+            self.group.clear();
+        }
+        self.draw_all(list, upto, tier, keep, band);
+    }
+
+    /// Many more than needed: draw by weight, one at a time, skipping what cannot serve or
+    /// was drawn before. This is the same distribution as the weighted shuffle (each next
+    /// mirror in proportion to its weight among those left), at the cost of about `room`
+    /// draws instead of one per candidate. Whether it filled the room.
+    fn sample(
+        &mut self,
+        list: &Group,
+        room: usize,
+        tier: Tier,
+        keep: &dyn Fn(&Candidate) -> bool,
+    ) -> bool {
+        let total = list.cumulative.last().copied().unwrap_or(0.0);
+        let mut attempts = 0;
+        while self.group.len() < room && attempts < 4 * room + 16 {
+            attempts += 1;
+            let r = self.rng.next_f64() * total;
+            let i = list.cumulative.partition_point(|&c| c <= r);
+            let slot = list.slots[i.min(list.slots.len() - 1)];
+            if self.tested.contains(&slot) {
+                continue;
+            }
+            self.tested.push(slot);
+            if let Some(protocol) = self.test(slot, keep) {
+                self.group.push(Drawn {
+                    band: 0,
+                    key: self.group.len() as f64,
+                    slot,
+                    protocol,
+                });
+            }
+        }
+        push(&mut self.out, self.d, &self.group, tier);
+        self.group.len() == room
+    }
+
+    /// Every candidate of `list` not tried yet that can serve, keyed (by band, then a
+    /// weighted draw) and the best kept.
+    fn draw_all(
+        &mut self,
+        list: &Group,
+        upto: usize,
+        tier: Tier,
+        keep: &dyn Fn(&Candidate) -> bool,
+        band: Option<&dyn Fn(&Candidate) -> u32>,
+    ) {
+        let room = upto.saturating_sub(self.out.len());
+        let d = self.d;
+        for &slot in &list.slots {
+            if self.tested.contains(&slot) {
+                continue;
+            }
+            let Some(protocol) = self.test(slot, keep) else {
+                continue;
+            };
+            self.group.push(Drawn {
+                band: band.map_or(0, |b| b(&d.candidates[slot as usize])),
+                key: 0.0,
+                slot,
+                protocol,
+            });
+        }
+        if band.is_some() && self.group.len() > room {
+            // Only the nearest bands can make the list: draw keys for those alone.
+            let (_, last, _) = self.group.select_nth_unstable_by_key(room - 1, |g| g.band);
+            let last = last.band;
+            self.group.retain(|g| g.band <= last);
+        }
+        for g in self.group.iter_mut() {
+            g.key = draw(&mut self.rng, &d.candidates[g.slot as usize]);
+        }
+        best(&mut self.group, room);
+        push(&mut self.out, d, &self.group, tier);
+    }
 }
 
 /// `acos` within 7e-5 rad (under half a kilometre on the Earth: nothing for 500 km bands),
