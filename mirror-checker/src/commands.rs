@@ -11,17 +11,46 @@ use std::path::Path;
 
 pub async fn run(cli: Cli) -> Result<()> {
     let config = Config::load(&cli)?;
-    match dispatch(&config, cli).await {
+    let opened = Opened::default();
+    match dispatch(config, &opened, cli).await {
         Ok(()) => Ok(()),
-        Err(e) => Err(config.explain(e).await),
+        Err(e) => Err(opened.explain(e).await),
     }
 }
 
-async fn dispatch(config: &Config, cli: Cli) -> Result<()> {
-    let config = config.clone();
+/// The store a command opened, kept so that a write kept waiting is told who holds it.
+#[derive(Default)]
+struct Opened(std::sync::OnceLock<store::Store>);
+
+impl Opened {
+    async fn store(&self, config: &Config) -> Result<store::Store> {
+        let store = config.open_store().await?;
+        Ok(self.0.get_or_init(|| store).clone())
+    }
+
+    /// A store that must exist already (read-only commands never create one).
+    async fn existing(&self, config: &Config) -> Result<store::Store> {
+        let store = config.open_existing_store().await?;
+        Ok(self.0.get_or_init(|| store).clone())
+    }
+
+    async fn checker(&self, config: Config) -> Result<Checker> {
+        let store = self.store(&config).await?;
+        Checker::with_store(config, store)
+    }
+
+    async fn explain(&self, e: Error) -> Error {
+        match self.0.get() {
+            Some(store) => crate::config::explain(store, e).await,
+            None => e,
+        }
+    }
+}
+
+async fn dispatch(config: Config, opened: &Opened, cli: Cli) -> Result<()> {
     match cli.command {
         Command::ImportRegistry { dir, sync, json } => {
-            import_registry(&config, &dir, sync, json).await
+            import_registry(&config, opened, &dir, sync, json).await
         }
         Command::Registry {
             command: RegistryCommand::Check { dir, json },
@@ -38,18 +67,20 @@ async fn dispatch(config: &Config, cli: Cli) -> Result<()> {
                 n => Err(Error::Rejected(n, false)),
             }
         }
-        Command::ExpireAlternates { dirs, all } => expire_alternates(&config, &dirs, all).await,
+        Command::ExpireAlternates { dirs, all } => {
+            expire_alternates(&config, opened, &dirs, all).await
+        }
         Command::ExportRegistry { dir } => {
-            let store = config.open_existing_store().await?;
+            let store = opened.existing(&config).await?;
             let mirrors = store.load_mirrors().await?;
             let n = registry::export_dir(&mirrors, &dir)
                 .map_err(Error::io("cannot write into", &dir))?;
             say!("wrote {n} registry files into {}", dir.display());
             Ok(())
         }
-        Command::Catalog { command } => catalog(&config, command).await,
+        Command::Catalog { command } => catalog(&config, opened, command).await,
         Command::Scan => {
-            let checker = Checker::new(config).await?;
+            let checker = opened.checker(config).await?;
             let report = checker.scan(now()).await?;
             for (path, problem) in &report.errors {
                 say!("error: {path}: {problem}");
@@ -63,7 +94,7 @@ async fn dispatch(config: &Config, cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Crawl { once } => {
-            let checker = Checker::new(config).await?;
+            let checker = opened.checker(config).await?;
             let cancel = tokio_util::sync::CancellationToken::new();
             let on_signal = cancel.clone();
             tokio::spawn(async move {
@@ -78,24 +109,42 @@ async fn dispatch(config: &Config, cli: Cli) -> Result<()> {
                 checker.daemon(cancel).await
             }
         }
-        Command::Status { mirror, json } => crate::status::print(&config, &mirror, json).await,
+        Command::Status { mirror, json } => {
+            crate::status::print(&opened.existing(&config).await?, &mirror, json).await
+        }
         Command::Mirrors {
             state,
             country,
             json,
-        } => crate::status::list(&config, state, country.as_deref(), json).await,
+        } => {
+            crate::status::list(
+                &opened.existing(&config).await?,
+                state,
+                country.as_deref(),
+                json,
+            )
+            .await
+        }
         Command::Propagation {
             directory,
             versions,
             json,
-        } => crate::status::propagation(&config, directory.as_deref(), versions, json).await,
+        } => {
+            crate::status::propagation(
+                &opened.existing(&config).await?,
+                directory.as_deref(),
+                versions,
+                json,
+            )
+            .await
+        }
         Command::Recheck { mirrors, all } => {
             if mirrors.is_empty() && !all {
                 return Err(Error::Usage(
                     "name the mirrors to recheck, or give --all".into(),
                 ));
             }
-            let store = config.open_store().await?;
+            let store = opened.store(&config).await?;
             let known = store.load_mirrors_with_ids().await?;
             let mut ids = Vec::new();
             let mut unknown = Vec::new();
@@ -123,7 +172,7 @@ async fn dispatch(config: &Config, cli: Cli) -> Result<()> {
             if let Some(out) = out {
                 config.snapshot_path = out;
             }
-            let record = Checker::new(config).await?.publish().await?;
+            let record = opened.checker(config).await?.publish().await?;
             say!(
                 "published snapshot {} to {}: {} mirrors served, {} directories, {} bytes, sha256 {}",
                 record.serial,
@@ -202,13 +251,18 @@ fn read_registry(dir: &Path, rules: &registry::Rules) -> Result<registry::Import
     Ok(report)
 }
 
-async fn expire_alternates(config: &Config, dirs: &[String], all: bool) -> Result<()> {
+async fn expire_alternates(
+    config: &Config,
+    opened: &Opened,
+    dirs: &[String],
+    all: bool,
+) -> Result<()> {
     if dirs.is_empty() && !all {
         return Err(Error::Usage(
             "name the directories (or prefixes such as 9.8/BaseOS) to expire, or give --all".into(),
         ));
     }
-    let store = config.open_store().await?;
+    let store = opened.store(config).await?;
     let known = store.directory_ids().await?;
     let mut ids = Vec::new();
     for prefix in dirs {
@@ -239,9 +293,15 @@ async fn expire_alternates(config: &Config, dirs: &[String], all: bool) -> Resul
     Ok(())
 }
 
-async fn import_registry(config: &Config, dir: &Path, sync: bool, json: bool) -> Result<()> {
+async fn import_registry(
+    config: &Config,
+    opened: &Opened,
+    dir: &Path,
+    sync: bool,
+    json: bool,
+) -> Result<()> {
     let report = read_registry(dir, &config.registry_rules())?;
-    let store = config.open_store().await?;
+    let store = opened.store(config).await?;
     let work = store.begin_work("import-registry").await?;
     let applied = store.apply_registry(&report.mirrors, sync).await;
     store.end_work(&work).await?;
@@ -270,7 +330,7 @@ async fn import_registry(config: &Config, dir: &Path, sync: bool, json: bool) ->
     }
 }
 
-async fn catalog(config: &Config, command: CatalogCommand) -> Result<()> {
+async fn catalog(config: &Config, opened: &Opened, command: CatalogCommand) -> Result<()> {
     let loaded = match command {
         CatalogCommand::Load { file } => Catalog::load(&file)?,
         CatalogCommand::ImportAlmalinux { file, write_toml } => {
@@ -283,13 +343,13 @@ async fn catalog(config: &Config, command: CatalogCommand) -> Result<()> {
             catalog
         }
         CatalogCommand::Show { directories } => {
-            let store = config.open_existing_store().await?;
+            let store = opened.existing(config).await?;
             let catalog = store.load_catalog().await?.ok_or(Error::NoCatalog)?;
             print_catalog(&catalog, directories);
             return Ok(());
         }
     };
-    let store = config.open_store().await?;
+    let store = opened.store(config).await?;
     store.save_catalog(&loaded).await?;
     print_catalog(&loaded, false);
     Ok(())

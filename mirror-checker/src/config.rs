@@ -12,7 +12,7 @@ use shared::duration::Human;
 use std::path::{Path, PathBuf};
 use store::Store;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Database URL: `sqlite://FILE` (the embedded default) or `postgres://...`.
@@ -28,14 +28,10 @@ pub struct Config {
     pub health: Thresholds,
     pub daemon: DaemonConfig,
     pub registry: RegistryConfig,
-    /// The store once opened (shared by clones), to say who holds it when a write has to
-    /// give up waiting.
-    #[serde(skip)]
-    pub opened: std::sync::Arc<std::sync::OnceLock<Store>>,
 }
 
 /// What a registry file may say beyond its format.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RegistryConfig {
     /// A private or monopoly mirror's IPv4 networks may be no wider than this prefix.
@@ -65,7 +61,7 @@ impl Config {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DaemonConfig {
     /// Each mirror is checked once per interval; mirrors are spread over it.
@@ -131,7 +127,6 @@ impl Default for Config {
             health: Thresholds::default(),
             daemon: DaemonConfig::default(),
             registry: RegistryConfig::default(),
-            opened: Default::default(),
         }
     }
 }
@@ -142,11 +137,6 @@ impl Config {
             shared::config::load(cli.config.as_deref()).map_err(Error::Config)?;
         if let Some(db) = &cli.database {
             config.database = db.clone();
-        }
-        if let Some(path) = &config.crawl.geoip {
-            let source = crate::geo::GeoSource::open(path)
-                .map_err(|e| Error::Config(format!("[crawl] geoip: {e}")))?;
-            config.crawl.geo = Some(std::sync::Arc::new(source));
         }
         Ok(config)
     }
@@ -160,8 +150,6 @@ impl Config {
                 url: redact(&self.database),
                 source,
             })?;
-        // The first one opened speaks for the rest: they are the same store.
-        let _ = self.opened.set(store.clone());
         Ok(store)
     }
 
@@ -175,13 +163,13 @@ impl Config {
         }
         self.open_store().await
     }
+}
 
-    /// `e`, saying who is working on the store when it was too busy to write.
-    pub async fn explain(&self, e: Error) -> Error {
-        match (e, self.opened.get()) {
-            (Error::Store(e), Some(store)) => Error::Store(store.explain(e).await),
-            (e, _) => e,
-        }
+/// `e`, with who holds `store` when a write was kept waiting.
+pub async fn explain(store: &Store, e: Error) -> Error {
+    match e {
+        Error::Store(e) => Error::Store(store.explain(e).await),
+        e => e,
     }
 }
 
@@ -228,18 +216,8 @@ mod tests {
         let path = shared::testing::example("checker.toml");
         let text = std::fs::read_to_string(&path).unwrap();
         let example: Config = toml::from_str(&text).unwrap();
-        let defaults = Config::default();
-        assert_eq!(example.database, defaults.database);
-        assert_eq!(example.crawl.concurrency, defaults.crawl.concurrency);
-        assert_eq!(
-            example.crawl.ignore_failure_ratio,
-            defaults.crawl.ignore_failure_ratio
-        );
-        assert_eq!(example.http.total_timeout, defaults.http.total_timeout);
-        assert_eq!(example.daemon.interval, defaults.daemon.interval);
-        assert_eq!(example.daemon.lease, defaults.daemon.lease);
-        assert_eq!(example.crawl.retry_backoff, defaults.crawl.retry_backoff);
-        assert_eq!(example.health.down_after, defaults.health.down_after);
+        // Every setting, as documented in the example, is its default.
+        assert_eq!(example, Config::default());
         assert!(toml::from_str::<Config>("[crawl]\nconcurency = 3\n")
             .unwrap_err()
             .to_string()

@@ -86,7 +86,7 @@ impl Checker {
                 Err(Error::Interrupted) => break,
                 Err(e) => {
                     self.metrics.tick(false);
-                    let e = self.config.explain(e).await;
+                    let e = self.explain(e).await;
                     tracing::error!(error = %e, "tick failed; retrying in {}", d.tick);
                 }
             }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use shared::model::HealthState;
 use store::{HealthEvent, HealthRecord};
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Thresholds {
     /// Failed runs in a row that take an up capability down.

@@ -39,7 +39,7 @@ pub struct ConnectTo {
     pub addrs: Vec<SocketAddr>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Static routes that replace DNS, like curl's `--connect-to`. Off by default.

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod crawl;
+pub mod crawl_io;
 pub mod daemon;
 pub mod error;
 pub mod geo;

@@ -3,7 +3,7 @@
 //! snapshot is published by [`Checker::publish`], whoever asks.
 
 use crate::config::Config;
-use crate::crawl::{self, Claimed, CrawlInput, Judgement};
+use crate::crawl::{self, Claimed, Judgement};
 use crate::error::{Error, Result};
 use crate::http::HttpClient;
 use crate::metrics::Metrics;
@@ -31,6 +31,9 @@ pub struct Checker {
     pub publish_addr: std::sync::OnceLock<std::net::SocketAddr>,
     /// What snapshots are signed with.
     pub signing_key: Option<std::sync::Arc<snapshot::SigningKey>>,
+    /// The GeoIP database mirrors are placed with (`[crawl] geoip`), read again when it
+    /// changes.
+    pub geo: Option<Arc<crate::geo::GeoSource>>,
     /// When the vault's unknown directories were last looked for (0: never).
     vault_scanned_at: std::sync::atomic::AtomicI64,
 }
@@ -98,6 +101,18 @@ impl CrawlSummary {
 impl Checker {
     pub async fn new(config: Config) -> Result<Checker> {
         let store = config.open_store().await?;
+        Checker::with_store(config, store)
+    }
+
+    /// The checker on a store already open.
+    pub fn with_store(config: Config, store: Store) -> Result<Checker> {
+        let geo = match &config.crawl.geoip {
+            Some(path) => Some(Arc::new(
+                crate::geo::GeoSource::open(path)
+                    .map_err(|e| Error::Config(format!("[crawl] geoip: {e}")))?,
+            )),
+            None => None,
+        };
         let client = HttpClient::new(config.http.clone())?;
         let signing_key = config
             .snapshot_signing_key
@@ -120,8 +135,14 @@ impl Checker {
             metrics_addr: Default::default(),
             publish_addr: Default::default(),
             signing_key,
+            geo,
             vault_scanned_at: Default::default(),
         })
+    }
+
+    /// `e`, with who holds the store when it was kept waiting.
+    pub async fn explain(&self, e: Error) -> Error {
+        crate::config::explain(&self.store, e).await
     }
 
     pub fn master(&self) -> Result<Option<Master>> {
@@ -245,7 +266,7 @@ impl Checker {
             None
         };
         let scanned = started.elapsed();
-        let mut input = CrawlInput::load(&self.store).await?;
+        let mut input = crate::crawl_io::load_input(&self.store).await?;
         if let Some(ids) = only {
             input = input.only(ids);
         }
@@ -265,6 +286,7 @@ impl Checker {
             input.clone(),
             &self.client,
             &self.config.crawl,
+            self.geo.as_ref().and_then(|g| g.current()).as_deref(),
             cancel,
             started_at,
             &mut writer,
@@ -283,7 +305,7 @@ impl Checker {
             started_at + started.elapsed().as_secs() as i64,
         );
         judgement.run.checker = self.id.clone();
-        crawl::apply(&self.store, writer, &judgement, claimed).await?;
+        crate::crawl_io::apply(&self.store, writer, &judgement, claimed).await?;
         let applied = started.elapsed();
         for e in &judgement.events {
             // A first verdict on a new mirror is routine; a change of a known state is news.

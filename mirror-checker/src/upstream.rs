@@ -13,7 +13,7 @@ use std::sync::Arc;
 use store::Store;
 use tokio::task::JoinSet;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MasterConfig {
     /// The master tree: a local folder or an http(s) base URL.

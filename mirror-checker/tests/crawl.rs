@@ -888,9 +888,7 @@ async fn the_address_each_mirror_was_reached_at_is_recorded_and_placed() {
     )
     .await;
     let mut config = net.checker.config.clone();
-    config.crawl.geo = Some(std::sync::Arc::new(
-        mirror_checker::geo::GeoSource::open(&city).unwrap(),
-    ));
+    config.crawl.geoip = Some(city);
     let checker = Checker::new(config).await.unwrap();
     checker
         .crawl(None, &CancellationToken::new())

@@ -75,10 +75,11 @@ pub(super) async fn check_mirror(
     let carried: HashSet<(i64, Protocol)> =
         tasks.iter().map(|t| (t.directory_id, t.protocol)).collect();
     let mut earlier = plan::Earlier::default();
-    let loaded = input
-        .store
-        .visit_checks_of(*mirror_id, |c| earlier.add(c))
-        .await;
+    let loaded = (input.earlier)(*mirror_id).await.map(|all| {
+        for c in all {
+            earlier.add(c);
+        }
+    });
     let selective = input.selective && !input.full.contains(mirror_id) && loaded.is_ok();
     if let Err(e) = loaded {
         // Without them every request is a full GET: slower, not wrong.

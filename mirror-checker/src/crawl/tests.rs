@@ -1,8 +1,13 @@
 use super::*;
+use crate::http::HttpClient;
 use crate::http::HttpConfig;
+use shared::catalog::Catalog;
 use shared::duration::Human;
+use shared::registry::Mirror;
 use shared::registry::Protocol;
 use shared::testing::example;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 /// A panic while checking a mirror, in its own task or in one of its workers, fails the
 /// crawl with an error naming the mirror: never a mirror judged on part of its checks, never
@@ -27,7 +32,7 @@ async fn a_panicked_check_fails_the_crawl_at_either_level() {
             .collect();
         store.apply_registry(&mirrors, false).await.unwrap();
         mirror::PANIC_AT.lock().unwrap().push((name.clone(), point));
-        let input = Arc::new(CrawlInput::load(&store).await.unwrap());
+        let input = Arc::new(crate::crawl_io::load_input(&store).await.unwrap());
         let client = HttpClient::new(HttpConfig {
             connect_timeout: Human::millis(200),
             total_timeout: Human::millis(500),
@@ -44,6 +49,7 @@ async fn a_panicked_check_fails_the_crawl_at_either_level() {
             input,
             &client,
             &config,
+            None,
             &CancellationToken::new(),
             shared::time::now(),
             &mut writer,

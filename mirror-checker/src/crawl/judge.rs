@@ -1,0 +1,151 @@
+//! Judging a crawl: the 70% rule (is the checker's own network failing?), then hysteresis
+//! per mirror capability; and what each mirror cost.
+
+use super::{CrawlConfig, CrawlInput, MirrorSummary};
+use crate::health::{self, Thresholds};
+use shared::model::CheckOutcome;
+use shared::snapshot::Located;
+use std::collections::BTreeMap;
+use store::{CrawlRun, HealthEvent, HealthRecord, MirrorStats};
+
+/// What a crawl did and decided.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    pub run: CrawlRun,
+    /// What each mirror cost.
+    pub stats: Vec<MirrorStats>,
+    pub health: Vec<HealthRecord>,
+    pub events: Vec<HealthEvent>,
+    pub by_outcome: BTreeMap<CheckOutcome, usize>,
+    /// Where each mirror reached was found (kept even when the run is set aside: an address
+    /// does not depend on the checker's network being up).
+    pub located: Vec<(i64, Located)>,
+    /// Each fetched `subnets` URL's list, or why it failed (a failure keeps the last good
+    /// list; kept even when the run is set aside, for the same reason).
+    pub subnets: Vec<(i64, Result<Vec<ipnet::IpNet>, String>)>,
+}
+
+/// The mirrors a daemon batch claimed from the shared schedule: completed in the crawl's
+/// transaction.
+pub struct Claimed<'a> {
+    pub holder: &'a str,
+    pub claims: &'a [store::Claim],
+    pub schedule: store::Schedule,
+}
+
+/// Decides what a crawl changes: the 70% rule, then hysteresis per capability.
+pub fn judge(
+    input: &CrawlInput,
+    summaries: &[MirrorSummary],
+    recent: &[CrawlRun],
+    config: &CrawlConfig,
+    thresholds: Thresholds,
+    started_at: i64,
+    now: i64,
+) -> Judgement {
+    let mut by_outcome: BTreeMap<CheckOutcome, usize> = BTreeMap::new();
+    for (outcome, n) in summaries.iter().flat_map(|s| &s.by_outcome) {
+        *by_outcome.entry(*outcome).or_default() += n;
+    }
+    let located: Vec<(i64, Located)> = summaries
+        .iter()
+        .filter_map(|s| Some((s.mirror_id, s.located.clone()?)))
+        .collect();
+    let subnets: Vec<(i64, Result<Vec<ipnet::IpNet>, String>)> = summaries
+        .iter()
+        .filter_map(|s| Some((s.mirror_id, s.subnets.clone()?)))
+        .collect();
+    let total: usize = by_outcome.values().sum();
+    let errors = by_outcome.get(&CheckOutcome::Error).copied().unwrap_or(0);
+    // On the polite schedule most of a mirror's checks are its TIME files: they count too.
+    let time_checks: usize = summaries.iter().map(|s| s.time_checks as usize).sum();
+    let time_failures: usize = summaries.iter().map(|s| s.time_failures as usize).sum();
+    // The sample: this run, then the runs before it, newest first, until enough mirrors.
+    let (mut mirrors, mut checks, mut failed, mut runs) = (
+        summaries.len(),
+        total + time_checks,
+        errors + time_failures,
+        1,
+    );
+    let since = started_at - config.ignore_window.as_secs() as i64;
+    for r in recent.iter().filter(|r| r.started_at >= since) {
+        if mirrors >= config.ignore_min_mirrors {
+            break;
+        }
+        mirrors += r.mirrors.max(0) as usize;
+        checks += r.checks.max(0) as usize;
+        failed += r.errors.max(0) as usize;
+        runs += 1;
+    }
+    let ignored = mirrors >= config.ignore_min_mirrors.max(1)
+        && checks > 0
+        && failed as f64 / checks as f64 > config.ignore_failure_ratio;
+    let mut run = CrawlRun {
+        started_at,
+        finished_at: now,
+        mirrors: summaries.len() as i64,
+        checks: total as i64,
+        errors: errors as i64,
+        not_modified: summaries.iter().map(|r| r.not_modified as i64).sum(),
+        requests: summaries.iter().map(|r| r.requests as i64).sum(),
+        bytes: summaries.iter().map(|r| r.bytes as i64).sum(),
+        ignored,
+        note: String::new(),
+        checker: String::new(),
+    };
+    if ignored {
+        let over = if runs == 1 {
+            format!("{mirrors} mirrors")
+        } else {
+            format!(
+                "{mirrors} mirrors in this run and the {} before it",
+                runs - 1
+            )
+        };
+        run.note = format!(
+            "{failed} of {checks} checks of {over} failed (over {:.0}%): the checker's own network is the likely problem, so no mirror's state was changed",
+            config.ignore_failure_ratio * 100.0
+        );
+        return Judgement {
+            run,
+            stats: Vec::new(),
+            health: Vec::new(),
+            events: Vec::new(),
+            by_outcome,
+            located,
+            subnets,
+        };
+    }
+    let mut health = Vec::new();
+    let mut events = Vec::new();
+    for s in summaries {
+        for (capability, verdict) in &s.verdicts {
+            let previous = input.health.get(&(s.mirror_id, capability.clone()));
+            let (record, event) =
+                health::step(s.mirror_id, capability, previous, verdict, thresholds, now);
+            health.push(record);
+            events.extend(event);
+        }
+    }
+    let stats = summaries
+        .iter()
+        .map(|s| MirrorStats {
+            mirror_id: s.mirror_id,
+            checked_at: started_at,
+            requests: s.requests as i64,
+            bytes: s.bytes as i64,
+            not_modified: s.not_modified as i64,
+            sync_age: s.sync_age,
+            redirects_to: s.redirects_to.clone(),
+        })
+        .collect();
+    Judgement {
+        run,
+        stats,
+        health,
+        events,
+        by_outcome,
+        located,
+        subnets,
+    }
+}
