@@ -118,12 +118,7 @@ fn view(bytes: Option<axum::body::Bytes>, json: bool, missing: &str) -> Response
                     .expect("serializable")
                     .into()
             } else {
-                format!(
-                    "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not found</title></head>\
-<body><main><h1>Not found</h1><p>{}</p><p><a href=\"/\">Overview</a> · <a href=\"/mirrors\">Mirrors</a></p></main></body></html>\n",
-                    crate::pages::esc(missing)
-                )
-                .into()
+                crate::pages::not_found(missing).into()
             },
         ),
     };
@@ -265,17 +260,17 @@ async fn explain_page(State(state): State<AppState>, req: Request) -> Response {
         Some(Err(r)) => r.status,
         _ => StatusCode::OK,
     };
+    let form = crate::pages::Asked {
+        repo: params.repo.as_deref().unwrap_or(""),
+        arch: params.arch.as_deref().unwrap_or(""),
+        ip: params.ip.as_deref().unwrap_or(""),
+        ip_allowed: state.settings().allow_ip_param,
+    };
     let html = crate::pages::explain(
         result,
         &l.snapshot.catalog.spec.distribution,
-        (
-            params.repo.as_deref().unwrap_or(""),
-            params.arch.as_deref().unwrap_or(""),
-            params.ip.as_deref().unwrap_or(""),
-        ),
-        state.settings().allow_ip_param,
-        l.snapshot.serial,
-        l.snapshot.created_at,
+        &form,
+        (l.snapshot.serial, l.snapshot.created_at),
         shared::time::now(),
     );
     let mut response = view(Some(html.into()), false, "");

@@ -2,13 +2,19 @@
 //! API, from the snapshot in use. The network's pages are rendered when a snapshot is
 //! loaded, a mirror's on its first request, and all are then served as bytes: they never
 //! touch the metalink path. What they say is [`shared::status`], the same model
-//! `mirror-checker status --json` prints.
+//! `mirror-checker status --json` prints; how they look is one maud template per page, the
+//! layout and small pieces in [`layout`].
 
 #[cfg(test)]
 mod api_schema;
-mod html;
+mod explain;
+mod layout;
+mod mirror;
+mod mirrors;
+mod overview;
 
-pub use html::{esc, explain};
+pub use explain::{explain, Asked};
+pub use layout::not_found;
 
 use axum::body::Bytes;
 use shared::snapshot::Snapshot;
@@ -38,8 +44,8 @@ impl Pages {
         let network: NetworkStatus = status::network(snap);
         Pages {
             status_json: Bytes::from(serde_json::to_vec(&network).expect("serializable")),
-            overview: Bytes::from(html::overview(&network, now)),
-            mirrors: Bytes::from(html::mirrors(&network, now)),
+            overview: Bytes::from(overview::overview(&network, now)),
+            mirrors: Bytes::from(mirrors::mirrors(&network, now)),
             by_name: snap
                 .mirrors
                 .iter()
@@ -57,7 +63,11 @@ impl Pages {
             let detail = status::mirror(snap, name).expect("the name is the snapshot's");
             MirrorPages {
                 json: Bytes::from(serde_json::to_vec(&detail).expect("serializable")),
-                html: Bytes::from(html::mirror(&detail, &snap.catalog.spec.distribution, now)),
+                html: Bytes::from(mirror::mirror(
+                    &detail,
+                    &snap.catalog.spec.distribution,
+                    now,
+                )),
             }
         }))
     }
