@@ -11,13 +11,10 @@ use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::ServerName;
-use serde::Deserialize;
-use shared::duration::Human;
 use shared::model::Family;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -26,130 +23,15 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use url::Url;
 
+mod config;
 mod connect;
+mod error;
 
-use connect::{ConnectError, Connector, Routes};
+pub use config::{user_agent, ConnectTo, HttpConfig};
+pub use error::FetchError;
 
-/// Where requests for `host:port` go instead of DNS; `host = "*"` matches any host.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectTo {
-    pub host: String,
-    pub port: u16,
-    pub addrs: Vec<SocketAddr>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HttpConfig {
-    /// Static routes that replace DNS, like curl's `--connect-to`. Off by default.
-    pub connect_to: Vec<ConnectTo>,
-    /// PEM files of CA certificates trusted besides the public roots. Off by default.
-    pub extra_ca_files: Vec<PathBuf>,
-    pub connect_timeout: Human,
-    /// From sending the request to receiving the response headers.
-    pub first_byte_timeout: Human,
-    /// The whole fetch, body and redirects included.
-    pub total_timeout: Human,
-    /// Bodies larger than this are cut and the fetch fails (repomd.xml is a few KiB).
-    pub max_body_bytes: u64,
-    pub max_redirects: u32,
-    pub user_agent: String,
-    /// A page that says what this checker is, who runs it and from which addresses it
-    /// crawls; sent in the User-Agent (`mirror-checker/1.0 (+URL)`), as mirrors that block
-    /// unknown crawlers ask. Empty by default: set it in production.
-    pub about_url: String,
-    /// Internal addresses (loopback, private, link-local, ...) the checker may connect to,
-    /// and registry URLs may name: none by default. A test network lists its own.
-    pub allow_internal: Vec<ipnet::IpNet>,
-    /// Follow redirects to another host (a common mirror set-up; the hosts are recorded and
-    /// shown in `status`). Internal addresses stay refused either way.
-    pub follow_offhost_redirects: bool,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            connect_to: Vec::new(),
-            extra_ca_files: Vec::new(),
-            connect_timeout: Human::secs(5),
-            first_byte_timeout: Human::secs(10),
-            total_timeout: Human::secs(20),
-            max_body_bytes: 1 << 20,
-            max_redirects: 5,
-            user_agent: concat!("mirror-checker/", env!("CARGO_PKG_VERSION")).into(),
-            about_url: String::new(),
-            allow_internal: Vec::new(),
-            follow_offhost_redirects: true,
-        }
-    }
-}
-
-/// The User-Agent sent: the configured one, with `(+about_url)` when there is one (a bad
-/// URL is a configuration error, not a header sent).
-pub fn user_agent(config: &HttpConfig) -> crate::Result<String> {
-    let about = config.about_url.trim();
-    if about.is_empty() {
-        return Ok(config.user_agent.clone());
-    }
-    let url = Url::parse(about)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-        .ok_or_else(|| {
-            crate::Error::Config(format!(
-                "[http] about_url {about:?} is not an http(s) URL (a page saying what the \
-                 checker is and from which addresses it crawls)"
-            ))
-        })?;
-    let ua = format!("{} (+{url})", config.user_agent);
-    if ua.bytes().any(|b| !(0x20..0x7f).contains(&b)) {
-        return Err(crate::Error::Config(format!(
-            "[http] user_agent {ua:?} has characters a header cannot carry"
-        )));
-    }
-    Ok(ua)
-}
-
-/// Why a fetch failed, in terms an operator can act on.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FetchError {
-    #[error("name resolution failed: {0}")]
-    Dns(String),
-    #[error("connection failed: {0}")]
-    Connect(String),
-    #[error("TLS: {0}")]
-    Tls(String),
-    #[error("timed out {0}")]
-    Timeout(&'static str),
-    #[error("response larger than {0} bytes; cut")]
-    TooLarge(u64),
-    #[error("body truncated after {0} bytes")]
-    Truncated(u64),
-    #[error("redirect loop at {0}")]
-    RedirectLoop(String),
-    #[error("more than {0} redirects")]
-    TooManyRedirects(u32),
-    #[error("bad redirect: {0}")]
-    BadRedirect(String),
-    #[error("HTTP error: {0}")]
-    Protocol(String),
-    /// The host resolves (or a redirect leads) to an internal address only.
-    #[error("not connected: {0}")]
-    Forbidden(String),
-}
-
-impl FetchError {
-    /// Failures of the transport (the host did not answer properly), as opposed to answers.
-    pub fn is_transport(&self) -> bool {
-        matches!(
-            self,
-            FetchError::Dns(_)
-                | FetchError::Connect(_)
-                | FetchError::Tls(_)
-                | FetchError::Timeout(_)
-        )
-    }
-}
+use connect::{Connector, Routes};
+use error::classify_client_error;
 
 #[derive(Debug, Clone)]
 pub struct Fetched {
@@ -444,27 +326,6 @@ async fn read_capped(
         }
     }
     Ok(out.freeze())
-}
-
-fn classify_client_error(e: &hyper_util::client::legacy::Error) -> FetchError {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    let mut detail = None;
-    while let Some(err) = source {
-        if let Some(c) = err.downcast_ref::<ConnectError>() {
-            return c.0.clone();
-        }
-        if let Some(h) = err.downcast_ref::<hyper::Error>() {
-            if h.is_incomplete_message() {
-                return FetchError::Protocol("the connection closed before a response".into());
-            }
-            detail = Some(h.to_string());
-        }
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            detail = Some(io.to_string());
-        }
-        source = err.source();
-    }
-    FetchError::Protocol(detail.unwrap_or_else(|| e.to_string()))
 }
 
 #[cfg(test)]
