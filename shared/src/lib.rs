@@ -17,6 +17,7 @@ pub mod registry;
 pub mod snapshot;
 pub mod status;
 pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod text;
 pub mod time;

@@ -56,10 +56,19 @@ pub trait AllOf: Iterator + Sized {
 
 impl<I: Iterator> AllOf for I {}
 
-/// `../shared/data/<rel>` beside the project, or `None` when absent, the test then being
-/// skipped (see [`skip`]: under CI that fails the test).
+/// The folder of external test data (the real registry, whole-Internet GeoIP databases):
+/// `MIRRORS_DATA` when set, else `../shared/data` beside the project. The scripts read the
+/// same variable.
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("MIRRORS_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared/data"))
+}
+
+/// `<data>/<rel>` ([`data_dir`]), or `None` when absent, the test then being skipped (see
+/// [`skip`]: under CI that fails the test).
 pub fn shared_data(rel: &str) -> Option<PathBuf> {
-    let path = workspace_root().join("../shared/data").join(rel);
+    let path = data_dir().join(rel);
     if path.exists() {
         Some(path)
     } else {

@@ -12,6 +12,7 @@ mod results;
 mod schedule;
 mod snapshot_input;
 mod snapshots;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod upstream;
 mod work;
