@@ -4,7 +4,8 @@
 //!   variables of both programs rendered from their clap definitions; run with
 //!   `UPDATE_DOCS=1` to write them anew after changing a flag;
 //! - every command line the README and the docs show for either program parses with clap,
-//!   and every `--flag` they name is a flag of one of them or of a tool they say is another's.
+//!   and every `--flag` they name is a flag of one of them (or of the simulator), or of a
+//!   tool listed below as another's.
 
 use clap::CommandFactory;
 use std::path::{Path, PathBuf};
@@ -296,6 +297,8 @@ fn every_flag_the_docs_name_exists() {
     }
     collect(&mirror_checker::Cli::command(), &mut known);
     collect(&mirrorlist_server::Cli::command(), &mut known);
+    collect(&mirror_sim::cli::Cli::command(), &mut known);
+    known.push("help".into());
     known.extend(
         OTHER_TOOLS
             .iter()
