@@ -27,6 +27,15 @@ macro_rules! text_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        /// Its name as stored (a store's rows decode through this).
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(text: String) -> Result<$name, String> {
+                $name::parse(&text)
+                    .ok_or_else(|| format!("{text:?} is not a known {}", stringify!($name)))
+            }
+        }
     };
 }
 

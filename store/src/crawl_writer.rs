@@ -4,7 +4,7 @@
 
 use crate::health::{write_health, HealthEvent, HealthRecord};
 use crate::results::{write_checks, CheckRecord, CHECK_COLUMNS, CHECK_UPDATE};
-use crate::{col, flag, Result, Store};
+use crate::{col, Result, Store};
 use shared::model::HealthState;
 use sqlx::{Any, Transaction};
 
@@ -74,55 +74,23 @@ impl Store {
 
     /// What the last crawl spent on each mirror.
     pub async fn mirror_stats(&self) -> Result<Vec<MirrorStats>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT mirror_id, checked_at, requests, bytes, not_modified, sync_age, redirects_to
              FROM mirror_crawl_stats ORDER BY mirror_id",
         )
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(MirrorStats {
-                    mirror_id: col(row, "mirror_id")?,
-                    checked_at: col(row, "checked_at")?,
-                    requests: col(row, "requests")?,
-                    bytes: col(row, "bytes")?,
-                    not_modified: col(row, "not_modified")?,
-                    sync_age: col(row, "sync_age")?,
-                    redirects_to: col::<Option<String>>(row, "redirects_to")?
-                        .map(|t| t.lines().map(str::to_string).collect())
-                        .unwrap_or_default(),
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// The most recent runs, newest first.
     pub async fn crawl_runs(&self, limit: i64) -> Result<Vec<CrawlRun>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT started_at, finished_at, mirrors, checks, errors, not_modified, requests, bytes, ignored, note, checker
              FROM crawl_runs ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(CrawlRun {
-                    started_at: col(row, "started_at")?,
-                    finished_at: col(row, "finished_at")?,
-                    mirrors: col(row, "mirrors")?,
-                    checks: col(row, "checks")?,
-                    errors: col(row, "errors")?,
-                    not_modified: col(row, "not_modified")?,
-                    requests: col(row, "requests")?,
-                    bytes: col(row, "bytes")?,
-                    ignored: flag(row, "ignored")?,
-                    note: col(row, "note")?,
-                    checker: col(row, "checker")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 }
 

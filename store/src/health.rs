@@ -1,9 +1,8 @@
 //! Health: each mirror capability's state under the hysteresis rule, and the log of its
 //! changes.
 
-use crate::{col, parse_enum, Result, Store};
+use crate::{Result, Store};
 use shared::model::HealthState;
-use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,60 +42,35 @@ impl Store {
     }
 
     pub async fn load_health(&self) -> Result<Vec<HealthRecord>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT mirror_id, capability, state, since, reason, consecutive_ok, consecutive_failed
              FROM mirror_health ORDER BY mirror_id, capability",
         )
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(HealthRecord {
-                    mirror_id: col(row, "mirror_id")?,
-                    capability: col(row, "capability")?,
-                    state: parse_enum(row, "state", HealthState::parse)?,
-                    since: col(row, "since")?,
-                    reason: col(row, "reason")?,
-                    consecutive_ok: col(row, "consecutive_ok")?,
-                    consecutive_failed: col(row, "consecutive_failed")?,
-                })
-            })
-            .collect()
+        .await?)
     }
+    /// Every mirror's state changes at or after `since`, oldest first.
     pub async fn health_events_since(&self, since: i64) -> Result<Vec<HealthEvent>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT mirror_id, capability, old_state, new_state, reason, at FROM health_events
              WHERE at >= $1 ORDER BY at, id",
         )
         .bind(since)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(event_from_row).collect()
+        .await?)
     }
 
     /// State changes of one mirror, newest first.
     pub async fn health_events(&self, mirror_id: i64, limit: i64) -> Result<Vec<HealthEvent>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT mirror_id, capability, old_state, new_state, reason, at FROM health_events
              WHERE mirror_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
         )
         .bind(mirror_id)
         .bind(limit)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(event_from_row).collect()
+        .await?)
     }
-}
-
-pub(crate) fn event_from_row(row: &AnyRow) -> Result<HealthEvent> {
-    Ok(HealthEvent {
-        mirror_id: col(row, "mirror_id")?,
-        capability: col(row, "capability")?,
-        old_state: parse_enum(row, "old_state", HealthState::parse)?,
-        new_state: parse_enum(row, "new_state", HealthState::parse)?,
-        reason: col(row, "reason")?,
-        at: col(row, "at")?,
-    })
 }
 
 pub(crate) async fn write_health(

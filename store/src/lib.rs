@@ -9,6 +9,8 @@ mod health;
 mod located;
 mod mirrors;
 mod results;
+mod rows;
+
 mod schedule;
 mod snapshot_input;
 mod snapshots;
@@ -303,21 +305,6 @@ where
 {
     use sqlx::Row;
     row.try_get(name).map_err(StoreError::Query)
-}
-
-/// Reads a column holding an enum's name.
-pub(crate) fn parse_enum<T>(row: &AnyRow, name: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
-    let text: String = col(row, name)?;
-    parse(&text).ok_or_else(|| StoreError::Corrupt(format!("{name} {text:?} is not known")))
-}
-
-/// Reads a flag: BOOLEAN in PostgreSQL, a 0/1 INTEGER in SQLite.
-pub(crate) fn flag(row: &AnyRow, name: &str) -> Result<bool> {
-    use sqlx::Row;
-    match row.try_get::<bool, _>(name) {
-        Ok(b) => Ok(b),
-        Err(_) => Ok(row.try_get::<i64, _>(name).map_err(StoreError::Query)? != 0),
-    }
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub struct FetchedSubnets {
     pub last_error: Option<String>,
 }
 
-fn parse_cidrs(text: &str) -> Vec<IpNet> {
+pub(crate) fn parse_cidrs(text: &str) -> Vec<IpNet> {
     text.lines().filter_map(|l| l.trim().parse().ok()).collect()
 }
 
@@ -161,43 +161,22 @@ impl Store {
     }
 
     pub async fn fetched_subnets(&self) -> Result<Vec<FetchedSubnets>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT mirror_id, cidrs, fetched_at, attempted_at, last_error
              FROM mirror_fetched_subnets ORDER BY mirror_id",
         )
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(FetchedSubnets {
-                    mirror_id: col(r, "mirror_id")?,
-                    cidrs: parse_cidrs(&col::<String>(r, "cidrs")?),
-                    fetched_at: col(r, "fetched_at")?,
-                    attempted_at: col(r, "attempted_at")?,
-                    last_error: col(r, "last_error")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     pub async fn subnet_changes(&self, mirror_id: i64, limit: i64) -> Result<Vec<SubnetChange>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT mirror_id, at, added, removed FROM subnet_changes WHERE mirror_id = $1
              ORDER BY at DESC, id DESC LIMIT $2",
         )
         .bind(mirror_id)
         .bind(limit)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SubnetChange {
-                    mirror_id: col(r, "mirror_id")?,
-                    at: col(r, "at")?,
-                    added: parse_cidrs(&col::<String>(r, "added")?),
-                    removed: parse_cidrs(&col::<String>(r, "removed")?),
-                })
-            })
-            .collect()
+        .await?)
     }
 }

@@ -1,7 +1,7 @@
 //! Registry persistence: mirrors with their site, URLs, netblocks, ASNs, allowed countries and
 //! cloud regions. Applying a registry is idempotent: unchanged mirrors are not touched.
 
-use super::{col, flag, Result, Store, StoreError};
+use super::{col, Result, Store, StoreError};
 use shared::registry::{Geo, Mirror, Protocol};
 use shared::time::now;
 use sqlx::any::AnyRow;
@@ -104,7 +104,7 @@ impl Store {
 
     /// Every stored mirror with its database id, ordered by name.
     pub async fn load_mirrors_with_ids(&self) -> Result<Vec<(i64, Mirror)>> {
-        let rows = sqlx::query(
+        let rows: Vec<StoredMirror> = sqlx::query_as(
             "SELECT m.id, m.name, s.name AS sponsor, s.url AS sponsor_url, m.email, m.country,
                     m.state_province, m.city, m.latitude, m.longitude, m.bandwidth_mbps, m.private,
                     m.monopoly, m.subnets_url, m.cloud_type, m.update_frequency, m.enabled, m.approved,
@@ -113,51 +113,21 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        let mut mirrors: Vec<(i64, Mirror)> = Vec::with_capacity(rows.len());
-        let mut index: HashMap<i64, usize> = HashMap::new();
-        for row in &rows {
-            let id: i64 = col(row, "id")?;
-            let sponsor_url: String = col(row, "sponsor_url")?;
-            let bandwidth: Option<i64> = col(row, "bandwidth_mbps")?;
-            let mut m = Mirror::new(
-                &col::<String>(row, "name")?,
-                &col::<String>(row, "sponsor")?,
-            );
-            m.sponsor_url = Some(sponsor_url).filter(|u| !u.is_empty());
-            m.email = col(row, "email")?;
-            m.geo = Geo {
-                country: col(row, "country")?,
-                state_province: col(row, "state_province")?,
-                city: col(row, "city")?,
-                latitude: opt_f64(row, "latitude")?,
-                longitude: opt_f64(row, "longitude")?,
-            };
-            m.bandwidth_mbps = bandwidth.map(|b| b as u32);
-            m.private = flag(row, "private")?;
-            m.monopoly = flag(row, "monopoly")?;
-            m.subnets_url = col(row, "subnets_url")?;
-            m.cloud_type = col(row, "cloud_type")?;
-            m.update_frequency = col(row, "update_frequency")?;
-            m.enabled = flag(row, "enabled")?;
-            m.approved = flag(row, "approved")?;
-            m.checked = flag(row, "checked")?;
-            m.source_file = col(row, "source_file")?;
-            index.insert(id, mirrors.len());
-            mirrors.push((id, m));
-        }
+        let mut mirrors: Vec<(i64, Mirror)> = rows.into_iter().map(|r| (r.0, r.1)).collect();
+        let index: HashMap<i64, usize> = mirrors
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| (*id, i))
+            .collect();
         let corrupt = |what: String| StoreError::Corrupt(what);
-        for row in sqlx::query("SELECT mirror_id, module, protocol, url FROM mirror_urls")
-            .fetch_all(&self.pool)
-            .await?
-        {
-            let Some(&i) = index.get(&col::<i64>(&row, "mirror_id")?) else {
-                continue;
-            };
-            let protocol: String = col(&row, "protocol")?;
+        let urls: Vec<(i64, String, String, String)> =
+            sqlx::query_as("SELECT mirror_id, module, protocol, url FROM mirror_urls")
+                .fetch_all(&self.pool)
+                .await?;
+        for (id, module, protocol, url) in urls {
+            let Some(&i) = index.get(&id) else { continue };
             let protocol = Protocol::parse(&protocol)
                 .ok_or_else(|| corrupt(format!("unknown protocol {protocol:?}")))?;
-            let module: String = col(&row, "module")?;
-            let url: String = col(&row, "url")?;
             let m = &mut mirrors[i].1;
             if module.is_empty() {
                 m.urls.insert(protocol, url);
@@ -168,57 +138,57 @@ impl Store {
                     .insert(protocol, url);
             }
         }
-        for row in
-            sqlx::query("SELECT mirror_id, cidr FROM mirror_netblocks ORDER BY mirror_id, position")
-                .fetch_all(&self.pool)
-                .await?
+        for (id, cidr) in self
+            .pairs::<String>(
+                "SELECT mirror_id, cidr FROM mirror_netblocks ORDER BY mirror_id, position",
+            )
+            .await?
         {
-            let Some(&i) = index.get(&col::<i64>(&row, "mirror_id")?) else {
-                continue;
-            };
-            let cidr: String = col(&row, "cidr")?;
-            mirrors[i].1.subnets.push(
-                cidr.parse()
-                    .map_err(|_| corrupt(format!("bad CIDR {cidr:?}")))?,
-            );
+            if let Some(&i) = index.get(&id) {
+                let net = cidr
+                    .parse()
+                    .map_err(|_| corrupt(format!("bad CIDR {cidr:?}")))?;
+                mirrors[i].1.subnets.push(net);
+            }
         }
-        for row in
-            sqlx::query("SELECT mirror_id, asn FROM mirror_asns ORDER BY mirror_id, position")
-                .fetch_all(&self.pool)
-                .await?
+        for (id, asn) in self
+            .pairs::<i64>("SELECT mirror_id, asn FROM mirror_asns ORDER BY mirror_id, position")
+            .await?
         {
-            let Some(&i) = index.get(&col::<i64>(&row, "mirror_id")?) else {
-                continue;
-            };
-            let asn: i64 = col(&row, "asn")?;
-            mirrors[i]
-                .1
-                .asns
-                .push(u32::try_from(asn).map_err(|_| corrupt(format!("bad ASN {asn}")))?);
+            if let Some(&i) = index.get(&id) {
+                let asn = u32::try_from(asn).map_err(|_| corrupt(format!("bad ASN {asn}")))?;
+                mirrors[i].1.asns.push(asn);
+            }
         }
-        for row in sqlx::query(
-            "SELECT mirror_id, country FROM mirror_countries_allowed ORDER BY mirror_id, position",
-        )
-        .fetch_all(&self.pool)
-        .await?
+        for (id, country) in self
+            .pairs::<String>(
+                "SELECT mirror_id, country FROM mirror_countries_allowed ORDER BY mirror_id, position",
+            )
+            .await?
         {
-            let Some(&i) = index.get(&col::<i64>(&row, "mirror_id")?) else {
-                continue;
-            };
-            mirrors[i].1.countries_allowed.push(col(&row, "country")?);
+            if let Some(&i) = index.get(&id) {
+                mirrors[i].1.countries_allowed.push(country);
+            }
         }
-        for row in sqlx::query(
-            "SELECT mirror_id, region FROM mirror_cloud_regions ORDER BY mirror_id, position",
-        )
-        .fetch_all(&self.pool)
-        .await?
+        for (id, region) in self
+            .pairs::<String>(
+                "SELECT mirror_id, region FROM mirror_cloud_regions ORDER BY mirror_id, position",
+            )
+            .await?
         {
-            let Some(&i) = index.get(&col::<i64>(&row, "mirror_id")?) else {
-                continue;
-            };
-            mirrors[i].1.cloud_regions.push(col(&row, "region")?);
+            if let Some(&i) = index.get(&id) {
+                mirrors[i].1.cloud_regions.push(region);
+            }
         }
         Ok(mirrors)
+    }
+
+    /// (mirror id, value) rows of one of a mirror's lists.
+    async fn pairs<T>(&self, sql: &str) -> Result<Vec<(i64, T)>>
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + Send + Unpin,
+    {
+        Ok(sqlx::query_as(sql).fetch_all(&self.pool).await?)
     }
 }
 
@@ -342,4 +312,40 @@ async fn write_mirror(tx: &mut Transaction<'_, Any>, m: &Mirror, at: i64) -> Res
         .await?;
     }
     Ok(id)
+}
+
+/// A stored mirror's own row (its lists are read apart), with its store id.
+struct StoredMirror(i64, Mirror);
+
+impl sqlx::FromRow<'_, AnyRow> for StoredMirror {
+    fn from_row(row: &AnyRow) -> sqlx::Result<StoredMirror> {
+        use sqlx::Row;
+        let flag = |name: &str| crate::rows::flag(row, name);
+        let sponsor_url: String = row.try_get("sponsor_url")?;
+        let bandwidth: Option<i64> = row.try_get("bandwidth_mbps")?;
+        let mut m = Mirror::new(
+            &row.try_get::<String, _>("name")?,
+            &row.try_get::<String, _>("sponsor")?,
+        );
+        m.sponsor_url = Some(sponsor_url).filter(|u| !u.is_empty());
+        m.email = row.try_get("email")?;
+        m.geo = Geo {
+            country: row.try_get("country")?,
+            state_province: row.try_get("state_province")?,
+            city: row.try_get("city")?,
+            latitude: row.try_get("latitude")?,
+            longitude: row.try_get("longitude")?,
+        };
+        m.bandwidth_mbps = bandwidth.map(|b| b as u32);
+        m.private = flag("private")?;
+        m.monopoly = flag("monopoly")?;
+        m.subnets_url = row.try_get("subnets_url")?;
+        m.cloud_type = row.try_get("cloud_type")?;
+        m.update_frequency = row.try_get("update_frequency")?;
+        m.enabled = flag("enabled")?;
+        m.approved = flag("approved")?;
+        m.checked = flag("checked")?;
+        m.source_file = row.try_get("source_file")?;
+        Ok(StoredMirror(row.try_get("id")?, m))
+    }
 }

@@ -2,10 +2,9 @@
 //! written at the end of a crawl (or directly, in tests and tools) and read back to send
 //! conditional requests and to build snapshots.
 
-use crate::{col, parse_enum, Result, Store};
+use crate::{Result, Store};
 use shared::model::{CheckOutcome, Family};
 use shared::registry::Protocol;
-use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
 /// The latest check of one mirror × directory × protocol × address family.
@@ -96,13 +95,13 @@ impl Store {
              FROM check_results {} ORDER BY mirror_id, directory_id, protocol, family",
             if mirror_id.is_some() { "WHERE mirror_id = $1" } else { "" }
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = sqlx::query_as::<_, CheckRecord>(&sql);
         if let Some(id) = mirror_id {
             query = query.bind(id);
         }
         let mut rows = query.fetch(&self.pool);
-        while let Some(row) = rows.try_next().await? {
-            visit(check_from_row(&row)?);
+        while let Some(check) = rows.try_next().await? {
+            visit(check);
         }
         Ok(())
     }
@@ -123,29 +122,6 @@ pub(crate) const CHECK_UPDATE: &str =
     bytes = excluded.bytes, etag = excluded.etag, last_modified = excluded.last_modified,
     checked_at = excluded.checked_at, error = excluded.error,
     timestamp_seen = excluded.timestamp_seen";
-
-pub(crate) fn check_from_row(row: &AnyRow) -> Result<CheckRecord> {
-    Ok(CheckRecord {
-        mirror_id: col(row, "mirror_id")?,
-        directory_id: col(row, "directory_id")?,
-        protocol: parse_enum(row, "protocol", Protocol::parse)?,
-        family: parse_enum(row, "family", Family::parse)?,
-        outcome: parse_enum(row, "outcome", CheckOutcome::parse)?,
-        sha256_seen: col(row, "sha256_seen")?,
-        versions_behind: col(row, "versions_behind")?,
-        lag_seconds: col(row, "lag_seconds")?,
-        http_status: col(row, "http_status")?,
-        latency_ms: col(row, "latency_ms")?,
-        bytes: col(row, "bytes")?,
-        etag: col(row, "etag")?,
-        last_modified: col(row, "last_modified")?,
-        checked_at: col(row, "checked_at")?,
-        error: col(row, "error")?,
-        timestamp_seen: col(row, "timestamp_seen")?,
-        good_sha256: col(row, "good_sha256")?,
-        good_at: col(row, "good_at")?,
-    })
-}
 
 /// Writes check results into `check_results`, or into `crawl_staging` under `run`.
 pub(crate) async fn write_checks(

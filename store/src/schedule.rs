@@ -301,25 +301,12 @@ impl Store {
 
     /// The whole schedule, by mirror id.
     pub async fn schedule_rows(&self) -> Result<Vec<ScheduleRow>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT mirror_id, due_at, holder, lease_until, last_checked_at, last_checked_by, checks
              FROM crawl_schedule ORDER BY mirror_id",
         )
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ScheduleRow {
-                    mirror_id: col(r, "mirror_id")?,
-                    due_at: col(r, "due_at")?,
-                    holder: col(r, "holder")?,
-                    lease_until: col(r, "lease_until")?,
-                    last_checked_at: col(r, "last_checked_at")?,
-                    last_checked_by: col(r, "last_checked_by")?,
-                    checks: col(r, "checks")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 }
 

@@ -1,7 +1,8 @@
 //! Published snapshots, and when mirrors first served each version (what propagation is
 //! measured from).
 
-use crate::{col, Result, Store};
+use crate::rows::Arrived;
+use crate::{Result, Store};
 use shared::snapshot::propagation::Arrival;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,25 +20,15 @@ impl Store {
     /// When mirrors first served the versions the master published since `since`, and
     /// every version found already there (when the checker started watching each copy).
     pub async fn arrivals_since(&self, since: i64) -> Result<Vec<Arrival>> {
-        sqlx::query(
+        let rows: Vec<Arrived> = sqlx::query_as(
             "SELECT a.mirror_id, v.directory_id, v.sha256, a.first_served_at, a.observed
                FROM version_arrivals a JOIN repomd_versions v ON v.id = a.version_id
               WHERE v.first_seen >= $1 OR a.observed = 0",
         )
         .bind(since)
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(Arrival {
-                mirror_id: col(row, "mirror_id")?,
-                directory_id: col(row, "directory_id")?,
-                sha256: col(row, "sha256")?,
-                at: col(row, "first_served_at")?,
-                observed: col::<i64>(row, "observed")? != 0,
-            })
-        })
-        .collect()
+        .await?;
+        Ok(rows.into_iter().map(|a| a.0).collect())
     }
     pub async fn record_snapshot(&self, r: &SnapshotRecord) -> Result<()> {
         sqlx::query(
@@ -57,23 +48,11 @@ impl Store {
     }
 
     pub async fn latest_snapshot(&self) -> Result<Option<SnapshotRecord>> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT serial, created_at, path, sha256, size, mirrors, directories FROM snapshots
              ORDER BY serial DESC LIMIT 1",
         )
         .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| {
-            Ok(SnapshotRecord {
-                serial: col(&row, "serial")?,
-                created_at: col(&row, "created_at")?,
-                path: col(&row, "path")?,
-                sha256: col(&row, "sha256")?,
-                size: col(&row, "size")?,
-                mirrors: col(&row, "mirrors")?,
-                directories: col(&row, "directories")?,
-            })
-        })
-        .transpose()
+        .await?)
     }
 }

@@ -1,6 +1,7 @@
 //! What the master published: each directory's repomd.xml versions, newest first, and each
 //! version's package sample (what a new copy is looked for).
 
+use crate::rows::DirVersion;
 use crate::{col, Result, Store};
 use shared::model::RepomdVersion;
 use std::collections::HashMap;
@@ -27,29 +28,18 @@ impl Store {
 
     /// Every directory's versions, newest first.
     pub async fn repomd_history(&self) -> Result<HashMap<i64, Vec<RepomdVersion>>> {
-        let rows = sqlx::query(
+        let rows: Vec<DirVersion> = sqlx::query_as(
             "SELECT directory_id, size, timestamp, md5, sha1, sha256, sha512, first_seen
              FROM repomd_versions ORDER BY directory_id, first_seen DESC, id DESC",
         )
         .fetch_all(&self.pool)
         .await?;
         let mut out: HashMap<i64, Vec<RepomdVersion>> = HashMap::new();
-        for row in &rows {
-            out.entry(col(row, "directory_id")?)
-                .or_default()
-                .push(RepomdVersion {
-                    size: col::<i64>(row, "size")? as u64,
-                    timestamp: col(row, "timestamp")?,
-                    md5: col(row, "md5")?,
-                    sha1: col(row, "sha1")?,
-                    sha256: col(row, "sha256")?,
-                    sha512: col(row, "sha512")?,
-                    first_seen: col(row, "first_seen")?,
-                });
+        for DirVersion(dir, v) in rows {
+            out.entry(dir).or_default().push(v);
         }
         Ok(out)
     }
-    /// Every mirror's state changes at or after `since`, oldest first.
     /// Records the packages sampled from a version's primary.xml (replacing any before).
     pub async fn record_sample(
         &self,

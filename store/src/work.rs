@@ -3,7 +3,7 @@
 //! not say). A row left by a process that died is ignored, and swept, once it has not been
 //! touched for [`STALE_SECS`].
 
-use super::{col, Result, Store, StoreError};
+use super::{Result, Store, StoreError};
 use shared::time::now;
 
 /// A registration untouched for this long belongs to a process that is gone.
@@ -92,25 +92,13 @@ impl Store {
 
     /// The work registered and touched within [`STALE_SECS`], oldest first.
     pub async fn work_in_progress(&self, now: i64) -> Result<Vec<Work>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT id, what, pid, host, started_at, touched_at FROM store_work
              WHERE touched_at >= $1 ORDER BY started_at, id",
         )
         .bind(now - STALE_SECS)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Work {
-                    id: col(row, "id")?,
-                    what: col(row, "what")?,
-                    pid: col(row, "pid")?,
-                    host: col(row, "host")?,
-                    started_at: col(row, "started_at")?,
-                    touched_at: col(row, "touched_at")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Removes registrations (and crawl results staged under them) of processes that are

@@ -75,6 +75,14 @@ impl Protocol {
     }
 }
 
+/// Its name as stored (a store's rows decode through this).
+impl TryFrom<String> for Protocol {
+    type Error = String;
+    fn try_from(text: String) -> Result<Protocol, String> {
+        Protocol::parse(&text).ok_or_else(|| format!("{text:?} is not a known protocol"))
+    }
+}
+
 impl fmt::Display for Protocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
