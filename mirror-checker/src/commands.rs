@@ -110,14 +110,14 @@ async fn dispatch(config: Config, opened: &Opened, cli: Cli) -> Result<()> {
             }
         }
         Command::Status { mirror, json } => {
-            crate::status::print(&opened.existing(&config).await?, &mirror, json).await
+            crate::report::print(&opened.existing(&config).await?, &mirror, json).await
         }
         Command::Mirrors {
             state,
             country,
             json,
         } => {
-            crate::status::list(
+            crate::report::list(
                 &opened.existing(&config).await?,
                 state,
                 country.as_deref(),
@@ -130,7 +130,7 @@ async fn dispatch(config: Config, opened: &Opened, cli: Cli) -> Result<()> {
             versions,
             json,
         } => {
-            crate::status::propagation(
+            crate::report::propagation(
                 &opened.existing(&config).await?,
                 directory.as_deref(),
                 versions,

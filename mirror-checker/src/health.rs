@@ -1,7 +1,7 @@
 //! Health with hysteresis: one failed probe does not drop a mirror and one success does not
 //! readmit it. A mirror never seen before is admitted at its first success and refused at its
 //! first failure; after that a state changes only after `down_after` failures or `up_after`
-//! successes in a row. Pure: previous record and this run's verdict in, next record out.
+//! successes in a row. Pure: previous record and this run's finding in, next record out.
 
 use serde::Deserialize;
 use shared::model::HealthState;
@@ -25,9 +25,9 @@ impl Default for Thresholds {
     }
 }
 
-/// This run's verdict on one capability of one mirror.
+/// This run's finding on one capability of one mirror.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
+pub struct Finding {
     pub ok: bool,
     /// Why, in an operator's words: "https: certificate expired".
     pub reason: String,
@@ -37,7 +37,7 @@ pub fn step(
     mirror_id: i64,
     capability: &str,
     previous: Option<&HealthRecord>,
-    verdict: &Verdict,
+    finding: &Finding,
     thresholds: Thresholds,
     now: i64,
 ) -> (HealthRecord, Option<HealthEvent>) {
@@ -45,7 +45,7 @@ pub fn step(
         Some(p) => (p.state, p.since, p.consecutive_ok, p.consecutive_failed),
         None => (HealthState::Unknown, now, 0, 0),
     };
-    if verdict.ok {
+    if finding.ok {
         ok_run += 1;
         fail_run = 0;
     } else {
@@ -54,41 +54,41 @@ pub fn step(
     }
     let next = match state {
         HealthState::Unknown => {
-            if verdict.ok {
+            if finding.ok {
                 HealthState::Up
             } else {
                 HealthState::Down
             }
         }
-        HealthState::Up if !verdict.ok && fail_run >= i64::from(thresholds.down_after) => {
+        HealthState::Up if !finding.ok && fail_run >= i64::from(thresholds.down_after) => {
             HealthState::Down
         }
-        HealthState::Down if verdict.ok && ok_run >= i64::from(thresholds.up_after) => {
+        HealthState::Down if finding.ok && ok_run >= i64::from(thresholds.up_after) => {
             HealthState::Up
         }
         same => same,
     };
     let changed = next != state;
-    // A verdict quotes what a mirror sent: bounded and escaped before it is stored.
-    let verdict = &Verdict {
-        ok: verdict.ok,
-        reason: shared::text::reason(&verdict.reason),
+    // A finding quotes what a mirror sent: bounded and escaped before it is stored.
+    let finding = &Finding {
+        ok: finding.ok,
+        reason: shared::text::reason(&finding.reason),
     };
-    let reason = if changed || !verdict.ok || state == HealthState::Down {
-        match (state, next, verdict.ok) {
+    let reason = if changed || !finding.ok || state == HealthState::Down {
+        match (state, next, finding.ok) {
             // Still down while recovering: say how far along.
             (HealthState::Down, HealthState::Down, true) => format!(
                 "{} (recovering: {ok_run} of {} good runs)",
-                verdict.reason, thresholds.up_after
+                finding.reason, thresholds.up_after
             ),
             (HealthState::Up, HealthState::Up, false) => format!(
                 "{} ({fail_run} of {} failed runs before it is taken out)",
-                verdict.reason, thresholds.down_after
+                finding.reason, thresholds.down_after
             ),
-            _ => verdict.reason.clone(),
+            _ => finding.reason.clone(),
         }
     } else {
-        verdict.reason.clone()
+        finding.reason.clone()
     };
     let record = HealthRecord {
         mirror_id,
@@ -114,11 +114,11 @@ pub fn step(
 mod tests {
     use super::*;
 
-    fn run(verdicts: &[bool]) -> Vec<(HealthState, bool)> {
+    fn run(findings: &[bool]) -> Vec<(HealthState, bool)> {
         let mut prev: Option<HealthRecord> = None;
         let mut out = Vec::new();
-        for (i, ok) in verdicts.iter().enumerate() {
-            let verdict = Verdict {
+        for (i, ok) in findings.iter().enumerate() {
+            let finding = Finding {
                 ok: *ok,
                 reason: if *ok {
                     "ok".into()
@@ -130,7 +130,7 @@ mod tests {
                 1,
                 "https",
                 prev.as_ref(),
-                &verdict,
+                &finding,
                 Thresholds::default(),
                 i as i64,
             );
@@ -181,7 +181,7 @@ mod tests {
             7,
             "https",
             None,
-            &Verdict {
+            &Finding {
                 ok: true,
                 reason: "ok".into(),
             },
@@ -193,7 +193,7 @@ mod tests {
             7,
             "https",
             Some(&up),
-            &Verdict {
+            &Finding {
                 ok: false,
                 reason: "https: certificate expired".into(),
             },
@@ -210,7 +210,7 @@ mod tests {
             7,
             "https",
             Some(&rec),
-            &Verdict {
+            &Finding {
                 ok: false,
                 reason: "https: certificate expired".into(),
             },
@@ -237,7 +237,7 @@ mod tests {
             7,
             "https",
             Some(&down),
-            &Verdict {
+            &Finding {
                 ok: true,
                 reason: "ok".into(),
             },

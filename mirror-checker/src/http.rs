@@ -30,7 +30,7 @@ mod error;
 pub use config::{user_agent, ConnectTo, HttpConfig};
 pub use error::FetchError;
 
-use connect::{Connector, Routes};
+use connect::{Connector, StaticRoutes};
 use error::classify_client_error;
 
 #[derive(Debug, Clone)]
@@ -64,7 +64,7 @@ pub struct HttpClient {
     v4: HyperClient,
     v6: HyperClient,
     /// Shared with the three connectors.
-    routes: Arc<Routes>,
+    routes: Arc<StaticRoutes>,
     config: Arc<HttpConfig>,
 }
 
@@ -96,7 +96,7 @@ impl HttpClient {
             .with_root_certificates(roots)
             .with_no_client_auth();
         let tls = tokio_rustls::TlsConnector::from(Arc::new(tls));
-        let routes = Arc::new(Routes::new(&config.connect_to));
+        let routes = Arc::new(StaticRoutes::new(&config.connect_to));
         let make = |family| {
             let connector = Connector {
                 routes: routes.clone(),

@@ -23,8 +23,8 @@ pub mod output;
 pub mod packages;
 pub mod publish;
 pub mod repomd;
+pub mod report;
 pub mod service;
-pub mod status;
 pub mod upstream;
 
 pub use cli::Cli;

@@ -308,9 +308,9 @@ impl Checker {
         crate::crawl_io::apply(&self.store, writer, &judgement, claimed).await?;
         let applied = started.elapsed();
         for e in &judgement.events {
-            // A first verdict on a new mirror is routine; a change of a known state is news.
+            // A first finding on a new mirror is routine; a change of a known state is news.
             if e.old_state == shared::model::HealthState::Unknown {
-                tracing::debug!(mirror_id = e.mirror_id, capability = %e.capability, to = %e.new_state, reason = %e.reason, "first health verdict");
+                tracing::debug!(mirror_id = e.mirror_id, capability = %e.capability, to = %e.new_state, reason = %e.reason, "first health finding");
             } else {
                 tracing::info!(mirror_id = e.mirror_id, capability = %e.capability, from = %e.old_state, to = %e.new_state, reason = %e.reason, "health changed");
             }

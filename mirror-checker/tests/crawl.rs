@@ -844,7 +844,7 @@ async fn one_failed_crawl_does_not_take_a_mirror_out_of_the_answers() {
         "still up by the health rule, so still served"
     );
     // The operator is told the same: served, on the last good copy.
-    let status = mirror_checker::status::render(&net.checker.store, "flaky.sim.test")
+    let status = mirror_checker::report::render(&net.checker.store, "flaky.sim.test")
         .await
         .unwrap();
     assert!(status.contains("  served to everyone"), "{status}");
@@ -859,7 +859,7 @@ async fn one_failed_crawl_does_not_take_a_mirror_out_of_the_answers() {
         HealthState::Down
     );
     assert!(net.listed("flaky.sim.test").is_empty());
-    let status = mirror_checker::status::render(&net.checker.store, "flaky.sim.test")
+    let status = mirror_checker::report::render(&net.checker.store, "flaky.sim.test")
         .await
         .unwrap();
     assert!(
@@ -904,7 +904,7 @@ async fn the_address_each_mirror_was_reached_at_is_recorded_and_placed() {
     let l = &located[&id];
     assert!(l.address.is_loopback(), "{l:?}");
     assert_eq!(l.country, None, "loopback is in no GeoIP database");
-    let status = mirror_checker::status::render(&checker.store, "placed.sim.test")
+    let status = mirror_checker::report::render(&checker.store, "placed.sim.test")
         .await
         .unwrap();
     assert!(
@@ -1029,7 +1029,7 @@ async fn a_subnets_url_is_fetched_kept_when_it_fails_and_its_changes_recorded() 
         ["192.0.2.0/24", "2001:db8:5::/48"],
         "the last good list is kept"
     );
-    let status = mirror_checker::status::render(&checker.store, "campus.sim.test")
+    let status = mirror_checker::report::render(&checker.store, "campus.sim.test")
         .await
         .unwrap();
     assert!(
@@ -1160,7 +1160,7 @@ async fn text_from_a_mirror_is_bounded_and_escaped_where_it_enters() {
     for h in checker.store.load_health().await.unwrap() {
         clean("health", &h.reason);
     }
-    let status = mirror_checker::status::render(&checker.store, "hostile.sim.test")
+    let status = mirror_checker::report::render(&checker.store, "hostile.sim.test")
         .await
         .unwrap();
     assert!(!status.contains('\u{1b}') && !status.contains('\0'));
@@ -1305,7 +1305,7 @@ async fn redirects_to_another_host_are_followed_recorded_and_can_be_refused() {
         .iter()
         .filter(|c| c.mirror_id == id)
         .all_of(|c| c.outcome == CheckOutcome::Current));
-    let status = mirror_checker::status::render(&checker.store, "front.sim.test")
+    let status = mirror_checker::report::render(&checker.store, "front.sim.test")
         .await
         .unwrap();
     assert!(

@@ -9,7 +9,7 @@ use crate::parse::Params;
 use crate::refusal::{Endpoint, Refusal};
 use crate::render;
 use crate::resolve::Form;
-use crate::respond::{self, Seen};
+use crate::respond::{self, AccessEntry};
 use crate::select::{Choice, Tier};
 use crate::state::AppState;
 use axum::response::Response;
@@ -27,7 +27,7 @@ pub fn answer<B>(
     peer: SocketAddr,
 ) -> Response {
     let started = Instant::now();
-    let mut seen = Seen::default();
+    let mut seen = AccessEntry::default();
     let response = steps(state, endpoint, form, req, peer, &mut seen)
         .unwrap_or_else(|r| respond::refusal(endpoint, &r));
     respond::record(state, endpoint, &response, started, &seen);
@@ -40,7 +40,7 @@ fn steps<B>(
     form: Form<'_>,
     req: &http::Request<B>,
     peer: SocketAddr,
-    seen: &mut Seen,
+    seen: &mut AccessEntry,
 ) -> Result<Response, Refusal> {
     let view = state.view();
     let decision = decide(state, &view, Request::of(form, req, peer))?;

@@ -18,7 +18,7 @@ type Place = (u16, Option<(f64, f64)>);
 
 /// Host name → place (`None`: looked up, nothing found).
 #[derive(Debug, Default)]
-pub struct Located(Mutex<HashMap<String, Option<Place>>>);
+pub struct HostPlaces(Mutex<HashMap<String, Option<Place>>>);
 
 /// The host a mirror is reached at: that of its first URL.
 pub fn host_of(m: &shared::snapshot::SnapMirror) -> Option<String> {
@@ -27,7 +27,7 @@ pub fn host_of(m: &shared::snapshot::SnapMirror) -> Option<String> {
     parsed.host_str().map(str::to_string)
 }
 
-impl Located {
+impl HostPlaces {
     /// Fills the country and coordinates of mirrors that have none from what is known.
     pub fn apply(&self, snap: &mut Snapshot) -> usize {
         let known = self.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -158,7 +158,7 @@ mod tests {
             mirror("nowhere.example.org", None),
             mirror("placed.example.org", Some((1.0, 2.0))),
         ];
-        let located = Located::default();
+        let located = HostPlaces::default();
         let hosts = located.unknown_hosts(&snap);
         assert_eq!(hosts, vec!["london.example.org", "nowhere.example.org"]);
         // A resolver standing in for DNS: London's test address, and a name that hangs.

@@ -51,7 +51,7 @@ pub fn redirect(to: String) -> Response {
 
 /// What the access log says about an answer.
 #[derive(Default)]
-pub struct Seen {
+pub struct AccessEntry {
     pub directory: Option<String>,
     pub country: u16,
     pub asn: Option<u32>,
@@ -66,7 +66,7 @@ pub fn record(
     endpoint: Endpoint,
     response: &Response,
     started: Instant,
-    seen: &Seen,
+    seen: &AccessEntry,
 ) {
     let elapsed = started.elapsed();
     if state.settings().access_log {

@@ -55,7 +55,7 @@ pub struct Inner {
     pub settings: Settings,
     pub metrics: crate::metrics::Metrics,
     /// Mirror coordinates learnt from GeoIP of their hosts.
-    pub located: crate::locate::Located,
+    pub located: crate::locate::HostPlaces,
 }
 
 impl AppState {
@@ -157,7 +157,7 @@ impl AppState {
         });
     }
 
-    pub fn located(&self) -> &crate::locate::Located {
+    pub fn located(&self) -> &crate::locate::HostPlaces {
         &self.0.located
     }
 

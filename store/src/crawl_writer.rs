@@ -349,3 +349,37 @@ pub(crate) async fn write_run(
     .await?;
     Ok(())
 }
+
+impl sqlx::FromRow<'_, sqlx::any::AnyRow> for MirrorStats {
+    fn from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<MirrorStats> {
+        use sqlx::Row;
+        Ok(MirrorStats {
+            mirror_id: row.try_get("mirror_id")?,
+            checked_at: row.try_get("checked_at")?,
+            requests: row.try_get("requests")?,
+            bytes: row.try_get("bytes")?,
+            not_modified: row.try_get("not_modified")?,
+            sync_age: row.try_get("sync_age")?,
+            redirects_to: crate::rows::lines(row, "redirects_to")?,
+        })
+    }
+}
+
+impl sqlx::FromRow<'_, sqlx::any::AnyRow> for CrawlRun {
+    fn from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<CrawlRun> {
+        use sqlx::Row;
+        Ok(CrawlRun {
+            started_at: row.try_get("started_at")?,
+            finished_at: row.try_get("finished_at")?,
+            mirrors: row.try_get("mirrors")?,
+            checks: row.try_get("checks")?,
+            errors: row.try_get("errors")?,
+            not_modified: row.try_get("not_modified")?,
+            requests: row.try_get("requests")?,
+            bytes: row.try_get("bytes")?,
+            ignored: crate::rows::flag(row, "ignored")?,
+            note: row.try_get("note")?,
+            checker: row.try_get("checker")?,
+        })
+    }
+}

@@ -112,3 +112,32 @@ pub(crate) async fn write_health(
     }
     Ok(())
 }
+
+impl sqlx::FromRow<'_, sqlx::any::AnyRow> for HealthRecord {
+    fn from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<HealthRecord> {
+        use sqlx::Row;
+        Ok(HealthRecord {
+            mirror_id: row.try_get("mirror_id")?,
+            capability: row.try_get("capability")?,
+            state: crate::rows::named(row, "state")?,
+            since: row.try_get("since")?,
+            reason: row.try_get("reason")?,
+            consecutive_ok: row.try_get("consecutive_ok")?,
+            consecutive_failed: row.try_get("consecutive_failed")?,
+        })
+    }
+}
+
+impl sqlx::FromRow<'_, sqlx::any::AnyRow> for HealthEvent {
+    fn from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<HealthEvent> {
+        use sqlx::Row;
+        Ok(HealthEvent {
+            mirror_id: row.try_get("mirror_id")?,
+            capability: row.try_get("capability")?,
+            old_state: crate::rows::named(row, "old_state")?,
+            new_state: crate::rows::named(row, "new_state")?,
+            reason: row.try_get("reason")?,
+            at: row.try_get("at")?,
+        })
+    }
+}

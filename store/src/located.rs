@@ -180,3 +180,30 @@ impl Store {
         .await?)
     }
 }
+
+impl sqlx::FromRow<'_, sqlx::any::AnyRow> for FetchedSubnets {
+    fn from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<FetchedSubnets> {
+        use sqlx::Row;
+        Ok(FetchedSubnets {
+            mirror_id: row.try_get("mirror_id")?,
+            cidrs: parse_cidrs(&row.try_get::<String, _>("cidrs")?),
+            fetched_at: row.try_get("fetched_at")?,
+            attempted_at: row.try_get("attempted_at")?,
+            last_error: row.try_get("last_error")?,
+        })
+    }
+}
+
+impl sqlx::FromRow<'_, sqlx::any::AnyRow> for SubnetChange {
+    fn from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<SubnetChange> {
+        use sqlx::Row;
+        let cidrs =
+            |name: &str| -> sqlx::Result<_> { Ok(parse_cidrs(&row.try_get::<String, _>(name)?)) };
+        Ok(SubnetChange {
+            mirror_id: row.try_get("mirror_id")?,
+            at: row.try_get("at")?,
+            added: cidrs("added")?,
+            removed: cidrs("removed")?,
+        })
+    }
+}

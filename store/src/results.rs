@@ -191,3 +191,29 @@ pub(crate) async fn write_checks(
     }
     Ok(())
 }
+
+impl sqlx::FromRow<'_, sqlx::any::AnyRow> for CheckRecord {
+    fn from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<CheckRecord> {
+        use sqlx::Row;
+        Ok(CheckRecord {
+            mirror_id: row.try_get("mirror_id")?,
+            directory_id: row.try_get("directory_id")?,
+            protocol: crate::rows::named(row, "protocol")?,
+            family: crate::rows::named(row, "family")?,
+            outcome: crate::rows::named(row, "outcome")?,
+            sha256_seen: row.try_get("sha256_seen")?,
+            versions_behind: row.try_get("versions_behind")?,
+            lag_seconds: row.try_get("lag_seconds")?,
+            http_status: row.try_get("http_status")?,
+            latency_ms: row.try_get("latency_ms")?,
+            bytes: row.try_get("bytes")?,
+            etag: row.try_get("etag")?,
+            last_modified: row.try_get("last_modified")?,
+            checked_at: row.try_get("checked_at")?,
+            error: row.try_get("error")?,
+            timestamp_seen: row.try_get("timestamp_seen")?,
+            good_sha256: row.try_get("good_sha256")?,
+            good_at: row.try_get("good_at")?,
+        })
+    }
+}

@@ -1,7 +1,6 @@
 //! Published snapshots, and when mirrors first served each version (what propagation is
 //! measured from).
 
-use crate::rows::Arrived;
 use crate::{Result, Store};
 use shared::snapshot::propagation::Arrival;
 
@@ -54,5 +53,36 @@ impl Store {
         )
         .fetch_optional(&self.pool)
         .await?)
+    }
+}
+
+impl sqlx::FromRow<'_, sqlx::any::AnyRow> for SnapshotRecord {
+    fn from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<SnapshotRecord> {
+        use sqlx::Row;
+        Ok(SnapshotRecord {
+            serial: row.try_get("serial")?,
+            created_at: row.try_get("created_at")?,
+            path: row.try_get("path")?,
+            sha256: row.try_get("sha256")?,
+            size: row.try_get("size")?,
+            mirrors: row.try_get("mirrors")?,
+            directories: row.try_get("directories")?,
+        })
+    }
+}
+
+/// When a mirror was first seen serving a version.
+pub(crate) struct Arrived(pub Arrival);
+
+impl sqlx::FromRow<'_, sqlx::any::AnyRow> for Arrived {
+    fn from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<Arrived> {
+        use sqlx::Row;
+        Ok(Arrived(Arrival {
+            mirror_id: row.try_get("mirror_id")?,
+            directory_id: row.try_get("directory_id")?,
+            sha256: row.try_get("sha256")?,
+            at: row.try_get("first_served_at")?,
+            observed: crate::rows::flag(row, "observed")?,
+        }))
     }
 }

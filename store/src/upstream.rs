@@ -1,7 +1,6 @@
 //! What the master published: each directory's repomd.xml versions, newest first, and each
 //! version's package sample (what a new copy is looked for).
 
-use crate::rows::DirVersion;
 use crate::{col, Result, Store};
 use shared::model::RepomdVersion;
 use std::collections::HashMap;
@@ -93,5 +92,24 @@ impl Store {
                 .push((col(&row, "href")?, col::<i64>(&row, "size")?.max(0) as u64));
         }
         Ok(out)
+    }
+}
+
+/// A directory's repomd.xml version, with the directory's id.
+pub(crate) struct DirVersion(pub i64, pub RepomdVersion);
+
+impl sqlx::FromRow<'_, sqlx::any::AnyRow> for DirVersion {
+    fn from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<DirVersion> {
+        use sqlx::Row;
+        let v = RepomdVersion {
+            size: row.try_get::<i64, _>("size")? as u64,
+            timestamp: row.try_get("timestamp")?,
+            md5: row.try_get("md5")?,
+            sha1: row.try_get("sha1")?,
+            sha256: row.try_get("sha256")?,
+            sha512: row.try_get("sha512")?,
+            first_seen: row.try_get("first_seen")?,
+        };
+        Ok(DirVersion(row.try_get("directory_id")?, v))
     }
 }

@@ -144,3 +144,17 @@ impl Store {
         StoreError::Busy(Holders(Some(who)))
     }
 }
+
+impl sqlx::FromRow<'_, sqlx::any::AnyRow> for Work {
+    fn from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<Work> {
+        use sqlx::Row;
+        Ok(Work {
+            id: row.try_get("id")?,
+            what: row.try_get("what")?,
+            pid: row.try_get("pid")?,
+            host: row.try_get("host")?,
+            started_at: row.try_get("started_at")?,
+            touched_at: row.try_get("touched_at")?,
+        })
+    }
+}

@@ -4,7 +4,7 @@
 //! (half-synced when one is missing or of another size).
 
 use super::fetch::{fetch, validator, Counters};
-use super::verdict::classify;
+use super::findings::classify;
 use super::{CrawlConfig, CrawlInput, Seen};
 use crate::http::{HttpClient, Validators};
 use shared::model::{CheckOutcome, Family};
@@ -83,7 +83,7 @@ pub(super) async fn check_one(ctx: &Ctx, task: &Task) -> CheckRecord {
             None,
             Some(format!(
                 "{} {} failed {} times in a row ({last})",
-                super::verdict::SKIPPED,
+                super::findings::SKIPPED,
                 task.protocol,
                 ctx.config.breaker_failures
             )),

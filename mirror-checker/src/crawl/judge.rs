@@ -119,10 +119,10 @@ pub fn judge(
     let mut health = Vec::new();
     let mut events = Vec::new();
     for s in summaries {
-        for (capability, verdict) in &s.verdicts {
+        for (capability, finding) in &s.findings {
             let previous = input.health.get(&(s.mirror_id, capability.clone()));
             let (record, event) =
-                health::step(s.mirror_id, capability, previous, verdict, thresholds, now);
+                health::step(s.mirror_id, capability, previous, finding, thresholds, now);
             health.push(record);
             events.extend(event);
         }

@@ -4,9 +4,9 @@
 
 use super::check::{check_one, Breaker, Ctx, Task};
 use super::fetch::Counters;
-use super::verdict::protocol_verdict;
+use super::findings::protocol_finding;
 use super::{plan, probe, CrawlConfig, CrawlInput};
-use crate::health::Verdict;
+use crate::health::Finding;
 use crate::http::HttpClient;
 use shared::registry::Protocol;
 use std::collections::HashSet;
@@ -21,8 +21,8 @@ use tokio::task::JoinSet;
 pub struct MirrorResult {
     pub mirror_id: i64,
     pub checks: Vec<CheckRecord>,
-    /// (capability, verdict): `http`, `https`, `ipv4`, `ipv6` (`content` is added later).
-    pub verdicts: Vec<(String, Verdict)>,
+    /// (capability, finding): `http`, `https`, `ipv4`, `ipv6` (`content` is added later).
+    pub findings: Vec<(String, Finding)>,
     /// Age of the mirror's TIME file, when it has one.
     pub sync_age: Option<i64>,
     /// The addresses its host resolved to.
@@ -32,7 +32,7 @@ pub struct MirrorResult {
     /// Its `subnets` URL's list, or why it could not be read (when it has one).
     pub subnets: Option<Result<Vec<ipnet::IpNet>, String>>,
     /// On the polite schedule: this check's results over the earlier ones, every directory
-    /// it carries (what the content verdict reads).
+    /// it carries (what the content finding reads).
     pub merged: Option<Vec<CheckRecord>>,
     /// On the polite schedule: TIME fetched over each web protocol, and how many failed
     /// (they count in the 70% rule's sample).
@@ -121,11 +121,11 @@ pub(super) async fn check_mirror(
         looked_at: Default::default(),
     });
     let checks = check_all_tasks(&ctx, tasks, &mirror.name).await?;
-    let mut verdicts = protocol_verdicts(&checks, &time.verdicts);
+    let mut findings = protocol_findings(&checks, &time.findings);
     let merged = selective.then(|| plan::merged(&checks, earlier.neutral, &carried));
     // On the polite schedule TIME was read above, over each protocol.
     let reached = probe.families(mirror, !selective).await;
-    verdicts.extend(reached.verdicts);
+    findings.extend(reached.findings);
     let sync_age = time.value.or(reached.time).map(|t| now - t);
     let subnets = match &mirror.subnets_url {
         Some(url) => {
@@ -147,7 +147,7 @@ pub(super) async fn check_mirror(
         merged,
         time_checks: time.checks,
         time_failures: time.failures,
-        verdicts,
+        findings,
         sync_age,
         addresses: reached.addresses,
         requests: counters.requests.load(Ordering::Relaxed),
@@ -198,23 +198,23 @@ async fn check_all_tasks(
     Ok(checks)
 }
 
-/// A verdict per web protocol from its directory checks, or its TIME file's when no
+/// A finding per web protocol from its directory checks, or its TIME file's when no
 /// directory was due.
-fn protocol_verdicts(
+fn protocol_findings(
     checks: &[CheckRecord],
-    time: &[(Protocol, Verdict)],
-) -> Vec<(String, Verdict)> {
-    let mut verdicts = Vec::new();
+    time: &[(Protocol, Finding)],
+) -> Vec<(String, Finding)> {
+    let mut findings = Vec::new();
     for protocol in [Protocol::Http, Protocol::Https] {
         let of: Vec<&CheckRecord> = checks.iter().filter(|c| c.protocol == protocol).collect();
-        let verdict = protocol_verdict(protocol, &of).or_else(|| {
+        let finding = protocol_finding(protocol, &of).or_else(|| {
             time.iter()
                 .find(|(p, _)| *p == protocol)
                 .map(|(_, v)| v.clone())
         });
-        if let Some(v) = verdict {
-            verdicts.push((protocol.as_str().to_string(), v));
+        if let Some(v) = finding {
+            findings.push((protocol.as_str().to_string(), v));
         }
     }
-    verdicts
+    findings
 }

@@ -8,6 +8,7 @@
 mod check;
 mod config;
 mod fetch;
+pub mod findings;
 mod input;
 mod judge;
 mod mirror;
@@ -16,7 +17,6 @@ mod probe;
 mod run;
 pub mod select;
 pub mod subnets;
-pub mod verdict;
 
 pub use config::CrawlConfig;
 pub use input::{CrawlInput, Earlier, Seen};

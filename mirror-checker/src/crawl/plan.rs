@@ -1,6 +1,6 @@
 //! What one check of a mirror looks at: a repomd.xml per directory it should carry and web
 //! protocol it has a URL for, what its earlier checks saw of each (for conditional requests
-//! and the content verdict), and on the polite schedule only the directories due
+//! and the content finding), and on the polite schedule only the directories due
 //! ([`super::select`]).
 
 use super::check::Task;
@@ -40,7 +40,7 @@ pub(super) fn tasks(input: &CrawlInput, mirror: &Mirror) -> Vec<Task> {
 pub(super) struct Earlier {
     /// By (directory, protocol, family).
     pub previous: HashMap<(i64, Protocol, Family), Seen>,
-    /// The family-neutral results, for the content verdict over what this check does not
+    /// The family-neutral results, for the content finding over what this check does not
     /// look at again.
     pub neutral: Vec<CheckRecord>,
 }
@@ -97,7 +97,7 @@ pub(super) fn retain_due(
 }
 
 /// This check's results over the earlier ones, for every directory the mirror carries
-/// (what the content verdict reads on the polite schedule).
+/// (what the content finding reads on the polite schedule).
 pub(super) fn merged(
     checks: &[CheckRecord],
     earlier: Vec<CheckRecord>,

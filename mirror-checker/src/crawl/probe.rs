@@ -5,7 +5,7 @@
 
 use super::fetch::{fetch, Counters};
 use super::CrawlConfig;
-use crate::health::Verdict;
+use crate::health::Finding;
 use crate::http::{HttpClient, Validators};
 use shared::model::Family;
 use shared::registry::{Mirror, Protocol};
@@ -24,7 +24,7 @@ pub(super) struct Probe<'a> {
 /// TIME over each web protocol.
 #[derive(Default)]
 pub(super) struct TimeOverProtocols {
-    pub verdicts: Vec<(Protocol, Verdict)>,
+    pub findings: Vec<(Protocol, Finding)>,
     /// The TIME file's value (Unix seconds), from the first that served one.
     pub value: Option<i64>,
     pub checks: u32,
@@ -56,22 +56,22 @@ impl Probe<'_> {
             let _slot = self.global.acquire().await.expect("never closed");
             let fetched = self.get(&url, Family::Any).await;
             out.checks += 1;
-            let verdict = reachable(&fetched, &protocol.to_string(), |s| {
+            let finding = reachable(&fetched, &protocol.to_string(), |s| {
                 format!("reachable (TIME answered {s})")
             });
-            out.failures += u32::from(!verdict.ok);
+            out.failures += u32::from(!finding.ok);
             if let Ok(f) = fetched.as_ref() {
                 if f.status == 200 && out.value.is_none() {
                     out.value = crate::upstream::time_file(&f.body);
                 }
             }
-            out.verdicts.push((protocol, verdict));
+            out.findings.push((protocol, finding));
         }
         out
     }
 
     /// Over the main tree's first web URL: the host's addresses, the TIME file's value when
-    /// `read_time`, and with `probe_families` a verdict per address family.
+    /// `read_time`, and with `probe_families` a finding per address family.
     pub async fn families(&self, mirror: &Mirror, read_time: bool) -> Families {
         let mut out = Families::default();
         let base = mirror
@@ -99,16 +99,16 @@ impl Probe<'_> {
             (Family::V4, out.addresses.iter().any(IpAddr::is_ipv4)),
             (Family::V6, out.addresses.iter().any(IpAddr::is_ipv6)),
         ] {
-            let verdict = if has {
+            let finding = if has {
                 let fetched = self.get(&time_url, family).await;
                 reachable(&fetched, &family.to_string(), |_| "reachable".into())
             } else {
-                Verdict {
+                Finding {
                     ok: false,
                     reason: format!("{family}: the host has no {family} address"),
                 }
             };
-            out.verdicts.push((family.as_str().to_string(), verdict));
+            out.findings.push((family.as_str().to_string(), finding));
         }
         out
     }
@@ -119,8 +119,8 @@ impl Probe<'_> {
 pub(super) struct Families {
     pub addresses: Vec<IpAddr>,
     pub time: Option<i64>,
-    /// (`ipv4` or `ipv6`, verdict).
-    pub verdicts: Vec<(String, Verdict)>,
+    /// (`ipv4` or `ipv6`, finding).
+    pub findings: Vec<(String, Finding)>,
 }
 
 /// Up when the answer is below 500, in the words `ok` gives the status.
@@ -128,17 +128,17 @@ fn reachable(
     fetched: &Result<crate::http::Fetched, String>,
     what: &str,
     ok: impl Fn(u16) -> String,
-) -> Verdict {
+) -> Finding {
     match fetched {
-        Ok(f) if f.status < 500 => Verdict {
+        Ok(f) if f.status < 500 => Finding {
             ok: true,
             reason: format!("{what}: {}", ok(f.status)),
         },
-        Ok(f) => Verdict {
+        Ok(f) => Finding {
             ok: false,
             reason: format!("{what}: HTTP {}", f.status),
         },
-        Err(e) => Verdict {
+        Err(e) => Finding {
             ok: false,
             reason: format!("{what}: {e}"),
         },

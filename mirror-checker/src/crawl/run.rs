@@ -1,8 +1,8 @@
 //! Running the checks of a crawl: every mirror of the input, enough at once to fill the
 //! global limit, each one's results staged as it finishes and summed up for judging.
 
-use super::{mirror, verdict, CrawlConfig, CrawlInput, MirrorResult};
-use crate::health::Verdict;
+use super::{findings, mirror, CrawlConfig, CrawlInput, MirrorResult};
+use crate::health::Finding;
 use crate::http::HttpClient;
 use shared::model::CheckOutcome;
 use shared::snapshot::{alternates, Located};
@@ -14,12 +14,12 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 /// One mirror's part of a crawl once its results are in the store's open transaction: the
-/// verdicts and the counts, without the results themselves.
+/// findings and the counts, without the results themselves.
 #[derive(Debug, Clone)]
 pub struct MirrorSummary {
     pub mirror_id: i64,
-    /// (capability, verdict), `content` and `sync` included.
-    pub verdicts: Vec<(String, Verdict)>,
+    /// (capability, finding), `content` and `sync` included.
+    pub findings: Vec<(String, Finding)>,
     pub by_outcome: BTreeMap<CheckOutcome, usize>,
     /// TIME fetches that stood in for directory checks (the polite schedule), and failures.
     pub time_checks: u32,
@@ -62,12 +62,12 @@ fn summarize(
     geo: Option<&shared::geoip::GeoDb>,
 ) -> MirrorSummary {
     let located = crate::geo::locate(geo, &r.addresses);
-    let mut verdicts = r.verdicts;
+    let mut findings = r.findings;
     let all = r.merged.as_ref().unwrap_or(&r.checks);
     if !all.is_empty() {
-        verdicts.push((
+        findings.push((
             "content".into(),
-            verdict::content_verdict(all, servable, paths),
+            findings::content_finding(all, servable, paths),
         ));
     }
     if let Some(age) = r.sync_age {
@@ -82,7 +82,7 @@ fn summarize(
                 shared::duration::human_age(limit as u64)
             )
         };
-        verdicts.push(("sync".into(), Verdict { ok, reason }));
+        findings.push(("sync".into(), Finding { ok, reason }));
     }
     let mut by_outcome = BTreeMap::new();
     for c in &r.checks {
@@ -90,7 +90,7 @@ fn summarize(
     }
     MirrorSummary {
         mirror_id: r.mirror_id,
-        verdicts,
+        findings,
         by_outcome,
         time_checks: r.time_checks,
         time_failures: r.time_failures,

@@ -5,14 +5,14 @@ use super::*;
 
 /// The static routes.
 #[derive(Debug, Default)]
-pub(super) struct Routes {
+pub(super) struct StaticRoutes {
     exact: HashMap<(String, u16), Vec<SocketAddr>>,
     any_host: HashMap<u16, Vec<SocketAddr>>,
 }
 
-impl Routes {
-    pub(super) fn new(entries: &[ConnectTo]) -> Routes {
-        let mut routes = Routes::default();
+impl StaticRoutes {
+    pub(super) fn new(entries: &[ConnectTo]) -> StaticRoutes {
+        let mut routes = StaticRoutes::default();
         for e in entries {
             if e.host == "*" {
                 routes.any_host.insert(e.port, e.addrs.clone());
@@ -83,7 +83,7 @@ impl std::error::Error for ConnectError {}
 
 #[derive(Clone)]
 pub(super) struct Connector {
-    pub(super) routes: Arc<Routes>,
+    pub(super) routes: Arc<StaticRoutes>,
     pub(super) tls: tokio_rustls::TlsConnector,
     pub(super) family: Family,
     pub(super) connect_timeout: Duration,

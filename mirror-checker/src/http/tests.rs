@@ -4,7 +4,7 @@ use super::*;
 async fn routes_pin_hosts_ports_and_families() {
     let v4: SocketAddr = "127.0.0.1:1080".parse().unwrap();
     let v6: SocketAddr = "[::1]:1080".parse().unwrap();
-    let routes = Routes::new(&[
+    let routes = StaticRoutes::new(&[
         ConnectTo {
             host: "m.example.org".into(),
             port: 80,

@@ -23,7 +23,7 @@ pub fn poll_interval(cli: &Cli) -> Duration {
 pub fn load_snapshot(
     path: &Path,
     key: Option<&PublicKey>,
-    located: &crate::locate::Located,
+    located: &crate::locate::HostPlaces,
 ) -> Result<Loaded> {
     let mut snap = shared::snapshot::read_verified(path, key)?;
     located.apply(&mut snap);

@@ -1,5 +1,6 @@
-//! The operator's view of one mirror: is it served, to whom, and if not, exactly why. The
-//! verdicts are the snapshot's own: the store's state goes through the same pure
+//! What the operator's commands print (`status`, `mirrors`, `propagation`). The operator's
+//! view of one mirror: is it served, to whom, and if not, exactly why. The verdicts are the
+//! snapshot's own: the store's state goes through the same pure
 //! [`shared::snapshot::build`] a published snapshot comes from, so what this prints and what
 //! the servers do cannot disagree.
 

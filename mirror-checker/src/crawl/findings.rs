@@ -1,7 +1,7 @@
 //! Pure judgement: what a fetched repomd.xml means against the master's history, and what a
 //! mirror's checks of one run say about each of its capabilities.
 
-use crate::health::Verdict;
+use crate::health::Finding;
 use shared::duration::human_age;
 use shared::model::CheckOutcome;
 use shared::model::RepomdVersion;
@@ -50,7 +50,7 @@ pub fn classify(
 
 /// A protocol is healthy when most of its checks got an answer (even a 404) rather than a
 /// transport or server failure; the reason names the most common failure.
-pub fn protocol_verdict(protocol: Protocol, checks: &[&CheckRecord]) -> Option<Verdict> {
+pub fn protocol_finding(protocol: Protocol, checks: &[&CheckRecord]) -> Option<Finding> {
     if checks.is_empty() {
         return None;
     }
@@ -68,7 +68,7 @@ pub fn protocol_verdict(protocol: Protocol, checks: &[&CheckRecord]) -> Option<V
                 failed.len()
             )
         };
-        return Some(Verdict {
+        return Some(Finding {
             ok: true,
             reason: detail,
         });
@@ -94,20 +94,20 @@ pub fn protocol_verdict(protocol: Protocol, checks: &[&CheckRecord]) -> Option<V
         .iter()
         .max_by_key(|(_, n)| **n)
         .expect("failures exist");
-    Some(Verdict {
+    Some(Finding {
         ok: false,
         reason: format!("{protocol}: {worst}"),
     })
 }
 
-/// The content verdict: ok when every directory the mirror carries holds the current version
+/// The content finding: ok when every directory the mirror carries holds the current version
 /// or one still inside the alternates window. `servable` maps a directory id to those sha256s,
 /// `paths` to its display path.
-pub fn content_verdict(
+pub fn content_finding(
     checks: &[CheckRecord],
     servable: &HashMap<i64, HashSet<String>>,
     paths: &HashMap<i64, String>,
-) -> Verdict {
+) -> Finding {
     // A directory is fine when any protocol found a servable copy.
     let mut fine: HashSet<i64> = HashSet::new();
     let mut worst: BTreeMap<i64, &CheckRecord> = BTreeMap::new();
@@ -138,7 +138,7 @@ pub fn content_verdict(
         } else {
             format!("{total} directories servable, {behind} of them one or more versions behind within the alternates window")
         };
-        return Verdict { ok: true, reason };
+        return Finding { ok: true, reason };
     }
     // Report the most telling problem first: stale content, then missing, then errors.
     let rank = |c: &CheckRecord| match c.outcome {
@@ -179,7 +179,7 @@ pub fn content_verdict(
     } else {
         format!("{what} (and {more} more of {total} directories)")
     };
-    Verdict { ok: false, reason }
+    Finding { ok: false, reason }
 }
 
 #[cfg(test)]
@@ -297,8 +297,8 @@ mod tests {
             .map(|d| rec(d, CheckOutcome::Current, Some("s3"), Some(0), Some(0), None))
             .collect();
         assert_eq!(
-            content_verdict(&all_current, &servable, &paths),
-            Verdict {
+            content_finding(&all_current, &servable, &paths),
+            Finding {
                 ok: true,
                 reason: "all 3 directories current".into()
             }
@@ -313,10 +313,10 @@ mod tests {
             None,
         );
         stale[2] = rec(3, CheckOutcome::Missing, None, None, None, None);
-        let verdict = content_verdict(&stale, &servable, &paths);
+        let finding = content_finding(&stale, &servable, &paths);
         assert_eq!(
-            verdict,
-            Verdict {
+            finding,
+            Finding {
                 ok: false,
                 reason:
                     "9.8/R2/x86_64/os: 2 versions behind for 14 h (and 1 more of 3 directories)"
@@ -338,17 +338,17 @@ mod tests {
             .collect();
         let refs: Vec<&CheckRecord> = tls.iter().collect();
         assert_eq!(
-            protocol_verdict(Protocol::Https, &refs),
-            Some(Verdict {
+            protocol_finding(Protocol::Https, &refs),
+            Some(Finding {
                 ok: false,
                 reason: "https: TLS: certificate expired".into()
             })
         );
         let refs: Vec<&CheckRecord> = stale.iter().collect();
         assert!(
-            protocol_verdict(Protocol::Https, &refs).unwrap().ok,
+            protocol_finding(Protocol::Https, &refs).unwrap().ok,
             "404s are answers"
         );
-        assert_eq!(protocol_verdict(Protocol::Http, &[]), None);
+        assert_eq!(protocol_finding(Protocol::Http, &[]), None);
     }
 }
