@@ -336,6 +336,21 @@ pub(super) async fn complete(
     Ok(())
 }
 
+impl sqlx::FromRow<'_, sqlx::any::AnyRow> for ScheduleRow {
+    fn from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<ScheduleRow> {
+        use sqlx::Row;
+        Ok(ScheduleRow {
+            mirror_id: row.try_get("mirror_id")?,
+            due_at: row.try_get("due_at")?,
+            holder: row.try_get("holder")?,
+            lease_until: row.try_get("lease_until")?,
+            last_checked_at: row.try_get("last_checked_at")?,
+            last_checked_by: row.try_get("last_checked_by")?,
+            checks: row.try_get("checks")?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,20 +381,5 @@ mod tests {
             .map(|i| s.next_due(&format!("m{i}.example"), 0).rem_euclid(900))
             .collect();
         assert!(phases.len() > 150, "{}", phases.len());
-    }
-}
-
-impl sqlx::FromRow<'_, sqlx::any::AnyRow> for ScheduleRow {
-    fn from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<ScheduleRow> {
-        use sqlx::Row;
-        Ok(ScheduleRow {
-            mirror_id: row.try_get("mirror_id")?,
-            due_at: row.try_get("due_at")?,
-            holder: row.try_get("holder")?,
-            lease_until: row.try_get("lease_until")?,
-            last_checked_at: row.try_get("last_checked_at")?,
-            last_checked_by: row.try_get("last_checked_by")?,
-            checks: row.try_get("checks")?,
-        })
     }
 }
