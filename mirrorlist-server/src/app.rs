@@ -260,7 +260,7 @@ async fn explain_page(State(state): State<AppState>, req: Request) -> Response {
         Some(Err(r)) => r.status,
         _ => StatusCode::OK,
     };
-    let form = crate::pages::Asked {
+    let form = crate::pages::ExplainForm {
         repo: params.repo.as_deref().unwrap_or(""),
         arch: params.arch.as_deref().unwrap_or(""),
         ip: params.ip.as_deref().unwrap_or(""),

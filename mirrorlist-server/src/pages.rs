@@ -13,7 +13,7 @@ mod mirror;
 mod mirrors;
 mod overview;
 
-pub use explain::{explain, Asked};
+pub use explain::{explain, ExplainForm};
 pub use layout::not_found;
 
 use axum::body::Bytes;

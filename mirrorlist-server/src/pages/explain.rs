@@ -8,7 +8,7 @@ use maud::{html, Markup};
 use std::collections::BTreeMap;
 
 /// What the form was filled with.
-pub struct Asked<'a> {
+pub struct ExplainForm<'a> {
     pub repo: &'a str,
     pub arch: &'a str,
     pub ip: &'a str,
@@ -20,7 +20,7 @@ pub struct Asked<'a> {
 pub fn explain(
     result: Option<Result<&Explanation, &str>>,
     distribution: &str,
-    asked: &Asked,
+    asked: &ExplainForm,
     from: (u64, i64),
     now: i64,
 ) -> String {
@@ -47,7 +47,7 @@ pub fn explain(
     page("Explain", distribution, body, from, now)
 }
 
-fn form(asked: &Asked) -> Markup {
+fn form(asked: &ExplainForm) -> Markup {
     html! {
         form action="/explain" method="get" {
             p {
