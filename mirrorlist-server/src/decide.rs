@@ -69,7 +69,9 @@ pub struct Chosen {
     pub choices: Vec<Choice>,
 }
 
-/// Decides what `req` gets from the snapshot in `view`.
+/// Decides what `req` gets from the snapshot in `view`. Inlined into its two callers, so
+/// the decision is built in place rather than moved.
+#[inline(always)]
 pub fn decide<'v>(
     state: &AppState,
     view: &'v View,
@@ -124,6 +126,7 @@ pub struct Ask {
 }
 
 /// The choice for a placed client: pure, given the seed.
+#[inline]
 pub fn choose(loaded: &Loaded, ask: Ask, client: Client, placed: Placed, seed: u64) -> Chosen {
     let choices = select::choose_in(
         &loaded.index,

@@ -170,6 +170,7 @@ struct Chooser<'a> {
 }
 
 impl<'a> Chooser<'a> {
+    #[inline]
     fn taken(&self, m: u32) -> bool {
         self.out.iter().any(|c| c.mirror == m)
     }
@@ -303,7 +304,9 @@ impl<'a> Chooser<'a> {
         );
     }
 
-    /// Whether `slot` may serve: its protocol when so.
+    /// Whether `slot` may serve: its protocol when so. Called for every candidate a tier
+    /// looks at: inlined, as it was in the loop it came from.
+    #[inline(always)]
     fn test(&self, slot: u32, keep: &dyn Fn(&Candidate) -> bool) -> Option<u8> {
         let c = &self.d.candidates[slot as usize];
         let protocol = self.who.usable(c)?;
