@@ -282,16 +282,95 @@ pub async fn scan(
         .read(client, "TIME")
         .await
         .ok()
-        .and_then(|b| time_file(&b));
+        .and_then(|b| time_file(&b, shared::time::now()).at());
     Ok(report)
 }
 
-/// A `TIME` file's content: when the tree was last synced (Unix seconds, possibly with a
-/// fraction).
-pub fn time_file(body: &[u8]) -> Option<i64> {
-    String::from_utf8_lossy(body)
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .map(|t| t as i64)
+/// What a `TIME` file says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeFile {
+    /// When the tree was last synced (Unix seconds).
+    At(i64),
+    /// Not a plausible sync time: what the file holds, escaped and bounded, and why.
+    Unreadable(String),
+}
+
+impl TimeFile {
+    pub fn at(&self) -> Option<i64> {
+        match self {
+            TimeFile::At(t) => Some(*t),
+            TimeFile::Unreadable(_) => None,
+        }
+    }
+}
+
+/// A clock this far ahead of the checker's is still believed.
+const CLOCK_SKEW: i64 = 300;
+/// Before this (2000-01-01) no tree of this network was synced.
+const EARLIEST: i64 = 946_684_800;
+
+/// A `TIME` file's content, as mirrors write it: Unix seconds, possibly with a fraction
+/// (`date +%s`, `date +%s.%N`). Anything else (exponents, signs, NaN, a number past any
+/// date, a time before 2000 or ahead of `now`) is no sync time.
+pub fn time_file(body: &[u8], now: i64) -> TimeFile {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    let shown = || shared::text::bounded(text, 40);
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, "0"));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if text.is_empty() {
+        return TimeFile::Unreadable("nothing".into());
+    }
+    let Some(t) = (digits(whole) && digits(fraction) && whole.len() <= 12)
+        .then(|| whole.parse::<i64>().ok())
+        .flatten()
+    else {
+        return TimeFile::Unreadable(format!("\"{}\", which is not a Unix time", shown()));
+    };
+    if t < EARLIEST {
+        return TimeFile::Unreadable(format!("{t}, before 2000"));
+    }
+    if t > now + CLOCK_SKEW {
+        return TimeFile::Unreadable(format!(
+            "{} ({t}), in the future",
+            shared::duration::utc_minute(t)
+        ));
+    }
+    TimeFile::At(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_796_000_000;
+
+    /// What mirrors really write is read; anything else, or a time from the future, is not a
+    /// sync time, and says what the file said.
+    #[test]
+    fn a_time_file_is_a_plausible_unix_time_or_says_what_it_holds() {
+        for (body, want) in [
+            ("1795990000\n", Some(1_795_990_000)),
+            (" 1795990000.123456 ", Some(1_795_990_000)),
+            ("1796000200", Some(1_796_000_200)),
+        ] {
+            assert_eq!(time_file(body.as_bytes(), NOW).at(), want, "{body:?}");
+        }
+        for (body, says) in [
+            ("-1e30", "-1e30"),
+            ("99999999999999999999999", "99999999999999999999999"),
+            ("NaN", "NaN"),
+            ("inf", "inf"),
+            ("1e9", "1e9"),
+            ("", "nothing"),
+            ("1827536000", "in the future"),
+            ("100", "before 2000"),
+            ("\u{1b}[31m1795990000", "\\u{1b}"),
+        ] {
+            match time_file(body.as_bytes(), NOW) {
+                TimeFile::At(t) => panic!("{body:?} read as {t}"),
+                TimeFile::Unreadable(why) => assert!(why.contains(says), "{body:?}: {why}"),
+            }
+        }
+    }
 }

@@ -182,6 +182,29 @@ pub fn content_finding(
     Finding { ok: false, reason }
 }
 
+/// The sync finding from the mirror's TIME file: its age against `limit`, or, when the
+/// file says no sync time, never up: "unknown: TIME file says …".
+pub fn sync_finding(age: Option<i64>, problem: Option<&str>, limit: i64) -> Option<Finding> {
+    if let Some(why) = problem {
+        return Some(Finding {
+            ok: false,
+            reason: format!("unknown: TIME file says {why}"),
+        });
+    }
+    let age = age?;
+    let ok = age <= limit;
+    let old = human_age(age.max(0) as u64);
+    let reason = if ok {
+        format!("TIME file {old} old")
+    } else {
+        format!(
+            "TIME file {old} old, over the {} limit",
+            human_age(limit as u64)
+        )
+    };
+    Some(Finding { ok, reason })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,5 +373,24 @@ mod tests {
             "404s are answers"
         );
         assert_eq!(protocol_finding(Protocol::Http, &[]), None);
+    }
+
+    /// A TIME file that says no sync time is never "sync up" (it read "-1e30" as i64::MIN,
+    /// "0 s old", before).
+    #[test]
+    fn an_unreadable_time_file_is_never_sync_up() {
+        let now = 1_796_000_000;
+        for body in ["-1e30", "NaN", "99999999999999999999999", "1827536000"] {
+            let problem = match crate::upstream::time_file(body.as_bytes(), now) {
+                crate::upstream::TimeFile::Unreadable(why) => why,
+                other => panic!("{body:?}: {other:?}"),
+            };
+            let f = sync_finding(None, Some(&problem), 86_400).unwrap();
+            assert!(!f.ok, "{body:?}: {f:?}");
+            assert!(f.reason.starts_with("unknown: TIME file says "), "{f:?}");
+        }
+        assert!(sync_finding(Some(60), None, 86_400).unwrap().ok);
+        assert!(!sync_finding(Some(90_000), None, 86_400).unwrap().ok);
+        assert_eq!(sync_finding(None, None, 86_400), None);
     }
 }

@@ -8,6 +8,7 @@ use super::findings::protocol_finding;
 use super::{plan, probe, CrawlConfig, CrawlInput};
 use crate::health::Finding;
 use crate::http::HttpClient;
+use crate::upstream::TimeFile;
 use shared::registry::Protocol;
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -23,8 +24,10 @@ pub struct MirrorResult {
     pub checks: Vec<CheckRecord>,
     /// (capability, finding): `http`, `https`, `ipv4`, `ipv6` (`content` is added later).
     pub findings: Vec<(String, Finding)>,
-    /// Age of the mirror's TIME file, when it has one.
+    /// Age of the mirror's TIME file, when it has one that says a time.
     pub sync_age: Option<i64>,
+    /// What its TIME file says instead, when that is no sync time.
+    pub time_problem: Option<String>,
     /// The addresses its host resolved to.
     pub addresses: Vec<std::net::IpAddr>,
     /// Other hosts its redirects led to.
@@ -90,13 +93,14 @@ pub(super) async fn check_mirror(
         global: &global,
         config: &config,
         counters: &counters,
+        now,
     };
     // The polite schedule: TIME over each web protocol first, then only the directories due.
     let mut time = probe::TimeOverProtocols::default();
     if selective {
         time = probe.time_over_protocols(mirror).await;
         let synced_since = matches!(
-            (input.synced.get(mirror_id), time.value),
+            (input.synced.get(mirror_id), time.value.as_ref().and_then(TimeFile::at)),
             (Some(before), Some(now_value)) if *before != now_value
         );
         plan::retain_due(
@@ -126,7 +130,12 @@ pub(super) async fn check_mirror(
     // On the polite schedule TIME was read above, over each protocol.
     let reached = probe.families(mirror, !selective).await;
     findings.extend(reached.findings);
-    let sync_age = time.value.or(reached.time).map(|t| now - t);
+    let time_file = time.value.clone().or(reached.time);
+    let sync_age = time_file.as_ref().and_then(TimeFile::at).map(|t| now - t);
+    let time_problem = match time_file {
+        Some(TimeFile::Unreadable(why)) => Some(why),
+        _ => None,
+    };
     let subnets = match &mirror.subnets_url {
         Some(url) => {
             let _slot = global.acquire().await.expect("never closed");
@@ -149,6 +158,7 @@ pub(super) async fn check_mirror(
         time_failures: time.failures,
         findings,
         sync_age,
+        time_problem,
         addresses: reached.addresses,
         requests: counters.requests.load(Ordering::Relaxed),
         bytes: counters.bytes.load(Ordering::Relaxed),

@@ -7,6 +7,7 @@ use super::fetch::{fetch, Counters};
 use super::CrawlConfig;
 use crate::health::Finding;
 use crate::http::{HttpClient, Validators};
+use crate::upstream::{time_file, TimeFile};
 use shared::model::Family;
 use shared::registry::{Mirror, Protocol};
 use std::net::IpAddr;
@@ -19,14 +20,16 @@ pub(super) struct Probe<'a> {
     pub global: &'a Semaphore,
     pub config: &'a CrawlConfig,
     pub counters: &'a Counters,
+    /// The check's clock, which a TIME file may not be ahead of.
+    pub now: i64,
 }
 
 /// TIME over each web protocol.
 #[derive(Default)]
 pub(super) struct TimeOverProtocols {
     pub findings: Vec<(Protocol, Finding)>,
-    /// The TIME file's value (Unix seconds), from the first that served one.
-    pub value: Option<i64>,
+    /// What the TIME file says, from the first protocol that served one.
+    pub value: Option<TimeFile>,
     pub checks: u32,
     pub failures: u32,
 }
@@ -62,7 +65,7 @@ impl Probe<'_> {
             out.failures += u32::from(!finding.ok);
             if let Ok(f) = fetched.as_ref() {
                 if f.status == 200 && out.value.is_none() {
-                    out.value = crate::upstream::time_file(&f.body);
+                    out.value = Some(time_file(&f.body, self.now));
                 }
             }
             out.findings.push((protocol, finding));
@@ -90,7 +93,7 @@ impl Probe<'_> {
                 .await
                 .ok()
                 .filter(|f| f.status == 200)
-                .and_then(|f| crate::upstream::time_file(&f.body));
+                .map(|f| time_file(&f.body, self.now));
         }
         if !self.config.probe_families {
             return out;
@@ -118,7 +121,7 @@ impl Probe<'_> {
 #[derive(Default)]
 pub(super) struct Families {
     pub addresses: Vec<IpAddr>,
-    pub time: Option<i64>,
+    pub time: Option<TimeFile>,
     /// (`ipv4` or `ipv6`, finding).
     pub findings: Vec<(String, Finding)>,
 }

@@ -70,19 +70,9 @@ fn summarize(
             findings::content_finding(all, servable, paths),
         ));
     }
-    if let Some(age) = r.sync_age {
-        let limit = input.catalog.max_sync_age_secs() as i64;
-        let ok = age <= limit;
-        let old = shared::duration::human_age(age.max(0) as u64);
-        let reason = if ok {
-            format!("TIME file {old} old")
-        } else {
-            format!(
-                "TIME file {old} old, over the {} limit",
-                shared::duration::human_age(limit as u64)
-            )
-        };
-        findings.push(("sync".into(), Finding { ok, reason }));
+    let limit = input.catalog.max_sync_age_secs() as i64;
+    if let Some(f) = findings::sync_finding(r.sync_age, r.time_problem.as_deref(), limit) {
+        findings.push(("sync".into(), f));
     }
     let mut by_outcome = BTreeMap::new();
     for c in &r.checks {
