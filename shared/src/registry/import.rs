@@ -90,29 +90,81 @@ pub fn import_dir_with(dir: &Path, rules: &super::Rules) -> std::io::Result<Impo
         .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")))
         .collect();
     paths.sort();
-    let mut report = ImportReport::default();
-    let mut names: HashMap<String, String> = HashMap::new();
+    let folder = std::fs::canonicalize(dir)?;
+    let mut judged: Vec<(FileReport, Option<Mirror>)> = Vec::new();
     for path in paths {
         let file = path.file_name().map_or_else(
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        let (mut file_report, mirror) = import_file_with(&path, &file, rules);
+        judged.push(match leaves(&path, &folder) {
+            Some(to) => rejected(
+                &file,
+                format!("a link out of the registry folder (to {to}); not followed"),
+            ),
+            None => import_file_with(&path, &file, rules),
+        });
+    }
+    // A mirror two files name is taken from neither: sorted first must not win.
+    let mut by_name: HashMap<String, Vec<String>> = HashMap::new();
+    for (r, m) in &judged {
+        if let Some(m) = m {
+            by_name
+                .entry(m.name.clone())
+                .or_default()
+                .push(r.file.clone());
+        }
+    }
+    let mut report = ImportReport::default();
+    for (mut file_report, mirror) in judged {
         if let Some(mirror) = mirror {
-            if let Some(first) = names.get(&mirror.name) {
+            let files = &by_name[&mirror.name];
+            if files.len() > 1 {
+                let others: Vec<&str> = files
+                    .iter()
+                    .filter(|f| **f != file_report.file)
+                    .map(String::as_str)
+                    .collect();
                 file_report.outcome = FileOutcome::Rejected;
                 file_report.messages.push(format!(
-                    "{file}: name: {} is already registered by {first}",
-                    mirror.name
+                    "{}: name: {} is also registered by {}; neither file is taken",
+                    file_report.file,
+                    mirror.name,
+                    others.join(", ")
                 ));
             } else {
-                names.insert(mirror.name.clone(), file.clone());
                 report.mirrors.push(mirror);
             }
         }
         report.files.push(file_report);
     }
     Ok(report)
+}
+
+/// Where `path` leads when it is a link out of `folder` (canonical), else `None`.
+fn leaves(path: &Path, folder: &Path) -> Option<String> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if !meta.file_type().is_symlink() {
+        return None;
+    }
+    match std::fs::canonicalize(path) {
+        Ok(target) if target.starts_with(folder) => None,
+        Ok(target) => Some(target.display().to_string()),
+        Err(_) => Some("nowhere".into()),
+    }
+}
+
+/// A file's report when it is refused before it is read.
+fn rejected(shown: &str, message: String) -> (FileReport, Option<Mirror>) {
+    (
+        FileReport {
+            file: shown.to_string(),
+            outcome: FileOutcome::Rejected,
+            name: None,
+            messages: vec![format!("{shown}: {message}")],
+        },
+        None,
+    )
 }
 
 /// Reads and judges one file. `shown` is how the file is named in messages.
@@ -125,17 +177,7 @@ fn import_file_with(
     shown: &str,
     rules: &super::Rules,
 ) -> (FileReport, Option<Mirror>) {
-    let reject = |message: String| {
-        (
-            FileReport {
-                file: shown.to_string(),
-                outcome: FileOutcome::Rejected,
-                name: None,
-                messages: vec![format!("{shown}: {message}")],
-            },
-            None,
-        )
-    };
+    let reject = |message: String| rejected(shown, message);
     // Opening a FIFO or a device could block forever: regular files only.
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_file() => {}

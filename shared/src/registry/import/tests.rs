@@ -116,11 +116,11 @@ fn oversized_binary_and_duplicate_files_do_not_stop_the_import() {
             .iter()
             .map(|m| m.name.as_str())
             .collect::<Vec<_>>(),
-        ["m.example.org", "z.example.org"]
+        ["z.example.org"]
     );
     let details = report.details();
     assert!(
-        details.contains("b.yml: name: m.example.org is already registered by a.yml"),
+        details.contains("b.yml: name: m.example.org is also registered by a.yml"),
         "{details}"
     );
     assert!(
@@ -137,7 +137,7 @@ fn oversized_binary_and_duplicate_files_do_not_stop_the_import() {
     );
     assert_eq!(
         report.summary(),
-        "6 files: 2 accepted, 0 accepted with warnings, 4 rejected"
+        "6 files: 1 accepted, 0 accepted with warnings, 5 rejected"
     );
 }
 
@@ -482,4 +482,117 @@ fn a_fifo_in_the_registry_folder_is_skipped_with_a_warning() {
         "{:?}",
         b.messages
     );
+}
+
+/// Registry text reaches operators' terminals and pages: control characters and
+/// bidirectional overrides are refused with the field, never stored.
+#[test]
+fn hidden_text_in_a_registry_file_is_refused() {
+    for (field, text) in [
+        (
+            "sponsor",
+            "sponsor: \"\\e[31mRED\\e]0;pwned\\a\\u202eevil\"",
+        ),
+        (
+            "geolocation.city",
+            "geolocation:\n  country: DE\n  city: \"Ber\\u202elin\"",
+        ),
+        ("email", "email: \"a@b.example\\u0007\""),
+    ] {
+        let body = placed().replace("sponsor: Example\n", "") + "sponsor: Example\n";
+        let body = if field == "sponsor" {
+            body.replace("sponsor: Example\n", &format!("{text}\n"))
+        } else {
+            body.replace("geolocation:\n  country: DE\n", "") + text + "\n"
+        };
+        let (report, mirror) = judged(&body);
+        assert_eq!(
+            report.outcome,
+            FileOutcome::Rejected,
+            "{field}: {:?}",
+            report.messages
+        );
+        assert!(mirror.is_none());
+        assert!(
+            report
+                .messages
+                .iter()
+                .any(|m| m.contains(field) && m.contains("control or direction-changing")),
+            "{field}: {:?}",
+            report.messages
+        );
+    }
+}
+
+/// A link that leaves the registry folder is not followed (a file elsewhere, /etc/passwd).
+#[test]
+fn links_out_of_the_registry_folder_are_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("mirrors.d");
+    std::fs::create_dir(&registry).unwrap();
+    let elsewhere = dir.path().join("elsewhere.yml");
+    std::fs::write(&elsewhere, placed()).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, registry.join("outside.yml")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", registry.join("passwd.yml")).unwrap();
+    std::fs::write(
+        registry.join("inside.yml"),
+        placed().replace("m.example.org", "in.example.org"),
+    )
+    .unwrap();
+    // A link within the folder is followed.
+    std::fs::create_dir(registry.join("sub")).unwrap();
+    std::fs::write(
+        registry.join("sub/real.yml"),
+        placed().replace("m.example.org", "linked.example.org"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("sub/real.yml", registry.join("linked.yml")).unwrap();
+    let report = import_dir(&registry).unwrap();
+    let names: Vec<&str> = report.mirrors.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["in.example.org", "linked.example.org"],
+        "{}",
+        report.details()
+    );
+    let details = report.details();
+    for f in ["outside.yml", "passwd.yml"] {
+        assert!(
+            details.contains(&format!("{f}: a link out of the registry folder")),
+            "{details}"
+        );
+    }
+}
+
+/// Two files naming one mirror (whatever their case): neither is taken, and both are named,
+/// so a file sorted first cannot take over another's mirror.
+#[test]
+fn two_files_naming_one_mirror_are_both_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("aaa.yml"),
+        placed().replace("m.example.org", "M.Example.org"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("m.example.org.yml"), placed()).unwrap();
+    std::fs::write(
+        dir.path().join("z.yml"),
+        placed().replace("m.example.org", "z.example.org"),
+    )
+    .unwrap();
+    let report = import_dir(dir.path()).unwrap();
+    let names: Vec<&str> = report.mirrors.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["z.example.org"], "{}", report.details());
+    let details = report.details();
+    for (f, other) in [
+        ("aaa.yml", "m.example.org.yml"),
+        ("m.example.org.yml", "aaa.yml"),
+    ] {
+        assert!(
+            details.contains(&format!(
+                "{f}: name: m.example.org is also registered by {other}; neither file is taken"
+            )),
+            "{details}"
+        );
+    }
 }

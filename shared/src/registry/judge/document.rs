@@ -29,6 +29,7 @@ impl Judge<'_> {
             );
             return None;
         }
+        self.hidden_text(&root, "");
         for d in &doc.duplicates {
             self.warnings.push(format!(
                 "{}: line {}: {}: repeats the key of line {}; the last value is used",
@@ -36,6 +37,37 @@ impl Judge<'_> {
             ));
         }
         Some(root)
+    }
+
+    /// Every text value holding control characters or bidirectional overrides is refused:
+    /// registry text reaches operators' terminals and the pages.
+    fn hidden_text(&mut self, node: &Node, path: &str) {
+        match &node.value {
+            Value::Str(text) if text.chars().any(hidden) => {
+                let shown = crate::text::bounded(text, 80);
+                self.error(
+                    Some(node),
+                    if path.is_empty() { "(document)" } else { path },
+                    format!("\"{shown}\" holds control or direction-changing characters"),
+                );
+            }
+            Value::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.hidden_text(item, &format!("{path}[{i}]"));
+                }
+            }
+            Value::Map(entries) => {
+                for (key, value) in entries {
+                    let path = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    self.hidden_text(value, &path);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Unknown keys warned about (with a suggestion); a misspelt `address_optional`, which
@@ -317,4 +349,10 @@ pub(super) struct Reach {
     pub subnets_url: Option<String>,
     /// Neither the file nor a `geolocation` says where it is.
     pub country_unknown: bool,
+}
+
+/// A character registry text may not hold: controls (C0, DEL, C1) and bidirectional
+/// overrides and isolates.
+fn hidden(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
