@@ -1,12 +1,12 @@
 //! Which addresses are internal: never a mirror's, never somewhere the checker goes unless a
 //! test network is explicitly allowed.
 
-use ipnet::IpNet;
-use std::net::IpAddr;
+use ipnet::{IpNet, Ipv4Net};
+use std::net::{IpAddr, Ipv4Addr};
 
 /// Loopback, private (RFC 1918, unique-local), shared (CGNAT), link-local, multicast,
-/// broadcast, unspecified, benchmarking and documentation ranges, and IPv4-mapped or
-/// -translated forms of them.
+/// broadcast, unspecified, benchmarking and documentation ranges, and the IPv6 forms that
+/// carry such an IPv4 address (mapped, compatible, NAT64, 6to4).
 pub fn is_internal(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(a) => {
@@ -25,20 +25,10 @@ pub fn is_internal(ip: IpAddr) -> bool {
                 || b0 >= 240
         }
         IpAddr::V6(a) => {
-            if let Some(v4) = a.to_ipv4_mapped() {
+            if let Some(v4) = embedded_v4_addr(a) {
                 return is_internal(IpAddr::V4(v4));
             }
             let s = a.segments();
-            // 64:ff9b::/96 (NAT64) carries an IPv4 address.
-            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                let v4 = std::net::Ipv4Addr::new(
-                    (s[6] >> 8) as u8,
-                    s[6] as u8,
-                    (s[7] >> 8) as u8,
-                    s[7] as u8,
-                );
-                return is_internal(IpAddr::V4(v4));
-            }
             a.is_loopback()
                 || a.is_unspecified()
                 || a.is_multicast()
@@ -50,6 +40,39 @@ pub fn is_internal(ip: IpAddr) -> bool {
                 || s[0] == 0x0100 && s[1..4] == [0, 0, 0]
         }
     }
+}
+
+/// The IPv4 address an IPv6 address carries: IPv4-mapped (`::ffff:a.b.c.d`),
+/// IPv4-compatible (`::a.b.c.d`), NAT64 (`64:ff9b::/96`, and the local-use
+/// `64:ff9b:1::/48`) and 6to4 (`2002:aabb:ccdd::/48`).
+pub fn embedded_v4_addr(a: std::net::Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = a.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    if let Some(v4) = a.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    if s[..6] == [0, 0, 0, 0, 0, 0] && (s[6] != 0 || s[7] > 1) {
+        return Some(v4(s[6], s[7]));
+    }
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || s[..3] == [0x64, 0xff9b, 1] {
+        return Some(v4(s[6], s[7]));
+    }
+    (s[0] == 0x2002).then(|| v4(s[1], s[2]))
+}
+
+/// The IPv4 network an IPv6 network stands for, when it lies inside one of the forms that
+/// embed IPv4 ([`embedded_v4_addr`]): `::ffff:0.0.0.0/96` is all of IPv4, `2002::/16` too.
+pub fn embedded_v4(net: &IpNet) -> Option<Ipv4Net> {
+    let IpNet::V6(n) = net else { return None };
+    let offset = match n.network().segments() {
+        [0, 0, 0, 0, 0, 0xffff, ..] => 96,
+        [0x64, 0xff9b, 0, 0, 0, 0, ..] => 96,
+        [0x2002, ..] => 16,
+        _ => return None,
+    };
+    let len = n.prefix_len().checked_sub(offset)?.min(32);
+    let v4 = embedded_v4_addr(n.network())?;
+    Ipv4Net::new(v4, len).ok().map(|n| n.trunc())
 }
 
 /// An IPv4-mapped IPv6 address as the IPv4 address it stands for; any other as it is.
@@ -104,6 +127,12 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
             "64:ff9b::a9fe:a9fe",
+            // 6to4, NAT64's local-use prefix and the old IPv4-compatible form carry
+            // internal IPv4 addresses too.
+            "2002:a00:1::",
+            "2002:7f00:1::1",
+            "64:ff9b:1::a00:1",
+            "::10.0.0.1",
         ] {
             assert!(is_internal(internal.parse().unwrap()), "{internal}");
         }
@@ -112,9 +141,22 @@ mod tests {
             "193.2.1.66",
             "2a00:1450:4001::1",
             "::ffff:8.8.8.8",
+            "2002:808:808::1",
         ] {
             assert!(!is_internal(public.parse().unwrap()), "{public}");
         }
+        // A network given in a form that embeds IPv4 is as wide as the IPv4 network.
+        for (net, v4) in [
+            ("::ffff:0.0.0.0/96", "0.0.0.0/0"),
+            ("::ffff:10.0.0.0/104", "10.0.0.0/8"),
+            ("2002::/16", "0.0.0.0/0"),
+            ("2002:c000:200::/40", "192.0.2.0/24"),
+            ("64:ff9b::/96", "0.0.0.0/0"),
+        ] {
+            let net: IpNet = net.parse().unwrap();
+            assert_eq!(embedded_v4(&net), Some(v4.parse().unwrap()), "{net}");
+        }
+        assert_eq!(embedded_v4(&"2001:db8::/32".parse().unwrap()), None);
         let allowed: Vec<IpNet> = vec!["127.0.0.0/8".parse().unwrap()];
         assert!(!is_forbidden("127.0.0.2".parse().unwrap(), &allowed));
         assert!(!is_forbidden("::ffff:127.0.0.2".parse().unwrap(), &allowed));

@@ -397,6 +397,9 @@ fn private_and_monopoly_networks_must_be_narrow() {
         ("private: true\n", "[0.0.0.0/0]"),
         ("private: true\n", "[10.0.0.0/7]"),
         ("private: true\n", "[2001::/16]"),
+        // An IPv4-mapped /96 is all of IPv4.
+        ("private: true\nmonopoly: true\n", "[\"::ffff:0.0.0.0/96\"]"),
+        ("private: true\n", "[\"2002::/17\"]"),
     ] {
         let (report, _) = judged(&format!("{}{flags}subnets: {subnets}\n", placed()));
         assert_eq!(report.outcome, FileOutcome::Rejected, "{flags}{subnets}");

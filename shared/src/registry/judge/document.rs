@@ -266,11 +266,13 @@ impl Judge<'_> {
         if private || monopoly {
             // Such networks take every client in them, so none may be as wide as a region.
             for (i, net) in subnets.iter().enumerate() {
-                let min = match net {
+                // A form that embeds IPv4 (`::ffff:0.0.0.0/96`) is as wide as its IPv4 network.
+                let judged = crate::net::embedded_v4(net).map_or(*net, IpNet::V4);
+                let min = match judged {
                     IpNet::V4(_) => self.rules.min_prefix_v4,
                     IpNet::V6(_) => self.rules.min_prefix_v6,
                 };
-                if net.prefix_len() < min {
+                if judged.prefix_len() < min {
                     let field = format!("subnets[{i}]");
                     let node = root.get("subnets").and_then(|n| match &n.value {
                         Value::Seq(items) => items.get(i),
@@ -280,7 +282,8 @@ impl Judge<'_> {
                         node,
                         &field,
                         format!(
-                            "{net} is wider than /{min}: a private or monopoly mirror takes every client in its networks"
+                            "{net}{} is wider than /{min}: a private or monopoly mirror takes every client in its networks",
+                            if judged == *net { String::new() } else { format!(" (the IPv4 network {judged})") }
                         ),
                     );
                 }
