@@ -127,11 +127,19 @@ fn view(bytes: Option<axum::body::Bytes>, json: bool, missing: &str) -> Response
     } else {
         "text/html; charset=utf-8"
     };
+    let policy = if json {
+        "default-src 'none'; frame-ancestors 'none'"
+    } else {
+        crate::pages::page_policy()
+    };
     (
         status,
         [
             (header::CONTENT_TYPE, kind),
             (header::CACHE_CONTROL, "public, max-age=60"),
+            (header::CONTENT_SECURITY_POLICY, policy),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
         ],
         body,
     )

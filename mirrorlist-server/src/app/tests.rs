@@ -965,3 +965,56 @@ async fn explanations_match_the_answers_given() {
     assert!(page.contains("Mirrors listed, in order"), "{page}");
     assert!(page.contains("past the cap of 1"), "{page}");
 }
+
+/// Every page and API answer says what a browser may do with it: no framing, no sniffing,
+/// no referrer, and on pages only the page's own style and script (by hash) run.
+#[tokio::test]
+async fn pages_and_the_api_carry_security_headers() {
+    let (app, _) = app(true);
+    for uri in [
+        "/",
+        "/mirrors",
+        "/explain?repo=baseos-9&arch=x86_64",
+        "/mirrors/no.such.mirror",
+        "/api/v1/status",
+        "/api/v1/openapi.json",
+        "/api/v1/nothing",
+    ] {
+        let response = app
+            .clone()
+            .oneshot(http::Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let h = response.headers();
+        let get = |name: &str| {
+            h.get(name)
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_else(|| panic!("{uri}: no {name}"))
+        };
+        assert_eq!(get("x-content-type-options"), "nosniff", "{uri}");
+        assert_eq!(get("referrer-policy"), "no-referrer", "{uri}");
+        let csp = get("content-security-policy");
+        assert!(csp.contains("default-src 'none'"), "{uri}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{uri}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{uri}: {csp}");
+        let ctype = get("content-type");
+        if ctype.starts_with("text/html") && uri != "/mirrors/no.such.mirror" {
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            let body = String::from_utf8(body.to_vec()).unwrap();
+            // The one inline script and style, allowed by their hashes.
+            for (tag, directive) in [("script", "script-src"), ("style", "style-src")] {
+                let open = format!("<{tag}>");
+                let start = body.find(&open).unwrap() + open.len();
+                let end = start + body[start..].find(&format!("</{tag}>")).unwrap();
+                let hash = base64::Engine::encode(
+                    &base64::engine::general_purpose::STANDARD,
+                    <sha2::Sha256 as sha2::Digest>::digest(&body.as_bytes()[start..end]),
+                );
+                assert!(
+                    csp.contains(&format!("{directive} 'sha256-{hash}'")),
+                    "{uri}: {csp}"
+                );
+            }
+        }
+    }
+}
