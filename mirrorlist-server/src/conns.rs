@@ -4,7 +4,7 @@
 //! every connection is asked to finish its request and close.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
@@ -15,8 +15,62 @@ pub struct Conn {
     pub idle: AtomicBool,
     /// A request has been received on it.
     pub used: AtomicBool,
+    /// Requests being answered (HTTP/2 answers several at once).
+    in_flight: AtomicUsize,
+    /// When it last became idle (or was opened), in milliseconds of [`clock`].
+    idle_since: AtomicU64,
     /// Notified to close it (gracefully: a request being answered is finished first).
     pub close: Notify,
+}
+
+/// Milliseconds since the first call: the connections' clock.
+fn clock() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+}
+
+impl Conn {
+    /// A request begins on it.
+    pub fn begin(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.idle.store(false, Ordering::Relaxed);
+        self.used.store(true, Ordering::Relaxed);
+    }
+
+    /// A request's answer is made.
+    pub fn end(&self) {
+        if self.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.idle_since.store(clock(), Ordering::Relaxed);
+            self.idle.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// How long it has been idle; `None` while a request is answered.
+    pub fn idle_for(&self) -> Option<std::time::Duration> {
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        let since = self.idle_since.load(Ordering::Relaxed);
+        Some(std::time::Duration::from_millis(
+            clock().saturating_sub(since),
+        ))
+    }
+
+    /// Resolves once it has been idle for `limit` (an HTTP/2 connection's keep-alive
+    /// deadline, the same as HTTP/1.1's).
+    pub async fn idle_deadline(&self, limit: std::time::Duration) {
+        loop {
+            let wait = match self.idle_for() {
+                Some(idle) if idle >= limit => return,
+                Some(idle) => limit - idle,
+                None => limit,
+            };
+            tokio::time::sleep(wait.max(std::time::Duration::from_millis(10))).await;
+        }
+    }
 }
 
 /// Every open connection, by age.
@@ -72,8 +126,8 @@ impl Conns {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let conn = Arc::new(Conn {
             idle: AtomicBool::new(true),
-            used: AtomicBool::new(false),
-            close: Notify::new(),
+            idle_since: AtomicU64::new(clock()),
+            ..Conn::default()
         });
         open.insert(id, conn.clone());
         Some((

@@ -366,6 +366,39 @@ fn closed_within(s: &mut std::net::TcpStream, limit: std::time::Duration) -> boo
     false
 }
 
+/// An HTTP/2 connection idle after its first answer gets the deadline of an HTTP/1.1
+/// keep-alive: it stayed open for as long as the client liked.
+#[test]
+fn an_idle_h2c_connection_is_closed_after_its_answer() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.bin");
+    snapshot::write_atomic(&example_snapshot(1), &path, None).unwrap();
+    let (mut child, addr) = start(&path, &["--header-read-timeout", "1s"], false);
+    let mut h2 = std::net::TcpStream::connect(&addr).unwrap();
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    // An empty SETTINGS frame, then HEADERS (END_STREAM | END_HEADERS) on stream 1:
+    // :method GET, :scheme http, :path /healthz (a literal), from HPACK's static table.
+    out.extend_from_slice(&[0, 0, 0, 0x4, 0, 0, 0, 0, 0]);
+    let mut block = vec![0x82, 0x86, 0x04, 8];
+    block.extend_from_slice(b"/healthz");
+    out.extend_from_slice(&[0, 0, block.len() as u8, 0x1, 0x5, 0, 0, 0, 1]);
+    out.extend_from_slice(&block);
+    h2.write_all(&out).unwrap();
+    let started = std::time::Instant::now();
+    assert!(
+        closed_within(&mut h2, std::time::Duration::from_secs(6)),
+        "an idle h2c connection stayed open"
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "closed before its deadline: {:?}",
+        started.elapsed()
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 #[test]
 fn unfinished_slow_and_idle_connections_are_closed() {
     use std::io::Write;

@@ -8,7 +8,6 @@ use crate::conns::{Conn, Conns};
 use crate::state::AppState;
 use axum::extract::ConnectInfo;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
@@ -105,8 +104,7 @@ fn service(
        + Send
        + 'static {
     hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-        conn.idle.store(false, Ordering::Relaxed);
-        conn.used.store(true, Ordering::Relaxed);
+        conn.begin();
         let idle_again = IdleAgain(conn.clone());
         req.extensions_mut().insert(ConnectInfo(peer));
         let direct = crate::app::direct(&state, &req);
@@ -220,17 +218,16 @@ where
             .max_concurrent_streams(100);
         let served = builder.serve_connection(io, service);
         tokio::pin!(served);
-        // An HTTP/2 connection's first request has no deadline of its own: one without a
-        // request within the header timeout is closed, as an unfinished HTTP/1.1 head is.
-        let first_request = async {
-            tokio::time::sleep(header_timeout).await;
-            if conn.used.load(Ordering::Relaxed) {
-                std::future::pending::<()>().await;
-            }
-        };
+        // HTTP/2 has no header-read deadline of its own: a connection with no request being
+        // answered for the header timeout (before its first, or after its last) is closed,
+        // as an HTTP/1.1 keep-alive is (GOAWAY first).
         tokio::select! {
             _ = served.as_mut() => {}
-            _ = first_request => {}
+            _ = conn.idle_deadline(header_timeout) => {
+                // GOAWAY; a client that does not answer its ping is not waited for long.
+                served.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(Duration::from_secs(1), served).await;
+            }
             _ = conn.close.notified() => {
                 served.as_mut().graceful_shutdown();
                 let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
@@ -260,7 +257,7 @@ struct IdleAgain(Arc<Conn>);
 
 impl Drop for IdleAgain {
     fn drop(&mut self) {
-        self.0.idle.store(true, Ordering::Relaxed);
+        self.0.end();
     }
 }
 
