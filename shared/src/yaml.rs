@@ -98,6 +98,9 @@ pub struct YamlError {
 
 /// Nodes one document may expand to, aliases included: a guard against alias bombs.
 const MAX_NODES: usize = 100_000;
+/// Text one document may expand to, aliases included: a registry file is at most 1 MiB,
+/// and one long string repeated through aliases must not become hundreds of megabytes.
+const MAX_TEXT_BYTES: usize = 8 << 20;
 
 /// Parses exactly one YAML document (an empty stream is an empty document).
 pub fn parse(text: &str) -> Result<Document, YamlError> {
@@ -139,11 +142,22 @@ struct Builder {
     documents: usize,
     duplicates: Vec<DuplicateKey>,
     nodes: usize,
+    bytes: usize,
     error: Option<YamlError>,
 }
 
 fn line_of(mark: &Marker) -> usize {
     mark.line()
+}
+
+/// The text a node holds, keys included.
+fn count_bytes(node: &Node) -> usize {
+    match &node.value {
+        Value::Str(s) => s.len(),
+        Value::Seq(items) => items.iter().map(count_bytes).sum(),
+        Value::Map(entries) => entries.iter().map(|(k, v)| k.len() + count_bytes(v)).sum(),
+        _ => 0,
+    }
 }
 
 fn count_nodes(node: &Node) -> usize {
@@ -180,6 +194,17 @@ impl Builder {
         self.nodes += count_nodes(&node);
         if self.nodes > MAX_NODES {
             self.fail(node.line, "the document expands to too many nodes");
+            return;
+        }
+        self.bytes += count_bytes(&node);
+        if self.bytes > MAX_TEXT_BYTES {
+            self.fail(
+                node.line,
+                format!(
+                    "the document expands to more than {} MiB of text (aliases included)",
+                    MAX_TEXT_BYTES >> 20
+                ),
+            );
             return;
         }
         if anchor > 0 {
@@ -337,5 +362,23 @@ mod tests {
         }
         let err = parse(&text).unwrap_err();
         assert!(err.message.contains("too many nodes"), "{err}");
+    }
+
+    /// Few nodes, but one long string repeated through aliases: the expanded size counts.
+    #[test]
+    fn a_long_string_repeated_through_aliases_is_refused() {
+        let long = "x".repeat(200_000);
+        let aliases = vec!["*s"; 100].join(", ");
+        let text = format!(
+            "sponsor: &s {long}
+cloud_regions: [{aliases}]
+"
+        );
+        let started = std::time::Instant::now();
+        let Err(err) = parse(&text) else {
+            panic!("a 20 MB expansion was accepted")
+        };
+        assert!(err.message.contains("expands to more than"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 }

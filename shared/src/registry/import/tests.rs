@@ -599,3 +599,57 @@ fn two_files_naming_one_mirror_are_both_refused() {
         );
     }
 }
+
+/// One registry file cannot swell the store and every snapshot: text fields and lists are
+/// bounded, and so is what aliases expand to.
+#[test]
+fn oversized_fields_lists_and_alias_expansions_are_refused() {
+    let long = "x".repeat(3000);
+    let (report, _) = judged(&placed().replace("sponsor: Example", &format!("sponsor: {long}")));
+    assert_eq!(report.outcome, FileOutcome::Rejected);
+    assert!(
+        report
+            .messages
+            .iter()
+            .any(|m| m.contains("sponsor: longer than 2048 characters")),
+        "{:?}",
+        report.messages
+    );
+    let regions = vec!["r"; 10_001].join(", ");
+    let (report, _) = judged(&format!(
+        "{}cloud_type: aws\ncloud_regions: [{regions}]\n",
+        placed()
+    ));
+    assert!(
+        report
+            .messages
+            .iter()
+            .any(|m| m.contains("cloud_regions: 10001 items")),
+        "{:?}",
+        report.messages
+    );
+    let bomb = format!(
+        "{}cloud_type: aws\nx-note: &s {}\ncloud_regions: [{}]\n",
+        placed(),
+        "y".repeat(200_000),
+        vec!["*s"; 100].join(", ")
+    );
+    let (report, _) = judged(&bomb);
+    assert_eq!(report.outcome, FileOutcome::Rejected);
+    assert!(
+        report
+            .messages
+            .iter()
+            .any(|m| m.contains("expands to more than")),
+        "{:?}",
+        report
+            .messages
+            .iter()
+            .map(|m| shared_prefix(m))
+            .collect::<Vec<_>>()
+    );
+}
+
+fn shared_prefix(m: &str) -> String {
+    m.chars().take(120).collect()
+}

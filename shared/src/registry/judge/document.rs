@@ -39,16 +39,33 @@ impl Judge<'_> {
         Some(root)
     }
 
-    /// Every text value holding control characters or bidirectional overrides is refused:
-    /// registry text reaches operators' terminals and the pages.
+    /// Every text value holding control characters or bidirectional overrides is refused
+    /// (registry text reaches operators' terminals and the pages), and so is one longer than
+    /// [`MAX_TEXT`] characters or a list of more than [`MAX_ITEMS`]: one registry file must
+    /// not swell the store and every snapshot.
     fn hidden_text(&mut self, node: &Node, path: &str) {
+        let field = if path.is_empty() { "(document)" } else { path };
         match &node.value {
             Value::Str(text) if text.chars().any(hidden) => {
                 let shown = crate::text::bounded(text, 80);
                 self.error(
                     Some(node),
-                    if path.is_empty() { "(document)" } else { path },
+                    field,
                     format!("\"{shown}\" holds control or direction-changing characters"),
+                );
+            }
+            Value::Str(text) if text.chars().count() > MAX_TEXT => {
+                self.error(
+                    Some(node),
+                    field,
+                    format!("longer than {MAX_TEXT} characters"),
+                );
+            }
+            Value::Seq(items) if items.len() > MAX_ITEMS => {
+                self.error(
+                    Some(node),
+                    field,
+                    format!("{} items, more than the {MAX_ITEMS} accepted", items.len()),
                 );
             }
             Value::Seq(items) => {
@@ -359,3 +376,8 @@ pub(super) struct Reach {
 fn hidden(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
+
+/// The longest text a registry field may hold (a URL, a sponsor's name).
+pub(super) const MAX_TEXT: usize = 2048;
+/// The most items a registry list may hold (networks, regions, countries).
+pub(super) const MAX_ITEMS: usize = 10_000;
