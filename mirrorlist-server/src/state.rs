@@ -93,14 +93,16 @@ impl AppState {
         changed
     }
 
-    /// Puts `loaded` in use, unless it is older than the one in use. Returns whether it was.
+    /// Puts `loaded` in use, unless it is older than the one in use, or another snapshot
+    /// with the serial in use (the rule the snapshot fetcher follows too: a new snapshot
+    /// has a higher serial). Returns whether it was.
     pub fn swap(&self, loaded: Loaded) -> bool {
         self.update(|view| {
-            if view
-                .loaded
-                .as_ref()
-                .is_some_and(|c| c.snapshot.serial > loaded.snapshot.serial)
-            {
+            if view.loaded.as_ref().is_some_and(|c| {
+                let (old, new) = (&c.snapshot, &loaded.snapshot);
+                old.serial > new.serial
+                    || (old.serial == new.serial && old.created_at != new.created_at)
+            }) {
                 return false;
             }
             self.0.metrics.snapshot(&loaded.snapshot);

@@ -666,6 +666,38 @@ fn the_heartbeat_beside_the_snapshot_is_read() {
     assert_eq!(ready, 200, "the heartbeat was not read within 10 s");
 }
 
+/// A file with the serial in use but other content (another network's snapshot, a store
+/// rebuilt from scratch) is refused by the file watcher, as the HTTP fetcher refuses it;
+/// the same snapshot read again (SIGHUP) is no change.
+#[test]
+fn a_different_snapshot_with_the_serial_in_use_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.bin");
+    snapshot::write_atomic(&example_snapshot(5), &path, None).unwrap();
+    let (mut child, addr) = start(&path, &["--poll", "200ms"], false);
+    let mirrors = |addr: &str| {
+        let body = get(addr, "/api/v1/status").map(|r| r.1).unwrap_or_default();
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["mirrors_total"].clone()
+    };
+    let before = mirrors(&addr);
+    let mut other = example_snapshot(5);
+    other.mirrors.truncate(1);
+    for d in &mut other.directories {
+        d.mirrors.retain(|m| m.mirror == 0);
+        d.refused.retain(|r| r.mirror == 0);
+    }
+    other.created_at += 60;
+    snapshot::write_atomic(&other, &path, None).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(
+        mirrors(&addr),
+        before,
+        "a different snapshot 5 was swapped in"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// `systemctl reload` (SIGHUP): every watched file is read again now, without waiting for
 /// the next poll, and the server keeps running.
 #[test]

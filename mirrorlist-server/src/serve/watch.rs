@@ -99,7 +99,8 @@ pub fn snapshot(cli: &Cli, key: Option<PublicKey>) -> Watched {
         state.metrics().swap_seconds.set(elapsed.as_secs_f64());
         if !state.swap(loaded) {
             return Err(format!(
-                "snapshot {serial} is older than the one in use; ignored"
+                "snapshot {serial} is older than the one in use, or another snapshot with its \
+                 serial; ignored (a new snapshot has a higher serial)"
             ));
         }
         super::background::pages(state);
