@@ -615,6 +615,7 @@ fn metrics_can_have_a_listener_of_their_own() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mirrorlist-server"))
         .args(["--snapshot", &path.display().to_string()])
         .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+        .args(["--header-read-timeout", "1s"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -634,6 +635,18 @@ fn metrics_can_have_a_listener_of_their_own() {
     let (status, body) = get(&metrics, "/metrics").unwrap();
     assert_eq!(status, 200);
     assert!(body.contains("mirrorlist_snapshot_serial 1"), "{body}");
+    // The metrics listener is held to the public one's deadlines, and answers nothing else.
+    assert_eq!(
+        get(&metrics, "/metalink?repo=baseos-9&arch=x86_64")
+            .unwrap()
+            .0,
+        404
+    );
+    let mut idle = std::net::TcpStream::connect(&metrics).unwrap();
+    assert!(
+        closed_within(&mut idle, std::time::Duration::from_secs(5)),
+        "a silent connection to the metrics listener stayed open"
+    );
     drop(child);
 }
 

@@ -13,10 +13,14 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
-/// Where connections come from.
+/// Where connections come from, and what they are answered with.
 pub struct Listeners {
     pub plain: TcpListener,
     pub tls: Option<(TcpListener, TlsAcceptor)>,
+    pub app: axum::Router,
+    /// The public listeners: the query forms of the two endpoints are answered straight
+    /// away, and the connection metrics are theirs (not the metrics listener's).
+    pub public: bool,
 }
 
 /// What every connection is held to.
@@ -31,7 +35,6 @@ pub struct Limits {
 /// Accepts and serves connections until `stop` resolves.
 pub async fn serve(
     listeners: &Listeners,
-    app: axum::Router,
     state: &AppState,
     conns: &Arc<Conns>,
     limits: Limits,
@@ -65,12 +68,15 @@ pub async fn serve(
         if shed {
             state.metrics().connections_shed.inc();
         }
-        state.metrics().connections_open.set(conns.len() as i64);
+        let count = listeners.public;
+        if count {
+            state.metrics().connections_open.set(conns.len() as i64);
+        }
         let _ = stream.set_nodelay(true);
         let acceptor = secure
             .then(|| listeners.tls.as_ref().map(|(_, a)| a.clone()))
             .flatten();
-        let service = service(app.clone(), state.clone(), registered.conn.clone(), peer);
+        let service = service(listeners, state.clone(), registered.conn.clone(), peer);
         let (state, conns) = (state.clone(), conns.clone());
         tokio::spawn(async move {
             connection(
@@ -82,7 +88,9 @@ pub async fn serve(
             )
             .await;
             drop(registered);
-            state.metrics().connections_open.set(conns.len() as i64);
+            if count {
+                state.metrics().connections_open.set(conns.len() as i64);
+            }
         });
     }
 }
@@ -91,7 +99,7 @@ pub async fn serve(
 /// straight to [`crate::app::direct`], everything else through the router; the connection
 /// is busy while a request is answered.
 fn service(
-    app: axum::Router,
+    listeners: &Listeners,
     state: AppState,
     conn: Arc<Conn>,
     peer: SocketAddr,
@@ -103,11 +111,14 @@ fn service(
 > + Clone
        + Send
        + 'static {
+    let (app, answer_direct) = (listeners.app.clone(), listeners.public);
     hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
         conn.begin();
         let idle_again = IdleAgain(conn.clone());
         req.extensions_mut().insert(ConnectInfo(peer));
-        let direct = crate::app::direct(&state, &req);
+        let direct = answer_direct
+            .then(|| crate::app::direct(&state, &req))
+            .flatten();
         let app = app.clone();
         async move {
             let _idle_again = idle_again;

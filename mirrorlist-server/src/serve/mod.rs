@@ -57,9 +57,14 @@ pub async fn serve(cli: Cli) -> Result<()> {
     if !cli.no_locate_mirrors {
         background::locate(state.clone(), every, cancel.clone());
     }
-    let listeners = listen(&cli, certs.as_ref()).await?;
+    let app = crate::app::router_with(state.clone(), cli.metrics_listen.is_none());
+    let listeners = listen(&cli, certs.as_ref(), app).await?;
+    let limits = accept::Limits {
+        max_connections: cli.max_connections,
+        header_timeout: cli.header_read_timeout.into(),
+    };
     if let Some(addr) = cli.metrics_listen {
-        metrics_listener(addr, &state, cancel.clone()).await?;
+        metrics_listener(addr, &state, limits, cancel.clone()).await?;
     }
     // Under systemd (Type=notify): ready now, and alive while the runtime runs.
     shared::notify::tell(&format!(
@@ -68,12 +73,7 @@ pub async fn serve(cli: Cli) -> Result<()> {
     ));
     let watchdog = shared::notify::spawn_watchdog();
     let conns = Arc::new(crate::conns::Conns::default());
-    let limits = accept::Limits {
-        max_connections: cli.max_connections,
-        header_timeout: cli.header_read_timeout.into(),
-    };
-    let app = crate::app::router_with(state.clone(), cli.metrics_listen.is_none());
-    accept::serve(&listeners, app, &state, &conns, limits, shutdown_signal()).await;
+    accept::serve(&listeners, &state, &conns, limits, shutdown_signal()).await;
     drop(listeners);
     shared::notify::tell("STOPPING=1");
     if let Some(w) = watchdog {
@@ -99,7 +99,11 @@ async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
 }
 
 /// The plain listener (its line first on stdout) and the TLS one when configured.
-async fn listen(cli: &Cli, certs: Option<&Arc<crate::tls::Certs>>) -> Result<accept::Listeners> {
+async fn listen(
+    cli: &Cli,
+    certs: Option<&Arc<crate::tls::Certs>>,
+    app: axum::Router,
+) -> Result<accept::Listeners> {
     let plain = bind(cli.listen, "listening").await?;
     let tls = match (cli.tls_listen, certs) {
         (Some(addr), Some(certs)) => Some((
@@ -108,24 +112,32 @@ async fn listen(cli: &Cli, certs: Option<&Arc<crate::tls::Certs>>) -> Result<acc
         )),
         _ => None,
     };
-    Ok(accept::Listeners { plain, tls })
+    Ok(accept::Listeners {
+        plain,
+        tls,
+        app,
+        public: true,
+    })
 }
 
-/// `/metrics` on a listener of its own.
+/// `/metrics` on a listener of its own, held to the same deadlines and cap as the public one.
 async fn metrics_listener(
     addr: SocketAddr,
     state: &AppState,
+    limits: accept::Limits,
     cancel: CancellationToken,
 ) -> Result<()> {
-    let listener = bind(addr, "metrics listening").await?;
-    let router = crate::app::metrics_router(state.clone());
+    let listeners = accept::Listeners {
+        plain: bind(addr, "metrics listening").await?,
+        tls: None,
+        app: crate::app::metrics_router(state.clone()),
+        public: false,
+    };
+    let state = state.clone();
     tokio::spawn(async move {
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async move { cancel.cancelled().await })
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "metrics listener failed");
-        }
+        let conns = Arc::new(crate::conns::Conns::default());
+        accept::serve(&listeners, &state, &conns, limits, cancel.cancelled()).await;
+        conns.close_all();
     });
     Ok(())
 }
