@@ -215,6 +215,7 @@ async fn api_mirror(State(state): State<AppState>, Path(name): Path<String>) -> 
 /// How the answer to the metalink request `req` describes is built: the answer's own
 /// decision, accounted for.
 pub fn explain<B>(state: &AppState, req: &http::Request<B>) -> Result<Explanation, Refusal> {
+    explain_allowed(state, req)?;
     let view = state.view();
     let decision = decide(
         state,
@@ -226,6 +227,44 @@ pub fn explain<B>(state: &AppState, req: &http::Request<B>) -> Result<Explanatio
         Way::Vault { url, .. } => Err(Refusal::not_found(format!(
             "error: this release is only in the vault; its answer is the vault's URL, {url}"
         ))),
+    }
+}
+
+/// Whether this server explains answers, and to this client's network now: a 404 when the
+/// page is off, a 429 (its message says when to come back) past the limit.
+fn explain_allowed<B>(state: &AppState, req: &http::Request<B>) -> Result<(), Refusal> {
+    let Some(limit) = state.settings().explain_per_minute else {
+        return Ok(());
+    };
+    if limit == 0 {
+        return Err(Refusal::not_found(
+            "error: this server does not explain its answers",
+        ));
+    }
+    let settings = state.settings();
+    let ip = crate::proxy::client_ip(peer(req), req.headers(), &settings.trusted_proxies);
+    state
+        .0
+        .explained
+        .allow(ip, limit, shared::time::now())
+        .map_err(|wait| {
+            Refusal::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "error: your network asked for more than {limit} explanations this minute; \
+                     try again in {wait} s"
+                ),
+            )
+        })
+}
+
+/// A refusal's answer carries `Retry-After` when it says to wait.
+fn retry_after(response: &mut Response, status: StatusCode) {
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        let wait = 60 - shared::time::now().rem_euclid(60);
+        if let Ok(v) = http::HeaderValue::from_str(&wait.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
     }
 }
 
@@ -241,6 +280,7 @@ async fn api_explain(State(state): State<AppState>, req: Request) -> Response {
         Err(r) => {
             let mut response = view(None, true, r.message.trim_start_matches("error: "));
             *response.status_mut() = r.status;
+            retry_after(&mut response, r.status);
             response
         }
     };
@@ -254,6 +294,9 @@ async fn api_explain(State(state): State<AppState>, req: Request) -> Response {
 
 /// `/explain`: the form, and the explanation when a repo and an arch are given.
 async fn explain_page(State(state): State<AppState>, req: Request) -> Response {
+    if state.settings().explain_per_minute == Some(0) {
+        return view(None, false, "this server does not explain its answers");
+    }
     let Some(l) = state.current() else {
         return unavailable(false);
     };
@@ -283,6 +326,7 @@ async fn explain_page(State(state): State<AppState>, req: Request) -> Response {
     );
     let mut response = view(Some(html.into()), false, "");
     *response.status_mut() = status;
+    retry_after(&mut response, status);
     // Per client: not for shared caches.
     response.headers_mut().insert(
         header::CACHE_CONTROL,

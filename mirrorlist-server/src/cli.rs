@@ -80,6 +80,13 @@ pub struct Cli {
     /// Fill from the whole world until this many mirrors.
     #[arg(long, env = "MIRRORLIST_MINIMUM", default_value_t = 5)]
     pub minimum: usize,
+    /// Explanations (`/explain`, `/api/v1/explain`) one client network (a /24, or a /48 for
+    /// IPv6) may ask for a minute; each costs many metalinks. Past it: 429.
+    #[arg(long, env = "MIRRORLIST_EXPLAIN_PER_MINUTE", default_value_t = 30)]
+    pub explain_per_minute: u32,
+    /// Turn `/explain` and `/api/v1/explain` off (404).
+    #[arg(long, env = "MIRRORLIST_NO_EXPLAIN")]
+    pub no_explain: bool,
     /// Honour `ip=` to answer as if for another client (debugging only).
     #[arg(long, env = "MIRRORLIST_ALLOW_IP_PARAM")]
     pub allow_ip_param: bool,

@@ -11,6 +11,7 @@ pub mod error;
 pub mod explain;
 pub mod fetch;
 pub use shared::geoip;
+pub mod limit;
 pub mod loaded;
 pub mod locate;
 pub mod metrics;

@@ -31,6 +31,9 @@ pub struct Settings {
     pub seed: Option<u64>,
     /// Log every answer (target `access`), without the client's address.
     pub access_log: bool,
+    /// Explanations a client network may ask for a minute: `Some(0)` turns `/explain` off,
+    /// `None` leaves it unlimited.
+    pub explain_per_minute: Option<u32>,
 }
 
 impl Default for Settings {
@@ -42,6 +45,7 @@ impl Default for Settings {
             max_snapshot_age: std::time::Duration::from_secs(3 * 3600),
             seed: None,
             access_log: false,
+            explain_per_minute: None,
         }
     }
 }
@@ -54,6 +58,8 @@ pub struct Inner {
     view: RwLock<Arc<View>>,
     pub settings: Settings,
     pub metrics: crate::metrics::Metrics,
+    /// Explanations asked for, per client network.
+    pub explained: crate::limit::PerNetwork,
     /// Mirror coordinates learnt from GeoIP of their hosts.
     pub located: crate::locate::HostPlaces,
 }
@@ -64,6 +70,7 @@ impl AppState {
             view: RwLock::new(Arc::new(View::default())),
             settings,
             metrics: crate::metrics::Metrics::new(),
+            explained: Default::default(),
             located: Default::default(),
         }))
     }

@@ -1018,3 +1018,64 @@ async fn pages_and_the_api_carry_security_headers() {
         }
     }
 }
+
+/// `/explain` costs many metalinks: each client network (its /24 or /48) gets a few a
+/// minute, then a 429 saying when to come back; a server may turn the page off.
+#[tokio::test]
+async fn explanations_are_limited_per_client_network_and_can_be_turned_off() {
+    let state = AppState::new(Settings {
+        allow_ip_param: true,
+        explain_per_minute: Some(3),
+        ..Settings::default()
+    });
+    state.swap(Loaded::new(snapshot()));
+    let app = router(state);
+    let from = |app: &Router, peer: [u8; 4], uri: &str| {
+        let mut req = http::Request::get(uri).body(Body::empty()).unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(std::net::SocketAddr::from((peer, 4000))));
+        app.clone().oneshot(req)
+    };
+    let uri = "/api/v1/explain?repo=baseos-9&arch=x86_64";
+    for n in 0..3 {
+        let r = from(&app, [198, 51, 100, 7 + n], uri).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "request {n}");
+    }
+    let r = from(
+        &app,
+        [198, 51, 100, 200],
+        "/explain?repo=baseos-9&arch=x86_64",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key(header::RETRY_AFTER));
+    let body = r.into_body().collect().await.unwrap().to_bytes();
+    assert!(
+        String::from_utf8_lossy(&body).contains("explanations"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    // Another network is not held back; metalinks never are.
+    let r = from(&app, [203, 0, 113, 9], uri).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = from(
+        &app,
+        [198, 51, 100, 7],
+        "/metalink?repo=baseos-9&arch=x86_64",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let state = AppState::new(Settings {
+        explain_per_minute: Some(0),
+        ..Settings::default()
+    });
+    state.swap(Loaded::new(snapshot()));
+    let app = router(state);
+    for uri in [uri, "/explain?repo=baseos-9&arch=x86_64", "/explain"] {
+        let r = from(&app, [203, 0, 113, 9], uri).await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{uri}");
+    }
+}

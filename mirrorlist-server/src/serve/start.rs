@@ -43,6 +43,11 @@ pub fn settings(cli: &Cli) -> Settings {
         max_snapshot_age: cli.max_snapshot_age.into(),
         seed: cli.seed,
         access_log: cli.access_log,
+        explain_per_minute: Some(if cli.no_explain {
+            0
+        } else {
+            cli.explain_per_minute
+        }),
     }
 }
 
