@@ -108,6 +108,53 @@ async fn mirrorlist_path(
 }
 
 /// A rendered view as the response, or why there is none.
+/// Whether the request says it takes gzip (`gzip` or `*` with a weight above 0).
+fn accepts_gzip(headers: &http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mut star = false;
+    for item in value.split(',') {
+        let mut parts = item.split(';');
+        let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let weight = parts
+            .find_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+            })
+            .unwrap_or(1.0);
+        match name.as_str() {
+            "gzip" | "x-gzip" => return weight > 0.0,
+            "*" => star = weight > 0.0,
+            _ => {}
+        }
+    }
+    star
+}
+
+/// A rendered view: compressed when the client takes gzip.
+fn doc(doc: &crate::pages::Doc, json: bool, headers: &http::HeaderMap) -> Response {
+    let gzip = accepts_gzip(headers);
+    let body = if gzip { &doc.gzip } else { &doc.plain };
+    let mut response = view(Some(body.clone()), json, "");
+    let h = response.headers_mut();
+    h.insert(
+        header::VARY,
+        http::HeaderValue::from_static("accept-encoding"),
+    );
+    if gzip {
+        h.insert(
+            header::CONTENT_ENCODING,
+            http::HeaderValue::from_static("gzip"),
+        );
+    }
+    response
+}
+
 fn view(bytes: Option<axum::body::Bytes>, json: bool, missing: &str) -> Response {
     let (status, body) = match bytes {
         Some(b) => (StatusCode::OK, b),
@@ -153,16 +200,16 @@ fn unavailable(json: bool) -> Response {
     r
 }
 
-async fn overview(State(state): State<AppState>) -> Response {
+async fn overview(State(state): State<AppState>, headers: http::HeaderMap) -> Response {
     match state.current() {
-        Some(l) => view(Some(l.pages().overview.clone()), false, ""),
+        Some(l) => doc(&l.pages().overview, false, &headers),
         None => unavailable(false),
     }
 }
 
-async fn mirrors(State(state): State<AppState>) -> Response {
+async fn mirrors(State(state): State<AppState>, headers: http::HeaderMap) -> Response {
     match state.current() {
-        Some(l) => view(Some(l.pages().mirrors.clone()), false, ""),
+        Some(l) => doc(&l.pages().mirrors, false, &headers),
         None => unavailable(false),
     }
 }
@@ -179,37 +226,44 @@ async fn openapi() -> Response {
     )
 }
 
-async fn api_status(State(state): State<AppState>) -> Response {
+async fn api_status(State(state): State<AppState>, headers: http::HeaderMap) -> Response {
     match state.current() {
-        Some(l) => view(Some(l.pages().status_json.clone()), true, ""),
+        Some(l) => doc(&l.pages().status_json, true, &headers),
         None => unavailable(true),
     }
 }
 
-fn mirror_view(state: &AppState, name: &str, json: bool) -> Response {
+fn mirror_view(state: &AppState, name: &str, json: bool, headers: &http::HeaderMap) -> Response {
     let Some(l) = state.current() else {
         return unavailable(json);
     };
-    let found = l
-        .pages()
-        .mirror(&l.snapshot, name, shared::time::now())
-        .map(|p| if json { p.json.clone() } else { p.html.clone() });
-    view(
-        found,
-        json,
-        &format!(
-            "no mirror is registered as {}",
-            shared::text::bounded(name, 200)
+    match l.pages().mirror(&l.snapshot, name, shared::time::now()) {
+        Some(p) => doc(if json { &p.json } else { &p.html }, json, headers),
+        None => view(
+            None,
+            json,
+            &format!(
+                "no mirror is registered as {}",
+                shared::text::bounded(name, 200)
+            ),
         ),
-    )
+    }
 }
 
-async fn mirror_page(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    mirror_view(&state, &name, false)
+async fn mirror_page(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: http::HeaderMap,
+) -> Response {
+    mirror_view(&state, &name, false, &headers)
 }
 
-async fn api_mirror(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    mirror_view(&state, &name, true)
+async fn api_mirror(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: http::HeaderMap,
+) -> Response {
+    mirror_view(&state, &name, true, &headers)
 }
 
 /// How the answer to the metalink request `req` describes is built: the answer's own

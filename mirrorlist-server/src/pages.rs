@@ -22,19 +22,41 @@ use shared::status::{self, NetworkStatus};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+/// A rendered view, and the same gzip-compressed (once, for every client that accepts it).
+#[derive(Debug, Clone)]
+pub struct Doc {
+    pub plain: Bytes,
+    pub gzip: Bytes,
+}
+
+impl Doc {
+    pub fn new(plain: Vec<u8>) -> Doc {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        let gzip = gz
+            .write_all(&plain)
+            .and_then(|()| gz.finish())
+            .expect("writing to memory");
+        Doc {
+            plain: Bytes::from(plain),
+            gzip: Bytes::from(gzip),
+        }
+    }
+}
+
 /// A mirror's rendered views.
 #[derive(Debug)]
 pub struct MirrorPages {
-    pub json: Bytes,
-    pub html: Bytes,
+    pub json: Doc,
+    pub html: Doc,
 }
 
 /// Every view of one snapshot.
 #[derive(Debug)]
 pub struct Pages {
-    pub status_json: Bytes,
-    pub overview: Bytes,
-    pub mirrors: Bytes,
+    pub status_json: Doc,
+    pub overview: Doc,
+    pub mirrors: Doc,
     by_name: HashMap<String, usize>,
     detail: Vec<OnceLock<MirrorPages>>,
 }
@@ -43,9 +65,9 @@ impl Pages {
     pub fn build(snap: &Snapshot, now: i64) -> Pages {
         let network: NetworkStatus = status::network(snap);
         Pages {
-            status_json: Bytes::from(serde_json::to_vec(&network).expect("serializable")),
-            overview: Bytes::from(overview::overview(&network, now)),
-            mirrors: Bytes::from(mirrors::mirrors(&network, now)),
+            status_json: Doc::new(serde_json::to_vec(&network).expect("serializable")),
+            overview: Doc::new(overview::overview(&network, now).into_bytes()),
+            mirrors: Doc::new(mirrors::mirrors(&network, now).into_bytes()),
             by_name: snap
                 .mirrors
                 .iter()
@@ -62,12 +84,10 @@ impl Pages {
         Some(self.detail[at].get_or_init(|| {
             let detail = status::mirror(snap, name).expect("the name is the snapshot's");
             MirrorPages {
-                json: Bytes::from(serde_json::to_vec(&detail).expect("serializable")),
-                html: Bytes::from(mirror::mirror(
-                    &detail,
-                    &snap.catalog.spec.distribution,
-                    now,
-                )),
+                json: Doc::new(serde_json::to_vec(&detail).expect("serializable")),
+                html: Doc::new(
+                    mirror::mirror(&detail, &snap.catalog.spec.distribution, now).into_bytes(),
+                ),
             }
         }))
     }

@@ -1079,3 +1079,63 @@ async fn explanations_are_limited_per_client_network_and_can_be_turned_off() {
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{uri}");
     }
 }
+
+/// The large views (the overview, every mirror, the whole network as JSON, a mirror's page)
+/// are sent gzip-compressed to clients that accept it, compressed once per snapshot, and
+/// the same bytes once unpacked; others get them plain.
+#[tokio::test]
+async fn large_views_are_sent_compressed_to_clients_that_accept_it() {
+    use std::io::Read;
+    let (app, state) = app(true);
+    let name = state.current().unwrap().snapshot.mirrors[0].name.clone();
+    for uri in [
+        "/",
+        "/mirrors",
+        "/api/v1/status",
+        &format!("/mirrors/{name}"),
+    ] {
+        let plain = get(&app, uri).await.2;
+        let req = http::Request::get(uri)
+            .header(header::ACCEPT_ENCODING, "br;q=1.0, gzip;q=0.8, *;q=0.1")
+            .body(Body::empty())
+            .unwrap();
+        let r = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{uri}");
+        assert_eq!(
+            r.headers()
+                .get(header::CONTENT_ENCODING)
+                .map(|v| v.to_str().unwrap()),
+            Some("gzip"),
+            "{uri}"
+        );
+        assert_eq!(r.headers()[header::VARY], "accept-encoding", "{uri}");
+        let packed = r.into_body().collect().await.unwrap().to_bytes();
+        assert!(
+            packed.len() * 2 < plain.len(),
+            "{uri}: {} of {}",
+            packed.len(),
+            plain.len()
+        );
+        let mut unpacked = String::new();
+        flate2::read::GzDecoder::new(&packed[..])
+            .read_to_string(&mut unpacked)
+            .unwrap();
+        assert_eq!(unpacked, plain, "{uri}");
+    }
+    // A client that does not say it takes gzip, or refuses it, gets the plain bytes.
+    for accept in [None, Some("identity"), Some("gzip;q=0")] {
+        let mut req = http::Request::get("/mirrors");
+        if let Some(a) = accept {
+            req = req.header(header::ACCEPT_ENCODING, a);
+        }
+        let r = app
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert!(
+            r.headers().get(header::CONTENT_ENCODING).is_none(),
+            "{accept:?}"
+        );
+    }
+}

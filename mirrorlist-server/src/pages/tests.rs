@@ -39,7 +39,15 @@ fn a_mirrors_page_says_why_and_what_to_do() {
     );
     let snap = shared::snapshot::build(&input, 3, 5_000, "test");
     let pages = Pages::build(&snap, 5_060);
-    let page = String::from_utf8(pages.mirror(&snap, &name, 5_060).unwrap().html.to_vec()).unwrap();
+    let page = String::from_utf8(
+        pages
+            .mirror(&snap, &name, 5_060)
+            .unwrap()
+            .html
+            .plain
+            .to_vec(),
+    )
+    .unwrap();
     assert!(page.contains("partly served"), "{page}");
     assert!(
         page.contains("&lt;b&gt;bad certificate&lt;/b&gt;"),
@@ -63,10 +71,10 @@ fn a_mirrors_page_says_why_and_what_to_do() {
     );
     // Rendered once: the same bytes for the next request.
     let again = pages.mirror(&snap, &name, 9_999).unwrap();
-    assert_eq!(again.html, page.as_bytes());
+    assert_eq!(again.html.plain, page.as_bytes());
     assert!(pages.mirror(&snap, "no.such.mirror", 0).is_none());
 
-    let overview = String::from_utf8(pages.overview.to_vec()).unwrap();
+    let overview = String::from_utf8(pages.overview.plain.to_vec()).unwrap();
     assert!(
         overview.contains("<th scope=\"col\">Release</th>"),
         "{overview}"
