@@ -58,6 +58,29 @@ fn fresh_url(url: &Url) -> Url {
     fresh
 }
 
+/// Why a poll of a source brought nothing: the source failed (unreachable, an HTTP error,
+/// the local file unwritable), or it answered with something that is no valid snapshot:
+/// refused, which the alert watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PollError {
+    Failed(String),
+    Refused(String),
+}
+
+impl std::fmt::Display for PollError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PollError::Failed(e) | PollError::Refused(e) => f.write_str(e),
+        }
+    }
+}
+
+impl From<String> for PollError {
+    fn from(e: String) -> PollError {
+        PollError::Failed(e)
+    }
+}
+
 /// The serial of the snapshot in the local file, when it holds a valid one.
 fn local_serial(path: &Path, key: Option<&PublicKey>) -> Option<u64> {
     let bytes = shared::fsread::read_regular(path, MAX_BYTES as u64).ok()?;
@@ -218,7 +241,7 @@ impl Fetcher {
 
     /// Polls source `i`: a newer verified snapshot is written to the local file, then its
     /// heartbeat beside it.
-    async fn poll_one(&mut self, i: usize) -> Result<Polled, String> {
+    async fn poll_one(&mut self, i: usize) -> Result<Polled, PollError> {
         let (url, fresh) = (self.sources[i].url.clone(), self.sources[i].fresh.clone());
         let etag = self.sources[i].etag.clone();
         let (status, tag, body) = self.get(&url, etag.as_deref()).await?;
@@ -229,22 +252,25 @@ impl Fetcher {
                 // A new answer is rare (a new snapshot): the local file is read again then,
                 // in case something else replaced it.
                 let (written, held) = tokio::task::spawn_blocking(move || {
+                    // An answer that is not a whole, valid (and with a key, signed) snapshot
+                    // is refused, whatever is wrong with it.
                     let header = snapshot::verify_bytes(&body, &origin, key.as_ref())
-                        .map_err(|e| e.to_string())?;
+                        .map_err(|e| PollError::Refused(e.to_string()))?;
                     let held = local_serial(&local, key.as_ref());
                     if held.is_some_and(|s| s >= header.serial) {
-                        return Ok::<_, String>((Polled::Unchanged, held));
+                        return Ok::<_, PollError>((Polled::Unchanged, held));
                     }
-                    snapshot::write_verified_bytes(&body, &local).map_err(|e| e.to_string())?;
+                    snapshot::write_verified_bytes(&body, &local)
+                        .map_err(|e| PollError::Failed(e.to_string()))?;
                     Ok((Polled::New(header.serial), Some(header.serial)))
                 })
                 .await
-                .map_err(|e| e.to_string())??;
+                .map_err(|e| PollError::Failed(e.to_string()))??;
                 self.held = held;
                 self.sources[i].etag = tag;
                 written
             }
-            other => return Err(format!("{url}: HTTP {other}")),
+            other => return Err(PollError::Failed(format!("{url}: HTTP {other}"))),
         };
         // The heartbeat, kept only when it speaks of the local snapshot (and is signed).
         if let Ok((200, _, body)) = self.get(&fresh, None).await {
@@ -278,14 +304,15 @@ impl Fetcher {
                 }
                 Ok(Polled::Unchanged) => "unchanged",
                 Err(e) => {
-                    let refused = e.contains("refused:");
-                    if source.failing.as_ref() != Some(e) {
+                    let refused = matches!(e, PollError::Refused(_));
+                    let e = e.to_string();
+                    if source.failing.as_ref() != Some(&e) {
                         if refused {
                             tracing::error!(source = %url, error = %e, "snapshot refused");
                         } else {
                             tracing::warn!(source = %url, error = %e, "snapshot source failed");
                         }
-                        source.failing = Some(e.clone());
+                        source.failing = Some(e);
                     }
                     if refused {
                         "refused"
@@ -400,7 +427,7 @@ mod tests {
 
         // Without the authority: the certificate is not trusted, nothing is written.
         let mut untrusting = Fetcher::new(&cli(&[]), None).unwrap();
-        let err = untrusting.poll_one(0).await.unwrap_err();
+        let err = untrusting.poll_one(0).await.unwrap_err().to_string();
         assert!(err.contains("TLS"), "{err}");
         assert!(!local.exists());
 
@@ -417,6 +444,53 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(err.contains("--snapshot-ca"), "{err}");
+    }
+
+    /// A source answering with something that is not a whole valid snapshot (here one cut
+    /// in half) is counted as refused, what the alert watches, not as a failed source.
+    #[tokio::test]
+    async fn a_truncated_snapshot_is_counted_as_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog =
+            shared::catalog::Catalog::load(&shared::testing::example("catalog.toml")).unwrap();
+        let snap = shared::snapshot::Snapshot {
+            serial: 3,
+            created_at: shared::time::now(),
+            generator: "test".into(),
+            directories: vec![Default::default(); catalog.directories.len()],
+            catalog,
+            mirrors: Vec::new(),
+        };
+        let source = dir.path().join("source.bin");
+        snapshot::write_atomic(&snap, &source, None).unwrap();
+        let mut bytes = std::fs::read(&source).unwrap();
+        bytes.truncate(bytes.len() / 2);
+        let (addr, ca_pem) = https_source(bytes).await;
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, ca_pem).unwrap();
+        let local = dir.path().join("local.bin");
+        let url = format!("https://{addr}/snapshot");
+        let cli = Cli::parse_from([
+            "mirrorlist-server",
+            "--snapshot",
+            local.to_str().unwrap(),
+            "--snapshot-url",
+            &url,
+            "--snapshot-ca",
+            ca.to_str().unwrap(),
+        ]);
+        let state = AppState::new(crate::state::Settings::default());
+        let mut fetcher = Fetcher::new(&cli, None).unwrap();
+        fetcher.poll(&state).await;
+        let count = |result: &str| {
+            state
+                .metrics()
+                .snapshot_fetches
+                .with_label_values(&[result])
+                .get()
+        };
+        assert_eq!((count("refused"), count("failed")), (1, 0));
+        assert!(!local.exists());
     }
 
     #[test]
