@@ -52,19 +52,24 @@ async fn https_source(body: Vec<u8>) -> (std::net::SocketAddr, String) {
     (addr, cert.pem())
 }
 
-#[tokio::test]
-async fn https_sources_are_verified_against_the_web_pki_and_the_given_authority() {
-    let dir = tempfile::tempdir().unwrap();
+/// The example catalog's snapshot with no mirror, as a source serves it.
+fn mirrorless_snapshot(serial: u64) -> shared::snapshot::Snapshot {
     let catalog =
         shared::catalog::Catalog::load(&shared::testing::example("catalog.toml")).unwrap();
-    let snap = shared::snapshot::Snapshot {
-        serial: 3,
+    shared::snapshot::Snapshot {
+        serial,
         created_at: shared::time::now(),
         generator: "test".into(),
         directories: vec![Default::default(); catalog.directories.len()],
         catalog,
         mirrors: Vec::new(),
-    };
+    }
+}
+
+#[tokio::test]
+async fn https_sources_are_verified_against_the_web_pki_and_the_given_authority() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = mirrorless_snapshot(3);
     let source = dir.path().join("source.bin");
     snapshot::write_atomic(&snap, &source, None).unwrap();
     let (addr, ca_pem) = https_source(std::fs::read(&source).unwrap()).await;
@@ -104,16 +109,7 @@ async fn https_sources_are_verified_against_the_web_pki_and_the_given_authority(
 #[tokio::test]
 async fn a_truncated_snapshot_is_counted_as_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let catalog =
-        shared::catalog::Catalog::load(&shared::testing::example("catalog.toml")).unwrap();
-    let snap = shared::snapshot::Snapshot {
-        serial: 3,
-        created_at: shared::time::now(),
-        generator: "test".into(),
-        directories: vec![Default::default(); catalog.directories.len()],
-        catalog,
-        mirrors: Vec::new(),
-    };
+    let snap = mirrorless_snapshot(3);
     let source = dir.path().join("source.bin");
     snapshot::write_atomic(&snap, &source, None).unwrap();
     let mut bytes = std::fs::read(&source).unwrap();
