@@ -25,6 +25,12 @@ pub enum Cli {
     FixedServer(crate::bench::FixedServer),
     /// Send requests at a fixed rate and report latency percentiles (server benchmark).
     Load(crate::bench::Load),
+    /// HTTP/2 connections that ask for many answers and never open their flow-control
+    /// window; reports how many the target closed, and when.
+    AttackZeroWindow(crate::attack::ZeroWindow),
+    /// Many connections that send nothing, drip a header line a second, or idle after one
+    /// request; reports how many the target closed, and when.
+    AttackFlood(crate::attack::Flood),
 }
 
 #[derive(Debug, clap::Args)]
@@ -104,6 +110,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Cli::SyntheticSnapshot(args) => crate::bench::synthetic_snapshot(args),
         Cli::FixedServer(args) => crate::bench::fixed_server(args).await,
         Cli::Load(args) => crate::bench::load(args).await,
+        Cli::AttackZeroWindow(args) => {
+            println!("{}", crate::attack::zero_window(&args).await?);
+            Ok(())
+        }
+        Cli::AttackFlood(args) => {
+            println!("{}", crate::attack::flood(&args).await?);
+            Ok(())
+        }
     }
 }
 

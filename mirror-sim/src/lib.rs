@@ -4,6 +4,7 @@
 //! 500, slow, hanging, truncated, oversized, redirect loops, self-signed, refusing. The
 //! master can publish a new version at any moment. Tests, benchmarks and the demo use it.
 
+pub mod attack;
 pub mod bench;
 pub mod cli;
 pub mod plain;
