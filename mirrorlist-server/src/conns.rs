@@ -15,10 +15,12 @@ pub struct Conn {
     pub idle: AtomicBool,
     /// A request has been received on it.
     pub used: AtomicBool,
-    /// Requests being answered (HTTP/2 answers several at once).
+    /// Requests whose answers are not yet sent (HTTP/2 answers several at once).
     in_flight: AtomicUsize,
     /// When it last became idle (or was opened), in milliseconds of [`clock`].
     idle_since: AtomicU64,
+    /// When it last wrote to its peer, or its first request in flight began.
+    progress_at: AtomicU64,
     /// Notified to close it (gracefully: a request being answered is finished first).
     pub close: Notify,
 }
@@ -35,12 +37,19 @@ fn clock() -> u64 {
 impl Conn {
     /// A request begins on it.
     pub fn begin(&self) {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        if self.in_flight.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.progressed();
+        }
         self.idle.store(false, Ordering::Relaxed);
         self.used.store(true, Ordering::Relaxed);
     }
 
-    /// A request's answer is made.
+    /// Bytes of it were written to the peer.
+    pub fn progressed(&self) {
+        self.progress_at.store(clock(), Ordering::Relaxed);
+    }
+
+    /// A request's answer is sent (or given up).
     pub fn end(&self) {
         if self.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
             self.idle_since.store(clock(), Ordering::Relaxed);
@@ -57,6 +66,30 @@ impl Conn {
         Some(std::time::Duration::from_millis(
             clock().saturating_sub(since),
         ))
+    }
+
+    /// How long it has had answers to send and sent nothing; `None` while idle.
+    fn stalled_for(&self) -> Option<std::time::Duration> {
+        if self.in_flight.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let since = self.progress_at.load(Ordering::Relaxed);
+        Some(std::time::Duration::from_millis(
+            clock().saturating_sub(since),
+        ))
+    }
+
+    /// Resolves once it has had answers to send and written nothing for `limit`: a peer
+    /// that does not read (over HTTP/2, one that keeps its flow-control window shut).
+    pub async fn stall_deadline(&self, limit: std::time::Duration) {
+        loop {
+            let wait = match self.stalled_for() {
+                Some(stalled) if stalled >= limit => return,
+                Some(stalled) => limit - stalled,
+                None => limit,
+            };
+            tokio::time::sleep(wait.max(std::time::Duration::from_millis(10))).await;
+        }
     }
 
     /// Resolves once it has been idle for `limit` (an HTTP/2 connection's keep-alive

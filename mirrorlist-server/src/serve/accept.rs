@@ -2,8 +2,11 @@
 //! connection cap, hand the socket to hyper with the service, spawn. The limits live in
 //! small pieces around it: the cap and idle shedding ([`crate::conns`]), the header-read
 //! deadline (hyper's for HTTP/1.1; the first request's for HTTP/2), the TLS handshake's
-//! deadline, and a rate-limited log of accept errors.
+//! deadline, the stall deadline (answers to send and nothing written: a peer that does not
+//! read, or keeps its HTTP/2 window shut), HTTP/2's bound on streams and on what each may
+//! hold unsent, and a rate-limited log of accept errors.
 
+use super::guard::{Answering, Busy, Progress};
 use crate::conns::{Conn, Conns};
 use crate::state::AppState;
 use axum::extract::ConnectInfo;
@@ -97,7 +100,7 @@ pub async fn serve(
 
 /// The service for one connection's requests: the query forms of the two endpoints
 /// straight to [`crate::app::direct`], everything else through the router; the connection
-/// is busy while a request is answered.
+/// is busy until the answer is sent.
 fn service(
     listeners: &Listeners,
     state: AppState,
@@ -105,7 +108,7 @@ fn service(
     peer: SocketAddr,
 ) -> impl hyper::service::Service<
     http::Request<hyper::body::Incoming>,
-    Response = http::Response<axum::body::Body>,
+    Response = http::Response<Answering>,
     Error = std::convert::Infallible,
     Future = impl Send,
 > + Clone
@@ -113,19 +116,22 @@ fn service(
        + 'static {
     let (app, answer_direct) = (listeners.app.clone(), listeners.public);
     hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-        conn.begin();
-        let idle_again = IdleAgain(conn.clone());
+        let busy = Busy::begin(conn.clone());
         req.extensions_mut().insert(ConnectInfo(peer));
         let direct = answer_direct
             .then(|| crate::app::direct(&state, &req))
             .flatten();
         let app = app.clone();
         async move {
-            let _idle_again = idle_again;
-            match direct {
-                Some(response) => Ok(response),
-                None => tower::ServiceExt::oneshot(app, req.map(axum::body::Body::new)).await,
-            }
+            let response = match direct {
+                Some(response) => response,
+                None => match tower::ServiceExt::oneshot(app, req.map(axum::body::Body::new)).await
+                {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                },
+            };
+            Ok(response.map(|body| Answering::new(body, busy)))
         }
     })
 }
@@ -137,12 +143,12 @@ async fn connection<S>(
     stream: TcpStream,
     acceptor: Option<TlsAcceptor>,
     service: S,
-    conn: &Conn,
+    conn: &Arc<Conn>,
     header_timeout: Duration,
 ) where
     S: hyper::service::Service<
             http::Request<hyper::body::Incoming>,
-            Response = http::Response<axum::body::Body>,
+            Response = http::Response<Answering>,
         > + Send
         + 'static,
     S::Future: Send + 'static,
@@ -151,11 +157,12 @@ async fn connection<S>(
     match acceptor {
         Some(acceptor) => {
             let handshake = tokio::select! {
-                done = tokio::time::timeout(header_timeout, acceptor.accept(stream)) => done.ok().and_then(Result::ok),
+                done = tokio::time::timeout(header_timeout, acceptor.accept(Progress::new(stream, conn.clone()))) => done.ok().and_then(Result::ok),
                 _ = conn.close.notified() => None,
             };
             if let Some(tls_stream) = handshake {
                 let h2 = tls_stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                // Progress is counted under TLS: what reached the socket, not rustls's buffer.
                 drive(tls_stream, h2, service, conn, header_timeout).await;
             }
         }
@@ -165,6 +172,7 @@ async fn connection<S>(
                 _ = conn.close.notified() => None,
             };
             if let Some(h2) = sniffed {
+                let stream = Progress::new(stream, conn.clone());
                 drive(stream, h2, service, conn, header_timeout).await;
             }
         }
@@ -214,7 +222,7 @@ where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     S: hyper::service::Service<
             http::Request<hyper::body::Incoming>,
-            Response = http::Response<axum::body::Body>,
+            Response = http::Response<Answering>,
         > + Send
         + 'static,
     S::Future: Send + 'static,
@@ -226,7 +234,10 @@ where
             hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
         builder
             .timer(hyper_util::rt::TokioTimer::new())
-            .max_concurrent_streams(100);
+            // Each answer is made whole before it is sent: a connection holds at most this
+            // many at once, and each stream at most this much queued for its window.
+            .max_concurrent_streams(MAX_STREAMS)
+            .max_send_buf_size(64 * 1024);
         let served = builder.serve_connection(io, service);
         tokio::pin!(served);
         // HTTP/2 has no header-read deadline of its own: a connection with no request being
@@ -234,6 +245,8 @@ where
         // as an HTTP/1.1 keep-alive is (GOAWAY first).
         tokio::select! {
             _ = served.as_mut() => {}
+            // A peer that lets nothing through is not asked to go away politely: dropped.
+            _ = conn.stall_deadline(header_timeout) => {}
             _ = conn.idle_deadline(header_timeout) => {
                 // GOAWAY; a client that does not answer its ping is not waited for long.
                 served.as_mut().graceful_shutdown();
@@ -255,6 +268,7 @@ where
         tokio::pin!(served);
         tokio::select! {
             _ = served.as_mut() => {}
+            _ = conn.stall_deadline(header_timeout) => {}
             _ = conn.close.notified() => {
                 served.as_mut().graceful_shutdown();
                 let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
@@ -263,14 +277,8 @@ where
     }
 }
 
-/// Marks a connection idle again when its request's answer is made.
-struct IdleAgain(Arc<Conn>);
-
-impl Drop for IdleAgain {
-    fn drop(&mut self) {
-        self.0.end();
-    }
-}
+/// Streams an HTTP/2 connection may have open at once (browsers use a few; dnf asks once).
+const MAX_STREAMS: u32 = 8;
 
 /// A warning at most once a second, saying how many were held back.
 #[derive(Default)]

@@ -3,6 +3,7 @@
 
 mod accept;
 mod background;
+mod guard;
 mod start;
 mod watch;
 
