@@ -5,7 +5,6 @@ pub mod answer;
 pub mod app;
 pub mod cli;
 pub mod cloud;
-pub mod conns;
 pub mod decide;
 pub mod error;
 pub mod explain;

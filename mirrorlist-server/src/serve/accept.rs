@@ -1,18 +1,20 @@
 //! The accept loop, in the shape of axum's serve-with-hyper example: accept, admit under the
 //! connection cap, hand the socket to hyper with the service, spawn. The limits live in
-//! small pieces around it: the cap and idle shedding ([`crate::conns`]), the header-read
+//! small pieces around it: the cap and idle shedding ([`listen::conns`]), the header-read
 //! deadline (hyper's for HTTP/1.1; the first request's for HTTP/2), the TLS handshake's
 //! deadline, the stall deadline (answers to send and nothing written: a peer that does not
 //! read, or keeps its HTTP/2 window shut), HTTP/2's bound on streams and on what each may
 //! hold unsent, and a rate-limited log of accept errors.
 
-use super::guard::{Answering, Busy, Progress};
-use crate::conns::{Conn, Conns};
 use crate::state::AppState;
 use axum::extract::ConnectInfo;
+use listen::conns::{Conn, Conns};
+use listen::guard::{Answering, Busy, Progress};
+pub use listen::Limits;
+use listen::RateLimited;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
@@ -24,15 +26,6 @@ pub struct Listeners {
     /// The public listeners: the query forms of the two endpoints are answered straight
     /// away, and the connection metrics are theirs (not the metrics listener's).
     pub public: bool,
-}
-
-/// What every connection is held to.
-#[derive(Clone, Copy)]
-pub struct Limits {
-    pub max_connections: usize,
-    /// For a request head (idle keep-alives included), a TLS handshake, an HTTP/2
-    /// connection's first request.
-    pub header_timeout: Duration,
 }
 
 /// Accepts and serves connections until `stop` resolves.
@@ -228,7 +221,6 @@ where
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let io = hyper_util::rt::TokioIo::new(io);
     if h2 {
         let mut builder =
             hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
@@ -238,7 +230,7 @@ where
             // many at once, and each stream at most this much queued for its window.
             .max_concurrent_streams(MAX_STREAMS)
             .max_send_buf_size(64 * 1024);
-        let served = builder.serve_connection(io, service);
+        let served = builder.serve_connection(hyper_util::rt::TokioIo::new(io), service);
         tokio::pin!(served);
         // HTTP/2 has no header-read deadline of its own: a connection with no request being
         // answered for the header timeout (before its first, or after its last) is closed,
@@ -258,46 +250,9 @@ where
             }
         }
     } else {
-        let mut builder = hyper::server::conn::http1::Builder::new();
-        builder
-            .timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(header_timeout)
-            // A client that shuts its write side after the request still gets the answer.
-            .half_close(true);
-        let served = builder.serve_connection(io, service);
-        tokio::pin!(served);
-        tokio::select! {
-            _ = served.as_mut() => {}
-            _ = conn.stall_deadline(header_timeout) => {}
-            _ = conn.close.notified() => {
-                served.as_mut().graceful_shutdown();
-                let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
-            }
-        }
+        listen::http1::serve_connection(io, service, conn, header_timeout).await;
     }
 }
 
 /// Streams an HTTP/2 connection may have open at once (browsers use a few; dnf asks once).
 const MAX_STREAMS: u32 = 8;
-
-/// A warning at most once a second, saying how many were held back.
-#[derive(Default)]
-struct RateLimited {
-    last: Option<Instant>,
-    suppressed: u64,
-}
-
-impl RateLimited {
-    fn ready(&mut self) -> Option<u64> {
-        let now = Instant::now();
-        if self
-            .last
-            .is_some_and(|at| now.duration_since(at) < Duration::from_secs(1))
-        {
-            self.suppressed += 1;
-            return None;
-        }
-        self.last = Some(now);
-        Some(std::mem::take(&mut self.suppressed))
-    }
-}

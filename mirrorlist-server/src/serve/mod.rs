@@ -3,7 +3,6 @@
 
 mod accept;
 mod background;
-mod guard;
 mod start;
 mod watch;
 
@@ -73,7 +72,7 @@ pub async fn serve(cli: Cli) -> Result<()> {
         state.current().map_or(0, |l| l.snapshot.serial)
     ));
     let watchdog = shared::notify::spawn_watchdog();
-    let conns = Arc::new(crate::conns::Conns::default());
+    let conns = Arc::new(listen::conns::Conns::default());
     accept::serve(&listeners, &state, &conns, limits, shutdown_signal()).await;
     drop(listeners);
     shared::notify::tell("STOPPING=1");
@@ -136,7 +135,7 @@ async fn metrics_listener(
     };
     let state = state.clone();
     tokio::spawn(async move {
-        let conns = Arc::new(crate::conns::Conns::default());
+        let conns = Arc::new(listen::conns::Conns::default());
         accept::serve(&listeners, &state, &conns, limits, cancel.cancelled()).await;
         conns.close_all();
     });
