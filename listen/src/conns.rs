@@ -21,6 +21,8 @@ pub struct Conn {
     idle_since: AtomicU64,
     /// When it last wrote to its peer, or its first request in flight began.
     progress_at: AtomicU64,
+    /// Told to close (shed at the cap, or the server stopping); counted until it has.
+    closing: AtomicBool,
     /// Notified to close it (gracefully: a request being answered is finished first).
     pub close: Notify,
 }
@@ -42,6 +44,12 @@ impl Conn {
         }
         self.idle.store(false, Ordering::Relaxed);
         self.used.store(true, Ordering::Relaxed);
+    }
+
+    /// Asks it to close (its request, if any, answered first).
+    pub fn tell_to_close(&self) {
+        self.closing.store(true, Ordering::Relaxed);
+        self.close.notify_one();
     }
 
     /// Bytes of it were written to the peer.
@@ -144,16 +152,20 @@ impl Conns {
 
     /// Registers a new connection under the cap `max`: when full, the oldest idle one is told
     /// to close and the new one takes its place (`shed` is set); with none idle, `None`.
+    /// Connections told to close count against [`Conns::room`] until they have.
     pub fn admit(self: &Arc<Self>, max: usize) -> Option<(Registered, bool)> {
+        let max = max.max(1);
         let mut open = self.lock();
         let mut shed = false;
-        if open.len() >= max.max(1) {
+        let closing = open
+            .values()
+            .filter(|c| c.closing.load(Ordering::Relaxed))
+            .count();
+        if open.len() - closing >= max {
             let oldest_idle = open
-                .iter()
-                .find(|(_, c)| c.idle.load(Ordering::Relaxed))
-                .map(|(id, c)| (*id, c.clone()))?;
-            oldest_idle.1.close.notify_one();
-            open.remove(&oldest_idle.0);
+                .values()
+                .find(|c| c.idle.load(Ordering::Relaxed) && !c.closing.load(Ordering::Relaxed))?;
+            oldest_idle.tell_to_close();
             shed = true;
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
@@ -173,10 +185,24 @@ impl Conns {
         ))
     }
 
+    /// Waits until fewer than half the cap `max` again are open, those told to close
+    /// included: an accept loop waits for it before accepting, so the descriptors held stay
+    /// bounded however fast connections arrive (the others wait in the kernel's queue).
+    pub async fn room(&self, max: usize) {
+        let bound = max.max(1) + max.max(1) / 2;
+        loop {
+            let ended = self.ended.notified();
+            if self.len() < bound {
+                return;
+            }
+            ended.await;
+        }
+    }
+
     /// Tells every connection to close once its request is answered.
     pub fn close_all(&self) {
         for c in self.lock().values() {
-            c.close.notify_one();
+            c.tell_to_close();
         }
     }
 
@@ -213,8 +239,31 @@ mod tests {
         .expect("told to close");
         third.conn.idle.store(false, Ordering::Relaxed);
         assert!(conns.admit(2).is_none(), "none idle: turned away");
+        // The second counts until it has closed.
+        assert_eq!(conns.len(), 3);
         drop((first, second, third));
         assert!(conns.is_empty());
         conns.drained().await;
+    }
+
+    /// Connections told to close count until they have: however fast connections come,
+    /// the accept loop waits once half the cap again are open.
+    #[tokio::test]
+    async fn connections_being_shed_still_count() {
+        let conns = Arc::new(Conns::default());
+        let mut held = Vec::new();
+        for _ in 0..6 {
+            let (registered, _) = conns.admit(4).expect("the oldest idle make room");
+            held.push(registered);
+        }
+        let wait = std::time::Duration::from_millis(50);
+        assert!(
+            tokio::time::timeout(wait, conns.room(4)).await.is_err(),
+            "6 open under 4"
+        );
+        drop(held.remove(0));
+        tokio::time::timeout(wait, conns.room(4))
+            .await
+            .expect("room again");
     }
 }

@@ -13,8 +13,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// Serves one connection with HTTP/1.1 until it ends, stalls (answers to send and nothing
-/// written for the header timeout: it is dropped), or is asked to close (its request is
-/// finished first).
+/// written for the header timeout: it is dropped), or is asked to close (dropped when idle,
+/// else its answer is finished first).
 pub async fn serve_connection<I, S>(io: I, service: S, conn: &Conn, header_timeout: Duration)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -37,9 +37,13 @@ where
     tokio::select! {
         _ = served.as_mut() => {}
         _ = conn.stall_deadline(header_timeout) => {}
+        // Told to close: an idle one at once (a descriptor back now), a busy one once its
+        // answer is sent.
         _ = conn.close.notified() => {
-            served.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
+            if conn.idle_for().is_none() {
+                served.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
+            }
         }
     }
 }
@@ -59,7 +63,10 @@ pub async fn serve(
     tokio::pin!(stop);
     loop {
         let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
+            accepted = async {
+                conns.room(limits.max_connections).await;
+                listener.accept().await
+            } => accepted,
             _ = &mut stop => break,
         };
         let (stream, peer) = match accepted {

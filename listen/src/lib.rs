@@ -41,3 +41,23 @@ impl RateLimited {
         Some(std::mem::take(&mut self.suppressed))
     }
 }
+
+/// Raises the soft limit on open files to the hard one (each connection is a descriptor);
+/// returns the limit in force, `None` when there is none.
+pub fn raise_fd_limit() -> Option<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let lim = getrlimit(Resource::Nofile);
+    if let (Some(current), Some(max)) = (lim.current, lim.maximum) {
+        if current < max {
+            let raised = Rlimit {
+                current: Some(max),
+                maximum: Some(max),
+            };
+            if setrlimit(Resource::Nofile, raised).is_ok() {
+                tracing::debug!(from = current, to = max, "open files limit raised");
+                return Some(max);
+            }
+        }
+    }
+    lim.current
+}

@@ -87,6 +87,14 @@ pub struct DaemonConfig {
     /// How long a claim (and the leader's role) lasts without being completed or renewed:
     /// a checker that dies gives its mirrors back after this. Longer than a batch takes.
     pub lease: Human,
+    /// The metrics and publication listeners close a connection that has not sent a whole
+    /// request head within this long (idle keep-alives included), or that takes an answer
+    /// and reads none of it for this long.
+    pub listen_header_timeout: Human,
+    /// Connections each of those listeners holds at most (at the cap the oldest idle one
+    /// makes room); never more than an eighth of the open-files limit, so that a flood on
+    /// them leaves the crawl its descriptors.
+    pub listen_max_connections: usize,
 }
 
 impl DaemonConfig {
@@ -111,6 +119,8 @@ impl Default for DaemonConfig {
             first_check_within: Human::secs(300),
             batch_max: 100,
             lease: Human::secs(600),
+            listen_header_timeout: Human::secs(10),
+            listen_max_connections: 256,
         }
     }
 }

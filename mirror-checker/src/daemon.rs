@@ -24,6 +24,19 @@ async fn bind(listen: std::net::SocketAddr, what: &str) -> Result<tokio::net::Tc
     Ok(listener)
 }
 
+/// What the metrics and publication listeners hold each connection to. The open-files
+/// limit is raised to its hard limit first; each listener admits at most an eighth of it (and
+/// holds half that again while shed connections close), so that a flood on both leaves the
+/// crawl, the store and the snapshot files more than half of it.
+fn listener_limits(d: &crate::config::DaemonConfig) -> listen::Limits {
+    let open_files = listen::raise_fd_limit().unwrap_or(u64::MAX);
+    let eighth = usize::try_from(open_files / 8).unwrap_or(usize::MAX);
+    listen::Limits {
+        max_connections: d.listen_max_connections.min(eighth).max(1),
+        header_timeout: d.listen_header_timeout.into(),
+    }
+}
+
 /// The lease of the checker that scans the master and publishes snapshots.
 pub const LEADER: &str = "leader";
 
@@ -37,17 +50,14 @@ impl Checker {
     /// unreachable, say) is logged and retried at the next one; nothing needs restarting.
     pub async fn daemon(&self, cancel: CancellationToken) -> Result<()> {
         let d = self.config.daemon.clone();
+        let limits = listener_limits(&d);
         if let Some(listen) = d.metrics_listen {
             let listener = bind(listen, "metrics").await?;
             if let Ok(bound) = listener.local_addr() {
                 let _ = self.metrics_addr.set(bound);
             }
             let (metrics, cancel) = (self.metrics.clone(), cancel.clone());
-            tokio::spawn(async move {
-                if let Err(e) = crate::metrics::serve(listener, metrics, cancel).await {
-                    tracing::error!(error = %e, "metrics listener failed");
-                }
-            });
+            tokio::spawn(crate::metrics::serve(listener, metrics, limits, cancel));
         }
         if let Some(listen) = d.publish_listen {
             let listener = bind(listen, "snapshots").await?;
@@ -55,11 +65,7 @@ impl Checker {
                 let _ = self.publish_addr.set(bound);
             }
             let (path, cancel) = (self.config.snapshot_path.clone(), cancel.clone());
-            tokio::spawn(async move {
-                if let Err(e) = crate::publish::serve(listener, path, cancel).await {
-                    tracing::error!(error = %e, "snapshot listener failed");
-                }
-            });
+            tokio::spawn(crate::publish::serve(listener, path, limits, cancel));
             if self.signing_key.is_none() {
                 tracing::warn!(
                     "snapshots are served unsigned: set snapshot_signing_key, and give servers \

@@ -181,12 +181,13 @@ impl Metrics {
     }
 }
 
-/// Serves `/metrics` on `listener` until `cancel` fires.
+/// Serves `/metrics` on `listener` under `limits` until `cancel` fires.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     metrics: Metrics,
+    limits: listen::Limits,
     cancel: tokio_util::sync::CancellationToken,
-) -> std::io::Result<()> {
+) {
     use axum::routing::get;
     let app = axum::Router::new().route(
         "/metrics",
@@ -200,8 +201,5 @@ pub async fn serve(
             }
         }),
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { cancel.cancelled().await })
-        .await?;
-    Ok(())
+    listen::http1::serve(listener, app, limits, "metrics", cancel.cancelled()).await;
 }

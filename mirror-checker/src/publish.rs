@@ -107,12 +107,14 @@ async fn freshness(State(p): State<Published>) -> Response {
     }
 }
 
-/// Serves `/snapshot` and `/snapshot.fresh` for the snapshot at `path` until cancelled.
+/// Serves `/snapshot` and `/snapshot.fresh` for the snapshot at `path` under `limits` until
+/// cancelled.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     path: PathBuf,
+    limits: listen::Limits,
     cancel: tokio_util::sync::CancellationToken,
-) -> std::io::Result<()> {
+) {
     use axum::routing::get;
     let state = Published {
         path,
@@ -122,7 +124,5 @@ pub async fn serve(
         .route("/snapshot", get(snapshot))
         .route("/snapshot.fresh", get(freshness))
         .with_state(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { cancel.cancelled().await })
-        .await
+    listen::http1::serve(listener, app, limits, "snapshots", cancel.cancelled()).await;
 }

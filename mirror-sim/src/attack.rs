@@ -230,37 +230,52 @@ pub struct Flood {
     /// How long to hold the connections open at most (seconds).
     #[arg(long, default_value_t = 30)]
     pub hold: u64,
+    /// Make each connection again as soon as the target closes it, until the hold ends.
+    #[arg(long)]
+    pub sustain: bool,
 }
 
 /// Runs a flood; returns once every connection was closed by the target or the hold ran
-/// out. Connections the target refused at once count as opened and closed.
-pub async fn flood(args: &Flood) -> anyhow::Result<Outcome> {
+/// out (with `sustain`, when the hold ran out: each connection the target closes is made
+/// again at once). A connection that cannot be made ends its slot.
+pub async fn flood(args: &Flood) -> Outcome {
     let started = Instant::now();
     let hold = Duration::from_secs(args.hold);
-    let connected = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
+    let opened = Arc::new(AtomicUsize::new(0));
+    let closed = Arc::new(AtomicUsize::new(0));
+    let mut slots = Vec::new();
     for _ in 0..args.connections {
-        let Ok(tcp) = TcpStream::connect(&args.target).await else {
-            // Out of descriptors on this side, or refused: the rest would be too.
-            break;
-        };
-        connected.fetch_add(1, Ordering::Relaxed);
-        let mode = args.mode;
-        tasks.push(tokio::spawn(async move {
-            flood_one(tcp, mode, started, hold).await
+        let (target, mode, sustain) = (args.target.clone(), args.mode, args.sustain);
+        let (opened, closed) = (opened.clone(), closed.clone());
+        slots.push(tokio::spawn(async move {
+            let mut last = None;
+            while started.elapsed() < hold {
+                let Ok(tcp) = TcpStream::connect(&target).await else {
+                    break;
+                };
+                opened.fetch_add(1, Ordering::Relaxed);
+                let Some(after) = flood_one(tcp, mode, started, hold).await else {
+                    break;
+                };
+                closed.fetch_add(1, Ordering::Relaxed);
+                last = Some(after);
+                if !sustain {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            last
         }));
     }
-    let mut outcome = Outcome {
-        opened: connected.load(Ordering::Relaxed),
-        ..Outcome::default()
-    };
-    for task in tasks {
-        if let Ok(Some(after)) = task.await {
-            outcome.closed += 1;
-            outcome.last_closed_after = outcome.last_closed_after.max(Some(after));
-        }
+    let mut last_closed_after = None;
+    for slot in slots {
+        last_closed_after = last_closed_after.max(slot.await.ok().flatten());
     }
-    Ok(outcome)
+    Outcome {
+        opened: opened.load(Ordering::Relaxed),
+        closed: closed.load(Ordering::Relaxed),
+        last_closed_after,
+    }
 }
 
 async fn flood_one(

@@ -115,7 +115,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Cli::AttackFlood(args) => {
-            println!("{}", crate::attack::flood(&args).await?);
+            println!("{}", crate::attack::flood(&args).await);
             Ok(())
         }
     }

@@ -40,9 +40,14 @@ pub async fn serve(
     tokio::pin!(stop);
     loop {
         let (accepted, secure) = tokio::select! {
-            accepted = listeners.plain.accept() => (accepted, false),
-            accepted = accept_maybe(listeners.tls.as_ref()) => (accepted, true),
             _ = &mut stop => return,
+            accepted = async {
+                conns.room(limits.max_connections).await;
+                tokio::select! {
+                    accepted = listeners.plain.accept() => (accepted, false),
+                    accepted = accept_maybe(listeners.tls.as_ref()) => (accepted, true),
+                }
+            } => accepted,
         };
         let (stream, peer) = match accepted {
             Ok(a) => a,
@@ -244,9 +249,12 @@ where
                 served.as_mut().graceful_shutdown();
                 let _ = tokio::time::timeout(Duration::from_secs(1), served).await;
             }
+            // Told to close: an idle one at once, a busy one once its answers are sent.
             _ = conn.close.notified() => {
-                served.as_mut().graceful_shutdown();
-                let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
+                if conn.idle_for().is_none() {
+                    served.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
+                }
             }
         }
     } else {

@@ -6,7 +6,7 @@ mod background;
 mod start;
 mod watch;
 
-pub use start::{load_snapshot, raise_fd_limit, settings};
+pub use start::{load_snapshot, settings};
 
 use crate::cli::Cli;
 use crate::error::{Error, Result};
@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Serves until SIGINT or SIGTERM, then drains for at most 10 s.
 pub async fn serve(cli: Cli) -> Result<()> {
-    raise_fd_limit();
+    let _ = listen::raise_fd_limit();
     let state = AppState::new(settings(&cli));
     let key = crate::snapshot_key(&cli)?;
     start::warn_about(&cli, key.as_ref());

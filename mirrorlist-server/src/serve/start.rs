@@ -94,20 +94,3 @@ pub fn warn_about(cli: &Cli, key: Option<&PublicKey>) {
         );
     }
 }
-
-/// Raises the soft limit on open files to the hard one: each connection is a descriptor.
-pub fn raise_fd_limit() {
-    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
-    let lim = getrlimit(Resource::Nofile);
-    if let (Some(current), Some(max)) = (lim.current, lim.maximum) {
-        if current < max {
-            let raised = Rlimit {
-                current: Some(max),
-                maximum: Some(max),
-            };
-            if setrlimit(Resource::Nofile, raised).is_ok() {
-                tracing::debug!(from = current, to = max, "open files limit raised");
-            }
-        }
-    }
-}
