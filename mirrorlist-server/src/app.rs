@@ -193,24 +193,24 @@ fn view(bytes: Option<axum::body::Bytes>, json: bool, missing: &str) -> Response
         .into_response()
 }
 
-/// Pages need a snapshot: without one, a 503 in the page's form.
-fn unavailable(json: bool) -> Response {
-    let mut r = view(None, json, "no snapshot is loaded yet; try again shortly");
+/// Pages need a snapshot that is served: without one, a 503 in the page's form saying why.
+fn unavailable(json: bool, why: &str) -> Response {
+    let mut r = view(None, json, why);
     *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
     r
 }
 
 async fn overview(State(state): State<AppState>, headers: http::HeaderMap) -> Response {
-    match state.current() {
-        Some(l) => doc(&l.pages().overview, false, &headers),
-        None => unavailable(false),
+    match state.serving() {
+        Ok(l) => doc(&l.pages().overview, false, &headers),
+        Err(why) => unavailable(false, &why),
     }
 }
 
 async fn mirrors(State(state): State<AppState>, headers: http::HeaderMap) -> Response {
-    match state.current() {
-        Some(l) => doc(&l.pages().mirrors, false, &headers),
-        None => unavailable(false),
+    match state.serving() {
+        Ok(l) => doc(&l.pages().mirrors, false, &headers),
+        Err(why) => unavailable(false, &why),
     }
 }
 
@@ -227,15 +227,16 @@ async fn openapi() -> Response {
 }
 
 async fn api_status(State(state): State<AppState>, headers: http::HeaderMap) -> Response {
-    match state.current() {
-        Some(l) => doc(&l.pages().status_json, true, &headers),
-        None => unavailable(true),
+    match state.serving() {
+        Ok(l) => doc(&l.pages().status_json, true, &headers),
+        Err(why) => unavailable(true, &why),
     }
 }
 
 fn mirror_view(state: &AppState, name: &str, json: bool, headers: &http::HeaderMap) -> Response {
-    let Some(l) = state.current() else {
-        return unavailable(json);
+    let l = match state.serving() {
+        Ok(l) => l,
+        Err(why) => return unavailable(json, &why),
     };
     match l.pages().mirror(&l.snapshot, name, shared::time::now()) {
         Some(p) => doc(if json { &p.json } else { &p.html }, json, headers),
@@ -351,8 +352,9 @@ async fn explain_page(State(state): State<AppState>, req: Request) -> Response {
     if state.settings().explain_per_minute == Some(0) {
         return view(None, false, "this server does not explain its answers");
     }
-    let Some(l) = state.current() else {
-        return unavailable(false);
+    let l = match state.serving() {
+        Ok(l) => l,
+        Err(why) => return unavailable(false, &why),
     };
     let params = crate::parse::query(req.uri().query()).unwrap_or_default();
     let asked = params.repo.is_some() || params.arch.is_some() || params.path.is_some();
@@ -408,7 +410,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
         Some(l) => {
             // Built long ago is fine while the checker's heartbeat says nothing changed.
             let age = shared::time::now() - l.fresh_at();
-            if age > state.settings().max_snapshot_age.as_secs() as i64 {
+            if let Some(why) = l.refusal(state.settings().refuse_older_than) {
+                text(StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n"))
+            } else if age > state.settings().max_snapshot_age.as_secs() as i64 {
                 text(
                     StatusCode::SERVICE_UNAVAILABLE,
                     format!("snapshot {} is {age} s old\n", l.snapshot.serial),

@@ -99,6 +99,11 @@ pub struct Cli {
     /// /readyz fails when the snapshot is older than this (`3h`).
     #[arg(long, env = "MIRRORLIST_MAX_SNAPSHOT_AGE", default_value = "3h")]
     pub max_snapshot_age: Human,
+    /// Answer nothing (503 with the reason) from a snapshot older than this, heartbeats
+    /// counted, until a fresher one arrives: an old signed snapshot replayed to a new
+    /// replica is not served (`0`: no bound).
+    #[arg(long, env = "MIRRORLIST_REFUSE_OLDER_THAN", default_value = "7d")]
+    pub refuse_older_than: Human,
     /// Do not look up the addresses of mirrors without coordinates to place them by GeoIP
     /// (done in the background, once per host, when a GeoIP database is loaded).
     #[arg(long, env = "MIRRORLIST_NO_LOCATE_MIRRORS")]

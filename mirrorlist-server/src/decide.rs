@@ -84,6 +84,10 @@ pub fn decide<'v>(
             "error: no snapshot is loaded yet",
         ));
     };
+    if let Some(reason) = loaded.refusal(state.settings().refuse_older_than) {
+        let message = format!("error: {reason}");
+        return Err(Refusal::new(http::StatusCode::SERVICE_UNAVAILABLE, message));
+    }
     let (dir, any_arch) =
         match resolve::resolve(&loaded.routes, &loaded.snapshot.catalog, req.form, &params)? {
             Target::Dir { index, templated } => (index, templated),

@@ -40,6 +40,22 @@ impl Loaded {
         self.fresh_at.load(Ordering::Relaxed)
     }
 
+    /// Why this snapshot is not served, when it is older than `limit` (its checker's last
+    /// word: built, or vouched for by a signed heartbeat, that long ago).
+    pub fn refusal(&self, limit: Option<std::time::Duration>) -> Option<String> {
+        let limit = limit.filter(|l| !l.is_zero())?;
+        let age = shared::time::now().saturating_sub(self.fresh_at());
+        (age > limit.as_secs() as i64).then(|| {
+            format!(
+                "snapshot {} is {} old: nothing is served from a snapshot older than {} \
+                 (the server's refuse-older-than) until a fresher one arrives",
+                self.snapshot.serial,
+                shared::duration::human_age(age as u64),
+                shared::duration::format(limit),
+            )
+        })
+    }
+
     /// The checker says this snapshot still holds as of `at` (never moves back).
     pub fn raise_fresh(&self, at: i64) {
         self.fresh_at.fetch_max(at, Ordering::Relaxed);

@@ -27,6 +27,9 @@ pub struct Settings {
     pub allow_ip_param: bool,
     /// `/readyz` fails when the snapshot is older than this.
     pub max_snapshot_age: std::time::Duration,
+    /// Nothing is answered from a snapshot older than this (its checker's last word, the
+    /// heartbeat included); `None`: no bound.
+    pub refuse_older_than: Option<std::time::Duration>,
     /// Fixed seed for the shuffle (tests and replicas that must agree); random when `None`.
     pub seed: Option<u64>,
     /// Log every answer (target `access`), without the client's address.
@@ -43,6 +46,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             allow_ip_param: false,
             max_snapshot_age: std::time::Duration::from_secs(3 * 3600),
+            refuse_older_than: None,
             seed: None,
             access_log: false,
             explain_per_minute: None,
@@ -87,6 +91,17 @@ impl AppState {
     /// The snapshot in use, if one is loaded.
     pub fn current(&self) -> Option<Arc<Loaded>> {
         self.view().loaded.clone()
+    }
+
+    /// The snapshot answers come from, or why none is served.
+    pub fn serving(&self) -> Result<Arc<Loaded>, String> {
+        let loaded = self
+            .current()
+            .ok_or_else(|| "no snapshot is loaded yet; try again shortly".to_string())?;
+        match loaded.refusal(self.settings().refuse_older_than) {
+            Some(reason) => Err(reason),
+            None => Ok(loaded),
+        }
     }
 
     /// Replaces the view with `change` applied to a copy of it.

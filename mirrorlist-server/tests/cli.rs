@@ -747,3 +747,44 @@ fn sighup_reloads_at_once() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A validly signed snapshot ten days old was served by a new replica (only `/readyz` said
+/// 503): past `--refuse-older-than` (7 days by default) answers and pages are refused with
+/// the reason, until a fresh snapshot arrives.
+#[test]
+fn a_snapshot_past_the_refusal_age_is_not_served_until_a_fresh_one_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.bin");
+    let mut old = example_snapshot(5);
+    old.created_at = shared::time::now() - 10 * 86_400;
+    snapshot::write_atomic(&old, &path, None).unwrap();
+    let (mut child, addr) = start(&path, &["--poll", "200ms"], false);
+    for path in [
+        "/metalink?repo=baseos-9&arch=x86_64",
+        "/mirrorlist?repo=baseos-9&arch=x86_64",
+        "/mirrors",
+        "/api/v1/status",
+        "/readyz",
+    ] {
+        let (status, body) = get(&addr, path).unwrap();
+        assert_eq!(status, 503, "{path}: {body}");
+        assert!(
+            body.contains("10 d 0 h old") && body.contains("refuse-older-than"),
+            "{path}: {body}"
+        );
+    }
+    snapshot::write_atomic(&example_snapshot(6), &path, None).unwrap();
+    let mut status = 0;
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        status = get(&addr, "/mirrorlist?repo=baseos-9&arch=x86_64")
+            .unwrap()
+            .0;
+        if status == 200 {
+            break;
+        }
+    }
+    assert_eq!(status, 200, "the fresh snapshot is served");
+    let _ = child.kill();
+    let _ = child.wait();
+}

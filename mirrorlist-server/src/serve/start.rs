@@ -41,6 +41,7 @@ pub fn settings(cli: &Cli) -> Settings {
         trusted_proxies: cli.trusted_proxy.clone(),
         allow_ip_param: cli.allow_ip_param,
         max_snapshot_age: cli.max_snapshot_age.into(),
+        refuse_older_than: Some(cli.refuse_older_than.into()),
         seed: cli.seed,
         access_log: cli.access_log,
         explain_per_minute: Some(if cli.no_explain {
