@@ -246,13 +246,77 @@ pub fn read(path: &Path) -> Result<Snapshot, SnapshotError> {
 
 /// Reads and verifies a snapshot file; with `key`, refuses one that is not signed by it.
 pub fn read_verified(path: &Path, key: Option<&PublicKey>) -> Result<Snapshot, SnapshotError> {
-    let bytes = crate::fsread::read_regular(path, MAX_FILE).map_err(io(path))?;
+    let bytes = read_bytes(path)?;
     decode_verified(&bytes, &path.display().to_string(), key)
+}
+
+/// How long a snapshot beginning with `prefix` is at most (signed), once enough of it is
+/// there to say (`None`: not yet); an error as soon as it cannot be a snapshot. What a
+/// download checks as its first bytes arrive, and a file before it is read whole.
+pub fn declared_len(prefix: &[u8], origin: &str) -> Result<Option<u64>, SnapshotError> {
+    let seen = prefix.len().min(MAGIC.len());
+    if prefix[..seen] != MAGIC[..seen] {
+        return Err(SnapshotError::NotASnapshot(origin.to_string()));
+    }
+    if prefix.len() < PREFIX {
+        return Ok(None);
+    }
+    let version = u32::from_le_bytes(prefix[8..12].try_into().expect("4 bytes"));
+    if version != FORMAT_VERSION {
+        return Err(SnapshotError::WrongVersion {
+            path: origin.into(),
+            found: version,
+        });
+    }
+    let header_len = u32::from_le_bytes(prefix[12..16].try_into().expect("4 bytes")) as usize;
+    let corrupted = |detail: String| SnapshotError::Corrupted {
+        path: origin.to_string(),
+        detail,
+    };
+    if header_len > MAX_HEADER {
+        return Err(corrupted(format!(
+            "header length {header_len} is implausible"
+        )));
+    }
+    let Some(header) = prefix.get(PREFIX..PREFIX + header_len) else {
+        return Ok(None);
+    };
+    let header: SnapshotHeader =
+        serde_json::from_slice(header).map_err(|e| corrupted(format!("header: {e}")))?;
+    let whole = (PREFIX + header_len + CHECKSUM + sign::TRAILER) as u64;
+    Ok(Some(whole.saturating_add(header.payload_bytes)))
+}
+
+/// A snapshot file's bytes, its length first checked against what its header declares (a
+/// sparse or padded file is refused unread).
+fn read_bytes(path: &Path) -> Result<Vec<u8>, SnapshotError> {
+    use std::io::Read;
+    let origin = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(io(path))?;
+    // Not a regular file (a FIFO would block the open): refused by `read_regular` below.
+    if meta.is_file() {
+        let len = meta.len();
+        let mut head = Vec::new();
+        let file = std::fs::File::open(path).map_err(io(path))?;
+        let head_len = len.min((PREFIX + MAX_HEADER) as u64);
+        file.take(head_len)
+            .read_to_end(&mut head)
+            .map_err(io(path))?;
+        if let Some(max) = declared_len(&head, &origin)? {
+            if len > max {
+                return Err(SnapshotError::Corrupted {
+                    path: origin,
+                    detail: format!("the file is {len} bytes; its header declares at most {max}"),
+                });
+            }
+        }
+    }
+    crate::fsread::read_regular(path, MAX_FILE).map_err(io(path))
 }
 
 /// Reads a snapshot file's header after verifying the whole file.
 pub fn read_header(path: &Path) -> Result<SnapshotHeader, SnapshotError> {
-    let bytes = crate::fsread::read_regular(path, MAX_FILE).map_err(io(path))?;
+    let bytes = read_bytes(path)?;
     frame(&bytes, &path.display().to_string(), None).map(|(h, _)| h)
 }
 

@@ -194,3 +194,37 @@ fn signed_snapshots_are_accepted_by_their_key_only() {
     assert_eq!(read_freshness(&path, Some(&public)), None);
     assert_eq!(read_freshness(&path, None), Some((7, 1000)));
 }
+
+/// A sparse 4 GB file that begins as a snapshot was read to 1 GiB before being refused:
+/// its header says how long it may be, and a longer file is refused from that.
+#[test]
+fn a_file_longer_than_its_header_declares_is_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.bin");
+    write_atomic(&sample(), &path, None).unwrap();
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(4 << 30).unwrap();
+    for err in [
+        read(&path).unwrap_err().to_string(),
+        read_header(&path).unwrap_err().to_string(),
+    ] {
+        assert!(err.contains("its header declares at most"), "{err}");
+    }
+}
+
+/// The first bytes of a download say whether it can be a snapshot, and how long it is.
+#[test]
+fn a_snapshots_first_bytes_declare_its_length() {
+    let bytes = encode(&sample(), None);
+    assert_eq!(declared_len(&bytes[..3], "x").unwrap(), None);
+    assert_eq!(declared_len(&bytes[..20], "x").unwrap(), None);
+    let max = declared_len(&bytes, "x").unwrap().unwrap();
+    assert_eq!(
+        max,
+        bytes.len() as u64 + crate::snapshot::sign::TRAILER as u64
+    );
+    let err = declared_len(b"<html>", "x").unwrap_err().to_string();
+    assert!(err.contains("not a snapshot"), "{err}");
+    let err = declared_len(b"MIRX", "x").unwrap_err().to_string();
+    assert!(err.contains("not a snapshot"), "{err}");
+}
