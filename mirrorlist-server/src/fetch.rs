@@ -4,23 +4,18 @@
 //! signature) and writes a newer one to its own `--snapshot` file, where the file watcher
 //! swaps it in as it does for any file. The last good snapshot stays on local disk, so a
 //! restart answers at once without the source. Several sources may be named (every checker
-//! that may lead): the newest serial wins.
+//! that may lead): they are polled together, each answer taken as it comes (one slow or
+//! hostile source holds back no other), and the newest serial wins.
+
+mod client;
 
 use crate::cli::Cli;
 use crate::state::AppState;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
 use shared::snapshot::{self, PublicKey};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
-
-/// A snapshot larger than this is refused unread (the real network's is a few MiB).
-const MAX_BYTES: usize = 256 << 20;
-/// One request, connection to last byte.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One source and what it last answered.
 struct Source {
@@ -42,13 +37,19 @@ pub enum Polled {
 
 /// Polls the sources for new snapshots and heartbeats.
 pub struct Fetcher {
-    tls: tokio_rustls::TlsConnector,
+    common: Arc<Common>,
     sources: Vec<Source>,
+}
+
+/// What every source's poll shares: the client, and the local file and what it holds.
+struct Common {
+    tls: tokio_rustls::TlsConnector,
     local: PathBuf,
+    key: Option<PublicKey>,
     /// The serial of the snapshot in the local file, as last read or written there: the
     /// heartbeats are checked against it without reading the file again at every poll.
-    held: Option<u64>,
-    key: Option<PublicKey>,
+    /// Held while an answer is verified and written, so that sources write one at a time.
+    held: tokio::sync::Mutex<Option<u64>>,
 }
 
 /// `URL.fresh`: where a source's heartbeat is.
@@ -83,79 +84,7 @@ impl From<String> for PollError {
 
 /// The serial of the snapshot in the local file, when it holds a valid one.
 fn local_serial(path: &Path, key: Option<&PublicKey>) -> Option<u64> {
-    let bytes = shared::fsread::read_regular(path, MAX_BYTES as u64).ok()?;
-    snapshot::verify_bytes(&bytes, "", key)
-        .ok()
-        .map(|h| h.serial)
-}
-
-/// The roots https sources are verified with: the Web PKI's, and `ca` (PEM) when given.
-pub fn tls_roots(ca: Option<&Path>) -> Result<rustls::RootCertStore, crate::Error> {
-    use rustls_pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(ca) = ca {
-        let bad = |e: String| crate::Error::Config(format!("--snapshot-ca {}: {e}", ca.display()));
-        let certs = rustls_pki_types::CertificateDer::pem_file_iter(ca)
-            .map_err(|e| bad(e.to_string()))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| bad(e.to_string()))?;
-        if certs.is_empty() {
-            return Err(bad("no certificate in it".into()));
-        }
-        for cert in certs {
-            roots.add(cert).map_err(|e| bad(e.to_string()))?;
-        }
-    }
-    Ok(roots)
-}
-
-/// A TCP connection within [`CONNECT_TIMEOUT`].
-async fn connect<A: tokio::net::ToSocketAddrs>(addr: A) -> std::io::Result<tokio::net::TcpStream> {
-    tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr))
-        .await
-        .unwrap_or_else(|_| {
-            Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("no connection within {CONNECT_TIMEOUT:?}"),
-            ))
-        })
-}
-
-/// One HTTP/1.1 exchange on `io`.
-async fn exchange<I>(
-    io: I,
-    req: http::Request<Empty<Bytes>>,
-) -> Result<(u16, Option<String>, Bytes), String>
-where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
-            .await
-            .map_err(|e| shared::text::error_chain(&e))?;
-    let conn = tokio::spawn(conn);
-    let result = async {
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| shared::text::error_chain(&e))?;
-        let status = resp.status().as_u16();
-        let etag = resp
-            .headers()
-            .get(http::header::ETAG)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let body = Limited::new(resp.into_body(), MAX_BYTES)
-            .collect()
-            .await
-            .map_err(|e| format!("reading the body: {e}"))?
-            .to_bytes();
-        Ok((status, etag, body))
-    }
-    .await;
-    conn.abort();
-    result
+    snapshot::read_verified(path, key).ok().map(|s| s.serial)
 }
 
 impl Fetcher {
@@ -164,10 +93,16 @@ impl Fetcher {
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .expect("the ring provider supports the default versions")
-            .with_root_certificates(tls_roots(cli.snapshot_ca.as_deref())?)
+            .with_root_certificates(client::tls_roots(cli.snapshot_ca.as_deref())?)
             .with_no_client_auth();
-        Ok(Fetcher {
+        let common = Common {
             tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            local: cli.snapshot.clone(),
+            held: tokio::sync::Mutex::new(local_serial(&cli.snapshot, key.as_ref())),
+            key,
+        };
+        Ok(Fetcher {
+            common: Arc::new(common),
             sources: cli
                 .snapshot_url
                 .iter()
@@ -178,168 +113,156 @@ impl Fetcher {
                     failing: None,
                 })
                 .collect(),
-            local: cli.snapshot.clone(),
-            held: local_serial(&cli.snapshot, key.as_ref()),
-            key,
         })
     }
 
-    /// GET with `If-None-Match` over a connection of its own (http or https): status, ETag
-    /// and body (at most [`MAX_BYTES`]).
-    async fn get(
-        &self,
-        url: &Url,
-        etag: Option<&str>,
-    ) -> Result<(u16, Option<String>, Bytes), String> {
-        let port = url.port_or_known_default().unwrap_or(80);
-        let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
-        let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
-        let mut req = http::Request::get(path)
-            .header(http::header::HOST, authority)
-            .header(
-                http::header::USER_AGENT,
-                concat!("mirrorlist-server/", env!("CARGO_PKG_VERSION")),
-            );
-        if let Some(tag) = etag {
-            req = req.header(http::header::IF_NONE_MATCH, tag);
-        }
-        let req = req.body(Empty::new()).map_err(|e| e.to_string())?;
-        let fetch = async {
-            let (tcp, name) = match url.host() {
-                Some(url::Host::Domain(d)) => (
-                    connect((d, port)).await,
-                    rustls_pki_types::ServerName::try_from(d.to_string())
-                        .map_err(|e| e.to_string())?,
-                ),
-                Some(url::Host::Ipv4(a)) => (
-                    connect((a, port)).await,
-                    rustls_pki_types::ServerName::IpAddress(std::net::IpAddr::V4(a).into()),
-                ),
-                Some(url::Host::Ipv6(a)) => (
-                    connect((a, port)).await,
-                    rustls_pki_types::ServerName::IpAddress(std::net::IpAddr::V6(a).into()),
-                ),
-                None => return Err("no host".to_string()),
-            };
-            let tcp = tcp.map_err(|e| format!("cannot connect: {e}"))?;
-            let _ = tcp.set_nodelay(true);
-            if url.scheme() == "https" {
-                let tls = self
-                    .tls
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| format!("TLS: {e}"))?;
-                exchange(tls, req).await
-            } else {
-                exchange(tcp, req).await
-            }
-        };
-        tokio::time::timeout(REQUEST_TIMEOUT, fetch)
-            .await
-            .map_err(|_| format!("no whole answer within {REQUEST_TIMEOUT:?}"))?
-    }
-
-    /// Polls source `i`: a newer verified snapshot is written to the local file, then its
-    /// heartbeat beside it.
+    #[cfg(test)]
     async fn poll_one(&mut self, i: usize) -> Result<Polled, PollError> {
-        let (url, fresh) = (self.sources[i].url.clone(), self.sources[i].fresh.clone());
-        let etag = self.sources[i].etag.clone();
-        let (status, tag, body) = self.get(&url, etag.as_deref()).await?;
-        let outcome = match status {
-            304 => Polled::Unchanged,
-            200 => {
-                let (key, local, origin) = (self.key.clone(), self.local.clone(), url.to_string());
-                // A new answer is rare (a new snapshot): the local file is read again then,
-                // in case something else replaced it.
-                let (written, held) = tokio::task::spawn_blocking(move || {
-                    // An answer that is not a whole, valid (and with a key, signed) snapshot
-                    // is refused, whatever is wrong with it.
-                    let header = snapshot::verify_bytes(&body, &origin, key.as_ref())
-                        .map_err(|e| PollError::Refused(e.to_string()))?;
-                    let held = local_serial(&local, key.as_ref());
-                    if held.is_some_and(|s| s >= header.serial) {
-                        return Ok::<_, PollError>((Polled::Unchanged, held));
-                    }
-                    snapshot::write_verified_bytes(&body, &local)
-                        .map_err(|e| PollError::Failed(e.to_string()))?;
-                    Ok((Polled::New(header.serial), Some(header.serial)))
-                })
-                .await
-                .map_err(|e| PollError::Failed(e.to_string()))??;
-                self.held = held;
-                self.sources[i].etag = tag;
-                written
-            }
-            other => return Err(PollError::Failed(format!("{url}: HTTP {other}"))),
-        };
-        // The heartbeat, kept only when it speaks of the local snapshot (and is signed).
-        if let Ok((200, _, body)) = self.get(&fresh, None).await {
-            let (key, local, held) = (self.key.clone(), self.local.clone(), self.held);
-            let _ = tokio::task::spawn_blocking(move || {
-                let (serial, at) = snapshot::parse_freshness(&body, key.as_ref())?;
-                let current = snapshot::read_freshness(&local, key.as_ref());
-                (held == Some(serial) && current.is_none_or(|(s, t)| s != serial || t < at))
-                    .then(|| snapshot::write_freshness_bytes(&body, &local))
-            })
-            .await;
-        }
-        Ok(outcome)
+        poll_source(&self.common, &mut self.sources[i]).await
     }
 
-    /// Polls every source once; counts and logs what each did.
+    /// Polls every source once, together; counts and logs what each did. The newest serial
+    /// written, if any.
     pub async fn poll(&mut self, state: &AppState) -> Option<u64> {
-        let mut newest = None;
-        for i in 0..self.sources.len() {
-            let result = self.poll_one(i).await;
-            let source = &mut self.sources[i];
-            let url = &source.url;
-            if result.is_ok() && source.failing.take().is_some() {
-                tracing::info!(source = %url, "snapshot source answers again");
-            }
-            let label = match &result {
-                Ok(Polled::New(serial)) => {
-                    tracing::info!(source = %url, serial, "snapshot fetched");
-                    newest = newest.max(Some(*serial));
-                    "new"
-                }
-                Ok(Polled::Unchanged) => "unchanged",
-                Err(e) => {
-                    let refused = matches!(e, PollError::Refused(_));
-                    let e = e.to_string();
-                    if source.failing.as_ref() != Some(&e) {
-                        if refused {
-                            tracing::error!(source = %url, error = %e, "snapshot refused");
-                        } else {
-                            tracing::warn!(source = %url, error = %e, "snapshot source failed");
-                        }
-                        source.failing = Some(e);
-                    }
-                    if refused {
-                        "refused"
-                    } else {
-                        "failed"
-                    }
-                }
-            };
-            state
-                .metrics()
-                .snapshot_fetches
-                .with_label_values(&[label])
-                .inc();
-        }
-        newest
+        let common = &self.common;
+        let polls = self
+            .sources
+            .iter_mut()
+            .map(|source| poll_and_count(common, source, state));
+        futures_util::future::join_all(polls)
+            .await
+            .into_iter()
+            .max()
+            .flatten()
     }
 
-    /// Until a snapshot is on local disk: poll every `every`, or give up when `stop` ends.
+    /// Polls each source every `every` on a task of its own until `cancel`.
+    pub fn run(
+        self,
+        state: AppState,
+        every: Duration,
+        cancel: tokio_util::sync::CancellationToken,
+    ) {
+        for mut source in self.sources {
+            let (common, state, cancel) = (self.common.clone(), state.clone(), cancel.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = tokio::time::sleep(every) => {}
+                    }
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = poll_and_count(&common, &mut source, &state) => {}
+                    }
+                }
+            });
+        }
+    }
+
+    /// Until a snapshot is on local disk: poll every `every` (the caller gives up by
+    /// dropping this).
     pub async fn first(&mut self, state: &AppState, every: Duration) {
         loop {
-            if self.poll(state).await.is_some() || self.held.is_some() {
+            if self.poll(state).await.is_some() || self.common.held.lock().await.is_some() {
                 return;
             }
             tracing::warn!("no snapshot yet from any source; trying again in {every:?}");
             tokio::time::sleep(every).await;
         }
     }
+}
+
+/// Polls `source`: a newer verified snapshot is written to the local file, then its
+/// heartbeat beside it.
+async fn poll_source(common: &Common, source: &mut Source) -> Result<Polled, PollError> {
+    let (url, fresh) = (source.url.clone(), source.fresh.clone());
+    let expect = client::Expect::Snapshot;
+    let (status, tag, body) =
+        client::get(&common.tls, &url, source.etag.as_deref(), expect).await?;
+    let outcome = match status {
+        304 => Polled::Unchanged,
+        200 => {
+            let mut held = common.held.lock().await;
+            let (key, local, origin) = (common.key.clone(), common.local.clone(), url.to_string());
+            // A new answer is rare (a new snapshot): the local file is read again then, in
+            // case something else replaced it.
+            let (written, now_held) = tokio::task::spawn_blocking(move || {
+                // An answer that is not a whole, valid (and with a key, signed) snapshot is
+                // refused, whatever is wrong with it.
+                let header = snapshot::verify_bytes(&body, &origin, key.as_ref())
+                    .map_err(|e| PollError::Refused(e.to_string()))?;
+                let held = local_serial(&local, key.as_ref());
+                if held.is_some_and(|s| s >= header.serial) {
+                    return Ok::<_, PollError>((Polled::Unchanged, held));
+                }
+                snapshot::write_verified_bytes(&body, &local)
+                    .map_err(|e| PollError::Failed(e.to_string()))?;
+                Ok((Polled::New(header.serial), Some(header.serial)))
+            })
+            .await
+            .map_err(|e| PollError::Failed(e.to_string()))??;
+            *held = now_held;
+            source.etag = tag;
+            written
+        }
+        other => return Err(PollError::Failed(format!("{url}: HTTP {other}"))),
+    };
+    // The heartbeat, kept only when it speaks of the local snapshot (and is signed).
+    let small = client::Expect::AtMost(client::MAX_HEARTBEAT);
+    if let Ok((200, _, body)) = client::get(&common.tls, &fresh, None, small).await {
+        let held = common.held.lock().await;
+        let (key, local, held) = (common.key.clone(), common.local.clone(), *held);
+        let _ = tokio::task::spawn_blocking(move || {
+            let (serial, at) = snapshot::parse_freshness(&body, key.as_ref())?;
+            let current = snapshot::read_freshness(&local, key.as_ref());
+            (held == Some(serial) && current.is_none_or(|(s, t)| s != serial || t < at))
+                .then(|| snapshot::write_freshness_bytes(&body, &local))
+        })
+        .await;
+    }
+    Ok(outcome)
+}
+
+/// Polls `source` once, counts and logs what it did: the serial written, if any.
+async fn poll_and_count(common: &Common, source: &mut Source, state: &AppState) -> Option<u64> {
+    let result = poll_source(common, source).await;
+    let url = &source.url;
+    if result.is_ok() && source.failing.take().is_some() {
+        tracing::info!(source = %url, "snapshot source answers again");
+    }
+    let mut written = None;
+    let label = match &result {
+        Ok(Polled::New(serial)) => {
+            tracing::info!(source = %url, serial, "snapshot fetched");
+            written = Some(*serial);
+            "new"
+        }
+        Ok(Polled::Unchanged) => "unchanged",
+        Err(e) => {
+            let refused = matches!(e, PollError::Refused(_));
+            let e = e.to_string();
+            if source.failing.as_ref() != Some(&e) {
+                if refused {
+                    tracing::error!(source = %url, error = %e, "snapshot refused");
+                } else {
+                    tracing::warn!(source = %url, error = %e, "snapshot source failed");
+                }
+                source.failing = Some(e);
+            }
+            if refused {
+                "refused"
+            } else {
+                "failed"
+            }
+        }
+    };
+    state
+        .metrics()
+        .snapshot_fetches
+        .with_label_values(&[label])
+        .inc();
+    written
 }
 
 #[cfg(test)]

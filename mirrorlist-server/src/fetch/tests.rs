@@ -1,4 +1,5 @@
 use super::*;
+use bytes::Bytes;
 use clap::Parser;
 
 /// An https server on loopback answering every request with `body` (and an ETag), with
@@ -149,4 +150,145 @@ fn only_web_sources_with_a_host_are_taken() {
     let err = crate::cli::parse_url("ftp://x/snapshot").unwrap_err();
     assert!(err.contains("not supported"), "{err}");
     assert!(crate::cli::parse_url("not a url").is_err());
+}
+
+/// What a hostile plain-HTTP source sends after the request.
+#[derive(Clone)]
+enum Hostile {
+    /// `prefix`, then junk chunks for ever (chunked encoding).
+    Endless(Vec<u8>),
+    /// A declared megabyte, a byte every 100 ms.
+    Drip,
+    /// `body`, whole, with its length.
+    Whole(Vec<u8>),
+}
+
+/// A source on loopback answering every request as `how` says; its address, and the body
+/// bytes it got written.
+async fn hostile_source(how: Hostile) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicU64>) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = sent.clone();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let (how, sent) = (how.clone(), counter.clone());
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match tcp.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let chunk = |data: &[u8]| {
+                    let mut c = format!("{:x}\r\n", data.len()).into_bytes();
+                    c.extend_from_slice(data);
+                    c.extend_from_slice(b"\r\n");
+                    c
+                };
+                match how {
+                    Hostile::Endless(prefix) => {
+                        let ok = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+                        let _ = tcp.write_all(ok).await;
+                        if !prefix.is_empty() && tcp.write_all(&chunk(&prefix)).await.is_ok() {
+                            sent.fetch_add(prefix.len() as u64, Ordering::Relaxed);
+                        }
+                        let junk = chunk(&vec![b'x'; 64 * 1024]);
+                        while tcp.write_all(&junk).await.is_ok() {
+                            sent.fetch_add(64 * 1024, Ordering::Relaxed);
+                        }
+                    }
+                    Hostile::Drip => {
+                        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nMIRR";
+                        let _ = tcp.write_all(ok).await;
+                        loop {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            if tcp.write_all(b"x").await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Hostile::Whole(body) => {
+                        let ok =
+                            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+                        let _ = tcp.write_all(ok.as_bytes()).await;
+                        let _ = tcp.write_all(&body).await;
+                    }
+                }
+            });
+        }
+    });
+    (addr, sent)
+}
+
+/// A snapshot's file bytes, as a source serves them.
+fn bytes_of(snap: &shared::snapshot::Snapshot) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.bin");
+    snapshot::write_atomic(snap, &path, None).unwrap();
+    std::fs::read(path).unwrap()
+}
+
+fn fetcher_of(local: &Path, urls: &[String]) -> Fetcher {
+    let mut args = vec!["mirrorlist-server".to_string(), "--snapshot".into()];
+    args.push(local.display().to_string());
+    args.extend(["--snapshot-url".to_string(), urls.join(",")]);
+    Fetcher::new(&Cli::parse_from(args), None).unwrap()
+}
+
+/// An endless body was read to 256 MiB at every poll (RSS 10 to 350 MB), and one that did
+/// not begin as a snapshot was read whole before being refused: the first bytes and the
+/// length the snapshot declares decide, as they arrive.
+#[tokio::test]
+async fn endless_and_foreign_bodies_are_refused_from_their_first_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = bytes_of(&mirrorless_snapshot(3));
+    for (how, expected) in [
+        (Hostile::Endless(Vec::new()), "not a snapshot"),
+        (Hostile::Endless(whole.clone()), "longer than"),
+    ] {
+        let (addr, sent) = hostile_source(how).await;
+        let local = dir.path().join("local.bin");
+        let mut fetcher = fetcher_of(&local, &[format!("http://{addr}/snapshot")]);
+        let started = std::time::Instant::now();
+        let err = fetcher.poll_one(0).await.unwrap_err();
+        assert!(matches!(err, PollError::Refused(_)), "{err}");
+        assert!(err.to_string().contains(expected), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(sent < 32 << 20, "{} MiB read before refusing", sent >> 20);
+        assert!(!local.exists());
+    }
+}
+
+/// Sources were polled one after another, 60 s each at most: one that drips held back a
+/// genuine source's new snapshot. They are polled together, each answer taken as it comes.
+#[tokio::test]
+async fn a_dripping_source_does_not_hold_back_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let (drip, _) = hostile_source(Hostile::Drip).await;
+    let whole = bytes_of(&mirrorless_snapshot(4));
+    let (good, _) = hostile_source(Hostile::Whole(whole)).await;
+    let local = dir.path().join("local.bin");
+    let urls = [
+        format!("http://{drip}/snapshot"),
+        format!("http://{good}/snapshot"),
+    ];
+    let mut fetcher = fetcher_of(&local, &urls);
+    let state = AppState::new(crate::state::Settings::default());
+    let polling = tokio::spawn(async move { fetcher.poll(&state).await });
+    let started = std::time::Instant::now();
+    while !local.exists() && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        snapshot::read(&local).unwrap().serial,
+        4,
+        "held back by the dripping source"
+    );
+    polling.abort();
 }

@@ -7,17 +7,9 @@ use crate::state::{AppState, Loaded};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Polls the snapshot sources every `every` until cancelled.
-pub fn fetch(mut fetcher: Fetcher, state: AppState, every: Duration, cancel: CancellationToken) {
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep(every) => {}
-            }
-            fetcher.poll(&state).await;
-        }
-    });
+/// Polls each snapshot source every `every`, each on its own, until cancelled.
+pub fn fetch(fetcher: Fetcher, state: AppState, every: Duration, cancel: CancellationToken) {
+    fetcher.run(state, every, cancel);
 }
 
 /// Places the snapshot's unplaced mirrors every `every` until cancelled.
