@@ -22,6 +22,13 @@ pub struct Config {
     /// An Ed25519 private key (PEM, from `mirror-checker keygen` or OpenSSL): every snapshot
     /// and heartbeat is signed with it, for servers given the public key.
     pub snapshot_signing_key: Option<PathBuf>,
+    /// A snapshot more than this many times the size of the last one published is not
+    /// published (a registry inflated by one file must not stop the distribution's
+    /// updates: replicas refuse oversized snapshots); `0`: no bound.
+    pub snapshot_growth_max: f64,
+    /// Snapshots up to this many bytes are published whatever their growth (a new network
+    /// grows many times over as its first checks come in).
+    pub snapshot_growth_floor_bytes: u64,
     pub master: MasterConfig,
     pub http: HttpConfig,
     pub crawl: CrawlConfig,
@@ -131,6 +138,8 @@ impl Default for Config {
             database: "sqlite://var/mirrors.db".into(),
             snapshot_path: PathBuf::from("var/snapshot.bin"),
             snapshot_signing_key: None,
+            snapshot_growth_max: 4.0,
+            snapshot_growth_floor_bytes: 1 << 20,
             master: MasterConfig::default(),
             http: HttpConfig::default(),
             crawl: CrawlConfig::default(),

@@ -28,6 +28,8 @@ pub struct Metrics {
     upstream_errors: IntGauge,
     snapshot_serial: IntGauge,
     snapshot_fresh: IntGauge,
+    /// Snapshots not published for growing past `snapshot_growth_max`.
+    pub snapshots_refused: IntCounter,
     leader: IntGauge,
     claimed: IntCounter,
     ticks: IntCounterVec,
@@ -63,6 +65,7 @@ impl Metrics {
             upstream_age: reg(&r, IntGaugeVec::new(Opts::new("mirror_checker_upstream_age_seconds", "Seconds since the master's current repomd.xml of each directory was first seen."), &["directory"]).unwrap()),
             upstream_errors: reg(&r, IntGauge::new("mirror_checker_upstream_errors", "Directories whose master repomd.xml could not be read at the last scan.").unwrap()),
             snapshot_serial: reg(&r, IntGauge::new("mirror_checker_snapshot_serial", "Serial of the last published snapshot.").unwrap()),
+            snapshots_refused: reg(&r, IntCounter::new("mirror_checker_snapshots_refused_total", "Snapshots not published because they grew past snapshot_growth_max times the size of the last one published.").unwrap()),
             snapshot_fresh: reg(&r, IntGauge::new("mirror_checker_snapshot_fresh_timestamp_seconds", "When the leader last published a snapshot or a heartbeat saying the last one still holds (Unix time).").unwrap()),
             leader: reg(&r, IntGauge::new("mirror_checker_leader", "1 while this checker leads: it scans the master and publishes snapshots.").unwrap()),
             claimed: reg(&r, IntCounter::new("mirror_checker_claimed_mirrors_total", "Due mirrors this checker claimed from the shared schedule.").unwrap()),

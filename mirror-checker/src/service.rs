@@ -355,7 +355,14 @@ impl Checker {
         let at = now();
         let snap = snapshot::build(&input, serial as u64, at, GENERATOR);
         let key = self.signing_key.as_deref();
-        let (sha256, size) = snapshot::write_atomic(&snap, path, key)?;
+        let bytes = snapshot::encode(&snap, key);
+        if let Some(last) = self.store.latest_snapshot().await? {
+            if let Some(why) = growth_refusal(&self.config, &last, bytes.len() as u64) {
+                self.metrics.snapshots_refused.inc();
+                return Err(Error::Config(why));
+            }
+        }
+        let (sha256, size) = snapshot::write_bytes(&bytes, path)?;
         snapshot::write_freshness(path, serial as u64, at, key)?;
         let record = SnapshotRecord {
             serial,
@@ -372,6 +379,23 @@ impl Checker {
         tracing::info!(serial, path = %path.display(), mirrors = snap.mirrors.len(), pairs = snap.up_to_date_pairs(), "snapshot published");
         Ok(record)
     }
+}
+
+/// Why a snapshot of `size` bytes is not published after `last`, if it grew past the bound.
+fn growth_refusal(config: &Config, last: &SnapshotRecord, size: u64) -> Option<String> {
+    let factor = config.snapshot_growth_max;
+    let bound = (last.size.max(1) as f64 * factor) as u64;
+    (factor > 0.0 && size > config.snapshot_growth_floor_bytes && size > bound).then(|| {
+        format!(
+            "snapshot not published: it would be {size} bytes, {:.1} times the size of \
+             snapshot {} ({} bytes), more than snapshot_growth_max ({factor}) allows; look \
+             for a registry file that grew (the last import's report), or raise \
+             snapshot_growth_max for this once",
+            size as f64 / last.size.max(1) as f64,
+            last.serial,
+            last.size,
+        )
+    })
 }
 
 /// At most this many earlier runs are read for the 70% rule's sample (a tick a minute over a

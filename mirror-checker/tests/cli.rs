@@ -406,3 +406,36 @@ fn propagation_lists_directories_and_one_directorys_versions() {
         "{stderr}"
     );
 }
+
+/// One registry file inflated within every field's bound (here 9,000 ASNs; aliases took the
+/// issue's file to 289 MB) made the snapshot jump, and every replica fed over HTTP then
+/// refused it as too large. A snapshot more than `snapshot_growth_max`
+/// (4) times the size of the last one published is not published, and says so.
+#[test]
+fn a_snapshot_that_jumps_in_size_is_not_published() {
+    let env = Env::new("growth");
+    env.load_example();
+    let snap = env.path("out/snapshot.bin");
+    env.ok(&["snapshot", "--out", &snap]);
+    let registry = env.dir.join("registry");
+    std::fs::create_dir_all(&registry).unwrap();
+    for entry in std::fs::read_dir(example("mirrors.d")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, registry.join(path.file_name().unwrap())).unwrap();
+    }
+    let inflated = registry.join("mirror1.example.org.yml");
+    let mut text = std::fs::read_to_string(&inflated).unwrap();
+    let asns: Vec<String> = (0..9_000).map(|i| (100_000 + i).to_string()).collect();
+    text.push_str(&format!("asn: [{}]\n", asns.join(", ")));
+    std::fs::write(&inflated, text).unwrap();
+    env.ok(&["import-registry", &registry.display().to_string()]);
+    // The example network is small: the bound applies from the first byte here.
+    let config = env.path("checker.toml");
+    std::fs::write(&config, "snapshot_growth_floor_bytes = 0\n").unwrap();
+    let (_, err) = env.fails(&["--config", &config, "snapshot", "--out", &snap]);
+    assert!(
+        err.contains("times the size of snapshot 1") && err.contains("snapshot_growth_max"),
+        "{err}"
+    );
+    assert_eq!(shared::snapshot::read(Path::new(&snap)).unwrap().serial, 1);
+}

@@ -87,7 +87,8 @@ pub enum SnapshotError {
     Refused { path: String, detail: String },
 }
 
-fn encode(snapshot: &Snapshot, key: Option<&SigningKey>) -> Vec<u8> {
+/// A snapshot's file bytes, signed with `key` when given.
+pub fn encode(snapshot: &Snapshot, key: Option<&SigningKey>) -> Vec<u8> {
     let payload = postcard::to_stdvec(snapshot).expect("a snapshot always encodes");
     let header = SnapshotHeader {
         format: "mirror snapshot".into(),
@@ -337,9 +338,14 @@ pub fn write_atomic(
     path: &Path,
     key: Option<&SigningKey>,
 ) -> Result<(String, u64), SnapshotError> {
-    let bytes = encode(snapshot, key);
-    write_bytes_atomic(&bytes, path)?;
-    let digest = Sha256::digest(&bytes);
+    write_bytes(&encode(snapshot, key), path)
+}
+
+/// Writes a snapshot's bytes (from [`encode`]) atomically as [`write_atomic`] does; returns
+/// their SHA-256 (hex) and size.
+pub fn write_bytes(bytes: &[u8], path: &Path) -> Result<(String, u64), SnapshotError> {
+    write_bytes_atomic(bytes, path)?;
+    let digest = Sha256::digest(bytes);
     Ok((
         digest.iter().map(|b| format!("{b:02x}")).collect(),
         bytes.len() as u64,
