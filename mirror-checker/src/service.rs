@@ -87,6 +87,8 @@ impl CrawlSummary {
         );
         if r.ignored {
             s.push_str(&format!("\nrun set aside: {}", r.note));
+        } else if !r.note.is_empty() {
+            s.push_str(&format!("\n{}", r.note));
         }
         if let Some(snap) = &self.snapshot {
             s.push_str(&format!(
@@ -317,6 +319,8 @@ impl Checker {
         }
         if judgement.run.ignored {
             tracing::warn!(note = %judgement.run.note, "crawl set aside");
+        } else if !judgement.run.note.is_empty() {
+            tracing::warn!(note = %judgement.run.note, "most checks failed, on a few registrations");
         }
         let snapshot = if publish && !judgement.run.ignored {
             Some(self.publish().await?)

@@ -659,7 +659,7 @@ async fn when_most_checks_fail_the_run_changes_nothing() {
     assert!(summary.judgement.run.ignored, "{}", summary.describe());
     assert_eq!(
         summary.judgement.run.note,
-        "180 of 216 checks of 6 mirrors failed (over 70%): the checker's own network is the likely problem, so no mirror's state was changed"
+        "180 of 216 checks of 6 mirrors failed (over 70%): the checker's own network is the likely problem, so no mirror's state was changed; failing: 1 of 1 registrations; most failed: down0.sim.test (36 of 36), down1.sim.test (36 of 36), down2.sim.test (36 of 36), down3.sim.test (36 of 36), down4.sim.test (36 of 36)"
     );
 
     assert!(summary.snapshot.is_none());
@@ -1629,4 +1629,55 @@ async fn the_polite_schedule_looks_only_at_what_is_due() {
         .collect();
     assert!(!lacking.is_empty());
     assert!(lacking.iter().all_of(|c| c.checked_at < started));
+}
+
+/// Fifteen mirrors registered under one domain that refuse every check made up 75% of a
+/// run's checks, and the whole run was set aside as if the checker's network were down, the
+/// five good mirrors' results with it. Failures that cluster on a few registrations are
+/// the mirrors', not the checker's: the run is applied, and its note names who tipped it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_clustered_on_one_registration_do_not_set_the_run_aside() {
+    let hostile: Vec<String> = (0..15).map(|i| format!("h{i}.evil.test")).collect();
+    let good: Vec<String> = (0..5).map(|i| format!("mirror.site{i}.test")).collect();
+    let mut profiles: Vec<(&str, Behavior, Families)> = hostile
+        .iter()
+        .map(|n| (n.as_str(), Behavior::Refused, Families::V4))
+        .collect();
+    profiles.extend(
+        good.iter()
+            .map(|n| (n.as_str(), Behavior::Current, Families::V4)),
+    );
+    let net = Net::start(&profiles, Mix::AllCurrent).await;
+    let summary = net
+        .checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    let note = &summary.judgement.run.note;
+    assert!(!summary.judgement.run.ignored, "{}", summary.describe());
+    assert!(
+        note.contains("1 of 6 registrations") && note.contains("evil.test (15 mirrors)"),
+        "{note}"
+    );
+    assert!(summary.snapshot.is_some(), "published");
+
+    // The checker's own network failing fails every registration: set aside, and the
+    // note names the mirrors that failed most.
+    let down: Vec<String> = (0..20).map(|i| format!("mirror.down{i}.test")).collect();
+    let profiles: Vec<_> = down
+        .iter()
+        .map(|n| (n.as_str(), Behavior::Refused, Families::V4))
+        .collect();
+    let net = Net::start(&profiles, Mix::AllCurrent).await;
+    let summary = net
+        .checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    let note = &summary.judgement.run.note;
+    assert!(summary.judgement.run.ignored, "{note}");
+    assert!(
+        note.contains("20 of 20 registrations") && note.contains("most failed: mirror.down"),
+        "{note}"
+    );
 }

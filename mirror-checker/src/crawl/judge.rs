@@ -77,9 +77,14 @@ pub fn judge(
         failed += r.errors.max(0) as usize;
         runs += 1;
     }
-    let ignored = mirrors >= config.ignore_min_mirrors.max(1)
+    let over = mirrors >= config.ignore_min_mirrors.max(1)
         && checks > 0
         && failed as f64 / checks as f64 > config.ignore_failure_ratio;
+    // The checker's network failing fails every registration; a few failing is theirs.
+    let spread = super::spread::spread(input, summaries);
+    let clustered = spread.groups >= super::spread::MIN_GROUPS
+        && spread.failing_share() <= config.ignore_failure_ratio;
+    let ignored = over && !clustered;
     let mut run = CrawlRun {
         started_at,
         finished_at: now,
@@ -94,7 +99,7 @@ pub fn judge(
         checker: String::new(),
     };
     if ignored {
-        let over = if runs == 1 {
+        let over_what = if runs == 1 {
             format!("{mirrors} mirrors")
         } else {
             format!(
@@ -103,8 +108,11 @@ pub fn judge(
             )
         };
         run.note = format!(
-            "{failed} of {checks} checks of {over} failed (over {:.0}%): the checker's own network is the likely problem, so no mirror's state was changed",
-            config.ignore_failure_ratio * 100.0
+            "{failed} of {checks} checks of {over_what} failed (over {:.0}%): the checker's own network is the likely problem, so no mirror's state was changed; failing: {} of {} registrations; most failed: {}",
+            config.ignore_failure_ratio * 100.0,
+            spread.failing.len(),
+            spread.groups,
+            spread.worst_mirrors(5),
         );
         return Judgement {
             run,
@@ -115,6 +123,15 @@ pub fn judge(
             located,
             subnets,
         };
+    }
+    if over {
+        run.note = format!(
+            "{failed} of {checks} checks failed (over {:.0}%), but on {} of {} registrations: {}; judged mirror by mirror, not as the checker's own network",
+            config.ignore_failure_ratio * 100.0,
+            spread.failing.len(),
+            spread.groups,
+            spread.failing_groups(5),
+        );
     }
     let mut health = Vec::new();
     let mut events = Vec::new();

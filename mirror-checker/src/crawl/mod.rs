@@ -16,6 +16,7 @@ mod plan;
 mod probe;
 mod run;
 pub mod select;
+mod spread;
 pub mod subnets;
 
 pub use config::CrawlConfig;
