@@ -351,11 +351,17 @@ impl Checker {
     pub async fn publish(&self) -> Result<SnapshotRecord> {
         let input = self.store.snapshot_input().await?.ok_or(Error::NoCatalog)?;
         let path = &self.config.snapshot_path;
+        // Above the store's last and the file's: a store rebuilt from scratch continues the
+        // serials the servers hold, instead of starting again at 1 (which they would take
+        // for older than what they have, and never load).
+        let in_file = snapshot::read_header(path).map_or(0, |h| h.serial as i64);
         let serial = self
             .store
             .latest_snapshot()
             .await?
-            .map_or(1, |s| s.serial + 1);
+            .map_or(0, |s| s.serial)
+            .max(in_file)
+            + 1;
         let at = now();
         let snap = snapshot::build(&input, serial as u64, at, GENERATOR);
         let key = self.signing_key.as_deref();

@@ -439,3 +439,22 @@ fn a_snapshot_that_jumps_in_size_is_not_published() {
     );
     assert_eq!(shared::snapshot::read(Path::new(&snap)).unwrap().serial, 1);
 }
+
+/// A store rebuilt from scratch started its serials at 1 again, and every server, holding a
+/// higher one, took each new snapshot for an older one and never loaded it: the serial
+/// continues above the snapshot already at the path.
+#[test]
+fn a_rebuilt_store_continues_the_published_serials() {
+    let env = Env::new("rebuilt");
+    env.load_example();
+    let snap = env.path("out/snapshot.bin");
+    env.ok(&["snapshot", "--out", &snap]);
+    env.ok(&["snapshot", "--out", &snap]);
+    std::fs::remove_dir_all(env.dir.join("db")).unwrap();
+    env.load_example();
+    let published = env.ok(&["snapshot", "--out", &snap]);
+    assert!(
+        published.starts_with("published snapshot 3 to"),
+        "{published}"
+    );
+}

@@ -33,6 +33,9 @@ pub enum Polled {
     New(u64),
     /// The same one as before (304, or a snapshot not newer than the local one).
     Unchanged,
+    /// A snapshot built later than the local one but with a lower serial (the source's
+    /// store was rebuilt and its serials started again): not taken, and said.
+    Behind { offered: u64, held: u64 },
 }
 
 /// Polls the sources for new snapshots and heartbeats.
@@ -84,7 +87,14 @@ impl From<String> for PollError {
 
 /// The serial of the snapshot in the local file, when it holds a valid one.
 fn local_serial(path: &Path, key: Option<&PublicKey>) -> Option<u64> {
-    snapshot::read_verified(path, key).ok().map(|s| s.serial)
+    local_held(path, key).map(|(serial, _)| serial)
+}
+
+/// The serial and build time of the snapshot in the local file.
+fn local_held(path: &Path, key: Option<&PublicKey>) -> Option<(u64, i64)> {
+    snapshot::read_verified(path, key)
+        .ok()
+        .map(|s| (s.serial, s.created_at))
 }
 
 impl Fetcher {
@@ -192,9 +202,17 @@ async fn poll_source(common: &Common, source: &mut Source) -> Result<Polled, Pol
                 // refused, whatever is wrong with it.
                 let header = snapshot::verify_bytes(&body, &origin, key.as_ref())
                     .map_err(|e| PollError::Refused(e.to_string()))?;
-                let held = local_serial(&local, key.as_ref());
-                if held.is_some_and(|s| s >= header.serial) {
-                    return Ok::<_, PollError>((Polled::Unchanged, held));
+                let held = local_held(&local, key.as_ref());
+                if let Some((serial, built)) = held.filter(|(s, _)| *s >= header.serial) {
+                    let polled = if serial > header.serial && header.created_at > built {
+                        Polled::Behind {
+                            offered: header.serial,
+                            held: serial,
+                        }
+                    } else {
+                        Polled::Unchanged
+                    };
+                    return Ok::<_, PollError>((polled, Some(serial)));
                 }
                 snapshot::write_verified_bytes(&body, &local)
                     .map_err(|e| PollError::Failed(e.to_string()))?;
@@ -228,7 +246,8 @@ async fn poll_source(common: &Common, source: &mut Source) -> Result<Polled, Pol
 async fn poll_and_count(common: &Common, source: &mut Source, state: &AppState) -> Option<u64> {
     let result = poll_source(common, source).await;
     let url = &source.url;
-    if result.is_ok() && source.failing.take().is_some() {
+    let well = matches!(result, Ok(Polled::New(_) | Polled::Unchanged));
+    if well && source.failing.take().is_some() {
         tracing::info!(source = %url, "snapshot source answers again");
     }
     let mut written = None;
@@ -239,6 +258,13 @@ async fn poll_and_count(common: &Common, source: &mut Source, state: &AppState) 
             "new"
         }
         Ok(Polled::Unchanged) => "unchanged",
+        Ok(Polled::Behind { offered, held }) => {
+            if source.failing.as_deref() != Some("behind") {
+                tracing::error!(source = %url, offered, held, "the source offers a snapshot built later than the one held but with a lower serial: its checker's store was rebuilt; not taken until its serial passes the one held");
+                source.failing = Some("behind".into());
+            }
+            "behind"
+        }
         Err(e) => {
             let refused = matches!(e, PollError::Refused(_));
             let e = e.to_string();

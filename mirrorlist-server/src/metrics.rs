@@ -101,7 +101,7 @@ impl Metrics {
             snapshot_created: reg(&r, IntGauge::new("mirrorlist_snapshot_created_timestamp_seconds", "When the snapshot in use was built (Unix time).").unwrap()),
             snapshot_fresh: reg(&r, IntGauge::new("mirrorlist_snapshot_fresh_timestamp_seconds", "As of when the snapshot in use is known to be the network's state: when it was built, or the checker's last heartbeat saying nothing changed (Unix time). Alert on its age.").unwrap()),
             swaps: reg(&r, IntCounter::new("mirrorlist_snapshot_swaps_total", "Snapshots put in use.").unwrap()),
-            snapshot_fetches: reg(&r, IntCounterVec::new(Opts::new("mirrorlist_snapshot_fetches_total", "Polls of --snapshot-url sources by result: new (a newer snapshot fetched), unchanged, failed (source unreachable or broken), refused (unsigned, wrongly signed or corrupted: alert)."), &["result"]).unwrap()),
+            snapshot_fetches: reg(&r, IntCounterVec::new(Opts::new("mirrorlist_snapshot_fetches_total", "Polls of --snapshot-url sources by result: new (a newer snapshot fetched), unchanged, failed (source unreachable or broken), refused (no whole valid snapshot: unsigned, wrongly signed, corrupted, foreign or oversized: alert), behind (a snapshot built later than the one held but with a lower serial: the checker's store was rebuilt; alert)."), &["result"]).unwrap()),
             swap_seconds: reg(&r, prometheus::Gauge::new("mirrorlist_snapshot_load_seconds", "Time the last snapshot took to read, verify and index before it was swapped in.").unwrap()),
             geoip_loaded: reg(&r, IntGauge::new("mirrorlist_geoip_loaded", "1 when a GeoIP database is in use; 0 means answers are chosen without client locations.").unwrap()),
             geoip_built: reg(&r, IntGauge::new("mirrorlist_geoip_build_timestamp_seconds", "When the GeoIP database in use was built, by its metadata (Unix time; 0 with none): alert when it is old.").unwrap()),
@@ -116,7 +116,7 @@ impl Metrics {
         };
         // Every result has a series from the start (0 until it happens): alerts on
         // `refused` need one to compare with.
-        for result in ["new", "unchanged", "failed", "refused"] {
+        for result in ["new", "unchanged", "failed", "refused", "behind"] {
             m.snapshot_fetches.with_label_values(&[result]);
         }
         m

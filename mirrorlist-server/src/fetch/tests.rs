@@ -292,3 +292,33 @@ async fn a_dripping_source_does_not_hold_back_another() {
     );
     polling.abort();
 }
+
+/// A source whose checker's store was rebuilt offers serial 2 built after the serial 5 held:
+/// it was counted as "unchanged" and nobody heard of it. It is not taken (a lower serial
+/// never replaces a higher one) and is counted and logged as behind, for the alert.
+#[tokio::test]
+async fn a_source_whose_serials_started_again_is_said_to_be_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local.bin");
+    let mut held = mirrorless_snapshot(5);
+    held.created_at -= 3600;
+    snapshot::write_atomic(&held, &local, None).unwrap();
+    let (addr, _) = hostile_source(Hostile::Whole(bytes_of(&mirrorless_snapshot(2)))).await;
+    let mut fetcher = fetcher_of(&local, &[format!("http://{addr}/snapshot")]);
+    assert_eq!(
+        fetcher.poll_one(0).await,
+        Ok(Polled::Behind {
+            offered: 2,
+            held: 5
+        })
+    );
+    assert_eq!(snapshot::read(&local).unwrap().serial, 5);
+    let state = AppState::new(crate::state::Settings::default());
+    fetcher.poll(&state).await;
+    let behind = state
+        .metrics()
+        .snapshot_fetches
+        .with_label_values(&["behind"])
+        .get();
+    assert_eq!(behind, 1);
+}
