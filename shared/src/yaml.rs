@@ -87,6 +87,8 @@ pub struct Document {
     /// `None` for an empty document.
     pub root: Option<Node>,
     pub duplicates: Vec<DuplicateKey>,
+    /// The text the document holds once its aliases are expanded, keys included.
+    pub expanded_bytes: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -125,6 +127,7 @@ pub fn parse(text: &str) -> Result<Document, YamlError> {
     Ok(Document {
         root: builder.root,
         duplicates: builder.duplicates,
+        expanded_bytes: builder.bytes,
     })
 }
 
@@ -190,13 +193,16 @@ impl Builder {
         }
     }
 
-    fn insert(&mut self, node: Node, anchor: usize) {
-        self.nodes += count_nodes(&node);
+    /// Places a finished node. `weight` is what it adds to the document's expansion: a
+    /// mapping or sequence adds one node (its contents were counted as they arrived), an
+    /// alias everything it repeats.
+    fn insert(&mut self, node: Node, anchor: usize, weight: (usize, usize)) {
+        self.nodes += weight.0;
         if self.nodes > MAX_NODES {
             self.fail(node.line, "the document expands to too many nodes");
             return;
         }
-        self.bytes += count_bytes(&node);
+        self.bytes += weight.1;
         if self.bytes > MAX_TEXT_BYTES {
             self.fail(
                 node.line,
@@ -279,7 +285,7 @@ impl MarkedEventReceiver for Builder {
             )),
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
                 Some(Frame::Seq(node, anchor)) | Some(Frame::Map(node, anchor, _)) => {
-                    self.insert(node, anchor)
+                    self.insert(node, anchor, (1, 0))
                 }
                 None => self.fail(line, "unbalanced document"),
             },
@@ -289,13 +295,15 @@ impl MarkedEventReceiver for Builder {
                 } else {
                     resolve_plain(&text)
                 };
+                let weight = (1, text.len());
                 let raw = Some(text);
-                self.insert(Node { line, value, raw }, anchor);
+                self.insert(Node { line, value, raw }, anchor, weight);
             }
             Event::Alias(anchor) => match self.anchors.get(&anchor).cloned() {
                 Some(mut node) => {
                     node.line = line;
-                    self.insert(node, 0);
+                    let weight = (count_nodes(&node), count_bytes(&node));
+                    self.insert(node, 0, weight);
                 }
                 None => self.fail(line, "an alias refers to an unknown anchor"),
             },

@@ -14,6 +14,11 @@ use std::path::Path;
 /// Registry files are a few hundred bytes; anything over this is refused unread.
 pub const MAX_FILE_BYTES: u64 = 1 << 20;
 
+/// Text one import may expand to over all its files, aliases included. Each file is bounded
+/// (8 MiB expanded), but five hundred of them must not swell the store and every snapshot to
+/// gigabytes; the real registry's 530 files expand to well under 1 MiB.
+pub const MAX_IMPORT_BYTES: usize = 64 << 20;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileOutcome {
@@ -30,6 +35,9 @@ pub struct FileReport {
     pub name: Option<String>,
     /// Each message reads `<file>: line N: <field>: <problem>`.
     pub messages: Vec<String>,
+    /// The text the file expanded to, aliases included (0 when it was not read).
+    #[serde(skip)]
+    pub expanded_bytes: usize,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -105,6 +113,7 @@ pub fn import_dir_with(dir: &Path, rules: &super::Rules) -> std::io::Result<Impo
             None => import_file_with(&path, &file, rules),
         });
     }
+    bound_the_whole(&mut judged);
     // A mirror two files name is taken from neither: sorted first must not win.
     let mut by_name: HashMap<String, Vec<String>> = HashMap::new();
     for (r, m) in &judged {
@@ -141,6 +150,41 @@ pub fn import_dir_with(dir: &Path, rules: &super::Rules) -> std::io::Result<Impo
     Ok(report)
 }
 
+/// Refuses the accepted files that expand most until the rest fit in [`MAX_IMPORT_BYTES`]:
+/// a few swollen files cost their own mirrors, never everyone else's.
+fn bound_the_whole(judged: &mut [(FileReport, Option<Mirror>)]) {
+    let mut total: usize = judged
+        .iter()
+        .filter(|(_, m)| m.is_some())
+        .map(|(r, _)| r.expanded_bytes)
+        .sum();
+    if total <= MAX_IMPORT_BYTES {
+        return;
+    }
+    let whole = total;
+    let mut largest: Vec<usize> = (0..judged.len())
+        .filter(|&i| judged[i].1.is_some())
+        .collect();
+    largest.sort_by_key(|&i| std::cmp::Reverse(judged[i].0.expanded_bytes));
+    for i in largest {
+        if total <= MAX_IMPORT_BYTES {
+            break;
+        }
+        let (report, mirror) = &mut judged[i];
+        total -= report.expanded_bytes;
+        *mirror = None;
+        report.outcome = FileOutcome::Rejected;
+        report.messages.push(format!(
+            "{}: the registry's files expand to {} MiB of text, more than the {} MiB one import \
+             takes; the largest are refused first, and this one expands to {} KiB",
+            report.file,
+            whole >> 20,
+            MAX_IMPORT_BYTES >> 20,
+            report.expanded_bytes >> 10
+        ));
+    }
+}
+
 /// Where `path` leads when it is a link out of `folder` (canonical), else `None`.
 fn leaves(path: &Path, folder: &Path) -> Option<String> {
     let meta = std::fs::symlink_metadata(path).ok()?;
@@ -162,6 +206,7 @@ fn rejected(shown: &str, message: String) -> (FileReport, Option<Mirror>) {
             outcome: FileOutcome::Rejected,
             name: None,
             messages: vec![format!("{shown}: {message}")],
+            expanded_bytes: 0,
         },
         None,
     )
@@ -221,6 +266,7 @@ pub fn judge_with(text: &str, shown: &str, rules: &super::Rules) -> (FileReport,
         shown,
         errors: Vec::new(),
         warnings: Vec::new(),
+        expanded: 0,
     };
     let mirror = j.mirror(text);
     let name = mirror
@@ -247,6 +293,7 @@ pub fn judge_with(text: &str, shown: &str, rules: &super::Rules) -> (FileReport,
             outcome,
             name,
             messages,
+            expanded_bytes: j.expanded,
         },
         mirror,
     )

@@ -51,6 +51,8 @@ pub(super) struct Judge<'a> {
     pub(super) shown: &'a str,
     pub(super) errors: Vec<String>,
     pub(super) warnings: Vec<String>,
+    /// The text the file expanded to, aliases included.
+    pub(super) expanded: usize,
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

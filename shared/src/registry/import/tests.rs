@@ -222,6 +222,8 @@ fn real_almalinux_registry_counts() {
         report.details()
     );
     assert_eq!(report.mirrors.len(), 530);
+    let expanded: usize = report.files.iter().map(|f| f.expanded_bytes).sum();
+    assert!(expanded < MAX_IMPORT_BYTES / 64, "{expanded} bytes");
     let count = |fragment: &str| {
         report
             .files
@@ -652,4 +654,38 @@ fn oversized_fields_lists_and_alias_expansions_are_refused() {
 
 fn shared_prefix(m: &str) -> String {
     m.chars().take(120).collect()
+}
+
+/// Each file under the per-document bound, but together past what one import takes: the
+/// largest are refused, the ordinary files still imported.
+#[test]
+fn the_whole_import_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let region = "r".repeat(2000);
+    for i in 0..10 {
+        let mut text = placed().replace("m.example.org", &format!("big{i}.example.org"));
+        text.push_str(&format!(
+            "cloud_type: aws\ncloud_regions:\n  - &s {region}\n"
+        ));
+        for _ in 0..3600 {
+            text.push_str("  - *s\n");
+        }
+        std::fs::write(dir.path().join(format!("big{i}.yml")), text).unwrap();
+    }
+    std::fs::write(dir.path().join("small.yml"), placed()).unwrap();
+    let report = import_dir(dir.path()).unwrap();
+    let names: Vec<&str> = report.mirrors.iter().map(|m| m.name.as_str()).collect();
+    assert!(names.contains(&"m.example.org"), "{}", report.details());
+    let held: usize = report
+        .mirrors
+        .iter()
+        .map(|m| m.cloud_regions.iter().map(String::len).sum::<usize>())
+        .sum();
+    assert!(held <= MAX_IMPORT_BYTES, "{held} bytes of regions imported");
+    assert!(names.len() < 11, "every big file imported");
+    let details = report.details();
+    assert!(
+        details.contains("more than the 64 MiB one import takes"),
+        "{details}"
+    );
 }

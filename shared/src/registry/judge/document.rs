@@ -16,6 +16,7 @@ impl Judge<'_> {
                 return None;
             }
         };
+        self.expanded = doc.expanded_bytes;
         let Some(root) = doc.root else {
             self.errors
                 .push(format!("{}: the file is empty", self.shown));
