@@ -24,6 +24,26 @@ struct Source {
     etag: Option<String>,
     /// What its last poll failed with: the same failure is logged once, not every poll.
     failing: Option<String>,
+    /// Where its downloads are written as they arrive, beside the local file.
+    part: PathBuf,
+}
+
+/// `.LOCAL.N.part` beside `local`: where source `n`'s download is written, renamed over
+/// `local` once verified (the same folder, so the rename is atomic).
+fn part_path(local: &Path, n: usize) -> PathBuf {
+    let name = local
+        .file_name()
+        .map_or_else(|| "snapshot".into(), |n| n.to_string_lossy().into_owned());
+    local.with_file_name(format!(".{name}.{n}.part"))
+}
+
+/// Removes a download that was not installed, however the poll ended.
+struct Leftover<'a>(&'a Path);
+
+impl Drop for Leftover<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.0);
+    }
 }
 
 /// What one poll of a source did.
@@ -116,11 +136,13 @@ impl Fetcher {
             sources: cli
                 .snapshot_url
                 .iter()
-                .map(|url| Source {
+                .enumerate()
+                .map(|(n, url)| Source {
                     url: url.clone(),
                     fresh: fresh_url(url),
                     etag: None,
                     failing: None,
+                    part: part_path(&cli.snapshot, n),
                 })
                 .collect(),
         })
@@ -186,10 +208,14 @@ impl Fetcher {
 /// Polls `source`: a newer verified snapshot is written to the local file, then its
 /// heartbeat beside it.
 async fn poll_source(common: &Common, source: &mut Source) -> Result<Polled, PollError> {
-    let (url, fresh) = (source.url.clone(), source.fresh.clone());
-    let expect = client::Expect::Snapshot;
-    let (status, tag, body) =
-        client::get(&common.tls, &url, source.etag.as_deref(), expect).await?;
+    let (url, fresh, part) = (
+        source.url.clone(),
+        source.fresh.clone(),
+        source.part.clone(),
+    );
+    let _leftover = Leftover(&source.part);
+    let expect = client::Expect::Snapshot(&part);
+    let (status, tag, _) = client::get(&common.tls, &url, source.etag.as_deref(), expect).await?;
     let outcome = match status {
         304 => Polled::Unchanged,
         200 => {
@@ -199,7 +225,9 @@ async fn poll_source(common: &Common, source: &mut Source) -> Result<Polled, Pol
             // case something else replaced it.
             let (written, now_held) = tokio::task::spawn_blocking(move || {
                 // An answer that is not a whole, valid (and with a key, signed) snapshot is
-                // refused, whatever is wrong with it.
+                // refused, whatever is wrong with it. What was written is at most what its
+                // header declared, so reading it back is bounded.
+                let body = std::fs::read(&part).map_err(|e| PollError::Failed(e.to_string()))?;
                 let header = snapshot::verify_bytes(&body, &origin, key.as_ref())
                     .map_err(|e| PollError::Refused(e.to_string()))?;
                 let held = local_held(&local, key.as_ref());
@@ -214,7 +242,8 @@ async fn poll_source(common: &Common, source: &mut Source) -> Result<Polled, Pol
                     };
                     return Ok::<_, PollError>((polled, Some(serial)));
                 }
-                snapshot::write_verified_bytes(&body, &local)
+                drop(body);
+                snapshot::install_verified(&part, &local)
                     .map_err(|e| PollError::Failed(e.to_string()))?;
                 Ok((Polled::New(header.serial), Some(header.serial)))
             })

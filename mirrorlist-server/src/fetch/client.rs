@@ -1,6 +1,7 @@
 //! The fetcher's HTTP client: one GET over a connection of its own (http or https), its
 //! body read as it arrives and held to what the caller expects: a snapshot is refused from
-//! its first bytes when they are no snapshot's, and past the length its header declares.
+//! its first bytes when they are no snapshot's, and past the length its header declares,
+//! and is written to a file as it arrives rather than held in memory.
 
 use super::PollError;
 use bytes::Bytes;
@@ -21,9 +22,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What an answer's body must be.
 #[derive(Debug, Clone, Copy)]
-pub enum Expect {
-    /// A snapshot: its first bytes and declared length are checked as they arrive.
-    Snapshot,
+pub enum Expect<'a> {
+    /// A snapshot: its first bytes and declared length are checked as they arrive, and it
+    /// is written to this file (the body returned is empty).
+    Snapshot(&'a Path),
     /// Anything up to this many bytes.
     AtMost(u64),
 }
@@ -64,46 +66,90 @@ async fn connect<A: tokio::net::ToSocketAddrs>(addr: A) -> std::io::Result<tokio
 /// Reads `body` as it arrives, as `expect` says; what `url` sent, or why it is refused.
 async fn read_body(
     mut body: hyper::body::Incoming,
-    expect: Expect,
+    expect: Expect<'_>,
     url: &Url,
 ) -> Result<Bytes, PollError> {
-    let mut limit = match expect {
-        Expect::Snapshot => MAX_BYTES,
-        Expect::AtMost(n) => n,
+    let (mut limit, part) = match expect {
+        Expect::Snapshot(part) => (MAX_BYTES, Some(part)),
+        Expect::AtMost(n) => (n, None),
     };
-    let mut declared = false;
-    let mut out = Vec::new();
+    // All of a small body; a snapshot's first bytes until its length is declared.
+    let mut head = Vec::new();
+    let mut file = None;
+    let mut read = 0u64;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| PollError::Failed(format!("reading the body: {e}")))?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
-        out.extend_from_slice(&data);
-        if matches!(expect, Expect::Snapshot) && !declared {
-            let origin = url.to_string();
-            let len = snapshot::declared_len(&out, &origin)
-                .map_err(|e| PollError::Refused(e.to_string()))?;
-            if let Some(len) = len {
-                if len > MAX_BYTES {
-                    let e = format!("{url}: declares {len} bytes, more than {MAX_BYTES}");
-                    return Err(PollError::Refused(e));
+        read += data.len() as u64;
+        match (&mut file, part) {
+            (Some(f), _) => write(f, &data).await?,
+            (None, None) => head.extend_from_slice(&data),
+            (None, Some(part)) => {
+                head.extend_from_slice(&data);
+                if let Some(len) = declared(&head, url)? {
+                    limit = len;
+                    let mut f = create(part).await?;
+                    write(&mut f, &std::mem::take(&mut head)).await?;
+                    file = Some(f);
                 }
-                (limit, declared) = (len, true);
             }
         }
-        if out.len() as u64 > limit {
+        if read > limit {
             let e = format!("{url}: the answer is longer than the {limit} bytes it may be");
             return Err(PollError::Refused(e));
         }
     }
-    Ok(Bytes::from(out))
+    if let Some(part) = part {
+        // A body too short to declare its length is written too: the verifier says why.
+        let mut f = match file {
+            Some(f) => f,
+            None => create(part).await?,
+        };
+        write(&mut f, &head).await?;
+        tokio::io::AsyncWriteExt::flush(&mut f)
+            .await
+            .map_err(|e| PollError::Failed(format!("{}: {e}", part.display())))?;
+        head.clear();
+    }
+    Ok(Bytes::from(head))
+}
+
+/// The length the snapshot beginning with `head` declares (within [`MAX_BYTES`]), once
+/// enough of it is there.
+fn declared(head: &[u8], url: &Url) -> Result<Option<u64>, PollError> {
+    let len = snapshot::declared_len(head, url.as_str())
+        .map_err(|e| PollError::Refused(e.to_string()))?;
+    match len {
+        Some(len) if len > MAX_BYTES => Err(PollError::Refused(format!(
+            "{url}: declares {len} bytes, more than {MAX_BYTES}"
+        ))),
+        other => Ok(other),
+    }
+}
+
+/// The download's file, its folder made if need be (the local snapshot's, not there yet
+/// on a first start).
+async fn create(part: &Path) -> Result<tokio::fs::File, PollError> {
+    let failed = |e: std::io::Error| PollError::Failed(format!("{}: {e}", part.display()));
+    if let Some(dir) = part.parent().filter(|d| !d.as_os_str().is_empty()) {
+        tokio::fs::create_dir_all(dir).await.map_err(failed)?;
+    }
+    tokio::fs::File::create(part).await.map_err(failed)
+}
+
+async fn write(f: &mut tokio::fs::File, data: &[u8]) -> Result<(), PollError> {
+    tokio::io::AsyncWriteExt::write_all(f, data)
+        .await
+        .map_err(|e| PollError::Failed(format!("writing the download: {e}")))
 }
 
 /// One HTTP/1.1 exchange on `io`: status, ETag, and the body when the status is 200.
 async fn exchange<I>(
     io: I,
     req: http::Request<Empty<Bytes>>,
-    expect: Expect,
+    expect: Expect<'_>,
     url: &Url,
 ) -> Result<(u16, Option<String>, Bytes), PollError>
 where
@@ -140,7 +186,7 @@ pub async fn get(
     tls: &tokio_rustls::TlsConnector,
     url: &Url,
     etag: Option<&str>,
-    expect: Expect,
+    expect: Expect<'_>,
 ) -> Result<(u16, Option<String>, Bytes), PollError> {
     let port = url.port_or_known_default().unwrap_or(80);
     let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];

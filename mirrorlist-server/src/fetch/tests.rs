@@ -161,6 +161,8 @@ enum Hostile {
     Drip,
     /// `body`, whole, with its length.
     Whole(Vec<u8>),
+    /// `body` with its length, its first half at once and the rest a second later.
+    Halves(Vec<u8>),
 }
 
 /// A source on loopback answering every request as `how` says; its address, and the body
@@ -211,6 +213,14 @@ async fn hostile_source(how: Hostile) -> (std::net::SocketAddr, Arc<std::sync::a
                                 return;
                             }
                         }
+                    }
+                    Hostile::Halves(body) => {
+                        let ok =
+                            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+                        let _ = tcp.write_all(ok.as_bytes()).await;
+                        let _ = tcp.write_all(&body[..body.len() / 2]).await;
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        let _ = tcp.write_all(&body[body.len() / 2..]).await;
                     }
                     Hostile::Whole(body) => {
                         let ok =
@@ -321,4 +331,53 @@ async fn a_source_whose_serials_started_again_is_said_to_be_behind() {
         .with_label_values(&["behind"])
         .get();
     assert_eq!(behind, 1);
+}
+
+/// What the local folder holds besides the local snapshot: the downloads in progress.
+fn parts(dir: &Path) -> Vec<(String, u64)> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
+        .map(|e| {
+            let len = e.metadata().unwrap().len();
+            (e.file_name().to_string_lossy().into_owned(), len)
+        })
+        .collect()
+}
+
+/// A download was held in memory to its declared length (64 MiB at most), for every
+/// source at once. It goes to a file beside the local snapshot as it arrives, is verified
+/// from there one source at a time, and is renamed into place; nothing is left behind.
+#[tokio::test]
+async fn a_download_is_written_to_disk_as_it_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = bytes_of(&mirrorless_snapshot(5));
+    let (addr, _) = hostile_source(Hostile::Halves(whole.clone())).await;
+    let local = dir.path().join("local.bin");
+    let mut fetcher = fetcher_of(&local, &[format!("http://{addr}/snapshot")]);
+    let polling = tokio::spawn(async move { fetcher.poll_one(0).await });
+    let started = std::time::Instant::now();
+    let mut seen = Vec::new();
+    while seen.is_empty() && started.elapsed() < Duration::from_millis(900) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        seen = parts(dir.path());
+    }
+    assert_eq!(seen.len(), 1, "no download on disk mid-way: {seen:?}");
+    assert!(seen[0].1 >= whole.len() as u64 / 2 - 1, "{seen:?}");
+    assert_eq!(polling.await.unwrap(), Ok(Polled::New(5)));
+    assert_eq!(std::fs::read(&local).unwrap(), whole);
+    assert_eq!(parts(dir.path()), Vec::new());
+
+    // A refused download leaves nothing either.
+    let mut cut = bytes_of(&mirrorless_snapshot(6));
+    cut.truncate(cut.len() - 10);
+    let (addr, _) = hostile_source(Hostile::Whole(cut)).await;
+    let mut fetcher = fetcher_of(&local, &[format!("http://{addr}/snapshot")]);
+    assert!(matches!(
+        fetcher.poll_one(0).await,
+        Err(PollError::Refused(_))
+    ));
+    assert_eq!(parts(dir.path()), Vec::new());
+    assert_eq!(std::fs::read(&local).unwrap(), whole);
 }

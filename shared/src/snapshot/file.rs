@@ -403,17 +403,28 @@ pub fn write_freshness_bytes(bytes: &[u8], path: &Path) -> Result<(), SnapshotEr
     write_bytes_atomic(bytes, &freshness_path(path))
 }
 
-/// Writes bytes already verified (a snapshot fetched from elsewhere) atomically to `path`.
-pub fn write_verified_bytes(bytes: &[u8], path: &Path) -> Result<(), SnapshotError> {
-    write_bytes_atomic(bytes, path)
+/// Moves a snapshot already verified, downloaded to `part` in the same folder, to `path`:
+/// the download synced, renamed into place, the folder synced.
+pub fn install_verified(part: &Path, path: &Path) -> Result<(), SnapshotError> {
+    let result = (|| {
+        std::fs::File::open(part)?.sync_all()?;
+        std::fs::rename(part, path)?;
+        std::fs::File::open(folder_of(path))?.sync_all()
+    })();
+    result.map_err(io(path))
+}
+
+/// The folder `path` is in (`.` for a bare name).
+fn folder_of(path: &Path) -> std::path::PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    }
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, synced.
 fn write_bytes_atomic(bytes: &[u8], path: &Path) -> Result<(), SnapshotError> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
+    let dir = folder_of(path);
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
     let file_name = path
         .file_name()

@@ -11,9 +11,9 @@ pub mod verdict;
 
 pub use build::{alternates, build, Activity, CapabilityState, DirCheck, Located, SnapshotInput};
 pub use file::{
-    declared_len, decode, decode_verified, encode, freshness_path, parse_freshness, read,
-    read_freshness, read_header, read_verified, verify_bytes, write_atomic, write_bytes,
-    write_freshness, write_freshness_bytes, write_verified_bytes, SnapshotError, SnapshotHeader,
+    declared_len, decode, decode_verified, encode, freshness_path, install_verified,
+    parse_freshness, read, read_freshness, read_header, read_verified, verify_bytes, write_atomic,
+    write_bytes, write_freshness, write_freshness_bytes, SnapshotError, SnapshotHeader,
     FORMAT_VERSION, MAGIC,
 };
 pub use sign::{PublicKey, SigningKey};
