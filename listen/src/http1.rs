@@ -114,16 +114,44 @@ pub fn router_service(
 > + Clone
        + Send
        + 'static {
+    router_service_with(app, conn, peer, |_| None)
+}
+
+/// [`router_service`], with `direct` asked first: what it answers skips the router (the
+/// hottest requests, answered without its layers).
+pub fn router_service_with<D>(
+    app: axum::Router,
+    conn: Arc<Conn>,
+    peer: SocketAddr,
+    direct: D,
+) -> impl hyper::service::Service<
+    http::Request<hyper::body::Incoming>,
+    Response = http::Response<Answering>,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
+       + Send
+       + 'static
+where
+    D: Fn(&http::Request<hyper::body::Incoming>) -> Option<http::Response<axum::body::Body>>
+        + Clone
+        + Send
+        + 'static,
+{
     hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
         let busy = Busy::begin(conn.clone());
         req.extensions_mut().insert(ConnectInfo(peer));
+        let direct = direct(&req);
         let app = app.clone();
         async move {
-            let response =
-                match tower::ServiceExt::oneshot(app, req.map(axum::body::Body::new)).await {
+            let response = match direct {
+                Some(response) => response,
+                None => match tower::ServiceExt::oneshot(app, req.map(axum::body::Body::new)).await
+                {
                     Ok(response) => response,
                     Err(never) => match never {},
-                };
+                },
+            };
             Ok(response.map(|body| Answering::new(body, busy)))
         }
     })

@@ -278,50 +278,57 @@ pub async fn flood(args: &Flood) -> Outcome {
     }
 }
 
+/// Holds one connection as `mode` says until `started + hold`: `None` when it was still
+/// open then, else how long after `started` the server closed it.
 async fn flood_one(
-    mut tcp: TcpStream,
+    tcp: TcpStream,
     mode: FloodMode,
     started: Instant,
     hold: Duration,
 ) -> Option<Duration> {
     let deadline = tokio::time::Instant::from_std(started + hold);
+    flood_hold(tcp, mode, deadline)
+        .await
+        .err()
+        .map(|_| started.elapsed())
+}
+
+/// Ok when the connection was still open at `deadline`; an error once the server closed it
+/// (or it failed).
+async fn flood_hold(
+    mut tcp: TcpStream,
+    mode: FloodMode,
+    deadline: tokio::time::Instant,
+) -> std::io::Result<()> {
+    let closed = || std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
     let mut buf = vec![0u8; 4096];
     match mode {
         FloodMode::Silent => {}
         FloodMode::Idle => {
-            let request = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
-            if tcp.write_all(request).await.is_err() {
-                return Some(started.elapsed());
-            }
+            tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await?
         }
         FloodMode::Drip => {
-            if tcp.write_all(b"GET / HTTP/1.1\r\n").await.is_err() {
-                return Some(started.elapsed());
-            }
-            let mut n = 0u64;
-            loop {
+            tcp.write_all(b"GET / HTTP/1.1\r\n").await?;
+            for n in 1u64.. {
                 tokio::select! {
-                    _ = tokio::time::sleep_until(deadline) => return None,
+                    _ = tokio::time::sleep_until(deadline) => return Ok(()),
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {
-                        n += 1;
-                        let line = format!("X-Drip-{n}: {n}\r\n");
-                        if tcp.write_all(line.as_bytes()).await.is_err() {
-                            return Some(started.elapsed());
-                        }
+                        tcp.write_all(format!("X-Drip-{n}: {n}\r\n").as_bytes()).await?;
                     }
-                    read = tcp.read(&mut buf) => match read {
-                        Ok(0) | Err(_) => return Some(started.elapsed()),
-                        Ok(_) => {}
-                    },
+                    read = tcp.read(&mut buf) => if read? == 0 { return Err(closed()) },
                 }
             }
         }
     }
     loop {
         match tokio::time::timeout_at(deadline, tcp.read(&mut buf)).await {
-            Err(_) => return None,
-            Ok(Ok(0) | Err(_)) => return Some(started.elapsed()),
-            Ok(Ok(_)) => {}
+            Err(_) => return Ok(()),
+            Ok(read) => {
+                if read? == 0 {
+                    return Err(closed());
+                }
+            }
         }
     }
 }

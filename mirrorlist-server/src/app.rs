@@ -155,19 +155,36 @@ fn doc(doc: &crate::pages::Doc, json: bool, headers: &http::HeaderMap) -> Respon
     response
 }
 
+/// A page or JSON document: `bytes`, or else a 404 saying `missing`.
 fn view(bytes: Option<axum::body::Bytes>, json: bool, missing: &str) -> Response {
-    let (status, body) = match bytes {
-        Some(b) => (StatusCode::OK, b),
-        None => (
-            StatusCode::NOT_FOUND,
-            if json {
-                serde_json::to_vec(&serde_json::json!({ "error": missing }))
-                    .expect("serializable")
-                    .into()
-            } else {
-                crate::pages::not_found(missing).into()
-            },
-        ),
+    match bytes {
+        Some(b) => viewed(StatusCode::OK, b, json),
+        None => failed(StatusCode::NOT_FOUND, json, missing),
+    }
+}
+
+/// `status` with `why`: as JSON, or as a page titled by the status.
+fn failed(status: StatusCode, json: bool, why: &str) -> Response {
+    let body = if json {
+        serde_json::to_vec(&serde_json::json!({ "error": why }))
+            .expect("serializable")
+            .into()
+    } else {
+        let title = match status {
+            StatusCode::SERVICE_UNAVAILABLE => "Not served",
+            _ => "Not found",
+        };
+        crate::pages::message(title, why).into()
+    };
+    viewed(status, body, json)
+}
+
+fn viewed(status: StatusCode, body: axum::body::Bytes, json: bool) -> Response {
+    // A cache in front must not go on saying "not served" once a snapshot is.
+    let cache = if status == StatusCode::SERVICE_UNAVAILABLE {
+        "no-store"
+    } else {
+        "public, max-age=60"
     };
     let kind = if json {
         "application/json"
@@ -183,7 +200,7 @@ fn view(bytes: Option<axum::body::Bytes>, json: bool, missing: &str) -> Response
         status,
         [
             (header::CONTENT_TYPE, kind),
-            (header::CACHE_CONTROL, "public, max-age=60"),
+            (header::CACHE_CONTROL, cache),
             (header::CONTENT_SECURITY_POLICY, policy),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             (header::REFERRER_POLICY, "no-referrer"),
@@ -195,9 +212,7 @@ fn view(bytes: Option<axum::body::Bytes>, json: bool, missing: &str) -> Response
 
 /// Pages need a snapshot that is served: without one, a 503 in the page's form saying why.
 fn unavailable(json: bool, why: &str) -> Response {
-    let mut r = view(None, json, why);
-    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    r
+    failed(StatusCode::SERVICE_UNAVAILABLE, json, why)
 }
 
 async fn overview(State(state): State<AppState>, headers: http::HeaderMap) -> Response {

@@ -14,7 +14,7 @@ mod mirrors;
 mod overview;
 
 pub use explain::{explain, ExplainForm};
-pub use layout::{not_found, page_policy};
+pub use layout::{message, page_policy};
 
 use axum::body::Bytes;
 use shared::snapshot::Snapshot;

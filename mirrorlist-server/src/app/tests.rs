@@ -718,6 +718,22 @@ async fn status_pages_and_api_come_from_the_snapshot() {
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{uri}");
         assert!(ctype.starts_with(kind), "{uri}: {ctype}");
     }
+    // The 503 page says what it is (it was titled "Not found") in the pages' own style.
+    let (_, _, page) = get(&empty, "/").await;
+    assert!(page.contains("<title>Not served"), "{page}");
+    assert!(page.contains("<h1>Not served</h1>"), "{page}");
+    assert!(
+        page.contains("<style>") && page.contains("name=\"viewport\""),
+        "{page}"
+    );
+    let r = empty
+        .clone()
+        .oneshot(http::Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
+    let (_, _, page) = get(&empty, "/no/such/page").await;
+    assert!(page.contains("<title>Not found"), "{page}");
     let (app, state) = app(true);
     let snap = &state.current().unwrap().snapshot;
     let (status, ctype, body) = get(&app, "/api/v1/status").await;

@@ -113,15 +113,21 @@ pub fn page(title: &str, distribution: &str, body: Markup, from: (u64, i64), now
     .into_string()
 }
 
-/// A page saying why there is nothing to show (no script, no snapshot needed).
-pub fn not_found(message: &str) -> String {
+/// A page saying why there is nothing to show, `title` its heading ("Not found", "Not
+/// served"): in the pages' style, with no script and no snapshot needed.
+pub fn message(title: &str, message: &str) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head { meta charset="utf-8"; title { "Not found" } }
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                style { (PreEscaped(STYLE)) }
+            }
             body {
                 main {
-                    h1 { "Not found" }
+                    h1 { (title) }
                     p { (message) }
                     p { a href="/" { "Overview" } " · " a href="/mirrors" { "Mirrors" } }
                 }
@@ -206,7 +212,7 @@ mod tests {
             "<a href=\"/mirrors/a%20b%2F%3Cc%3E%22%26\">a b/&lt;c&gt;&quot;&amp;</a>"
         );
         assert_eq!(
-            super::not_found("<script>")
+            super::message("Not found", "<script>")
                 .matches("&lt;script&gt;")
                 .count(),
             1

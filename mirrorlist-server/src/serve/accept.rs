@@ -7,9 +7,8 @@
 //! hold unsent, and a rate-limited log of accept errors.
 
 use crate::state::AppState;
-use axum::extract::ConnectInfo;
 use listen::conns::{Conn, Conns};
-use listen::guard::{Answering, Busy, Progress};
+use listen::guard::{Answering, Progress};
 pub use listen::Limits;
 use listen::RateLimited;
 use std::net::SocketAddr;
@@ -96,9 +95,9 @@ pub async fn serve(
     }
 }
 
-/// The service for one connection's requests: the query forms of the two endpoints
-/// straight to [`crate::app::direct`], everything else through the router; the connection
-/// is busy until the answer is sent.
+/// The service for one connection's requests: on the public listener the query forms of
+/// the two endpoints straight to [`crate::app::direct`], everything else through the
+/// router; the connection is busy until the answer is sent.
 fn service(
     listeners: &Listeners,
     state: AppState,
@@ -112,26 +111,11 @@ fn service(
 > + Clone
        + Send
        + 'static {
-    let (app, answer_direct) = (listeners.app.clone(), listeners.public);
-    hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-        let busy = Busy::begin(conn.clone());
-        req.extensions_mut().insert(ConnectInfo(peer));
-        let direct = answer_direct
-            .then(|| crate::app::direct(&state, &req))
-            .flatten();
-        let app = app.clone();
-        async move {
-            let response = match direct {
-                Some(response) => response,
-                None => match tower::ServiceExt::oneshot(app, req.map(axum::body::Body::new)).await
-                {
-                    Ok(response) => response,
-                    Err(never) => match never {},
-                },
-            };
-            Ok(response.map(|body| Answering::new(body, busy)))
-        }
-    })
+    let public = listeners.public;
+    let direct = move |req: &http::Request<hyper::body::Incoming>| {
+        public.then(|| crate::app::direct(&state, req)).flatten()
+    };
+    listen::http1::router_service_with(listeners.app.clone(), conn, peer, direct)
 }
 
 /// One connection: the TLS handshake (bounded like a request head, and shed like an idle
