@@ -603,10 +603,26 @@ async fn an_unchanged_network_gets_a_heartbeat_not_a_new_snapshot() {
         }
     };
     checked(2).await;
-    // One more tick for the leader to publish what the checks found.
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    let first = snapshot::read(&checker.config.snapshot_path).unwrap();
-    checked(5).await;
+    // Once the leader has published what the checks found, a tick that finds nothing new
+    // writes a heartbeat at that serial (at most 20 s: on a loaded machine the first
+    // checks' results can take a few ticks to publish).
+    let path = checker.config.snapshot_path.clone();
+    let mut first = None;
+    for _ in 0..200 {
+        let published = snapshot::read(&path).ok();
+        let heartbeat = snapshot::read_freshness(&path, None);
+        if let (Some(s), Some((serial, _))) = (published, heartbeat) {
+            if s.serial == serial {
+                first = Some(s);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let first = first.expect("no heartbeat at the published serial within 20 s");
+    let rows = checker.store.schedule_rows().await.unwrap();
+    let checks_then = rows.iter().map(|r| r.checks).max().unwrap_or(0);
+    checked(checks_then + 3).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     let later = snapshot::read(&checker.config.snapshot_path).unwrap();
     cancel.cancel();
