@@ -126,6 +126,23 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Serve the operators' control plane: sign-in by mailed link, their mirrors, the JSON
+    /// API under /api/v1/ ([control] in the config).
+    Serve {
+        /// Where to listen (default: [control] listen, 127.0.0.1:8081).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Read the mail the control plane wrote to its mail folder (with no SMTP relay).
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
+    /// Manage the control plane's admins.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Make a snapshot signing key: the private key (PEM, readable by its owner only) for
     /// `snapshot_signing_key`, and PATH.pub, the public key servers take as --snapshot-key.
     Keygen {
@@ -145,6 +162,25 @@ pub enum StateFilter {
     NotServed,
     /// Partly or not served: what needs looking at.
     Unserved,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// List the messages, oldest first, numbered.
+    List,
+    /// Print one message: its number in `mail list` (negative counts from the newest: -1).
+    Show {
+        #[arg(allow_hyphen_values = true, value_name = "N")]
+        number: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Make ADDRESS an admin (recorded in the audit log).
+    Add { address: String },
+    /// List the admins: the config's and the store's.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

@@ -185,6 +185,15 @@ async fn dispatch(config: Config, opened: &Opened, cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Keygen { path } => keygen(&path),
+        Command::Serve { listen } => {
+            let store = opened.store(&config).await?;
+            crate::control::commands::serve(&config, store, listen, shutdown_signal()).await
+        }
+        Command::Mail { command } => crate::control::commands::mail(&config, command),
+        Command::Admin { command } => {
+            let store = opened.store(&config).await?;
+            crate::control::commands::admin(&config, store, command).await
+        }
     }
 }
 

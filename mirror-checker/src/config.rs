@@ -35,6 +35,7 @@ pub struct Config {
     pub health: Thresholds,
     pub daemon: DaemonConfig,
     pub registry: RegistryConfig,
+    pub control: crate::control::ControlConfig,
 }
 
 /// What a registry file may say beyond its format.
@@ -146,6 +147,7 @@ impl Default for Config {
             health: Thresholds::default(),
             daemon: DaemonConfig::default(),
             registry: RegistryConfig::default(),
+            control: crate::control::ControlConfig::default(),
         }
     }
 }

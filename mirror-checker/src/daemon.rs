@@ -28,7 +28,7 @@ async fn bind(listen: std::net::SocketAddr, what: &str) -> Result<tokio::net::Tc
 /// limit is raised to its hard limit first; each listener admits at most an eighth of it (and
 /// holds half that again while shed connections close), so that a flood on both leaves the
 /// crawl, the store and the snapshot files more than half of it.
-fn listener_limits(d: &crate::config::DaemonConfig) -> listen::Limits {
+pub(crate) fn listener_limits(d: &crate::config::DaemonConfig) -> listen::Limits {
     let open_files = listen::raise_fd_limit().unwrap_or(u64::MAX);
     let eighth = usize::try_from(open_files / 8).unwrap_or(usize::MAX);
     listen::Limits {

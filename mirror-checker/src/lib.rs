@@ -11,6 +11,7 @@ macro_rules! say {
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod control;
 pub mod crawl;
 pub mod crawl_io;
 pub mod daemon;

@@ -4,6 +4,7 @@
 //! once, in the SQL both accept; the schema lives in `migrations/` and is applied at open.
 
 mod catalog;
+mod control;
 mod crawl_writer;
 mod health;
 mod located;
@@ -19,6 +20,7 @@ pub mod testing;
 mod upstream;
 mod work;
 
+pub use control::{AuditEntry, LinkUse};
 pub use crawl_writer::{CrawlRun, CrawlWriter, MirrorStats};
 pub use health::{HealthEvent, HealthRecord};
 pub use located::{FetchedSubnets, SubnetChange};
@@ -138,6 +140,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "version arrivals, package samples, full rechecks",
         include_str!("../migrations/sqlite/0008_arrivals_samples.sql"),
     ),
+    (
+        9,
+        "control plane",
+        include_str!("../migrations/sqlite/0009_control_plane.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -180,6 +187,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "version arrivals, package samples, full rechecks",
         include_str!("../migrations/postgres/0008_arrivals_samples.sql"),
+    ),
+    (
+        9,
+        "control plane",
+        include_str!("../migrations/postgres/0009_control_plane.sql"),
     ),
 ];
 

@@ -32,7 +32,7 @@ pub async fn print(store: &Store, name: &str, json: bool) -> Result<()> {
 }
 
 /// The snapshot the store would publish now.
-pub(super) async fn snapshot_now(store: &Store) -> Result<Snapshot> {
+pub(crate) async fn snapshot_now(store: &Store) -> Result<Snapshot> {
     let input = store.snapshot_input().await?.ok_or(Error::NoCatalog)?;
     Ok(snapshot::build(&input, 0, shared::time::now(), "status"))
 }

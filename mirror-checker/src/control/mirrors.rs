@@ -1,0 +1,144 @@
+//! What a signed-in operator sees of their mirrors (and an admin of every mirror): the
+//! registry's fields the public never sees, and the same verdicts and reasons as the public
+//! status page. Anyone else's mirror is a 403, whether it exists or not.
+
+use super::web::{self, Refused, Who};
+use super::{pages, Control};
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, StatusCode};
+use shared::registry::Mirror;
+
+/// The names of the mirrors `who` may see.
+pub async fn visible(c: &Control, who: &Who) -> Result<Vec<String>, Refused> {
+    if who.admin {
+        let mut names: Vec<String> = c
+            .store
+            .load_mirrors()
+            .await?
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        names.sort();
+        return Ok(names);
+    }
+    Ok(c.store.mirrors_of_contact(&who.address).await?)
+}
+
+/// The mirror `name` when `who` may see it.
+async fn own(c: &Control, who: &Who, name: &str) -> Result<Mirror, Refused> {
+    let mirror = c
+        .store
+        .load_mirrors()
+        .await?
+        .into_iter()
+        .find(|m| m.name == name);
+    let theirs = |m: &Mirror| {
+        m.email
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case(&who.address))
+    };
+    match mirror {
+        Some(m) if who.admin || theirs(&m) => Ok(m),
+        None if who.admin => Err(Refused::NotFound(format!(
+            "no mirror is named {}",
+            shared::text::bounded(name, 100)
+        ))),
+        _ => Err(Refused::Forbidden(format!(
+            "{} is not a mirror whose contact is {}: only its operators and the admins see it",
+            shared::text::bounded(name, 100),
+            who.address
+        ))),
+    }
+}
+
+/// `GET /mirrors/NAME`.
+pub async fn page(
+    State(c): State<Control>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let who = web::signed_in(&c, &headers).await?;
+        let mirror = own(&c, &who, &name).await?;
+        let status = crate::report::render(&c.store, &name)
+            .await
+            .unwrap_or_else(|e| format!("no verdict yet: {e}"));
+        Ok::<_, Refused>(pages::mirror(&who, &mirror, &status))
+    };
+    match result.await {
+        Ok(page) => web::html(StatusCode::OK, page),
+        Err(r) => r.into_response(false),
+    }
+}
+
+fn json(value: serde_json::Value) -> Response {
+    web::json(StatusCode::OK, &value)
+}
+
+/// `GET /api/v1/me`: who is signed in and the mirrors they may see.
+pub async fn api_me(State(c): State<Control>, headers: HeaderMap) -> Response {
+    let result = async {
+        let who = web::signed_in(&c, &headers).await?;
+        let mirrors = visible(&c, &who).await?;
+        Ok::<_, Refused>(
+            serde_json::json!({ "address": who.address, "admin": who.admin, "mirrors": mirrors }),
+        )
+    };
+    match result.await {
+        Ok(v) => json(v),
+        Err(r) => r.into_response(true),
+    }
+}
+
+/// `GET /api/v1/mirrors`: the registry's fields of every mirror `who` may see.
+pub async fn api_list(State(c): State<Control>, headers: HeaderMap) -> Response {
+    let result = async {
+        let who = web::signed_in(&c, &headers).await?;
+        let names = visible(&c, &who).await?;
+        let mirrors: Vec<Mirror> = c
+            .store
+            .load_mirrors()
+            .await?
+            .into_iter()
+            .filter(|m| names.contains(&m.name))
+            .collect();
+        Ok::<_, Refused>(serde_json::json!({ "mirrors": mirrors }))
+    };
+    match result.await {
+        Ok(v) => json(v),
+        Err(r) => r.into_response(true),
+    }
+}
+
+/// `GET /api/v1/mirrors/NAME`: its registry fields and its status (the public API's).
+pub async fn api_one(
+    State(c): State<Control>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let who = web::signed_in(&c, &headers).await?;
+        let mirror = own(&c, &who, &name).await?;
+        let status = match crate::report::snapshot_now(&c.store).await {
+            Ok(snap) => {
+                serde_json::to_value(shared::status::mirror(&snap, &name)).expect("serializable")
+            }
+            Err(_) => serde_json::Value::Null,
+        };
+        Ok::<_, Refused>(serde_json::json!({ "mirror": mirror, "status": status }))
+    };
+    match result.await {
+        Ok(v) => json(v),
+        Err(r) => r.into_response(true),
+    }
+}
+
+/// `GET /api/v1/openapi.json`.
+pub async fn openapi() -> Response {
+    (
+        [(http::header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+        .into_response()
+}

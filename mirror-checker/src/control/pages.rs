@@ -1,0 +1,137 @@
+//! The control plane's pages: server-rendered, no script, one inline stylesheet allowed by
+//! its hash; every form posts back here with its CSRF token.
+
+use super::who::Who;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use shared::registry::Mirror;
+
+const STYLE: &str = "
+body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1a1a1a;background:#fff}
+header,main{max-width:60rem;margin:0 auto;padding:.5rem 1rem}
+header{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:center;border-bottom:1px solid #ccc}
+h1{font-size:1.5rem}table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd;vertical-align:top}
+pre{white-space:pre-wrap;background:#f4f4f4;padding:.5rem;overflow-x:auto}
+label{display:block;margin:.5rem 0 .2rem}input[type=email]{width:100%;max-width:24rem;padding:.4rem;font:inherit}
+button{font:inherit;padding:.4rem .9rem;margin:.5rem .5rem 0 0;cursor:pointer;color:#fff;background:#0b5cad;border:0;border-radius:3px}
+.error{color:#a00000}a{color:#0b5cad}form.inline{display:inline}
+";
+
+/// The pages' Content-Security-Policy: nothing but the stylesheet, forms back here.
+pub fn policy() -> &'static str {
+    static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    POLICY.get_or_init(|| {
+        use base64::Engine;
+        use sha2::Digest;
+        let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(STYLE));
+        format!(
+            "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; \
+             base-uri 'none'; frame-ancestors 'none'"
+        )
+    })
+}
+
+fn layout(title: &str, who: Option<&Who>, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · mirror control" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    p { a href="/" { "Mirror control" } }
+                    @if let Some(who) = who {
+                        form.inline method="post" action="/signout" {
+                            (who.address) @if who.admin { " (admin)" } " "
+                            input type="hidden" name="csrf" value=(who.csrf());
+                            button type="submit" { "Sign out" }
+                            button type="submit" name="everywhere" value="1" { "Sign out everywhere" }
+                        }
+                    }
+                }
+                main { h1 { (title) } (body) }
+            }
+        }
+    }
+    .into_string()
+}
+
+/// A page saying why there is nothing to show.
+pub fn message(title: &str, text: &str) -> String {
+    layout(
+        title,
+        None,
+        html! { p { (text) } p { a href="/" { "Back to the start" } } },
+    )
+}
+
+/// The sign-in form, with `notice` above it when there is one.
+pub fn signin(csrf: &str, notice: Option<&str>) -> String {
+    let body = html! {
+        @if let Some(n) = notice { p { (n) } }
+        p { "Mirror operators sign in with the contact address of a mirror they run; we mail a link that signs you in for 15 minutes." }
+        form method="post" action="/signin" {
+            input type="hidden" name="csrf" value=(csrf);
+            label for="address" { "Contact address" }
+            input #address type="email" name="address" required autocomplete="email";
+            button type="submit" { "Mail me a sign-in link" }
+        }
+    };
+    layout("Sign in", None, body)
+}
+
+/// The page a sign-in link opens: a button, so that a mail scanner fetching the link does
+/// not use it up.
+pub fn confirm(token: &str, csrf: &str) -> String {
+    let body = html! {
+        form method="post" action={ "/signin/" (token) } {
+            input type="hidden" name="csrf" value=(csrf);
+            button type="submit" { "Sign in" }
+        }
+    };
+    layout("Sign in", None, body)
+}
+
+/// Home for someone signed in: the mirrors they may see.
+pub fn mirrors(who: &Who, names: &[String]) -> String {
+    let body = html! {
+        @if names.is_empty() {
+            p { "No mirror names " (who.address) " as its contact." }
+        } @else {
+            p { @if who.admin { "Every registered mirror:" } @else { "The mirrors whose contact is " (who.address) ":" } }
+            ul { @for n in names { li { a href={ "/mirrors/" (n) } { (n) } } } }
+        }
+    };
+    layout("Your mirrors", Some(who), body)
+}
+
+/// One mirror, with what only its operators and the admins see.
+pub fn mirror(who: &Who, m: &Mirror, status: &str) -> String {
+    let join = |items: Vec<String>| {
+        if items.is_empty() {
+            "none".to_string()
+        } else {
+            items.join(", ")
+        }
+    };
+    let body = html! {
+        table {
+            tr { th { "Sponsor" } td { (m.sponsor) } }
+            tr { th { "Contact" } td { (m.email.as_deref().unwrap_or("none")) } }
+            tr { th { "URLs" } td { (join(m.urls.values().cloned().collect())) } }
+            tr { th { "Bandwidth" } td { (m.bandwidth_mbps.map_or("not given".into(), |b| format!("{b} Mbit/s"))) } }
+            tr { th { "Private" } td { (if m.private { "yes" } else { "no" }) } }
+            tr { th { "Netblocks" } td { (join(m.subnets.iter().map(ToString::to_string).collect())) } }
+            tr { th { "ASNs" } td { (join(m.asns.iter().map(|a| format!("AS{a}")).collect())) } }
+            tr { th { "Countries allowed" } td { (if m.countries_allowed.is_empty() { "all".into() } else { m.countries_allowed.join(", ") }) } }
+            tr { th { "Registered through" } td { (m.source_file.as_deref().map_or("the control plane".into(), |f| format!("the registry's {f}"))) } }
+        }
+        h2 { "Served or not, and why" }
+        pre { (status) }
+    };
+    layout(&m.name, Some(who), body)
+}
