@@ -61,6 +61,20 @@ impl Store {
         rows.iter().map(|r| col(r, "name")).collect()
     }
 
+    /// Whether a sign-in link may be mailed to `address`: a mirror's contact, or a
+    /// registration's (one not refused).
+    pub async fn is_contact(&self, address: &str) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 AS x FROM mirrors WHERE LOWER(email) = LOWER($1)
+             UNION ALL SELECT 1 AS x FROM registrations
+              WHERE LOWER(contact) = LOWER($1) AND state <> 'refused'",
+        )
+        .bind(address)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// Records a sign-in request and says how many there were since `since` for its address
     /// and for its network, this one included.
     pub async fn count_signin_request(

@@ -9,6 +9,7 @@ mod crawl_writer;
 mod health;
 mod located;
 mod mirrors;
+mod registrations;
 mod results;
 mod rows;
 
@@ -25,6 +26,7 @@ pub use crawl_writer::{CrawlRun, CrawlWriter, MirrorStats};
 pub use health::{HealthEvent, HealthRecord};
 pub use located::{FetchedSubnets, SubnetChange};
 pub use mirrors::ApplyOutcome;
+pub use registrations::{Registration, RegistrationState};
 pub use results::CheckRecord;
 pub use schedule::{Claim, Schedule, ScheduleRow};
 pub use snapshot_input::dir_check;
@@ -145,6 +147,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "control plane",
         include_str!("../migrations/sqlite/0009_control_plane.sql"),
     ),
+    (
+        10,
+        "registrations",
+        include_str!("../migrations/sqlite/0010_registrations.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -192,6 +199,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         9,
         "control plane",
         include_str!("../migrations/postgres/0009_control_plane.sql"),
+    ),
+    (
+        10,
+        "registrations",
+        include_str!("../migrations/postgres/0010_registrations.sql"),
     ),
 ];
 

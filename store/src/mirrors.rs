@@ -17,6 +17,9 @@ pub struct ApplyOutcome {
     pub removed: Vec<String>,
     /// Stored mirrors absent from the registry, kept because the import was not told to sync.
     pub kept: Vec<String>,
+    /// Mirrors the control plane managed that a registry file now names: the registry
+    /// manages them from now on.
+    pub taken_over: Vec<String>,
 }
 
 impl ApplyOutcome {
@@ -28,6 +31,12 @@ impl ApplyOutcome {
             self.unchanged,
             self.removed.len()
         );
+        if !self.taken_over.is_empty() {
+            s.push_str(&format!(
+                "; {} registered through the control plane now managed by the registry",
+                self.taken_over.join(", ")
+            ));
+        }
         if !self.kept.is_empty() {
             let (n, verb) = match self.kept.len() {
                 1 => ("1 stored mirror is".to_string(), "was"),
@@ -48,15 +57,25 @@ pub(crate) fn opt_f64(row: &AnyRow, name: &str) -> Result<Option<f64>> {
 impl Store {
     /// Stores the given mirrors: new ones are added, changed ones updated in place (same id,
     /// so their check history stays), unchanged ones left alone. With `sync`, stored mirrors
-    /// missing from `mirrors` are removed; without it they are kept and listed.
+    /// missing from `mirrors` are removed; without it they are kept and listed. Mirrors
+    /// registered through the control plane are never removed; one a registry file names
+    /// becomes the registry's.
     pub async fn apply_registry(&self, mirrors: &[Mirror], sync: bool) -> Result<ApplyOutcome> {
         let stored = self.load_mirrors_with_ids().await?;
+        let control = self.control_managed().await?;
         let by_name: HashMap<&str, &(i64, Mirror)> =
             stored.iter().map(|e| (e.1.name.as_str(), e)).collect();
         let mut outcome = ApplyOutcome::default();
         let mut tx = self.pool.begin().await?;
         let at = now();
         for m in mirrors {
+            if control.contains(&m.name) {
+                sqlx::query("UPDATE mirrors SET managed_by = 'registry' WHERE name = $1")
+                    .bind(&m.name)
+                    .execute(&mut *tx)
+                    .await?;
+                outcome.taken_over.push(m.name.clone());
+            }
             match by_name.get(m.name.as_str()) {
                 Some((_, old)) if old == m => outcome.unchanged += 1,
                 Some(_) => {
@@ -72,7 +91,7 @@ impl Store {
         let incoming: std::collections::HashSet<&str> =
             mirrors.iter().map(|m| m.name.as_str()).collect();
         for (id, old) in &stored {
-            if incoming.contains(old.name.as_str()) {
+            if incoming.contains(old.name.as_str()) || control.contains(&old.name) {
                 continue;
             }
             if sync {
@@ -207,7 +226,11 @@ async fn site_id(tx: &mut Transaction<'_, Any>, m: &Mirror) -> Result<i64> {
     col(&row, "id")
 }
 
-async fn write_mirror(tx: &mut Transaction<'_, Any>, m: &Mirror, at: i64) -> Result<i64> {
+pub(crate) async fn write_mirror(
+    tx: &mut Transaction<'_, Any>,
+    m: &Mirror,
+    at: i64,
+) -> Result<i64> {
     let site = site_id(tx, m).await?;
     let g = &m.geo;
     // An upsert keeps the row (and its id, which check history refers to) for a known name.
@@ -261,12 +284,18 @@ async fn write_mirror(tx: &mut Transaction<'_, Any>, m: &Mirror, at: i64) -> Res
             .execute(&mut **tx)
             .await?;
     }
-    let urls = m.urls.iter().map(|(p, u)| ("", p, u));
-    let module_urls = m
-        .module_urls
-        .iter()
-        .flat_map(|(module, urls)| urls.iter().map(move |(p, u)| (module.as_str(), p, u)));
-    for (module, protocol, url) in urls.chain(module_urls) {
+    // Collected first: an iterator of closures held across the awaits below would make
+    // the future not `Send` (the control plane writes mirrors from its handlers).
+    let mut rows: Vec<(&str, Protocol, &str)> = Vec::new();
+    for (p, u) in &m.urls {
+        rows.push(("", *p, u));
+    }
+    for (module, urls) in &m.module_urls {
+        for (p, u) in urls {
+            rows.push((module, *p, u));
+        }
+    }
+    for (module, protocol, url) in rows {
         sqlx::query(
             "INSERT INTO mirror_urls (mirror_id, module, protocol, url) VALUES ($1, $2, $3, $4)",
         )

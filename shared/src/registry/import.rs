@@ -38,6 +38,18 @@ pub struct FileReport {
     /// The text the file expanded to, aliases included (0 when it was not read).
     #[serde(skip)]
     pub expanded_bytes: usize,
+    /// How many of `messages`, from the first, are rejections (the rest are warnings).
+    #[serde(skip)]
+    pub errors: usize,
+}
+
+impl FileReport {
+    /// Rejects the file for `message` (after its other rejections, before its warnings).
+    pub fn reject(&mut self, message: String) {
+        self.outcome = FileOutcome::Rejected;
+        self.messages.insert(self.errors, message);
+        self.errors += 1;
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -134,13 +146,13 @@ pub fn import_dir_with(dir: &Path, rules: &super::Rules) -> std::io::Result<Impo
                     .filter(|f| **f != file_report.file)
                     .map(String::as_str)
                     .collect();
-                file_report.outcome = FileOutcome::Rejected;
-                file_report.messages.push(format!(
+                let message = format!(
                     "{}: name: {} is also registered by {}; neither file is taken",
                     file_report.file,
                     mirror.name,
                     others.join(", ")
-                ));
+                );
+                file_report.reject(message);
             } else {
                 report.mirrors.push(mirror);
             }
@@ -173,15 +185,15 @@ fn bound_the_whole(judged: &mut [(FileReport, Option<Mirror>)]) {
         let (report, mirror) = &mut judged[i];
         total -= report.expanded_bytes;
         *mirror = None;
-        report.outcome = FileOutcome::Rejected;
-        report.messages.push(format!(
+        let message = format!(
             "{}: the registry's files expand to {} MiB of text, more than the {} MiB one import \
              takes; the largest are refused first, and this one expands to {} KiB",
             report.file,
             whole >> 20,
             MAX_IMPORT_BYTES >> 20,
             report.expanded_bytes >> 10
-        ));
+        );
+        report.reject(message);
     }
 }
 
@@ -207,6 +219,7 @@ fn rejected(shown: &str, message: String) -> (FileReport, Option<Mirror>) {
             name: None,
             messages: vec![format!("{shown}: {message}")],
             expanded_bytes: 0,
+            errors: 1,
         },
         None,
     )
@@ -280,6 +293,7 @@ pub fn judge_with(text: &str, shown: &str, rules: &super::Rules) -> (FileReport,
     } else {
         FileOutcome::AcceptedWithWarnings
     };
+    let errors = j.errors.len();
     let mut messages = j.errors;
     messages.extend(j.warnings);
     let mirror = if outcome == FileOutcome::Rejected {
@@ -294,6 +308,7 @@ pub fn judge_with(text: &str, shown: &str, rules: &super::Rules) -> (FileReport,
             name,
             messages,
             expanded_bytes: j.expanded,
+            errors,
         },
         mirror,
     )

@@ -3,10 +3,11 @@
 //! keys), judging each file; `export` writes the same format back.
 
 mod export;
+pub mod form;
 mod import;
 mod judge;
 
-pub use export::{export_dir, mirror_to_yaml};
+pub use export::{export_dir, file_name, mirror_to_yaml};
 pub use import::{
     import_dir, import_dir_with, import_file, judge_with, FileOutcome, FileReport, ImportReport,
     MAX_FILE_BYTES,
