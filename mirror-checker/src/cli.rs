@@ -181,6 +181,25 @@ pub enum AdminCommand {
     Add { address: String },
     /// List the admins: the config's and the store's.
     List,
+    /// List the registrations not yet decided, those waiting for an admin first.
+    Queue,
+    /// Look for a registration's ownership token under its base URLs now.
+    Prove { name: String },
+    /// Approve a proven registration: the mirror is stored, checked, then served.
+    Approve { name: String },
+    /// Refuse a registration, saying why (the operator reads it).
+    Refuse {
+        name: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Print the audit log, newest first: of one mirror or registration, or all.
+    Log {
+        name: Option<String>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -35,7 +35,7 @@ pub struct Config {
     pub health: Thresholds,
     pub daemon: DaemonConfig,
     pub registry: RegistryConfig,
-    pub control: crate::control::ControlConfig,
+    pub control: crate::control::config::ControlConfig,
 }
 
 /// What a registry file may say beyond its format.
@@ -147,7 +147,7 @@ impl Default for Config {
             health: Thresholds::default(),
             daemon: DaemonConfig::default(),
             registry: RegistryConfig::default(),
-            control: crate::control::ControlConfig::default(),
+            control: crate::control::config::ControlConfig::default(),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The control plane's commands: `serve`, `mail list|show`, `admin add|list`.
+//! The control plane's commands: `serve`, `mail list|show`, `admin add|list|queue|prove|
+//! approve|refuse|log`.
 
 use super::{mail, Control};
 use crate::cli::{AdminCommand, MailCommand};
@@ -18,7 +19,7 @@ pub async fn serve(
         .await
         .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
     let addr = listener.local_addr().unwrap_or(addr);
-    let control = Control::new(store, config.control.clone(), addr);
+    let control = of(config, store, addr)?;
     tracing::info!(
         listen = %addr,
         public_url = %control.public_url,
@@ -28,6 +29,11 @@ pub async fn serve(
     let limits = crate::daemon::listener_limits(&config.daemon);
     super::serve(control, listener, limits, shutdown).await;
     Ok(())
+}
+
+fn of(config: &Config, store: Store, listen: std::net::SocketAddr) -> Result<Control> {
+    let (control, rules) = (config.control.clone(), config.registry_rules());
+    Control::new(store, control, rules, config.http.clone(), listen)
 }
 
 /// `mail list|show`.
@@ -105,5 +111,75 @@ pub async fn admin(config: &Config, store: Store, command: AdminCommand) -> Resu
             }
             Ok(())
         }
+        AdminCommand::Log { name, limit } => {
+            for e in store.audit_log(name.as_deref(), limit.max(1)).await? {
+                let after = e.after.as_deref().map_or(String::new(), |a| {
+                    format!(": {}", shared::text::bounded(&a.replace('\n', " "), 120))
+                });
+                let when = shared::duration::utc_minute(e.at);
+                say!(
+                    "{when}  {} via {}: {} {}{after}",
+                    e.actor,
+                    e.via,
+                    e.action,
+                    e.subject
+                );
+            }
+            Ok(())
+        }
+        other => decisions(config, store, other).await,
     }
+}
+
+/// `admin queue|prove|approve|refuse`: what an admin does on the pages, from the shell.
+async fn decisions(config: &Config, store: Store, command: AdminCommand) -> Result<()> {
+    let control = of(config, store, config.control.listen)?;
+    let cli = super::who::Who {
+        address: "cli".into(),
+        session_id: String::new(),
+        admin: true,
+    };
+    let refused = |r: super::web::Refused| Error::Usage(r.message());
+    let r = match command {
+        AdminCommand::Queue => {
+            let open = super::admin::open(&control).await?;
+            if open.is_empty() {
+                say!("nothing is waiting");
+            }
+            for r in open {
+                let since = shared::duration::utc_minute(r.updated_at);
+                say!(
+                    "{}  {}  contact {}  since {since}",
+                    r.name,
+                    r.state.as_str(),
+                    r.contact
+                );
+                for f in super::registration::findings(&r) {
+                    say!("    {}: {}", f.protocol, f.reason);
+                }
+            }
+            return Ok(());
+        }
+        AdminCommand::Prove { name } => super::registration::prove_now(&control, &cli, &name)
+            .await
+            .map_err(refused)?,
+        AdminCommand::Approve { name } => {
+            super::registration::decide(&control, &cli, &name, true, None, "cli")
+                .await
+                .map_err(refused)?
+        }
+        AdminCommand::Refuse { name, reason } => {
+            super::registration::decide(&control, &cli, &name, false, Some(&reason), "cli")
+                .await
+                .map_err(refused)?
+        }
+        AdminCommand::Add { .. } | AdminCommand::List | AdminCommand::Log { .. } => {
+            unreachable!("handled by admin()")
+        }
+    };
+    say!("{}: {}", r.name, r.state.as_str());
+    for f in super::registration::findings(&r) {
+        say!("    {}: {}", f.protocol, f.reason);
+    }
+    Ok(())
 }

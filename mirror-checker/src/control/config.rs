@@ -29,6 +29,8 @@ pub struct ControlConfig {
     /// ...and one client network (a /24 or a /48).
     pub signin_per_network: i64,
     pub signin_window: Human,
+    /// A registration's ownership proof is looked for at most this often on request.
+    pub proof_every: Human,
 }
 
 impl Default for ControlConfig {
@@ -44,6 +46,7 @@ impl Default for ControlConfig {
             signin_per_address: 5,
             signin_per_network: 30,
             signin_window: Human::secs(3600),
+            proof_every: Human::secs(10),
         }
     }
 }

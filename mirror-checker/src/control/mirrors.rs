@@ -64,7 +64,8 @@ pub async fn page(
         let status = crate::report::render(&c.store, &name)
             .await
             .unwrap_or_else(|e| format!("no verdict yet: {e}"));
-        Ok::<_, Refused>(pages::mirror(&who, &mirror, &status))
+        let managed = c.store.control_managed().await?.contains(&name);
+        Ok::<_, Refused>(pages::mirror(&who, &mirror, managed, &status))
     };
     match result.await {
         Ok(page) => web::html(StatusCode::OK, page),
@@ -127,6 +128,103 @@ pub async fn api_one(
             Err(_) => serde_json::Value::Null,
         };
         Ok::<_, Refused>(serde_json::json!({ "mirror": mirror, "status": status }))
+    };
+    match result.await {
+        Ok(v) => json(v),
+        Err(r) => r.into_response(true),
+    }
+}
+
+/// Turns `name` on or off: only a mirror the control plane manages (the registry's are
+/// changed in their files), by its operators or an admin; audited.
+async fn switch(
+    c: &Control,
+    who: &Who,
+    name: &str,
+    enable: bool,
+    reason: Option<&str>,
+    via: &str,
+) -> Result<(), Refused> {
+    let mirror = own(c, who, name).await?;
+    if !c.store.control_managed().await?.contains(name) {
+        let file = shared::registry::file_name(&mirror);
+        return Err(Refused::Forbidden(format!(
+            "{name} is managed by the registry: set `enabled: {enable}` in its file {file} there; \
+             the next import applies it"
+        )));
+    }
+    if mirror.enabled == enable {
+        return Ok(());
+    }
+    let now = shared::time::now();
+    c.store.set_enabled(name, enable, now).await?;
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    c.store
+        .audit(&store::AuditEntry {
+            at: now,
+            actor: who.address.clone(),
+            via: via.into(),
+            action: if enable { "enable" } else { "disable" }.into(),
+            subject: name.into(),
+            before: Some(format!("enabled: {}", mirror.enabled)),
+            after: Some(match reason {
+                Some(r) => format!("enabled: {enable} ({})", shared::text::bounded(r, 500)),
+                None => format!("enabled: {enable}"),
+            }),
+        })
+        .await?;
+    Ok(())
+}
+
+fn verb_of(verb: &str) -> Result<bool, Refused> {
+    match verb {
+        "enable" => Ok(true),
+        "disable" => Ok(false),
+        _ => Err(Refused::NotFound(format!(
+            "no action {}",
+            shared::text::bounded(verb, 40)
+        ))),
+    }
+}
+
+/// `POST /mirrors/NAME/disable` and `/enable`.
+pub async fn switch_form(
+    State(c): State<Control>,
+    Path((name, verb)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    let result = async {
+        let who = web::signed_in(&c, &headers).await?;
+        let fields = web::form(body, &["csrf", "reason"]).await?;
+        web::check_csrf(&who, &fields)?;
+        let reason = fields.get("reason").map(String::as_str);
+        switch(&c, &who, &name, verb_of(&verb)?, reason, "page").await
+    };
+    match result.await {
+        Ok(()) => {
+            let to = http::HeaderValue::from_str(&format!("/mirrors/{name}"))
+                .unwrap_or(http::HeaderValue::from_static("/"));
+            (StatusCode::SEE_OTHER, [(http::header::LOCATION, to)]).into_response()
+        }
+        Err(r) => r.into_response(false),
+    }
+}
+
+/// `POST /api/v1/mirrors/NAME/disable` and `/enable` (`{"reason": …}`).
+pub async fn switch_api(
+    State(c): State<Control>,
+    Path((name, verb)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    let result = async {
+        let who = web::signed_in(&c, &headers).await?;
+        let enable = verb_of(&verb)?;
+        let map = web::json_body(&headers, body, &["reason"]).await?;
+        let reason = map.get("reason").and_then(|v| v.as_str());
+        switch(&c, &who, &name, enable, reason, "api").await?;
+        Ok::<_, Refused>(serde_json::json!({ "name": name, "enabled": enable }))
     };
     match result.await {
         Ok(v) => json(v),

@@ -5,11 +5,15 @@
 //! behind the same reverse proxy as the rest. Every secret is stored hashed, every form
 //! carries a CSRF token, every handler says who may use it; the rules are in ARCHITECTURE.md.
 
+mod admin;
 pub mod commands;
 pub mod config;
 pub mod mail;
 mod mirrors;
 mod pages;
+pub mod proof;
+mod register;
+mod registration;
 mod secret;
 mod signin;
 mod web;
@@ -33,18 +37,32 @@ pub struct Control {
     /// The public address, no trailing slash.
     public_url: Arc<str>,
     mailer: mail::Mailer,
+    /// What registrations are judged by: the registry's rules.
+    rules: Arc<shared::registry::Rules>,
+    /// The crawl's client (its limits, its no-internal-address rule) for ownership proofs.
+    client: crate::http::HttpClient,
 }
 
 impl Control {
-    pub fn new(store: Store, config: ControlConfig, listen: SocketAddr) -> Control {
-        let public_url = config.public_url(listen).into();
-        let mailer = mail::Mailer::folder(config.mail_folder.clone(), config.mail_from.clone());
-        Control {
+    /// The control plane over `store`, judging registrations by `rules` and proving them
+    /// with a client of `http`'s settings.
+    pub fn new(
+        store: Store,
+        control: ControlConfig,
+        rules: shared::registry::Rules,
+        http: crate::http::HttpConfig,
+        listen: SocketAddr,
+    ) -> crate::Result<Control> {
+        let public_url = control.public_url(listen).into();
+        let mailer = mail::Mailer::folder(control.mail_folder.clone(), control.mail_from.clone());
+        Ok(Control {
             store,
-            config: Arc::new(config),
+            config: Arc::new(control),
             public_url,
             mailer,
-        }
+            rules: Arc::new(rules),
+            client: crate::http::HttpClient::new(http)?,
+        })
     }
 
     /// Cookies get `Secure` (and the `__Host-` prefix) when people reach this over https.
@@ -78,10 +96,41 @@ pub fn router(control: Control) -> axum::Router {
         .route("/signin", post(signin::request))
         .route("/signin/{token}", get(signin::confirm).post(signin::follow))
         .route("/signout", post(signin::signout))
+        .route(
+            "/register",
+            get(register::form_page).post(register::form_post),
+        )
+        .route("/registrations/{name}", get(registration::page))
+        .route(
+            "/registrations/{name}/prove",
+            post(registration::prove_form),
+        )
+        .route(
+            "/registrations/{name}/{verb}",
+            post(registration::decide_form),
+        )
         .route("/mirrors/{name}", get(mirrors::page))
+        .route("/mirrors/{name}/{verb}", post(mirrors::switch_form))
+        .route("/admin", get(admin::queue))
+        .route("/admin/audit", get(admin::audit_page))
         .route("/api/v1/me", get(mirrors::api_me))
         .route("/api/v1/mirrors", get(mirrors::api_list))
         .route("/api/v1/mirrors/{name}", get(mirrors::api_one))
+        .route("/api/v1/mirrors/{name}/{verb}", post(mirrors::switch_api))
+        .route(
+            "/api/v1/registrations",
+            get(registration::api_list).post(registration::api_create),
+        )
+        .route("/api/v1/registrations/{name}", get(registration::api_one))
+        .route(
+            "/api/v1/registrations/{name}/prove",
+            post(registration::prove_api),
+        )
+        .route(
+            "/api/v1/registrations/{name}/{verb}",
+            post(registration::decide_api),
+        )
+        .route("/api/v1/audit", get(admin::audit_api))
         .route("/api/v1/openapi.json", get(mirrors::openapi))
         .fallback(web::not_found)
         .with_state(control)

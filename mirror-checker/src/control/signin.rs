@@ -17,10 +17,18 @@ pub const LINK_TTL_SECS: i64 = 15 * 60;
 /// `/`: the signed-in person's mirrors, or the sign-in form.
 pub async fn home(State(c): State<Control>, headers: HeaderMap) -> Response {
     match web::who(&c, &headers).await {
-        Ok(Some(who)) => match super::mirrors::visible(&c, &who).await {
-            Ok(names) => web::html(StatusCode::OK, pages::mirrors(&who, &names)),
-            Err(r) => r.into_response(false),
-        },
+        Ok(Some(who)) => {
+            let lists = async {
+                let names = super::mirrors::visible(&c, &who).await?;
+                let contact = (!who.admin).then_some(who.address.as_str());
+                let registrations = c.store.registrations(contact).await?;
+                Ok::<_, Refused>(pages::mirrors(&who, &names, &registrations))
+            };
+            match lists.await {
+                Ok(page) => web::html(StatusCode::OK, page),
+                Err(r) => r.into_response(false),
+            }
+        }
         Ok(None) => signin_page(&c, &headers, None, StatusCode::OK),
         Err(r) => r.into_response(false),
     }
@@ -41,7 +49,7 @@ fn signin_page(
 }
 
 /// The network a client is counted in: its /24, or its /48.
-fn network_of(ip: std::net::IpAddr) -> String {
+pub fn network_of(ip: std::net::IpAddr) -> String {
     let net = match shared::net::unmapped(ip) {
         std::net::IpAddr::V4(a) => ipnet::IpNet::V4(ipnet::Ipv4Net::new(a, 24).expect("24 fits")),
         std::net::IpAddr::V6(a) => ipnet::IpNet::V6(ipnet::Ipv6Net::new(a, 48).expect("48 fits")),
@@ -51,9 +59,14 @@ fn network_of(ip: std::net::IpAddr) -> String {
 
 /// A contact address as given in a form: trimmed, lower-cased, one `@`, no spaces.
 pub fn address(raw: &str) -> Result<String, Refused> {
+    address_in(raw, "address")
+}
+
+/// [`address`], naming `field` when it is wrong.
+pub fn address_in(raw: &str, field: &str) -> Result<String, Refused> {
     let a = raw.trim().to_ascii_lowercase();
     let bad = |message: &str| Refused::Field {
-        field: "address".into(),
+        field: field.into(),
         message: message.into(),
     };
     if a.is_empty() {
@@ -110,7 +123,7 @@ pub async fn request(
     match result {
         Ok(address) => {
             let notice = format!(
-                "If {address} is the contact of a registered mirror, or an admin's, a sign-in link is on its way to it. It works once, within 15 minutes."
+                "If {address} is the contact of a registered mirror or a registration, or an admin's, a sign-in link is on its way to it. It works once, within 15 minutes."
             );
             signin_page(&c, &headers, Some(&notice), StatusCode::OK)
         }
@@ -121,15 +134,19 @@ pub async fn request(
 /// Mails a sign-in link to `address` when it may sign in (silently nothing otherwise).
 async fn deliver(c: &Control, address: &str) {
     let known = async {
-        Ok::<_, store::StoreError>(
-            c.is_admin(address).await? || !c.store.mirrors_of_contact(address).await?.is_empty(),
-        )
+        Ok::<_, store::StoreError>(c.is_admin(address).await? || c.store.is_contact(address).await?)
     };
     match known.await {
         Ok(true) => {}
         Ok(false) => return,
         Err(e) => return tracing::error!("sign-in for an address: {e}"),
     }
+    let intro = format!("Someone (we hope you) asked to sign in to mirror control as {address}.");
+    send_link(c, address, "Your sign-in link for mirror control", &intro).await;
+}
+
+/// Mails `address` a new sign-in link, after `intro`.
+pub async fn send_link(c: &Control, address: &str, subject: &str, intro: &str) {
     let token = secret::new_token();
     let now = shared::time::now();
     let stored = c
@@ -142,9 +159,9 @@ async fn deliver(c: &Control, address: &str) {
     let link = format!("{}/signin/{token}", c.public_url);
     let message = mail::Message {
         to: address.to_string(),
-        subject: "Your sign-in link for mirror control".into(),
+        subject: subject.into(),
         body: format!(
-            "Someone (we hope you) asked to sign in to mirror control as {address}.\n\n\
+            "{intro}\n\n\
              Open this link within 15 minutes to sign in; it works once:\n\n{link}\n\n\
              If it was not you, ignore this message: nothing happens without the link.\n"
         ),
@@ -204,7 +221,9 @@ pub async fn follow(
         c.store
             .create_session(&secret::hash(&id), &address, now, now + max as i64)
             .await?;
-        c.store.audit(&audit(&address, "sign in", None)).await
+        c.store.audit(&audit(&address, "sign in", None)).await?;
+        // Following the link proves the address: its registrations go on to be proven.
+        c.store.confirm_registrations(&address, now).await.map(drop)
     };
     if let Err(e) = started.await {
         return Refused::from(e).into_response(false);

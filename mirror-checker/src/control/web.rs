@@ -214,6 +214,47 @@ pub async fn form(body: Body, allowed: &[&str]) -> Result<HashMap<String, String
     Ok(fields)
 }
 
+/// A JSON API body: an object of at most [`MAX_BODY`] with only the `allowed` keys.
+/// `Content-Type: application/json` is required: a browser cannot send it across sites
+/// without asking first, which is what keeps the API's cookie from being used by another
+/// site's page.
+pub async fn json_body(
+    headers: &HeaderMap,
+    body: Body,
+    allowed: &[&str],
+) -> Result<serde_json::Map<String, serde_json::Value>, Refused> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next() == Some("application/json"));
+    if !json {
+        return Err(Refused::Field {
+            field: "Content-Type".into(),
+            message: "the API takes application/json".into(),
+        });
+    }
+    let bytes = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| Refused::TooLarge)?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Refused::Field {
+        field: "body".into(),
+        message: format!("not JSON: {e}"),
+    })?;
+    let serde_json::Value::Object(map) = value else {
+        return Err(Refused::Field {
+            field: "body".into(),
+            message: "expected a JSON object".into(),
+        });
+    };
+    if let Some(k) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(Refused::Field {
+            field: shared::text::bounded(k, 40),
+            message: format!("unknown field; this takes {}", allowed.join(", ")),
+        });
+    }
+    Ok(map)
+}
+
 /// Checks a signed-in form's CSRF token (derived from the session).
 pub fn check_csrf(who: &Who, fields: &HashMap<String, String>) -> Result<(), Refused> {
     match fields.get("csrf") {

@@ -1,6 +1,9 @@
 //! The control plane's pages: server-rendered, no script, one inline stylesheet allowed by
 //! its hash; every form posts back here with its CSRF token.
 
+pub mod admin;
+pub mod registration;
+
 use super::who::Who;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use shared::registry::Mirror;
@@ -12,7 +15,8 @@ header{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:cen
 h1{font-size:1.5rem}table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd;vertical-align:top}
 pre{white-space:pre-wrap;background:#f4f4f4;padding:.5rem;overflow-x:auto}
-label{display:block;margin:.5rem 0 .2rem}input[type=email]{width:100%;max-width:24rem;padding:.4rem;font:inherit}
+label{display:block;margin:.5rem 0 .2rem}input[type=email],input[type=text],textarea{box-sizing:border-box;width:100%;max-width:32rem;padding:.4rem;font:inherit}
+.field small{color:#444}.warning{color:#6b4a00}td.why{overflow-wrap:anywhere}code{overflow-wrap:anywhere}
 button{font:inherit;padding:.4rem .9rem;margin:.5rem .5rem 0 0;cursor:pointer;color:#fff;background:#0b5cad;border:0;border-radius:3px}
 .error{color:#a00000}a{color:#0b5cad}form.inline{display:inline}
 ";
@@ -31,7 +35,7 @@ pub fn policy() -> &'static str {
     })
 }
 
-fn layout(title: &str, who: Option<&Who>, body: Markup) -> String {
+pub(super) fn layout(title: &str, who: Option<&Who>, body: Markup) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -73,7 +77,8 @@ pub fn message(title: &str, text: &str) -> String {
 pub fn signin(csrf: &str, notice: Option<&str>) -> String {
     let body = html! {
         @if let Some(n) = notice { p { (n) } }
-        p { "Mirror operators sign in with the contact address of a mirror they run; we mail a link that signs you in for 15 minutes." }
+        p { "Mirror operators sign in with the contact address of a mirror they run; we mail a link that works once, within 15 minutes." }
+        p { "New here? " a href="/register" { "Register a mirror" } "." }
         form method="post" action="/signin" {
             input type="hidden" name="csrf" value=(csrf);
             label for="address" { "Contact address" }
@@ -97,7 +102,7 @@ pub fn confirm(token: &str, csrf: &str) -> String {
 }
 
 /// Home for someone signed in: the mirrors they may see.
-pub fn mirrors(who: &Who, names: &[String]) -> String {
+pub fn mirrors(who: &Who, names: &[String], registrations: &[store::Registration]) -> String {
     let body = html! {
         @if names.is_empty() {
             p { "No mirror names " (who.address) " as its contact." }
@@ -105,12 +110,17 @@ pub fn mirrors(who: &Who, names: &[String]) -> String {
             p { @if who.admin { "Every registered mirror:" } @else { "The mirrors whose contact is " (who.address) ":" } }
             ul { @for n in names { li { a href={ "/mirrors/" (n) } { (n) } } } }
         }
+        @if !registrations.is_empty() {
+            h2 { "Registrations" }
+            ul { @for r in registrations { li { a href={ "/registrations/" (r.name) } { (r.name) } " (" (r.state.as_str()) ")" } } }
+        }
+        p { a href="/register" { "Register a mirror" } @if who.admin { " · " a href="/admin" { "Registrations to decide" } " · " a href="/admin/audit" { "Audit log" } } }
     };
     layout("Your mirrors", Some(who), body)
 }
 
 /// One mirror, with what only its operators and the admins see.
-pub fn mirror(who: &Who, m: &Mirror, status: &str) -> String {
+pub fn mirror(who: &Who, m: &Mirror, managed: bool, status: &str) -> String {
     let join = |items: Vec<String>| {
         if items.is_empty() {
             "none".to_string()
@@ -128,7 +138,16 @@ pub fn mirror(who: &Who, m: &Mirror, status: &str) -> String {
             tr { th { "Netblocks" } td { (join(m.subnets.iter().map(ToString::to_string).collect())) } }
             tr { th { "ASNs" } td { (join(m.asns.iter().map(|a| format!("AS{a}")).collect())) } }
             tr { th { "Countries allowed" } td { (if m.countries_allowed.is_empty() { "all".into() } else { m.countries_allowed.join(", ") }) } }
-            tr { th { "Registered through" } td { (m.source_file.as_deref().map_or("the control plane".into(), |f| format!("the registry's {f}"))) } }
+            tr { th { "Managed by" } td { (if managed { "the control plane".to_string() } else { format!("the registry ({}): change it there", shared::registry::file_name(m)) }) } }
+            tr { th { "Enabled" } td { (if m.enabled { "yes" } else { "no: not checked, not served" }) } }
+        }
+        @if managed {
+            form method="post" action={ "/mirrors/" (m.name) (if m.enabled { "/disable" } else { "/enable" }) } {
+                input type="hidden" name="csrf" value=(who.csrf());
+                label for="reason" { "Reason (kept in the audit log)" }
+                input #reason type="text" name="reason";
+                button type="submit" { (if m.enabled { "Disable this mirror" } else { "Enable this mirror" }) }
+            }
         }
         h2 { "Served or not, and why" }
         pre { (status) }

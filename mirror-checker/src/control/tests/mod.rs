@@ -2,6 +2,8 @@
 //! every refusal (another's mirror, no session, a forged or missing CSRF token, a used
 //! link, too many requests, bad input).
 
+mod registration;
+
 use super::*;
 use axum::body::Body;
 use http::{header, Request, StatusCode};
@@ -23,13 +25,26 @@ async fn planes(label: &str, public_url: &str) -> Vec<Plane> {
         other.email = Some("someone@example.net".into());
         store.apply_registry(&[own, other], false).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let config = ControlConfig {
-            public_url: public_url.into(),
-            admins: vec!["root@example.org".into()],
-            mail_folder: dir.path().join("mail"),
-            ..ControlConfig::default()
+        let mut config = crate::config::Config {
+            control: ControlConfig {
+                public_url: public_url.into(),
+                admins: vec!["root@example.org".into()],
+                mail_folder: dir.path().join("mail"),
+                proof_every: shared::duration::Human::secs(0),
+                ..ControlConfig::default()
+            },
+            ..crate::config::Config::default()
         };
-        let control = Control::new(store.clone(), config, ([127, 0, 0, 1], 8081).into());
+        // The registrations' mirrors are test servers on loopback.
+        config.http.allow_internal = vec!["127.0.0.0/8".parse().unwrap()];
+        let control = Control::new(
+            store.clone(),
+            config.control.clone(),
+            config.registry_rules(),
+            config.http.clone(),
+            ([127, 0, 0, 1], 8081).into(),
+        )
+        .unwrap();
         out.push(Plane {
             router: router(control),
             store,
@@ -78,6 +93,14 @@ impl Plane {
             .await
     }
 
+    async fn post_json(&self, path: &str, cookie: &str, body: &serde_json::Value) -> Answer {
+        let req = Request::post(path)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/json");
+        self.send(req.body(Body::from(body.to_string())).unwrap())
+            .await
+    }
+
     /// The anonymous CSRF cookie a sign-in page sets, as `(cookie header, token)`.
     async fn anonymous(&self) -> (String, String) {
         let page = self.get("/", "").await;
@@ -109,6 +132,20 @@ impl Plane {
         panic!("fewer than {n} messages arrived");
     }
 
+    /// Follows the sign-in link of mail `text` with the anonymous `cookie` and `csrf`:
+    /// the session cookie header.
+    async fn follow(&self, text: &str, cookie: &str, csrf: &str) -> String {
+        let link = mail::link_in(text).unwrap().to_string();
+        let path = link
+            .trim_start_matches("https://control.example.org")
+            .to_string();
+        let path = path.trim_start_matches("http://127.0.0.1:8081").to_string();
+        let r = self.post(&path, cookie, &format!("csrf={csrf}")).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let set = r.headers[header::SET_COOKIE].to_str().unwrap();
+        set.split(';').next().unwrap().to_string()
+    }
+
     /// Signs `address` in: its session cookie header.
     async fn sign_in(&self, address: &str) -> String {
         let (cookie, csrf) = self.anonymous().await;
@@ -122,15 +159,7 @@ impl Plane {
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         let text = self.mail(before + 1).await.pop().unwrap();
-        let link = mail::link_in(&text).unwrap().to_string();
-        let path = link
-            .trim_start_matches("https://control.example.org")
-            .to_string();
-        let path = path.trim_start_matches("http://127.0.0.1:8081").to_string();
-        let r = self.post(&path, &cookie, &format!("csrf={csrf}")).await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-        let set = r.headers[header::SET_COOKIE].to_str().unwrap();
-        set.split(';').next().unwrap().to_string()
+        self.follow(&text, &cookie, &csrf).await
     }
 }
 

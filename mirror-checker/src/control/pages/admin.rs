@@ -1,0 +1,49 @@
+//! The admins' pages: the queue of registrations, and the audit log.
+
+use super::layout;
+use crate::control::who::Who;
+use maud::html;
+use store::{AuditEntry, Registration};
+
+/// Registrations not yet decided, the ones waiting for an admin first.
+pub fn queue(who: &Who, open: &[Registration]) -> String {
+    let body = html! {
+        p { a href="/admin/audit" { "The audit log" } }
+        @if open.is_empty() {
+            p { "Nothing is waiting." }
+        } @else {
+            table {
+                tr { th { "Mirror" } th { "State" } th { "Contact" } th { "Since" } }
+                @for r in open {
+                    tr {
+                        td { a href={ "/registrations/" (r.name) } { (r.name) } }
+                        td { (r.state.as_str()) }
+                        td { (r.contact) }
+                        td { (shared::duration::utc_minute(r.updated_at)) }
+                    }
+                }
+            }
+        }
+    };
+    layout("Registrations to decide", Some(who), body)
+}
+
+/// The newest entries of the audit log.
+pub fn audit(who: &Who, entries: &[AuditEntry]) -> String {
+    let body = html! {
+        table {
+            tr { th { "When (UTC)" } th { "Who" } th { "Through" } th { "What" } th { "On" } th { "Details" } }
+            @for e in entries {
+                tr {
+                    td { (shared::duration::utc_minute(e.at)) }
+                    td { (e.actor) }
+                    td { (e.via) }
+                    td { (e.action) }
+                    td { (e.subject) }
+                    td { @if let Some(a) = &e.after { details { summary { "after" } pre { (a) } } } }
+                }
+            }
+        }
+    };
+    layout("Audit log", Some(who), body)
+}
