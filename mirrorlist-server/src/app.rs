@@ -207,7 +207,7 @@ fn explain_allowed<B>(state: &AppState, req: &http::Request<B>) -> Result<(), Re
         ));
     }
     let settings = state.settings();
-    let ip = crate::proxy::client_ip(peer(req), req.headers(), &settings.trusted_proxies);
+    let ip = shared::proxy::client_ip(peer(req), req.headers(), &settings.trusted_proxies);
     state
         .0
         .explained

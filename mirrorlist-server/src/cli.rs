@@ -64,8 +64,8 @@ pub struct Cli {
     /// separated): a CIDR or an address, and the one header that proxy sets:
     /// x-forwarded-for (the default), forwarded, cf-connecting-ip or x-real-ip. Nobody's by
     /// default.
-    #[arg(long, env = "MIRRORLIST_TRUSTED_PROXY", value_delimiter = ',', value_parser = crate::proxy::parse_trusted)]
-    pub trusted_proxy: Vec<crate::proxy::TrustedProxy>,
+    #[arg(long, env = "MIRRORLIST_TRUSTED_PROXY", value_delimiter = ',', value_parser = shared::proxy::parse_trusted)]
+    pub trusted_proxy: Vec<shared::proxy::TrustedProxy>,
     /// At most this many client connections; at the cap the oldest idle one is closed to
     /// make room (the soft file-descriptor limit is raised to the hard one at start).
     #[arg(long, env = "MIRRORLIST_MAX_CONNECTIONS", default_value_t = 10_000)]

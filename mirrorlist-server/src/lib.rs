@@ -18,7 +18,6 @@ pub mod netblocks;
 pub mod pages;
 pub mod parse;
 pub mod place;
-pub mod proxy;
 pub mod refusal;
 pub mod render;
 pub mod resolve;

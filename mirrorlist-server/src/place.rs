@@ -1,5 +1,5 @@
 //! Placing the client: its address (the peer's, or what a trusted proxy forwarded: see
-//! [`crate::proxy`]), then
+//! [`shared::proxy`]), then
 //! where it is (country, continent, coordinates from GeoIP; its ASN), reduced to integer
 //! codes for the choice. The `country` parameter overrides GeoIP.
 
@@ -18,7 +18,7 @@ pub fn place(
     params: &Params,
 ) -> Result<Client, Refusal> {
     let settings = state.settings();
-    let mut ip = crate::proxy::client_ip(peer, headers, &settings.trusted_proxies);
+    let mut ip = shared::proxy::client_ip(peer, headers, &settings.trusted_proxies);
     if let Some(given) = &params.ip {
         if settings.allow_ip_param {
             ip = Some(given.parse().map_err(|_| {

@@ -22,7 +22,7 @@ pub struct View {
 pub struct Settings {
     pub limits: Limits,
     /// Whose forwarding header is believed, and which header each sets.
-    pub trusted_proxies: Vec<crate::proxy::TrustedProxy>,
+    pub trusted_proxies: Vec<shared::proxy::TrustedProxy>,
     /// Honour `ip=` (for debugging); off by default, since it lets anyone choose mirrors.
     pub allow_ip_param: bool,
     /// `/readyz` fails when the snapshot is older than this.

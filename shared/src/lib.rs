@@ -13,6 +13,7 @@ pub mod geoip;
 pub mod model;
 pub mod net;
 pub mod notify;
+pub mod proxy;
 pub mod registry;
 pub mod snapshot;
 pub mod status;

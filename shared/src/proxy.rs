@@ -5,8 +5,8 @@
 //! client. An entry there that is not an address (`unknown`, an obfuscated `_hidden`) means
 //! the address is not known; it is never walked past to whatever the client wrote before it.
 
+use crate::net::unmapped;
 use ipnet::IpNet;
-use shared::net::unmapped;
 use std::net::{IpAddr, SocketAddr};
 
 /// The header a proxy sets.
