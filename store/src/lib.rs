@@ -4,11 +4,13 @@
 //! once, in the SQL both accept; the schema lives in `migrations/` and is applied at open.
 
 mod catalog;
+mod changes;
 mod control;
 mod crawl_writer;
 mod health;
 mod located;
 mod mirrors;
+mod ownership;
 mod registrations;
 mod results;
 mod rows;
@@ -18,19 +20,23 @@ mod snapshot_input;
 mod snapshots;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+mod tokens;
 mod upstream;
 mod work;
 
+pub use changes::PendingChange;
 pub use control::{AuditEntry, LinkUse};
 pub use crawl_writer::{CrawlRun, CrawlWriter, MirrorStats};
 pub use health::{HealthEvent, HealthRecord};
 pub use located::{FetchedSubnets, SubnetChange};
 pub use mirrors::ApplyOutcome;
+pub use ownership::Ownership;
 pub use registrations::{Registration, RegistrationState};
 pub use results::CheckRecord;
 pub use schedule::{Claim, Schedule, ScheduleRow};
 pub use snapshot_input::dir_check;
 pub use snapshots::SnapshotRecord;
+pub use tokens::{ApiToken, TokenUse};
 pub use work::{Holders, Work, STALE_SECS};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
@@ -152,6 +158,31 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "registrations",
         include_str!("../migrations/sqlite/0010_registrations.sql"),
     ),
+    (
+        11,
+        "api tokens",
+        include_str!("../migrations/sqlite/0011_api_tokens.sql"),
+    ),
+    (
+        12,
+        "ownership recheck",
+        include_str!("../migrations/sqlite/0012_ownership_recheck.sql"),
+    ),
+    (
+        13,
+        "pending changes",
+        include_str!("../migrations/sqlite/0013_pending_changes.sql"),
+    ),
+    (
+        14,
+        "admin holds",
+        include_str!("../migrations/sqlite/0014_admin_holds.sql"),
+    ),
+    (
+        15,
+        "mirror revision",
+        include_str!("../migrations/sqlite/0015_mirror_revision.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -204,6 +235,31 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         10,
         "registrations",
         include_str!("../migrations/postgres/0010_registrations.sql"),
+    ),
+    (
+        11,
+        "api tokens",
+        include_str!("../migrations/postgres/0011_api_tokens.sql"),
+    ),
+    (
+        12,
+        "ownership recheck",
+        include_str!("../migrations/postgres/0012_ownership_recheck.sql"),
+    ),
+    (
+        13,
+        "pending changes",
+        include_str!("../migrations/postgres/0013_pending_changes.sql"),
+    ),
+    (
+        14,
+        "admin holds",
+        include_str!("../migrations/postgres/0014_admin_holds.sql"),
+    ),
+    (
+        15,
+        "mirror revision",
+        include_str!("../migrations/postgres/0015_mirror_revision.sql"),
     ),
 ];
 

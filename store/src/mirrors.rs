@@ -77,7 +77,8 @@ impl Store {
                 outcome.taken_over.push(m.name.clone());
             }
             match by_name.get(m.name.as_str()) {
-                Some((_, old)) if old == m => outcome.unchanged += 1,
+                // An admin's hold is the store's, not the file's.
+                Some((_, old)) if old.without_hold() == *m => outcome.unchanged += 1,
                 Some(_) => {
                     write_mirror(&mut tx, m, at).await?;
                     outcome.updated.push(m.name.clone());
@@ -127,7 +128,7 @@ impl Store {
             "SELECT m.id, m.name, s.name AS sponsor, s.url AS sponsor_url, m.email, m.country,
                     m.state_province, m.city, m.latitude, m.longitude, m.bandwidth_mbps, m.private,
                     m.monopoly, m.subnets_url, m.cloud_type, m.update_frequency, m.enabled, m.approved,
-                    m.checked, m.source_file
+                    m.checked, m.source_file, m.held_reason
              FROM mirrors m JOIN sites s ON s.id = m.site_id ORDER BY m.name",
         )
         .fetch_all(&self.pool)
@@ -375,6 +376,7 @@ impl sqlx::FromRow<'_, AnyRow> for StoredMirror {
         m.approved = flag("approved")?;
         m.checked = flag("checked")?;
         m.source_file = row.try_get("source_file")?;
+        m.held = row.try_get("held_reason")?;
         Ok(StoredMirror(row.try_get("id")?, m))
     }
 }

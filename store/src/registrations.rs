@@ -62,9 +62,13 @@ pub struct Registration {
     pub decided_by: Option<String>,
     /// An admin's reason (a refusal's is shown to the operator).
     pub reason: Option<String>,
+    /// Served, its token has not been found since then (looked for at each sweep)...
+    pub proof_missing_since: Option<i64>,
+    /// ...and past the grace this was flagged to its operator and the admins.
+    pub ownership_flagged_at: Option<i64>,
 }
 
-fn registration(row: &AnyRow) -> Result<Registration> {
+pub(crate) fn registration(row: &AnyRow) -> Result<Registration> {
     let state: String = col(row, "state")?;
     Ok(Registration {
         name: col(row, "name")?,
@@ -79,11 +83,14 @@ fn registration(row: &AnyRow) -> Result<Registration> {
         updated_at: col(row, "updated_at")?,
         decided_by: col(row, "decided_by")?,
         reason: col(row, "reason")?,
+        proof_missing_since: col(row, "proof_missing_since")?,
+        ownership_flagged_at: col(row, "ownership_flagged_at")?,
     })
 }
 
-const COLUMNS: &str = "name, contact, yaml, token, state, proof_json, proven_at, created_at, \
-                       updated_at, decided_by, reason";
+pub(crate) const COLUMNS: &str = "name, contact, yaml, token, state, proof_json, proven_at, \
+                       created_at, updated_at, decided_by, reason, proof_missing_since, \
+                       ownership_flagged_at";
 
 impl Store {
     /// Stores a new registration; false when its name is a mirror's or another

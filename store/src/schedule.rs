@@ -280,7 +280,8 @@ impl Store {
                (SELECT COALESCE(MAX(updated_at), 0) FROM catalog) AS catalog,
                (SELECT COALESCE(MAX(alternates_expired_at), 0) FROM directories) AS expired,
                (SELECT COALESCE(MAX(located_at), 0) FROM mirror_located) AS located,
-               (SELECT COALESCE(MAX(id), 0) FROM subnet_changes) AS subnets",
+               (SELECT COALESCE(MAX(id), 0) FROM subnet_changes) AS subnets,
+               (SELECT n FROM mirror_revision WHERE id = 1) AS mirror_revision",
         )
         .fetch_one(&self.pool)
         .await?;
@@ -293,6 +294,7 @@ impl Store {
             "expired",
             "located",
             "subnets",
+            "mirror_revision",
         ]
         .iter()
         .map(|c| col(&row, c))

@@ -69,6 +69,8 @@ pub async fn register(
         updated_at: now,
         decided_by: None,
         reason: None,
+        proof_missing_since: None,
+        ownership_flagged_at: None,
     };
     c.store
         .expire_unconfirmed(now - UNCONFIRMED_TTL_SECS)

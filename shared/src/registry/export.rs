@@ -129,12 +129,32 @@ pub fn file_name(m: &Mirror) -> String {
 }
 
 pub fn export_dir(mirrors: &[Mirror], dir: &Path) -> std::io::Result<usize> {
+    export_dir_marking(mirrors, &|_| false, dir)
+}
+
+/// The first lines of a file whose mirror was registered through the control plane: a
+/// comment (the importer reads past it), saying what importing the file does.
+pub const CONTROL_MARK: &str =
+    "# Registered through the control plane (managed_by: control). Importing this file\n\
+# hands the mirror to the registry: from then on it is changed in its file, not there.\n";
+
+/// [`export_dir`], marking the files of the mirrors `control` says the control plane
+/// manages with [`CONTROL_MARK`].
+pub fn export_dir_marking(
+    mirrors: &[Mirror],
+    control: &dyn Fn(&str) -> bool,
+    dir: &Path,
+) -> std::io::Result<usize> {
     std::fs::create_dir_all(dir)?;
     for m in mirrors {
         let file = file_name(m);
         let path = dir.join(&file);
         let tmp = dir.join(format!(".{file}.tmp"));
-        std::fs::write(&tmp, mirror_to_yaml(m))?;
+        let mut text = mirror_to_yaml(m);
+        if control(&m.name) {
+            text.insert_str(0, CONTROL_MARK);
+        }
+        std::fs::write(&tmp, text)?;
         std::fs::rename(&tmp, &path)?;
     }
     Ok(mirrors.len())

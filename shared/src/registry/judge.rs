@@ -164,6 +164,7 @@ impl Judge<'_> {
             approved,
             checked,
             source_file: None,
+            held: None,
         })
     }
 }

@@ -2,12 +2,13 @@
 //! `import` reads AlmaLinux's one-YAML-file-per-mirror format (plus this project's extra
 //! keys), judging each file; `export` writes the same format back.
 
+pub mod change;
 mod export;
 pub mod form;
 mod import;
 mod judge;
 
-pub use export::{export_dir, file_name, mirror_to_yaml};
+pub use export::{export_dir, export_dir_marking, file_name, mirror_to_yaml, CONTROL_MARK};
 pub use import::{
     import_dir, import_dir_with, import_file, judge_with, FileOutcome, FileReport, ImportReport,
     MAX_FILE_BYTES,
@@ -140,6 +141,10 @@ pub struct Mirror {
     /// The registry file it was read from (`mirror.example.org.yml`), so an export writes it
     /// back under the same name.
     pub source_file: Option<String>,
+    /// An admin's hold, with its reason: not served whatever the file or the operator says.
+    /// Kept in the store, never in a registry file.
+    #[serde(default)]
+    pub held: Option<String>,
 }
 
 impl Mirror {
@@ -167,6 +172,15 @@ impl Mirror {
             approved: true,
             checked: true,
             source_file: None,
+            held: None,
+        }
+    }
+
+    /// The mirror as its registry file says, without an admin's hold.
+    pub fn without_hold(&self) -> Mirror {
+        Mirror {
+            held: None,
+            ..self.clone()
         }
     }
 

@@ -47,12 +47,17 @@ pub enum NotServed {
     /// Half-synced: repomd.xml is a version the master published, but a file it names is
     /// missing or of another size (dnf fails on it).
     HalfSynced { problem: String },
+    /// An admin holds it out of the answers, for this reason.
+    Held { reason: String },
 }
 
 impl fmt::Display for NotServed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             NotServed::Disabled => f.write_str("disabled in the registry (enabled: false)"),
+            NotServed::Held { reason } => {
+                write!(f, "held out of the answers by an admin: {reason}")
+            }
             NotServed::NotApproved => f.write_str("waiting for approval (approved: false)"),
             NotServed::NotCheckedYet => f.write_str("not checked yet"),
             NotServed::Down { capability, reason } => write!(f, "{capability} down: {reason}"),

@@ -149,7 +149,19 @@ fn export_then_import_gives_the_same_mirrors() {
     }
     for report in reports {
         let dir = tempfile::tempdir().unwrap();
-        export_dir(&report.mirrors, dir.path()).unwrap();
+        // Every other mirror marked as the control plane's: the mark changes nothing read.
+        let marked: Vec<String> = report
+            .mirrors
+            .iter()
+            .step_by(2)
+            .map(|m| m.name.clone())
+            .collect();
+        let control = |name: &str| marked.iter().any(|n| n == name);
+        crate::registry::export_dir_marking(&report.mirrors, &control, dir.path()).unwrap();
+        let first = &report.mirrors[0];
+        let text =
+            std::fs::read_to_string(dir.path().join(crate::registry::file_name(first))).unwrap();
+        assert!(text.starts_with(crate::registry::CONTROL_MARK), "{text}");
         let again = import_dir(dir.path()).unwrap();
         assert_eq!(again.count(FileOutcome::Rejected), 0, "{}", again.details());
         // What an exported file can still be warned about is only what no rewrite can fix.

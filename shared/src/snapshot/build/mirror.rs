@@ -49,6 +49,11 @@ pub(super) fn mirror_verdict(m: &Mirror, caps: &Capabilities) -> MirrorVerdict {
         ipv6: false,
         protocols: Vec::new(),
     };
+    if let Some(reason) = &m.held {
+        return refuse(NotServed::Held {
+            reason: reason.clone(),
+        });
+    }
     if !m.enabled {
         return refuse(NotServed::Disabled);
     }

@@ -128,6 +128,7 @@ fn only_mirrors_holding_a_version_in_the_window_over_a_healthy_protocol_are_list
         "disabled",
         "unapproved",
         "v6",
+        "held",
     ];
     let mirrors: Vec<(i64, Mirror)> = names
         .iter()
@@ -139,6 +140,8 @@ fn only_mirrors_holding_a_version_in_the_window_over_a_healthy_protocol_are_list
             }
             m.enabled = *n != "disabled";
             m.approved = *n != "unapproved";
+            // An admin's hold wins over a file that says enabled and approved.
+            m.held = (*n == "held").then(|| "serves malware".to_string());
             (i as i64 + 1, m)
         })
         .collect();
@@ -189,13 +192,19 @@ fn only_mirrors_holding_a_version_in_the_window_over_a_healthy_protocol_are_list
     };
     let snap = build(&input, 3, NOW, "test");
     assert_eq!(snap, build(&input, 3, NOW, "test"), "deterministic");
-    assert_eq!(snap.mirrors.len(), 8, "every mirror, with its verdict");
+    assert_eq!(snap.mirrors.len(), 9, "every mirror, with its verdict");
     let refused: Vec<_> = snap
         .mirrors
         .iter()
         .filter_map(|m| m.refused.clone())
         .collect();
-    assert_eq!(refused, vec![NotServed::Disabled, NotServed::NotApproved]);
+    let held = NotServed::Held {
+        reason: "serves malware".into(),
+    };
+    assert_eq!(
+        refused,
+        vec![NotServed::Disabled, NotServed::NotApproved, held]
+    );
     let d = &snap.directories[catalog.directory_index("9.8/BaseOS/x86_64/os").unwrap()];
     assert_eq!(
         d.versions.len(),
