@@ -7,14 +7,18 @@
 //! a failure, because `.ci/run` installs them all.
 
 pub mod browser;
+mod control;
 mod http;
 mod nginx;
+mod postgres;
 mod proc;
 mod rpms;
 mod sim;
 
+pub use control::*;
 pub use http::*;
 pub use nginx::*;
+pub use postgres::*;
 pub use proc::*;
 pub use rpms::*;
 pub use sim::*;

@@ -29,6 +29,7 @@ fn the_demo_comes_up_answers_and_stops_everything() {
         .env("DEMO_OUT", out.path())
         .env("DEMO_LISTEN", listen)
         .env("DEMO_METRICS_LISTEN", metrics)
+        .env("DEMO_CONTROL_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -73,6 +74,8 @@ fn the_demo_comes_up_answers_and_stops_everything() {
     };
     let listen = address("mirrorlist-server");
     let metrics = address("checker metrics");
+    let control = address("control plane");
+    let control = control.split('/').next().unwrap().to_string();
     assert!(
         !listen.ends_with(":0") && !metrics.ends_with(":0"),
         "{text}"
@@ -81,6 +84,15 @@ fn the_demo_comes_up_answers_and_stops_everything() {
     assert!(
         text.contains(&format!("status pages       http://{listen}/")),
         "it gives the status page's address: {text}"
+    );
+    // The control plane answers with its sign-in form, and the printed command reads the
+    // mail folder it writes to.
+    let (status, body) = get(&control, "/");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Mail me a sign-in link"), "{body}");
+    assert!(
+        text.contains("mail show -1"),
+        "it says where the sign-in link is: {text}"
     );
     let (status, body) = get(&listen, "/mirrors");
     assert_eq!(status, 200, "{body}");
@@ -177,13 +189,21 @@ fn the_demo_comes_up_answers_and_stops_everything() {
         rest.join("\n")
     );
     let pids: Vec<&str> = stopping.split_whitespace().collect();
-    assert_eq!(pids.len(), 3, "sim, checker and server: {stopping}");
+    assert_eq!(
+        pids.len(),
+        4,
+        "sim, checker, control plane and server: {stopping}"
+    );
     for pid in pids {
         assert!(
             !std::path::Path::new(&format!("/proc/{pid}")).exists(),
             "process {pid} is still running"
         );
     }
+    assert!(
+        TcpStream::connect(&control).is_err(),
+        "the control plane still listens"
+    );
     assert!(
         TcpStream::connect(&listen).is_err(),
         "the server still listens"

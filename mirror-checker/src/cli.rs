@@ -193,6 +193,17 @@ pub enum AdminCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Hold any mirror (the registry's too) out of the answers, saying why; its file and its
+    /// operator cannot serve it again until `admin release` (also `admin disable`).
+    #[command(alias = "disable")]
+    Hold {
+        name: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift an admin's hold (also `admin enable`).
+    #[command(alias = "enable")]
+    Release { name: String },
     /// Print the audit log, newest first: of one mirror or registration, or all.
     Log {
         name: Option<String>,

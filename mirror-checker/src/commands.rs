@@ -70,14 +70,7 @@ async fn dispatch(config: Config, opened: &Opened, cli: Cli) -> Result<()> {
         Command::ExpireAlternates { dirs, all } => {
             expire_alternates(&config, opened, &dirs, all).await
         }
-        Command::ExportRegistry { dir } => {
-            let store = opened.existing(&config).await?;
-            let mirrors = store.load_mirrors().await?;
-            let n = registry::export_dir(&mirrors, &dir)
-                .map_err(Error::io("cannot write into", &dir))?;
-            say!("wrote {n} registry files into {}", dir.display());
-            Ok(())
-        }
+        Command::ExportRegistry { dir } => export_registry(&config, opened, &dir).await,
         Command::Catalog { command } => catalog(&config, opened, command).await,
         Command::Scan => {
             let checker = opened.checker(config).await?;
@@ -397,4 +390,20 @@ fn print_catalog(catalog: &Catalog, all: bool) {
             );
         }
     }
+}
+
+/// `export-registry DIR`: every mirror as a registry file, the control plane's marked.
+async fn export_registry(config: &Config, opened: &Opened, dir: &Path) -> Result<()> {
+    let store = opened.existing(config).await?;
+    let mirrors = store.load_mirrors().await?;
+    let control = store.control_managed().await?;
+    let marked = |name: &str| control.contains(name);
+    let n = registry::export_dir_marking(&mirrors, &marked, dir)
+        .map_err(Error::io("cannot write into", dir))?;
+    say!(
+        "wrote {n} registry files into {} ({} of mirrors registered through the control plane, marked so)",
+        dir.display(),
+        control.len()
+    );
+    Ok(())
 }

@@ -106,6 +106,19 @@ pub struct DaemonConfig {
 }
 
 impl DaemonConfig {
+    /// What the metrics and publication listeners hold each connection to. The open-files
+    /// limit is raised to its hard limit first; each listener admits at most an eighth of it (and
+    /// holds half that again while shed connections close), so that a flood on both leaves the
+    /// crawl, the store and the snapshot files more than half of it.
+    pub fn listener_limits(&self) -> listen::Limits {
+        let open_files = listen::raise_fd_limit().unwrap_or(u64::MAX);
+        let eighth = usize::try_from(open_files / 8).unwrap_or(usize::MAX);
+        listen::Limits {
+            max_connections: self.listen_max_connections.min(eighth).max(1),
+            header_timeout: self.listen_header_timeout.into(),
+        }
+    }
+
     /// When mirrors are checked.
     pub fn schedule(&self) -> store::Schedule {
         store::Schedule {

@@ -24,19 +24,6 @@ async fn bind(listen: std::net::SocketAddr, what: &str) -> Result<tokio::net::Tc
     Ok(listener)
 }
 
-/// What the metrics and publication listeners hold each connection to. The open-files
-/// limit is raised to its hard limit first; each listener admits at most an eighth of it (and
-/// holds half that again while shed connections close), so that a flood on both leaves the
-/// crawl, the store and the snapshot files more than half of it.
-pub(crate) fn listener_limits(d: &crate::config::DaemonConfig) -> listen::Limits {
-    let open_files = listen::raise_fd_limit().unwrap_or(u64::MAX);
-    let eighth = usize::try_from(open_files / 8).unwrap_or(usize::MAX);
-    listen::Limits {
-        max_connections: d.listen_max_connections.min(eighth).max(1),
-        header_timeout: d.listen_header_timeout.into(),
-    }
-}
-
 /// The lease of the checker that scans the master and publishes snapshots.
 pub const LEADER: &str = "leader";
 
@@ -50,7 +37,7 @@ impl Checker {
     /// unreachable, say) is logged and retried at the next one; nothing needs restarting.
     pub async fn daemon(&self, cancel: CancellationToken) -> Result<()> {
         let d = self.config.daemon.clone();
-        let limits = listener_limits(&d);
+        let limits = d.listener_limits();
         if let Some(listen) = d.metrics_listen {
             let listener = bind(listen, "metrics").await?;
             if let Ok(bound) = listener.local_addr() {
@@ -87,6 +74,9 @@ impl Checker {
         }
         let mut state = DaemonState::default();
         loop {
+            if state.leader {
+                self.recheck_ownership(&mut state).await;
+            }
             match self.tick(&mut state, &cancel).await {
                 Ok(()) => self.metrics.tick(true),
                 Err(Error::Interrupted) => break,
@@ -175,6 +165,35 @@ impl Checker {
         Ok(())
     }
 
+    /// Once per sweep (the daemon's `interval`), the leader looks for every served
+    /// control-plane mirror's ownership token; a failure is logged and tried next sweep.
+    async fn recheck_ownership(&self, state: &mut DaemonState) {
+        let t = now();
+        let every = self.config.daemon.interval.as_secs() as i64;
+        if state.ownership_at.is_some_and(|at| t - at < every) {
+            return;
+        }
+        state.ownership_at = Some(t);
+        let looked = async {
+            let recheck = crate::control::ownership::Recheck::of(&self.config, &self.store).await?;
+            std::sync::Arc::new(recheck)
+                .run()
+                .await
+                .map_err(Error::from)
+        };
+        match looked.await {
+            Ok(l) if l.held + l.missing + l.flagged.len() + l.restored.len() > 0 => tracing::info!(
+                held = l.held,
+                missing = l.missing,
+                flagged = ?l.flagged,
+                restored = ?l.restored,
+                "ownership tokens looked for"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "ownership tokens not looked for"),
+        }
+    }
+
     /// Checks claimed mirrors and applies the results with their next due times; on failure
     /// gives the claims back so that any checker can take them at once.
     async fn check_claims(
@@ -237,6 +256,8 @@ const REPUBLISH_SECS: i64 = 3600;
 #[derive(Default)]
 struct DaemonState {
     leader: bool,
+    /// When the leader last looked for the control plane's mirrors' ownership tokens.
+    ownership_at: Option<i64>,
     last_scan: Option<i64>,
     published_mark: Option<Vec<i64>>,
     published_at: Option<i64>,

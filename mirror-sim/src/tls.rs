@@ -48,6 +48,14 @@ impl CertStore {
         self.ca.pem()
     }
 
+    /// A certificate for `host` (a name or an address) signed by the CA, and its key, both
+    /// PEM: for servers the tests run outside this process.
+    pub fn issue_pem(&self, host: &str) -> anyhow::Result<(String, String)> {
+        let key = KeyPair::generate()?;
+        let params = CertificateParams::new(vec![host.to_string()])?;
+        Ok((params.signed_by(&key, &self.ca)?.pem(), key.serialize_pem()))
+    }
+
     fn issue(&self, host: &str) -> anyhow::Result<Arc<CertifiedKey>> {
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::new(vec![host.to_string()])?;

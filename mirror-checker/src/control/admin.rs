@@ -1,5 +1,6 @@
 //! What only admins see: the queue of registrations to decide, and the audit log.
 
+use super::request;
 use super::web::{self, Refused, Who};
 use super::{pages, Control};
 use axum::extract::{Query, State};
@@ -11,7 +12,7 @@ use store::{AuditEntry, Registration, RegistrationState};
 const AUDIT_LIMIT: i64 = 500;
 
 async fn admin(c: &Control, headers: &HeaderMap) -> Result<Who, Refused> {
-    let who = web::signed_in(c, headers).await?;
+    let who = request::signed_in(c, headers).await?;
     if !who.admin {
         return Err(Refused::Forbidden(format!(
             "{} is not an admin: only admins see this",
@@ -21,7 +22,8 @@ async fn admin(c: &Control, headers: &HeaderMap) -> Result<Who, Refused> {
     Ok(who)
 }
 
-/// Registrations not yet decided: those waiting for an admin first, then by age.
+/// Registrations not yet decided (those waiting for an admin first, then by age), and
+/// served ones whose ownership is flagged.
 pub async fn open(c: &Control) -> store::Result<Vec<Registration>> {
     let mut open: Vec<Registration> = c
         .store
@@ -29,10 +31,11 @@ pub async fn open(c: &Control) -> store::Result<Vec<Registration>> {
         .await?
         .into_iter()
         .filter(|r| {
-            !matches!(
-                r.state,
-                RegistrationState::Approved | RegistrationState::Refused
-            )
+            r.ownership_flagged_at.is_some()
+                || !matches!(
+                    r.state,
+                    RegistrationState::Approved | RegistrationState::Refused
+                )
         })
         .collect();
     open.sort_by_key(|r| (r.state != RegistrationState::Waiting, r.created_at));
@@ -43,7 +46,8 @@ pub async fn open(c: &Control) -> store::Result<Vec<Registration>> {
 pub async fn queue(State(c): State<Control>, headers: HeaderMap) -> Response {
     let result = async {
         let who = admin(&c, &headers).await?;
-        Ok::<_, Refused>(pages::admin::queue(&who, &open(&c).await?))
+        let changes = c.store.pending_changes(None).await?;
+        Ok::<_, Refused>(pages::admin::queue(&who, &open(&c).await?, &changes))
     };
     match result.await {
         Ok(page) => web::html(StatusCode::OK, page),
@@ -85,7 +89,7 @@ pub async fn audit_api(
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let result = async {
-        let who = web::signed_in(&c, &headers).await?;
+        let who = request::signed_in(&c, &headers).await?;
         let Query(q) = query.map_err(|e| Refused::Field {
             field: "query".into(),
             message: e.body_text(),

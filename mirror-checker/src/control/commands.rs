@@ -1,5 +1,5 @@
 //! The control plane's commands: `serve`, `mail list|show`, `admin add|list|queue|prove|
-//! approve|refuse|log`.
+//! approve|refuse|hold|release|log`.
 
 use super::{mail, Control};
 use crate::cli::{AdminCommand, MailCommand};
@@ -23,10 +23,10 @@ pub async fn serve(
     tracing::info!(
         listen = %addr,
         public_url = %control.public_url,
-        mail_folder = %config.control.mail_folder.display(),
+        mail = %control.mailer.shown(),
         "control plane serving"
     );
-    let limits = crate::daemon::listener_limits(&config.daemon);
+    let limits = config.daemon.listener_limits();
     super::serve(control, listener, limits, shutdown).await;
     Ok(())
 }
@@ -42,6 +42,12 @@ pub fn mail(config: &Config, command: MailCommand) -> Result<()> {
     let messages = mail::list(folder).map_err(Error::io("cannot read", folder))?;
     match command {
         MailCommand::List => {
+            if !config.control.smtp_relay.trim().is_empty() {
+                say!(
+                    "mail goes through the relay {}; this folder holds what was written before it was set",
+                    config.control.smtp_relay
+                );
+            }
             if messages.is_empty() {
                 say!("no mail in {}", folder.display());
             }
@@ -138,6 +144,7 @@ async fn decisions(config: &Config, store: Store, command: AdminCommand) -> Resu
         address: "cli".into(),
         session_id: String::new(),
         admin: true,
+        token: None,
     };
     let refused = |r: super::web::Refused| Error::Usage(r.message());
     let r = match command {
@@ -158,6 +165,20 @@ async fn decisions(config: &Config, store: Store, command: AdminCommand) -> Resu
                     say!("    {}: {}", f.protocol, f.reason);
                 }
             }
+            return Ok(());
+        }
+        AdminCommand::Hold { name, reason } => {
+            super::hold::hold(&control, &cli, &name, Some(&reason), "cli")
+                .await
+                .map_err(refused)?;
+            say!("{name}: held out of the answers from the next snapshot");
+            return Ok(());
+        }
+        AdminCommand::Release { name } => {
+            super::hold::hold(&control, &cli, &name, None, "cli")
+                .await
+                .map_err(refused)?;
+            say!("{name}: hold lifted");
             return Ok(());
         }
         AdminCommand::Prove { name } => super::registration::prove_now(&control, &cli, &name)

@@ -20,6 +20,18 @@ pub struct ControlConfig {
     pub mail_folder: PathBuf,
     /// The address mail is sent from.
     pub mail_from: String,
+    /// The SMTP relay mail goes through (a host name); empty: the mail folder.
+    pub smtp_relay: String,
+    /// Its port; 0: 465 for `tls`, 587 for `starttls`, 25 for `none`.
+    pub smtp_port: u16,
+    /// `starttls` (required, never merely attempted), `tls` (from the first byte), or `none`
+    /// (plain, only to a relay on this machine and without credentials).
+    pub smtp_security: SmtpSecurity,
+    /// A file holding the relay's user name on its first line and password on its second;
+    /// empty: no authentication.
+    pub smtp_credentials: PathBuf,
+    /// A PEM file of CA certificates trusted for the relay besides the webpki roots.
+    pub smtp_ca: PathBuf,
     /// A session ends after this long without use...
     pub session_idle: Human,
     /// ...and this long after sign-in, however used.
@@ -28,9 +40,17 @@ pub struct ControlConfig {
     pub signin_per_address: i64,
     /// ...and one client network (a /24 or a /48).
     pub signin_per_network: i64,
+    /// Reverse proxies whose word is taken for the client's address, `NET[=HEADER]` (a
+    /// CIDR or an address; `x-forwarded-for` by default, or `forwarded`, `cf-connecting-ip`,
+    /// `x-real-ip`), as mirrorlist-server's `--trusted-proxy`: behind one, every client
+    /// would otherwise be counted in the proxy's network.
+    pub trusted_proxies: Vec<String>,
     pub signin_window: Human,
     /// A registration's ownership proof is looked for at most this often on request.
     pub proof_every: Human,
+    /// A served mirror's token is looked for again at each sweep (the daemon's `interval`);
+    /// missing this long, the mirror is flagged to its operator and the admins.
+    pub ownership_grace: Human,
 }
 
 impl Default for ControlConfig {
@@ -41,12 +61,38 @@ impl Default for ControlConfig {
             admins: Vec::new(),
             mail_folder: PathBuf::from("var/mail"),
             mail_from: "mirrors@localhost".into(),
+            smtp_relay: String::new(),
+            smtp_port: 0,
+            smtp_security: SmtpSecurity::Starttls,
+            smtp_credentials: PathBuf::new(),
+            smtp_ca: PathBuf::new(),
             session_idle: Human::secs(8 * 3600),
             session_max: Human::secs(7 * 86400),
             signin_per_address: 5,
             signin_per_network: 30,
+            trusted_proxies: Vec::new(),
             signin_window: Human::secs(3600),
             proof_every: Human::secs(10),
+            ownership_grace: Human::secs(3 * 86400),
+        }
+    }
+}
+
+/// How mail reaches the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    Starttls,
+    Tls,
+    None,
+}
+
+impl SmtpSecurity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmtpSecurity::Starttls => "starttls",
+            SmtpSecurity::Tls => "tls",
+            SmtpSecurity::None => "none",
         }
     }
 }

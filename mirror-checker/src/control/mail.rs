@@ -1,6 +1,7 @@
-//! Mail the control plane sends (sign-in links). With no relay configured, each message is
-//! written to the mail folder as one RFC 5322 file, written whole and then renamed, so a
-//! reader never sees half a message; `mirror-checker mail list|show` reads them.
+//! Mail the control plane sends (sign-in links): through the SMTP relay when one is
+//! configured (`smtp`), otherwise to the mail folder, each message one RFC 5322 file
+//! written whole and then renamed, so a reader never sees half a message;
+//! `mirror-checker mail list|show` reads them.
 
 use std::path::{Path, PathBuf};
 
@@ -14,19 +15,56 @@ pub struct Message {
 
 /// Where messages go.
 #[derive(Debug, Clone)]
-pub struct Mailer {
+pub enum Mailer {
+    Folder(Folder),
+    Relay(std::sync::Arc<super::smtp::Relay>),
+}
+
+impl Mailer {
+    /// The relay `config` names, or its mail folder when it names none.
+    pub fn of(config: &super::ControlConfig) -> Result<Mailer, String> {
+        if config.smtp_relay.trim().is_empty() {
+            let (folder, from) = (config.mail_folder.clone(), config.mail_from.clone());
+            return Ok(Mailer::Folder(Folder { folder, from }));
+        }
+        super::smtp::Relay::new(config).map(|r| Mailer::Relay(r.into()))
+    }
+
+    /// Where mail goes, for the log.
+    pub fn shown(&self) -> String {
+        match self {
+            Mailer::Folder(f) => format!("the folder {}", f.folder.display()),
+            Mailer::Relay(r) => r.shown.clone(),
+        }
+    }
+
+    /// Sends `m`; the error says why it did not go.
+    pub async fn send(&self, m: &Message) -> Result<(), String> {
+        match self {
+            Mailer::Folder(f) => f
+                .write(m)
+                .map(drop)
+                .map_err(|e| format!("cannot write to {}: {e}", f.folder.display())),
+            Mailer::Relay(r) => r.send(&m.to, &m.subject, &m.body).await,
+        }
+    }
+}
+
+/// The mail folder.
+#[derive(Debug, Clone)]
+pub struct Folder {
     folder: PathBuf,
     from: String,
 }
 
-impl Mailer {
-    pub fn folder(folder: PathBuf, from: String) -> Mailer {
-        Mailer { folder, from }
+impl Folder {
+    pub fn new(folder: PathBuf, from: String) -> Folder {
+        Folder { folder, from }
     }
 
     /// Writes `m` to the folder: `<unix time in ns>-<random>.eml`, so names sort in the
     /// order messages were written.
-    pub fn send(&self, m: &Message) -> std::io::Result<PathBuf> {
+    pub fn write(&self, m: &Message) -> std::io::Result<PathBuf> {
         std::fs::create_dir_all(&self.folder)?;
         let now = shared::time::now();
         let id = super::secret::new_token();
@@ -101,13 +139,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let folder = dir.path().join("mail");
         assert_eq!(list(&folder).unwrap(), Vec::new());
-        let mailer = Mailer::folder(folder.clone(), "mirrors@example.org".into());
+        let mailer = Folder::new(folder.clone(), "mirrors@example.org".into());
         let m = Message {
             to: "op@example.org".into(),
             subject: "Sign in".into(),
             body: "Follow http://127.0.0.1:8081/signin/abc within 15 minutes.\n".into(),
         };
-        let path = mailer.send(&m).unwrap();
+        let path = mailer.write(&m).unwrap();
         let listed = list(&folder).unwrap();
         assert_eq!(listed, [(path.clone(), m.to.clone(), m.subject.clone())]);
         let text = std::fs::read_to_string(&path).unwrap();

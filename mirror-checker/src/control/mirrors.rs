@@ -2,6 +2,7 @@
 //! registry's fields the public never sees, and the same verdicts and reasons as the public
 //! status page. Anyone else's mirror is a 403, whether it exists or not.
 
+use super::request;
 use super::web::{self, Refused, Who};
 use super::{pages, Control};
 use axum::extract::{Path, State};
@@ -11,6 +12,9 @@ use shared::registry::Mirror;
 
 /// The names of the mirrors `who` may see.
 pub async fn visible(c: &Control, who: &Who) -> Result<Vec<String>, Refused> {
+    if let Some(t) = &who.token {
+        return Ok(vec![t.mirror.clone()]);
+    }
     if who.admin {
         let mut names: Vec<String> = c
             .store
@@ -26,7 +30,13 @@ pub async fn visible(c: &Control, who: &Who) -> Result<Vec<String>, Refused> {
 }
 
 /// The mirror `name` when `who` may see it.
-async fn own(c: &Control, who: &Who, name: &str) -> Result<Mirror, Refused> {
+pub async fn own(c: &Control, who: &Who, name: &str) -> Result<Mirror, Refused> {
+    if who.scoped_away_from(name) {
+        return Err(Refused::Forbidden(format!(
+            "this API token acts for {} only",
+            who.token.as_ref().map_or("", |t| t.mirror.as_str())
+        )));
+    }
     let mirror = c
         .store
         .load_mirrors()
@@ -52,6 +62,31 @@ async fn own(c: &Control, who: &Who, name: &str) -> Result<Mirror, Refused> {
     }
 }
 
+/// The mirror's page, with `new` (a token just made) shown once.
+pub async fn mirror_page(
+    c: &Control,
+    who: &Who,
+    name: &str,
+    new: Option<(&str, &str)>,
+) -> Result<String, Refused> {
+    let mirror = own(c, who, name).await?;
+    let status = crate::report::render(&c.store, name)
+        .await
+        .unwrap_or_else(|e| format!("no verdict yet: {e}"));
+    let managed = c.store.control_managed().await?.contains(name);
+    let list = c.store.api_tokens(name).await?;
+    let tokens = pages::mirror::Tokens { list: &list, new };
+    let pending = c.store.pending_changes(Some(name)).await?.pop();
+    Ok(pages::mirror::page(
+        who,
+        &mirror,
+        managed,
+        &status,
+        pending.as_ref(),
+        &tokens,
+    ))
+}
+
 /// `GET /mirrors/NAME`.
 pub async fn page(
     State(c): State<Control>,
@@ -59,13 +94,8 @@ pub async fn page(
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        let who = web::signed_in(&c, &headers).await?;
-        let mirror = own(&c, &who, &name).await?;
-        let status = crate::report::render(&c.store, &name)
-            .await
-            .unwrap_or_else(|e| format!("no verdict yet: {e}"));
-        let managed = c.store.control_managed().await?.contains(&name);
-        Ok::<_, Refused>(pages::mirror(&who, &mirror, managed, &status))
+        let who = request::signed_in(&c, &headers).await?;
+        mirror_page(&c, &who, &name, None).await
     };
     match result.await {
         Ok(page) => web::html(StatusCode::OK, page),
@@ -80,7 +110,7 @@ fn json(value: serde_json::Value) -> Response {
 /// `GET /api/v1/me`: who is signed in and the mirrors they may see.
 pub async fn api_me(State(c): State<Control>, headers: HeaderMap) -> Response {
     let result = async {
-        let who = web::signed_in(&c, &headers).await?;
+        let who = request::signed_in(&c, &headers).await?;
         let mirrors = visible(&c, &who).await?;
         Ok::<_, Refused>(
             serde_json::json!({ "address": who.address, "admin": who.admin, "mirrors": mirrors }),
@@ -95,7 +125,7 @@ pub async fn api_me(State(c): State<Control>, headers: HeaderMap) -> Response {
 /// `GET /api/v1/mirrors`: the registry's fields of every mirror `who` may see.
 pub async fn api_list(State(c): State<Control>, headers: HeaderMap) -> Response {
     let result = async {
-        let who = web::signed_in(&c, &headers).await?;
+        let who = request::signed_in(&c, &headers).await?;
         let names = visible(&c, &who).await?;
         let mirrors: Vec<Mirror> = c
             .store
@@ -119,7 +149,7 @@ pub async fn api_one(
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        let who = web::signed_in(&c, &headers).await?;
+        let who = request::signed_in(&c, &headers).await?;
         let mirror = own(&c, &who, &name).await?;
         let status = match crate::report::snapshot_now(&c.store).await {
             Ok(snap) => {
@@ -163,7 +193,7 @@ async fn switch(
         .audit(&store::AuditEntry {
             at: now,
             actor: who.address.clone(),
-            via: via.into(),
+            via: who.via(via),
             action: if enable { "enable" } else { "disable" }.into(),
             subject: name.into(),
             before: Some(format!("enabled: {}", mirror.enabled)),
@@ -195,9 +225,7 @@ pub async fn switch_form(
     body: axum::body::Body,
 ) -> Response {
     let result = async {
-        let who = web::signed_in(&c, &headers).await?;
-        let fields = web::form(body, &["csrf", "reason"]).await?;
-        web::check_csrf(&who, &fields)?;
+        let (who, fields) = request::signed_form(&c, &headers, body, &["csrf", "reason"]).await?;
         let reason = fields.get("reason").map(String::as_str);
         switch(&c, &who, &name, verb_of(&verb)?, reason, "page").await
     };
@@ -219,9 +247,8 @@ pub async fn switch_api(
     body: axum::body::Body,
 ) -> Response {
     let result = async {
-        let who = web::signed_in(&c, &headers).await?;
         let enable = verb_of(&verb)?;
-        let map = web::json_body(&headers, body, &["reason"]).await?;
+        let (who, map) = request::signed_json(&c, &headers, body, &["reason"]).await?;
         let reason = map.get("reason").and_then(|v| v.as_str());
         switch(&c, &who, &name, enable, reason, "api").await?;
         Ok::<_, Refused>(serde_json::json!({ "name": name, "enabled": enable }))

@@ -8,14 +8,21 @@
 mod admin;
 pub mod commands;
 pub mod config;
+mod edit;
+mod edit_routes;
+mod hold;
 pub mod mail;
 mod mirrors;
+pub mod ownership;
 mod pages;
 pub mod proof;
 mod register;
 mod registration;
+mod request;
 mod secret;
 mod signin;
+mod smtp;
+mod tokens;
 mod web;
 mod who;
 
@@ -41,6 +48,8 @@ pub struct Control {
     rules: Arc<shared::registry::Rules>,
     /// The crawl's client (its limits, its no-internal-address rule) for ownership proofs.
     client: crate::http::HttpClient,
+    /// The reverse proxies whose word is taken for the client's address.
+    trusted: Arc<Vec<shared::proxy::TrustedProxy>>,
 }
 
 impl Control {
@@ -54,7 +63,13 @@ impl Control {
         listen: SocketAddr,
     ) -> crate::Result<Control> {
         let public_url = control.public_url(listen).into();
-        let mailer = mail::Mailer::folder(control.mail_folder.clone(), control.mail_from.clone());
+        let mailer = mail::Mailer::of(&control).map_err(crate::error::Error::Config)?;
+        let trusted = control
+            .trusted_proxies
+            .iter()
+            .map(|t| shared::proxy::parse_trusted(t))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| crate::error::Error::Config(format!("[control] trusted_proxies: {e}")))?;
         Ok(Control {
             store,
             config: Arc::new(control),
@@ -62,6 +77,7 @@ impl Control {
             mailer,
             rules: Arc::new(rules),
             client: crate::http::HttpClient::new(http)?,
+            trusted: Arc::new(trusted),
         })
     }
 
@@ -110,12 +126,45 @@ pub fn router(control: Control) -> axum::Router {
             post(registration::decide_form),
         )
         .route("/mirrors/{name}", get(mirrors::page))
+        .route(
+            "/mirrors/{name}/edit",
+            get(edit_routes::edit_page).post(edit_routes::edit_form),
+        )
+        .route("/mirrors/{name}/delete", post(edit_routes::delete_form))
+        .route("/mirrors/{name}/admin/{verb}", post(hold::form))
+        .route(
+            "/mirrors/{name}/change/{verb}",
+            post(edit_routes::decide_form),
+        )
+        .route("/mirrors/{name}/tokens", post(tokens::create_form))
+        .route(
+            "/mirrors/{name}/tokens/{id}/revoke",
+            post(tokens::revoke_form),
+        )
         .route("/mirrors/{name}/{verb}", post(mirrors::switch_form))
         .route("/admin", get(admin::queue))
         .route("/admin/audit", get(admin::audit_page))
         .route("/api/v1/me", get(mirrors::api_me))
         .route("/api/v1/mirrors", get(mirrors::api_list))
         .route("/api/v1/mirrors/{name}", get(mirrors::api_one))
+        .route("/api/v1/mirrors/{name}/edit", post(edit_routes::edit_api))
+        .route(
+            "/api/v1/mirrors/{name}/delete",
+            post(edit_routes::delete_api),
+        )
+        .route("/api/v1/mirrors/{name}/admin/{verb}", post(hold::api))
+        .route(
+            "/api/v1/mirrors/{name}/change/{verb}",
+            post(edit_routes::decide_api),
+        )
+        .route(
+            "/api/v1/mirrors/{name}/tokens",
+            get(tokens::api_list).post(tokens::api_create),
+        )
+        .route(
+            "/api/v1/mirrors/{name}/tokens/{id}/revoke",
+            post(tokens::api_revoke),
+        )
         .route("/api/v1/mirrors/{name}/{verb}", post(mirrors::switch_api))
         .route(
             "/api/v1/registrations",

@@ -47,6 +47,13 @@ pub async fn prove(client: &HttpClient, mirror: &Mirror, token: &str) -> Vec<Fin
 }
 
 async fn look(client: &HttpClient, url: &str, token: &str) -> (bool, String) {
+    // An empty token would be "found" on any empty line: there is nothing to prove with.
+    if token.trim().is_empty() {
+        return (
+            false,
+            format!("no ownership token to look for at {url}: ask the admins"),
+        );
+    }
     let Ok(parsed) = url::Url::parse(url) else {
         return (false, format!("{url} is not a URL"));
     };
@@ -84,4 +91,22 @@ async fn look(client: &HttpClient, url: &str, token: &str) -> (bool, String) {
         )
     };
     (false, reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_empty_token_is_never_found() {
+        let client = HttpClient::new(crate::http::HttpConfig::default()).unwrap();
+        let mut m = Mirror::new("m.example.org", "M");
+        m.urls.insert(
+            shared::registry::Protocol::Http,
+            "http://m.example.org/".into(),
+        );
+        let found = prove(&client, &m, "").await;
+        assert!(!proven(&found), "{found:?}");
+        assert!(found[0].reason.contains("no ownership token"), "{found:?}");
+    }
 }

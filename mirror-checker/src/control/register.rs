@@ -4,6 +4,7 @@
 //! a new operator starts), counted like sign-in requests; a contact address that is not the
 //! signed-in one is mailed a link first, and nothing goes on until it is followed.
 
+use super::request;
 use super::web::{self, Refused, Who};
 use super::{pages, secret, signin, Control};
 use axum::body::Body;
@@ -23,7 +24,7 @@ pub type Problems = Vec<(String, String)>;
 
 /// What a registration came to.
 pub enum Registered {
-    Created(Registration, Problems),
+    Created(Box<Registration>, Problems),
     /// The judge's (or the control plane's) rejections, and its warnings.
     Rejected(Problems, Problems),
 }
@@ -36,6 +37,12 @@ pub async fn register(
     network: &str,
     via: &str,
 ) -> Result<Registered, Refused> {
+    if who.is_some_and(|w| w.token.is_some()) {
+        return Err(Refused::Forbidden(
+            "an API token acts for its own mirror only: register signed in, or not signed in"
+                .into(),
+        ));
+    }
     let judged = judge_fields(fields, &c.rules);
     let mut errors = judged.errors;
     let contact = signin::address_in(fields.get("email").map_or("", String::as_str), "email");
@@ -86,7 +93,7 @@ pub async fn register(
         .audit(&AuditEntry {
             at: now,
             actor: who.map_or(contact.clone(), |w| w.address.clone()),
-            via: via.into(),
+            via: who.map_or(via.to_string(), |w| w.via(via)),
             action: "register".into(),
             subject: r.name.clone(),
             before: None,
@@ -103,7 +110,7 @@ pub async fn register(
             signin::send_link(&sender, &to, "Confirm your mirror registration", &intro).await;
         });
     }
-    Ok(Registered::Created(r, judged.warnings))
+    Ok(Registered::Created(Box::new(r), judged.warnings))
 }
 
 /// Registrations are counted with sign-in requests: per contact address and client network.
@@ -125,7 +132,7 @@ async fn counted(c: &Control, contact: &str, network: &str, now: i64) -> Result<
 
 /// `GET /register`: the form (signed in or not).
 pub async fn form_page(State(c): State<Control>, headers: HeaderMap) -> Response {
-    let who = match web::who(&c, &headers).await {
+    let who = match request::who(&c, &headers).await {
         Ok(w) => w,
         Err(r) => return r.into_response(false),
     };
@@ -155,7 +162,7 @@ fn form_answer(
 ) -> Response {
     let (csrf, set) = match who {
         Some(w) => (w.csrf(), None),
-        None => web::anonymous_csrf(c, headers),
+        None => request::anonymous_csrf(c, headers),
     };
     let page = pages::registration::form(who, &csrf, values, errors, warnings);
     let mut r = web::html(status, page);
@@ -173,16 +180,16 @@ pub async fn form_post(
     body: Body,
 ) -> Response {
     let result = async {
-        let who = web::who(&c, &headers).await?;
+        let who = request::who(&c, &headers).await?;
         let allowed: Vec<&str> = FIELDS.iter().copied().chain(["csrf"]).collect();
-        let fields = web::form(body, &allowed).await?;
+        let fields = request::form(body, &allowed).await?;
         match &who {
-            Some(w) => web::check_csrf(w, &fields)?,
-            None => web::check_anonymous_csrf(&c, &headers, &fields)?,
+            Some(w) => request::check_csrf(w, &fields)?,
+            None => request::check_anonymous_csrf(&c, &headers, &fields)?,
         }
         let mut values: BTreeMap<String, String> = fields.into_iter().collect();
         values.remove("csrf");
-        let network = signin::network_of(peer.ip());
+        let network = request::client_network(&c, peer, &headers);
         let outcome = register(&c, who.as_ref(), &values, &network, "page").await?;
         Ok::<_, Refused>((who, values, outcome))
     };
@@ -246,7 +253,7 @@ pub async fn api_fields(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<BTreeMap<String, String>, Refused> {
-    let map = web::json_body(headers, body, FIELDS).await?;
+    let map = request::json_body(headers, body, FIELDS).await?;
     map.iter()
         .map(|(k, v)| Ok((k.clone(), form_value(k, v)?)))
         .collect()

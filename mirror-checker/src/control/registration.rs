@@ -4,8 +4,9 @@
 
 use super::proof::{self, Finding};
 use super::register::{self, Registered};
+use super::request;
 use super::web::{self, Refused, Who};
-use super::{pages, signin, Control};
+use super::{pages, Control};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +17,11 @@ use store::{AuditEntry, Registration, RegistrationState};
 
 /// The registration `name` when `who` may see it.
 pub async fn own(c: &Control, who: &Who, name: &str) -> Result<Registration, Refused> {
+    if who.scoped_away_from(name) {
+        return Err(Refused::Forbidden(
+            "this API token acts for its own mirror only".into(),
+        ));
+    }
     let r = c.store.registration(name).await?;
     match r {
         Some(r) if who.admin || r.contact.eq_ignore_ascii_case(&who.address) => Ok(r),
@@ -58,6 +64,8 @@ pub fn view(r: &Registration, rules: &Rules) -> serde_json::Value {
         "publish_at": urls,
         "proof": findings(r),
         "proven_at": r.proven_at,
+        "proof_missing_since": r.proof_missing_since,
+        "ownership_flagged_at": r.ownership_flagged_at,
         "created_at": r.created_at,
         "decided_by": r.decided_by,
         "reason": r.reason,
@@ -78,7 +86,7 @@ pub async fn page(
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        let who = web::signed_in(&c, &headers).await?;
+        let who = request::signed_in(&c, &headers).await?;
         let r = own(&c, &who, &name).await?;
         Ok::<_, Refused>(pages::registration::page(&who, &r, &findings(&r)))
     };
@@ -130,9 +138,7 @@ pub async fn prove_form(
     body: Body,
 ) -> Response {
     let result = async {
-        let who = web::signed_in(&c, &headers).await?;
-        let fields = web::form(body, &["csrf"]).await?;
-        web::check_csrf(&who, &fields)?;
+        let (who, _) = request::signed_form(&c, &headers, body, &["csrf"]).await?;
         prove_now(&c, &who, &name).await
     };
     match result.await {
@@ -149,8 +155,7 @@ pub async fn prove_api(
     body: Body,
 ) -> Response {
     let result = async {
-        let who = web::signed_in(&c, &headers).await?;
-        web::json_body(&headers, body, &[]).await?;
+        let (who, _) = request::signed_json(&c, &headers, body, &[]).await?;
         prove_now(&c, &who, &name).await
     };
     match result.await {
@@ -201,7 +206,7 @@ pub async fn decide(
         .audit(&AuditEntry {
             at: now,
             actor: who.address.clone(),
-            via: via.into(),
+            via: who.via(via),
             action: action.into(),
             subject: name.into(),
             before: Some(r.state.as_str().into()),
@@ -219,9 +224,7 @@ pub async fn decide_form(
     body: Body,
 ) -> Response {
     let result = async {
-        let who = web::signed_in(&c, &headers).await?;
-        let fields = web::form(body, &["csrf", "reason"]).await?;
-        web::check_csrf(&who, &fields)?;
+        let (who, fields) = request::signed_form(&c, &headers, body, &["csrf", "reason"]).await?;
         let approve = verb_of(&verb)?;
         let reason = fields.get("reason").map(String::as_str);
         decide(&c, &who, &name, approve, reason, "page").await
@@ -251,9 +254,8 @@ pub async fn decide_api(
     body: Body,
 ) -> Response {
     let result = async {
-        let who = web::signed_in(&c, &headers).await?;
         let approve = verb_of(&verb)?;
-        let map = web::json_body(&headers, body, &["reason"]).await?;
+        let (who, map) = request::signed_json(&c, &headers, body, &["reason"]).await?;
         let reason = map.get("reason").and_then(|v| v.as_str());
         decide(&c, &who, &name, approve, reason, "api").await
     };
@@ -266,7 +268,7 @@ pub async fn decide_api(
 /// `GET /api/v1/registrations`: the registrations `who` may see.
 pub async fn api_list(State(c): State<Control>, headers: HeaderMap) -> Response {
     let result = async {
-        let who = web::signed_in(&c, &headers).await?;
+        let who = request::signed_in(&c, &headers).await?;
         let contact = (!who.admin).then_some(who.address.as_str());
         let list = c.store.registrations(contact).await?;
         let views: Vec<_> = list.iter().map(|r| view(r, &c.rules)).collect();
@@ -285,7 +287,7 @@ pub async fn api_one(
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        let who = web::signed_in(&c, &headers).await?;
+        let who = request::signed_in(&c, &headers).await?;
         own(&c, &who, &name).await
     };
     match result.await {
@@ -303,9 +305,9 @@ pub async fn api_create(
     body: Body,
 ) -> Response {
     let result = async {
-        let who = web::who(&c, &headers).await?;
+        let who = request::who(&c, &headers).await?;
         let fields = register::api_fields(&headers, body).await?;
-        let network = signin::network_of(peer.ip());
+        let network = request::client_network(&c, peer, &headers);
         register::register(&c, who.as_ref(), &fields, &network, "api").await
     };
     let problems = |list: &[(String, String)]| -> Vec<serde_json::Value> {

@@ -2,6 +2,7 @@
 //! address is known (the mail goes out off the request's path, so not even its timing
 //! says), and is counted against its address and its client network first.
 
+use super::request;
 use super::web::{self, Refused};
 use super::{mail, pages, secret, Control};
 use axum::body::Body;
@@ -16,7 +17,7 @@ pub const LINK_TTL_SECS: i64 = 15 * 60;
 
 /// `/`: the signed-in person's mirrors, or the sign-in form.
 pub async fn home(State(c): State<Control>, headers: HeaderMap) -> Response {
-    match web::who(&c, &headers).await {
+    match request::who(&c, &headers).await {
         Ok(Some(who)) => {
             let lists = async {
                 let names = super::mirrors::visible(&c, &who).await?;
@@ -40,21 +41,12 @@ fn signin_page(
     notice: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let (csrf, set) = web::anonymous_csrf(c, headers);
+    let (csrf, set) = request::anonymous_csrf(c, headers);
     let mut r = web::html(status, pages::signin(&csrf, notice));
     if let Some(set) = set {
         r.headers_mut().append(header::SET_COOKIE, set);
     }
     r
-}
-
-/// The network a client is counted in: its /24, or its /48.
-pub fn network_of(ip: std::net::IpAddr) -> String {
-    let net = match shared::net::unmapped(ip) {
-        std::net::IpAddr::V4(a) => ipnet::IpNet::V4(ipnet::Ipv4Net::new(a, 24).expect("24 fits")),
-        std::net::IpAddr::V6(a) => ipnet::IpNet::V6(ipnet::Ipv6Net::new(a, 48).expect("48 fits")),
-    };
-    net.trunc().to_string()
 }
 
 /// A contact address as given in a form: trimmed, lower-cased, one `@`, no spaces.
@@ -93,12 +85,12 @@ pub async fn request(
     body: Body,
 ) -> Response {
     let result = async {
-        let fields = web::form(body, &["csrf", "address"]).await?;
-        web::check_anonymous_csrf(&c, &headers, &fields)?;
+        let fields = request::form(body, &["csrf", "address"]).await?;
+        request::check_anonymous_csrf(&c, &headers, &fields)?;
         let address = address(fields.get("address").map_or("", String::as_str))?;
         let now = shared::time::now();
         let since = now - c.config.signin_window.as_secs() as i64;
-        let network = network_of(peer.ip());
+        let network = request::client_network(&c, peer, &headers);
         let (by_address, by_network) = c
             .store
             .count_signin_request(now, &secret::hash(&address), &network, since)
@@ -166,8 +158,8 @@ pub async fn send_link(c: &Control, address: &str, subject: &str, intro: &str) {
              If it was not you, ignore this message: nothing happens without the link.\n"
         ),
     };
-    if let Err(e) = c.mailer.send(&message) {
-        tracing::error!("sign-in mail not written: {e}");
+    if let Err(e) = c.mailer.send(&message).await {
+        tracing::error!("sign-in mail to {address} not sent: {e}");
     }
 }
 
@@ -180,7 +172,7 @@ pub async fn confirm(
     if token.len() != 43 {
         return link_refused();
     }
-    let (csrf, set) = web::anonymous_csrf(&c, &headers);
+    let (csrf, set) = request::anonymous_csrf(&c, &headers);
     let mut r = web::html(StatusCode::OK, pages::confirm(&token, &csrf));
     if let Some(set) = set {
         r.headers_mut().append(header::SET_COOKIE, set);
@@ -203,8 +195,8 @@ pub async fn follow(
     body: Body,
 ) -> Response {
     let checked = async {
-        let fields = web::form(body, &["csrf"]).await?;
-        web::check_anonymous_csrf(&c, &headers, &fields)
+        let fields = request::form(body, &["csrf"]).await?;
+        request::check_anonymous_csrf(&c, &headers, &fields)
     };
     if let Err(r) = checked.await {
         return r.into_response(false);
@@ -247,9 +239,8 @@ fn audit(address: &str, action: &str, after: Option<String>) -> AuditEntry {
 /// `POST /signout`: ends this session, or with `everywhere` every session of the address.
 pub async fn signout(State(c): State<Control>, headers: HeaderMap, body: Body) -> Response {
     let result = async {
-        let who = web::signed_in(&c, &headers).await?;
-        let fields = web::form(body, &["csrf", "everywhere"]).await?;
-        web::check_csrf(&who, &fields)?;
+        let (who, fields) =
+            request::signed_form(&c, &headers, body, &["csrf", "everywhere"]).await?;
         let everywhere = fields.get("everywhere").is_some_and(|v| v == "1");
         if everywhere {
             c.store.end_sessions_of(&who.address).await?;

@@ -3,12 +3,27 @@
 use super::layout;
 use crate::control::who::Who;
 use maud::html;
-use store::{AuditEntry, Registration};
+use store::{AuditEntry, PendingChange, Registration};
 
 /// Registrations not yet decided, the ones waiting for an admin first.
-pub fn queue(who: &Who, open: &[Registration]) -> String {
+pub fn queue(who: &Who, open: &[Registration], changes: &[PendingChange]) -> String {
     let body = html! {
         p { a href="/admin/audit" { "The audit log" } }
+        @if !changes.is_empty() {
+            h2 { "Changes to served mirrors" }
+            table {
+                tr { th { "Mirror" } th { "Why it waits" } th { "By" } th { "Since" } }
+                @for ch in changes {
+                    tr {
+                        td { a href={ "/mirrors/" (ch.name) } { (ch.name) } }
+                        td.why { (ch.reasons) }
+                        td { (ch.proposed_by) }
+                        td { (shared::duration::utc_minute(ch.proposed_at)) }
+                    }
+                }
+            }
+            h2 { "Registrations" }
+        }
         @if open.is_empty() {
             p { "Nothing is waiting." }
         } @else {
@@ -17,7 +32,7 @@ pub fn queue(who: &Who, open: &[Registration]) -> String {
                 @for r in open {
                     tr {
                         td { a href={ "/registrations/" (r.name) } { (r.name) } }
-                        td { (r.state.as_str()) }
+                        td { (r.state.as_str()) @if r.ownership_flagged_at.is_some() { " (token gone: ownership flagged)" } }
                         td { (r.contact) }
                         td { (shared::duration::utc_minute(r.updated_at)) }
                     }

@@ -2,18 +2,19 @@
 //! its hash; every form posts back here with its CSRF token.
 
 pub mod admin;
+pub mod edit;
+pub mod mirror;
 pub mod registration;
 
 use super::who::Who;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
-use shared::registry::Mirror;
 
 const STYLE: &str = "
 body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1a1a1a;background:#fff}
 header,main{max-width:60rem;margin:0 auto;padding:.5rem 1rem}
 header{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:center;border-bottom:1px solid #ccc}
 h1{font-size:1.5rem}table{border-collapse:collapse;width:100%}
-th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd;vertical-align:top}
+th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd;vertical-align:top}td{overflow-wrap:anywhere}
 pre{white-space:pre-wrap;background:#f4f4f4;padding:.5rem;overflow-x:auto}
 label{display:block;margin:.5rem 0 .2rem}input[type=email],input[type=text],textarea{box-sizing:border-box;width:100%;max-width:32rem;padding:.4rem;font:inherit}
 .field small{color:#444}.warning{color:#6b4a00}td.why{overflow-wrap:anywhere}code{overflow-wrap:anywhere}
@@ -117,40 +118,4 @@ pub fn mirrors(who: &Who, names: &[String], registrations: &[store::Registration
         p { a href="/register" { "Register a mirror" } @if who.admin { " · " a href="/admin" { "Registrations to decide" } " · " a href="/admin/audit" { "Audit log" } } }
     };
     layout("Your mirrors", Some(who), body)
-}
-
-/// One mirror, with what only its operators and the admins see.
-pub fn mirror(who: &Who, m: &Mirror, managed: bool, status: &str) -> String {
-    let join = |items: Vec<String>| {
-        if items.is_empty() {
-            "none".to_string()
-        } else {
-            items.join(", ")
-        }
-    };
-    let body = html! {
-        table {
-            tr { th { "Sponsor" } td { (m.sponsor) } }
-            tr { th { "Contact" } td { (m.email.as_deref().unwrap_or("none")) } }
-            tr { th { "URLs" } td { (join(m.urls.values().cloned().collect())) } }
-            tr { th { "Bandwidth" } td { (m.bandwidth_mbps.map_or("not given".into(), |b| format!("{b} Mbit/s"))) } }
-            tr { th { "Private" } td { (if m.private { "yes" } else { "no" }) } }
-            tr { th { "Netblocks" } td { (join(m.subnets.iter().map(ToString::to_string).collect())) } }
-            tr { th { "ASNs" } td { (join(m.asns.iter().map(|a| format!("AS{a}")).collect())) } }
-            tr { th { "Countries allowed" } td { (if m.countries_allowed.is_empty() { "all".into() } else { m.countries_allowed.join(", ") }) } }
-            tr { th { "Managed by" } td { (if managed { "the control plane".to_string() } else { format!("the registry ({}): change it there", shared::registry::file_name(m)) }) } }
-            tr { th { "Enabled" } td { (if m.enabled { "yes" } else { "no: not checked, not served" }) } }
-        }
-        @if managed {
-            form method="post" action={ "/mirrors/" (m.name) (if m.enabled { "/disable" } else { "/enable" }) } {
-                input type="hidden" name="csrf" value=(who.csrf());
-                label for="reason" { "Reason (kept in the audit log)" }
-                input #reason type="text" name="reason";
-                button type="submit" { (if m.enabled { "Disable this mirror" } else { "Enable this mirror" }) }
-            }
-        }
-        h2 { "Served or not, and why" }
-        pre { (status) }
-    };
-    layout(&m.name, Some(who), body)
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use store::{Registration, RegistrationState};
 
 /// (field, label, hint, multi-line).
-const FORM: &[(&str, &str, &str, bool)] = &[
+pub(super) const FORM: &[(&str, &str, &str, bool)] = &[
     (
         "name",
         "Mirror name",
@@ -65,7 +65,7 @@ fn problems_of<'a>(list: &'a [(String, String)], field: &str) -> Vec<&'a str> {
         .collect()
 }
 
-fn field(
+pub(super) fn field(
     (name, label, hint, multi): (&str, &str, &str, bool),
     values: &BTreeMap<String, String>,
     errors: &[(String, String)],
@@ -146,6 +146,14 @@ pub fn page(who: &Who, r: &Registration, proof: &[Finding]) -> String {
     );
     let body = html! {
         p.state { (state_words(r)) }
+        @if let Some(since) = r.proof_missing_since {
+            p.warning {
+                "The token is no longer found under the mirror's base URLs (since "
+                (shared::duration::utc_minute(since)) " UTC)"
+                @if r.ownership_flagged_at.is_some() { "; the admins have been told" }
+                ". Publish it again; the checker looks at each sweep."
+            }
+        }
         h2 { "Prove the mirror is yours" }
         p { "Publish this token as the only line of the file " code { (PATH) } " under each http and https base URL, then ask for a check:" }
         pre { (r.token) }

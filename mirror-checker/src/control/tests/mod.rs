@@ -2,7 +2,12 @@
 //! every refusal (another's mirror, no session, a forged or missing CSRF token, a used
 //! link, too many requests, bad input).
 
+mod edit;
+mod hold;
+mod ownership;
 mod registration;
+mod smtp;
+mod tokens;
 
 use super::*;
 use axum::body::Body;
@@ -17,6 +22,15 @@ struct Plane {
 }
 
 async fn planes(label: &str, public_url: &str) -> Vec<Plane> {
+    planes_with(label, public_url, |_| {}).await
+}
+
+/// [`planes`] with `tweak` applied to the control plane's settings.
+async fn planes_with(
+    label: &str,
+    public_url: &str,
+    tweak: impl Fn(&mut ControlConfig),
+) -> Vec<Plane> {
     let mut out = Vec::new();
     for (_, store) in store::testing::test_stores(label).await {
         let mut own = Mirror::new("own.example.org", "Own");
@@ -35,6 +49,7 @@ async fn planes(label: &str, public_url: &str) -> Vec<Plane> {
             },
             ..crate::config::Config::default()
         };
+        tweak(&mut config.control);
         // The registrations' mirrors are test servers on loopback.
         config.http.allow_internal = vec!["127.0.0.0/8".parse().unwrap()];
         let control = Control::new(
@@ -420,5 +435,64 @@ async fn sign_in_requests_are_limited_per_address_and_per_network() {
             5,
             "one link per accepted request of the operator"
         );
+    }
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_requests_are_counted_by_the_clients_network() {
+    let tight = |c: &mut ControlConfig| c.signin_per_network = 2;
+    let behind = |c: &mut ControlConfig| {
+        c.signin_per_network = 2;
+        // The tests' peer (192.0.2.7) is the reverse proxy.
+        c.trusted_proxies = vec!["192.0.2.7".into()];
+    };
+    for (trusted, p) in planes_with("control_proxy_no", "", tight)
+        .await
+        .into_iter()
+        .map(|p| (false, p))
+        .chain(
+            planes_with("control_proxy", "", behind)
+                .await
+                .into_iter()
+                .map(|p| (true, p)),
+        )
+    {
+        let (cookie, csrf) = p.anonymous().await;
+        let ask = |address: &str, client: &str| {
+            let req = Request::post("/signin")
+                .header(header::COOKIE, cookie.as_str())
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header("x-forwarded-for", client)
+                .body(Body::from(format!("csrf={csrf}&address={address}")))
+                .unwrap();
+            let p = &p;
+            async move { p.send(req).await.status }
+        };
+        // Three clients in three networks behind the proxy.
+        let mut statuses = Vec::new();
+        for (i, client) in ["198.51.100.1", "203.0.113.1", "198.18.0.1"]
+            .iter()
+            .enumerate()
+        {
+            statuses.push(ask(&format!("u{i}@example.com"), client).await);
+        }
+        let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+        // Trusted, each is its own network; not trusted, the header is anyone's word and
+        // the proxy's network is the one counted.
+        assert_eq!(
+            ok,
+            if trusted { 3 } else { 2 },
+            "trusted {trusted}: {statuses:?}"
+        );
+        if trusted {
+            // One client network's limit still holds behind the proxy.
+            for i in 0..2 {
+                ask(&format!("v{i}@example.com"), "198.51.100.9").await;
+            }
+            assert_eq!(
+                ask("w@example.com", "198.51.100.10").await,
+                StatusCode::TOO_MANY_REQUESTS
+            );
+        }
     }
 }

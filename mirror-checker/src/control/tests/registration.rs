@@ -8,12 +8,12 @@ use super::*;
 use std::sync::{Arc, Mutex};
 
 /// A mirror's web server on loopback serving whatever token it is given.
-struct TokenServer {
-    base: String,
-    token: Arc<Mutex<Option<String>>>,
+pub(super) struct TokenServer {
+    pub(super) base: String,
+    pub(super) token: Arc<Mutex<Option<String>>>,
 }
 
-async fn token_server() -> TokenServer {
+pub(super) async fn token_server() -> TokenServer {
     let token: Arc<Mutex<Option<String>>> = Arc::default();
     let held = token.clone();
     let app = axum::Router::new().route(

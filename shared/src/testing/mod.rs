@@ -193,3 +193,5 @@ pub fn take_down(
         h.since = since;
     }
 }
+
+pub mod smtp;
