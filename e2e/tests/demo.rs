@@ -101,6 +101,14 @@ fn the_demo_comes_up_answers_and_stops_everything() {
         "{body}"
     );
 
+    // The maintenance window the demo declares: on the status page, with its note.
+    assert!(text.contains("maintenance list"), "{text}");
+    let (status, body) = get(&listen, "/mirrors/jp.mirror.example");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("in maintenance until") && body.contains("new disks (demo)"),
+        "{body}"
+    );
     let (status, body) = get(&listen, "/metalink?repo=baseos-9&arch=x86_64");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("<url protocol="), "mirrors listed: {body}");

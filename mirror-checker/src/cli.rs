@@ -143,6 +143,12 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Plan, change and end maintenance windows (as an admin; operators use the control
+    /// plane's page or API).
+    Maintenance {
+        #[command(subcommand)]
+        command: MaintenanceCommand,
+    },
     /// Make a snapshot signing key: the private key (PEM, readable by its owner only) for
     /// `snapshot_signing_key`, and PATH.pub, the public key servers take as --snapshot-key.
     Keygen {
@@ -210,6 +216,50 @@ pub enum AdminCommand {
         /// At most this many entries.
         #[arg(long, default_value_t = 50)]
         limit: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MaintenanceCommand {
+    /// Declare a window on mirror NAME: it leaves the answers at its start, its failed checks
+    /// do not count, and after it a check must find it current before it is served again.
+    Add {
+        name: String,
+        /// The whole mirror (`mirror`, the default), or one of http, https, ipv4, ipv6.
+        #[arg(long, default_value = "mirror")]
+        scope: String,
+        /// Its start: 2026-12-03T18:00Z (UTC), 2026-12-03T19:00+01:00, or now.
+        #[arg(long, default_value = "now")]
+        from: String,
+        /// Its end, as --from.
+        #[arg(long, required_unless_present = "for_", conflicts_with = "for_")]
+        until: Option<String>,
+        /// Its length instead of an end: 6h, 2d.
+        #[arg(long = "for", id = "for_")]
+        for_: Option<String>,
+        /// What the status page says of it.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// List the windows holding or to come: of one mirror, or all.
+    List { name: Option<String> },
+    /// Change window ID's start, end or note (what is not given stays).
+    Change {
+        /// The window's number in `maintenance list`.
+        id: String,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long, conflicts_with = "for_")]
+        until: Option<String>,
+        #[arg(long = "for", id = "for_")]
+        for_: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// End window ID now (one still to come is cancelled).
+    End {
+        /// The window's number in `maintenance list`.
+        id: String,
     },
 }
 

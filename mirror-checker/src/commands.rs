@@ -187,6 +187,10 @@ async fn dispatch(config: Config, opened: &Opened, cli: Cli) -> Result<()> {
             let store = opened.store(&config).await?;
             crate::control::commands::admin(&config, store, command).await
         }
+        Command::Maintenance { command } => {
+            let store = opened.store(&config).await?;
+            crate::control::commands::maintenance(&config, store, command).await
+        }
     }
 }
 

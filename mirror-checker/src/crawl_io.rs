@@ -3,7 +3,7 @@
 //! committed with health and the run's record, or rolled back when the run is set aside.
 
 use crate::crawl::{Claimed, CrawlInput, Earlier, Judgement};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use store::{CrawlWriter, Store};
 
@@ -17,6 +17,22 @@ fn earlier(store: Store) -> Earlier {
             Ok(all)
         })
     })
+}
+
+/// What the maintenance windows holding now take out, by mirror.
+async fn holding_windows(store: &Store) -> crate::Result<HashMap<i64, Vec<shared::model::Scope>>> {
+    let now = shared::time::now();
+    Ok(store
+        .windows_by_mirror(now)
+        .await?
+        .into_iter()
+        .map(|(id, ws)| {
+            let holding = ws.iter().filter(|w| !w.awaiting_check && w.holds_at(now));
+            let scopes = holding.map(|w| w.scope);
+            (id, scopes.collect::<Vec<_>>())
+        })
+        .filter(|(_, scopes)| !scopes.is_empty())
+        .collect())
 }
 
 /// Everything a crawl reads from the store, loaded once.
@@ -51,6 +67,7 @@ pub async fn load_input(store: &Store) -> crate::Result<CrawlInput> {
             .into_iter()
             .filter_map(|s| Some((s.mirror_id, s.checked_at - s.sync_age?)))
             .collect(),
+        maintenance: holding_windows(store).await?,
     })
 }
 
@@ -82,6 +99,9 @@ pub async fn apply(
                 &judgement.events,
                 &judgement.stats,
             )
+            .await?;
+        store
+            .confirm_windows(&judgement.current, judgement.run.started_at)
             .await?;
     }
     let at = judgement.run.finished_at;

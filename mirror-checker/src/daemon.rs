@@ -123,6 +123,16 @@ impl Checker {
             && state
                 .last_scan
                 .is_none_or(|at| t - at >= d.master_interval.as_secs() as i64);
+        if leader {
+            // A window that ended is checked at once: until a check finds the mirror
+            // current, it stays out of the answers.
+            let ended = self
+                .store
+                .windows_awaiting_check(state.windows_at.unwrap_or(0), t)
+                .await?;
+            self.store.make_due(&ended, t).await?;
+            state.windows_at = Some(t);
+        }
         let claims = self
             .store
             .claim_due(&self.id, t, d.lease.as_secs(), d.batch_max.max(1))
@@ -258,6 +268,8 @@ struct DaemonState {
     leader: bool,
     /// When the leader last looked for the control plane's mirrors' ownership tokens.
     ownership_at: Option<i64>,
+    /// Until when the leader has made mirrors whose maintenance window ended due.
+    windows_at: Option<i64>,
     last_scan: Option<i64>,
     published_mark: Option<Vec<i64>>,
     published_at: Option<i64>,

@@ -22,6 +22,7 @@ pub struct Metrics {
     not_modified: IntCounter,
     mirrors: IntGaugeVec,
     coverage: IntGaugeVec,
+    maintenance: IntGaugeVec,
     propagation: IntGaugeVec,
     behind: IntGaugeVec,
     upstream_age: IntGaugeVec,
@@ -62,6 +63,7 @@ impl Metrics {
             propagation: reg(&r, IntGaugeVec::new(Opts::new("mirror_checker_directory_propagation_seconds", "How long after its publication the current version of each directory reached 50, 90 and 99% (share) of the mirrors watched since before it; absent while not reached."), &["directory", "share"]).unwrap()),
             behind: reg(&r, IntGaugeVec::new(Opts::new("mirror_checker_directory_behind_mirrors", "Mirrors watched since before the current version of each directory was published that do not serve it yet."), &["directory"]).unwrap()),
             coverage: reg(&r, IntGaugeVec::new(Opts::new("mirror_checker_directory_mirrors", "Mirrors listed as up to date for each catalog directory in the last snapshot."), &["directory"]).unwrap()),
+            maintenance: reg(&r, IntGaugeVec::new(Opts::new("mirror_checker_mirrors_in_maintenance", "Mirrors a maintenance window took out of the last snapshot: wholly (scope=mirror, including those waiting for a check after their window) or one protocol or family of them (scope=part)."), &["scope"]).unwrap()),
             upstream_age: reg(&r, IntGaugeVec::new(Opts::new("mirror_checker_upstream_age_seconds", "Seconds since the master's current repomd.xml of each directory was first seen."), &["directory"]).unwrap()),
             upstream_errors: reg(&r, IntGauge::new("mirror_checker_upstream_errors", "Directories whose master repomd.xml could not be read at the last scan.").unwrap()),
             snapshot_serial: reg(&r, IntGauge::new("mirror_checker_snapshot_serial", "Serial of the last published snapshot.").unwrap()),
@@ -133,6 +135,13 @@ impl Metrics {
     pub fn snapshot(&self, snap: &Snapshot) {
         self.snapshot_serial.set(snap.serial as i64);
         self.snapshot_fresh.set(snap.created_at);
+        let (whole, part) = shared::snapshot::maintenance::count(snap);
+        self.maintenance
+            .with_label_values(&["mirror"])
+            .set(whole as i64);
+        self.maintenance
+            .with_label_values(&["part"])
+            .set(part as i64);
         // Shares not reached any more (a new version) disappear.
         self.propagation.reset();
         for (i, d) in snap.catalog.directories.iter().enumerate() {

@@ -1697,3 +1697,129 @@ async fn failures_clustered_on_one_registration_do_not_set_the_run_aside() {
         "{note}"
     );
 }
+
+fn window(mirror: &str, scope: shared::model::Scope, from: i64, until: i64) -> store::WindowPlan {
+    store::WindowPlan {
+        mirror: mirror.into(),
+        scope,
+        from,
+        until,
+        note: "new disks".into(),
+    }
+}
+
+/// During a maintenance window the mirror is out of the answers and its failures do not
+/// count against its health; after the window a check must find it current before it is
+/// served again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_in_maintenance_is_not_judged_and_returns_after_a_check() {
+    let net = Net::start(
+        &[
+            ("resting.sim.test", Behavior::Current, Families::V4),
+            ("steady.sim.test", Behavior::Current, Families::V4),
+        ],
+        Mix::AllCurrent,
+    )
+    .await;
+    let cancel = CancellationToken::new();
+    net.checker.crawl(None, &cancel).await.unwrap();
+    assert!(!net.listed("resting.sim.test").is_empty());
+    let now = shared::time::now();
+    let store = &net.checker.store;
+    let w = store
+        .add_window(
+            &window(
+                "resting.sim.test",
+                shared::model::Scope::Mirror,
+                now,
+                now + 3600,
+            ),
+            "op@example.org",
+            14 * DAY,
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    // Its server goes away for the work: two failed crawls would take it down.
+    let mut config = net.checker.config.clone();
+    for r in &mut config.http.connect_to {
+        if r.host == "resting.sim.test" {
+            r.addrs = vec![net.sim.refused];
+        }
+    }
+    let broken = Checker::new(config).await.unwrap();
+    for _ in 0..3 {
+        broken.crawl(None, &cancel).await.unwrap();
+    }
+    for capability in ["http", "https"] {
+        let (state, reason) = net.health("resting.sim.test", capability).await;
+        assert_eq!(state, HealthState::Up, "{capability}: {reason}");
+    }
+    let snap = net.snapshot();
+    let m = snap
+        .mirrors
+        .iter()
+        .find(|m| m.name == "resting.sim.test")
+        .unwrap();
+    assert!(
+        matches!(&m.refused, Some(snapshot::NotServed::Maintenance { note, .. }) if note == "new disks"),
+        "{:?}",
+        m.refused
+    );
+    assert!(net.listed("resting.sim.test").is_empty());
+    assert!(!net.listed("steady.sim.test").is_empty());
+    // Ended early, while still broken: a check after the end fails, so it stays out.
+    store
+        .end_window(w.id, shared::time::now())
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    broken.crawl(None, &cancel).await.unwrap();
+    assert!(
+        net.listed("resting.sim.test").is_empty(),
+        "not back blindly"
+    );
+    // Repaired: the next check finds it current and it is served again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    net.checker.crawl(None, &cancel).await.unwrap();
+    assert!(!net.listed("resting.sim.test").is_empty());
+}
+
+/// Mirrors wholly in maintenance are expected to fail: they do not make the 70% rule set a
+/// run aside.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirrors_in_maintenance_do_not_trip_the_70_percent_rule() {
+    let mut profiles = vec![("good.sim.test", Behavior::Current, Families::V4)];
+    let names: Vec<String> = (0..5).map(|i| format!("down{i}.sim.test")).collect();
+    profiles.extend(
+        names
+            .iter()
+            .map(|n| (n.as_str(), Behavior::Refused, Families::V4)),
+    );
+    let net = Net::start(&profiles, Mix::AllCurrent).await;
+    let now = shared::time::now();
+    for n in &names {
+        let plan = window(n, shared::model::Scope::Mirror, now, now + 3600);
+        net.checker
+            .store
+            .add_window(&plan, "admin", 14 * DAY, now)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let mut config = net.checker.config.clone();
+    config.crawl.ignore_min_mirrors = 1;
+    let checker = Checker::new(config).await.unwrap();
+    let summary = checker
+        .crawl(None, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(!summary.judgement.run.ignored, "{}", summary.describe());
+    assert_eq!(summary.judgement.run.errors, 0, "{}", summary.describe());
+    assert!(!net.listed("good.sim.test").is_empty());
+    for n in &names {
+        assert_eq!(net.health(n, "http").await.0, HealthState::Unknown, "{n}");
+    }
+}

@@ -61,8 +61,10 @@ impl Loaded {
         self.fresh_at.fetch_max(at, Ordering::Relaxed);
     }
 
-    pub fn new(snapshot: Snapshot) -> Loaded {
+    /// The snapshot with the maintenance windows that hold now applied, and its indexes.
+    pub fn new(mut snapshot: Snapshot) -> Loaded {
         let now = shared::time::now();
+        shared::snapshot::maintenance::apply(&mut snapshot, now);
         Loaded {
             pages: OnceLock::new(),
             routes: Routes::build(&snapshot.catalog),

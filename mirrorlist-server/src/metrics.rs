@@ -19,6 +19,7 @@ pub struct Metrics {
     pub snapshot_created: IntGauge,
     pub snapshot_fresh: IntGauge,
     pub swaps: IntCounter,
+    pub in_maintenance: prometheus::IntGaugeVec,
     pub snapshot_fetches: IntCounterVec,
     pub swap_seconds: prometheus::Gauge,
     pub geoip_loaded: IntGauge,
@@ -101,6 +102,7 @@ impl Metrics {
             snapshot_created: reg(&r, IntGauge::new("mirrorlist_snapshot_created_timestamp_seconds", "When the snapshot in use was built (Unix time).").unwrap()),
             snapshot_fresh: reg(&r, IntGauge::new("mirrorlist_snapshot_fresh_timestamp_seconds", "As of when the snapshot in use is known to be the network's state: when it was built, or the checker's last heartbeat saying nothing changed (Unix time). Alert on its age.").unwrap()),
             swaps: reg(&r, IntCounter::new("mirrorlist_snapshot_swaps_total", "Snapshots put in use.").unwrap()),
+            in_maintenance: reg(&r, prometheus::IntGaugeVec::new(Opts::new("mirrorlist_mirrors_in_maintenance", "Mirrors a maintenance window takes out of the answers now: wholly (scope=mirror) or one protocol or family of them (scope=part), or since its end until a check finds them current."), &["scope"]).unwrap()),
             snapshot_fetches: reg(&r, IntCounterVec::new(Opts::new("mirrorlist_snapshot_fetches_total", "Polls of --snapshot-url sources by result: new (a newer snapshot fetched), unchanged, failed (source unreachable or broken), refused (no whole valid snapshot: unsigned, wrongly signed, corrupted, foreign or oversized: alert), behind (a snapshot built later than the one held but with a lower serial: the checker's store was rebuilt; alert)."), &["result"]).unwrap()),
             swap_seconds: reg(&r, prometheus::Gauge::new("mirrorlist_snapshot_load_seconds", "Time the last snapshot took to read, verify and index before it was swapped in.").unwrap()),
             geoip_loaded: reg(&r, IntGauge::new("mirrorlist_geoip_loaded", "1 when a GeoIP database is in use; 0 means answers are chosen without client locations.").unwrap()),
@@ -127,6 +129,13 @@ impl Metrics {
         self.snapshot_created.set(snap.created_at);
         self.snapshot_fresh.set(snap.created_at);
         self.swaps.inc();
+        let (whole, part) = shared::snapshot::maintenance::count(snap);
+        self.in_maintenance
+            .with_label_values(&["mirror"])
+            .set(whole as i64);
+        self.in_maintenance
+            .with_label_values(&["part"])
+            .set(part as i64);
     }
 
     pub fn render(&self) -> String {

@@ -10,6 +10,7 @@ pub mod duration;
 pub mod fsread;
 pub mod geo;
 pub mod geoip;
+pub mod maintenance;
 pub mod model;
 pub mod net;
 pub mod notify;

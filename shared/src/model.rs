@@ -69,6 +69,18 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// What a maintenance window takes out of the answers: the whole mirror, one protocol,
+    /// or one address family.
+    Scope {
+        Mirror = "mirror",
+        Http = "http",
+        Https = "https",
+        V4 = "ipv4",
+        V6 = "ipv6",
+    }
+}
+
 /// One published version of a directory's repomd.xml.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepomdVersion {

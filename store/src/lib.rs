@@ -9,6 +9,7 @@ mod control;
 mod crawl_writer;
 mod health;
 mod located;
+mod maintenance;
 mod mirrors;
 mod ownership;
 mod registrations;
@@ -29,6 +30,7 @@ pub use control::{AuditEntry, LinkUse};
 pub use crawl_writer::{CrawlRun, CrawlWriter, MirrorStats};
 pub use health::{HealthEvent, HealthRecord};
 pub use located::{FetchedSubnets, SubnetChange};
+pub use maintenance::{MaintenanceWindow, WindowPlan};
 pub use mirrors::ApplyOutcome;
 pub use ownership::Ownership;
 pub use registrations::{Registration, RegistrationState};
@@ -183,6 +185,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "mirror revision",
         include_str!("../migrations/sqlite/0015_mirror_revision.sql"),
     ),
+    (
+        16,
+        "maintenance windows",
+        include_str!("../migrations/sqlite/0016_maintenance_windows.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -260,6 +267,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         15,
         "mirror revision",
         include_str!("../migrations/postgres/0015_mirror_revision.sql"),
+    ),
+    (
+        16,
+        "maintenance windows",
+        include_str!("../migrations/postgres/0016_maintenance_windows.sql"),
     ),
 ];
 

@@ -298,6 +298,7 @@ impl Store {
         ]
         .iter()
         .map(|c| col(&row, c))
+        .chain([self.maintenance_mark().await])
         .collect()
     }
 

@@ -81,6 +81,7 @@ impl Store {
             located: self.located().await?,
             activity,
             arrivals: self.arrivals_since(shared::time::now() - WEEK).await?,
+            maintenance: self.windows_by_mirror(shared::time::now()).await?,
         }))
     }
 }

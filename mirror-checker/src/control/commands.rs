@@ -1,8 +1,8 @@
 //! The control plane's commands: `serve`, `mail list|show`, `admin add|list|queue|prove|
-//! approve|refuse|hold|release|log`.
+//! approve|refuse|hold|release|log`, `maintenance add|list|change|end`.
 
 use super::{mail, Control};
-use crate::cli::{AdminCommand, MailCommand};
+use crate::cli::{AdminCommand, MailCommand, MaintenanceCommand};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use store::{AuditEntry, Store};
@@ -140,12 +140,7 @@ pub async fn admin(config: &Config, store: Store, command: AdminCommand) -> Resu
 /// `admin queue|prove|approve|refuse`: what an admin does on the pages, from the shell.
 async fn decisions(config: &Config, store: Store, command: AdminCommand) -> Result<()> {
     let control = of(config, store, config.control.listen)?;
-    let cli = super::who::Who {
-        address: "cli".into(),
-        session_id: String::new(),
-        admin: true,
-        token: None,
-    };
+    let cli = cli_admin();
     let refused = |r: super::web::Refused| Error::Usage(r.message());
     let r = match command {
         AdminCommand::Queue => {
@@ -201,6 +196,106 @@ async fn decisions(config: &Config, store: Store, command: AdminCommand) -> Resu
     say!("{}: {}", r.name, r.state.as_str());
     for f in super::registration::findings(&r) {
         say!("    {}: {}", f.protocol, f.reason);
+    }
+    Ok(())
+}
+
+/// The shell's admin, as the audit log names it.
+fn cli_admin() -> super::who::Who {
+    super::who::Who {
+        address: "cli".into(),
+        session_id: String::new(),
+        admin: true,
+        token: None,
+    }
+}
+
+/// `maintenance add|list|change|end`, as an admin.
+pub async fn maintenance(config: &Config, store: Store, command: MaintenanceCommand) -> Result<()> {
+    use super::maintenance::{change, declare, describe, end, Asked};
+    let control = of(config, store.clone(), config.control.listen)?;
+    let cli = cli_admin();
+    let refused = |r: super::web::Refused| Error::Usage(r.message());
+    let asked = |pairs: [(&str, Option<String>); 4]| -> Asked {
+        pairs
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v?)))
+            .collect()
+    };
+    let mirror_of = |id: String| {
+        let store = store.clone();
+        async move {
+            let missing = || {
+                Error::Usage(format!(
+                    "no maintenance window {id} holds or is to come (`maintenance list` numbers them)"
+                ))
+            };
+            let number: i64 = id
+                .trim()
+                .trim_start_matches('#')
+                .parse()
+                .map_err(|_| missing())?;
+            match store.window(number).await? {
+                Some(w) => Ok((w.mirror, number.to_string())),
+                None => Err(missing()),
+            }
+        }
+    };
+    match command {
+        MaintenanceCommand::Add {
+            name,
+            scope,
+            from,
+            until,
+            for_,
+            note,
+        } => {
+            let a = asked([
+                ("scope", Some(scope)),
+                ("from", Some(from)),
+                ("until", until.or(for_)),
+                ("note", Some(note)),
+            ]);
+            let w = declare(&control, &cli, &name, &a, "cli")
+                .await
+                .map_err(refused)?;
+            say!("{name}: {}", describe(&w));
+        }
+        MaintenanceCommand::List { name } => {
+            let windows = store.windows(name.as_deref(), shared::time::now()).await?;
+            if windows.is_empty() {
+                say!("no maintenance window holds or is to come");
+            }
+            for w in windows {
+                say!("{}: {}  (by {})", w.mirror, describe(&w), w.created_by);
+            }
+        }
+        MaintenanceCommand::Change {
+            id,
+            from,
+            until,
+            for_,
+            note,
+        } => {
+            let (name, id) = mirror_of(id).await?;
+            let a = asked([
+                ("scope", None),
+                ("from", from),
+                ("until", until.or(for_)),
+                ("note", note),
+            ]);
+            let w = change(&control, &cli, &name, &id, &a, "cli")
+                .await
+                .map_err(refused)?;
+            say!("{name}: {}", describe(&w));
+        }
+        MaintenanceCommand::End { id } => {
+            let (name, id) = mirror_of(id).await?;
+            end(&control, &cli, &name, &id, "cli")
+                .await
+                .map_err(refused)?;
+            say!("{name}: window {id} ended (cancelled, if it had not started); served again once a check finds it current");
+        }
     }
     Ok(())
 }

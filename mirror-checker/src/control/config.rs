@@ -51,6 +51,8 @@ pub struct ControlConfig {
     /// A served mirror's token is looked for again at each sweep (the daemon's `interval`);
     /// missing this long, the mirror is flagged to its operator and the admins.
     pub ownership_grace: Human,
+    /// The longest maintenance window an operator may declare (merged windows included).
+    pub maintenance_max: Human,
 }
 
 impl Default for ControlConfig {
@@ -74,6 +76,7 @@ impl Default for ControlConfig {
             signin_window: Human::secs(3600),
             proof_every: Human::secs(10),
             ownership_grace: Human::secs(3 * 86400),
+            maintenance_max: Human::secs(14 * 86400),
         }
     }
 }

@@ -69,7 +69,25 @@ pub async fn mirror_page(
     name: &str,
     new: Option<(&str, &str)>,
 ) -> Result<String, Refused> {
+    mirror_page_with(c, who, name, new, None).await
+}
+
+/// [`mirror_page`], with a maintenance window's refusal (field, message) beside its form.
+pub async fn mirror_page_with(
+    c: &Control,
+    who: &Who,
+    name: &str,
+    new: Option<(&str, &str)>,
+    problem: Option<(&str, &str)>,
+) -> Result<String, Refused> {
     let mirror = own(c, who, name).await?;
+    let now = shared::time::now();
+    let windows = c.store.windows(Some(name), now).await?;
+    let maintenance = pages::maintenance::Windows {
+        list: &windows,
+        problem,
+        now,
+    };
     let status = crate::report::render(&c.store, name)
         .await
         .unwrap_or_else(|e| format!("no verdict yet: {e}"));
@@ -84,6 +102,7 @@ pub async fn mirror_page(
         &status,
         pending.as_ref(),
         &tokens,
+        &maintenance,
     ))
 }
 

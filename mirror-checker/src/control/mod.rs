@@ -12,6 +12,7 @@ mod edit;
 mod edit_routes;
 mod hold;
 pub mod mail;
+pub mod maintenance;
 mod mirrors;
 pub mod ownership;
 mod pages;
@@ -136,6 +137,15 @@ pub fn router(control: Control) -> axum::Router {
             "/mirrors/{name}/change/{verb}",
             post(edit_routes::decide_form),
         )
+        .route("/mirrors/{name}/maintenance", post(maintenance::add_form))
+        .route(
+            "/mirrors/{name}/maintenance/{id}",
+            post(maintenance::window_form),
+        )
+        .route(
+            "/mirrors/{name}/maintenance/{id}/{verb}",
+            post(maintenance::window_form),
+        )
         .route("/mirrors/{name}/tokens", post(tokens::create_form))
         .route(
             "/mirrors/{name}/tokens/{id}/revoke",
@@ -156,6 +166,18 @@ pub fn router(control: Control) -> axum::Router {
         .route(
             "/api/v1/mirrors/{name}/change/{verb}",
             post(edit_routes::decide_api),
+        )
+        .route(
+            "/api/v1/mirrors/{name}/maintenance",
+            get(maintenance::api_list).post(maintenance::api_add),
+        )
+        .route(
+            "/api/v1/mirrors/{name}/maintenance/{id}",
+            post(maintenance::api_window),
+        )
+        .route(
+            "/api/v1/mirrors/{name}/maintenance/{id}/{verb}",
+            post(maintenance::api_window),
         )
         .route(
             "/api/v1/mirrors/{name}/tokens",

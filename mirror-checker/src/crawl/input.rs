@@ -53,9 +53,23 @@ pub struct CrawlInput {
     pub full: HashSet<i64>,
     /// Each mirror's TIME file as last read (Unix seconds), by store id.
     pub synced: HashMap<i64, i64>,
+    /// What maintenance windows holding now take out, by store id: its failures there do
+    /// not count against its health, and a whole mirror out is left out of the 70% rule.
+    pub maintenance: HashMap<i64, Vec<shared::model::Scope>>,
 }
 
 impl CrawlInput {
+    /// Whether a window holding now covers `capability` of mirror `id` (`http`, `ipv6`;
+    /// every capability for a whole-mirror window).
+    pub fn in_maintenance(&self, id: i64, capability: &str) -> bool {
+        use shared::model::Scope;
+        self.maintenance.get(&id).is_some_and(|scopes| {
+            scopes
+                .iter()
+                .any(|s| *s == Scope::Mirror || s.as_str() == capability)
+        })
+    }
+
     /// Keeps only the named mirrors (a daemon batch).
     pub fn only(mut self, ids: &HashSet<i64>) -> CrawlInput {
         self.mirrors.retain(|(id, _)| ids.contains(id));

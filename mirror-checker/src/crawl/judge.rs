@@ -23,6 +23,9 @@ pub struct Judgement {
     /// Each fetched `subnets` URL's list, or why it failed (a failure keeps the last good
     /// list; kept even when the run is set aside, for the same reason).
     pub subnets: Vec<(i64, Result<Vec<ipnet::IpNet>, String>)>,
+    /// Mirrors whose repomd.xml checks in this run all found a servable copy: they confirm
+    /// a maintenance window that ended before the run.
+    pub current: Vec<i64>,
 }
 
 /// The mirrors a daemon batch claimed from the shared schedule: completed in the crawl's
@@ -43,15 +46,24 @@ pub fn judge(
     started_at: i64,
     now: i64,
 ) -> Judgement {
+    let all = summaries;
+    // A mirror wholly in maintenance is expected to fail: it does not speak for the
+    // checker's network.
+    let counted: Vec<MirrorSummary> = all
+        .iter()
+        .filter(|s| !input.in_maintenance(s.mirror_id, ""))
+        .cloned()
+        .collect();
+    let summaries = &counted[..];
     let mut by_outcome: BTreeMap<CheckOutcome, usize> = BTreeMap::new();
     for (outcome, n) in summaries.iter().flat_map(|s| &s.by_outcome) {
         *by_outcome.entry(*outcome).or_default() += n;
     }
-    let located: Vec<(i64, Located)> = summaries
+    let located: Vec<(i64, Located)> = all
         .iter()
         .filter_map(|s| Some((s.mirror_id, s.located.clone()?)))
         .collect();
-    let subnets: Vec<(i64, Result<Vec<ipnet::IpNet>, String>)> = summaries
+    let subnets: Vec<(i64, Result<Vec<ipnet::IpNet>, String>)> = all
         .iter()
         .filter_map(|s| Some((s.mirror_id, s.subnets.clone()?)))
         .collect();
@@ -91,9 +103,9 @@ pub fn judge(
         mirrors: summaries.len() as i64,
         checks: total as i64,
         errors: errors as i64,
-        not_modified: summaries.iter().map(|r| r.not_modified as i64).sum(),
-        requests: summaries.iter().map(|r| r.requests as i64).sum(),
-        bytes: summaries.iter().map(|r| r.bytes as i64).sum(),
+        not_modified: all.iter().map(|r| r.not_modified as i64).sum(),
+        requests: all.iter().map(|r| r.requests as i64).sum(),
+        bytes: all.iter().map(|r| r.bytes as i64).sum(),
         ignored,
         note: String::new(),
         checker: String::new(),
@@ -122,6 +134,7 @@ pub fn judge(
             by_outcome,
             located,
             subnets,
+            current: Vec::new(),
         };
     }
     if over {
@@ -135,8 +148,11 @@ pub fn judge(
     }
     let mut health = Vec::new();
     let mut events = Vec::new();
-    for s in summaries {
+    for s in all {
         for (capability, finding) in &s.findings {
+            if input.in_maintenance(s.mirror_id, capability) {
+                continue;
+            }
             let previous = input.health.get(&(s.mirror_id, capability.clone()));
             let (record, event) =
                 health::step(s.mirror_id, capability, previous, finding, thresholds, now);
@@ -144,7 +160,7 @@ pub fn judge(
             events.extend(event);
         }
     }
-    let stats = summaries
+    let stats = all
         .iter()
         .map(|s| MirrorStats {
             mirror_id: s.mirror_id,
@@ -164,5 +180,18 @@ pub fn judge(
         by_outcome,
         located,
         subnets,
+        current: all
+            .iter()
+            .filter(|s| found_current(s))
+            .map(|s| s.mirror_id)
+            .collect(),
     }
+}
+
+/// Whether a mirror's checks in a run found it serving: some repomd.xml current (or an
+/// alternate), and none failed (a directory it lacks is judged by the ordinary rule).
+fn found_current(s: &MirrorSummary) -> bool {
+    let count = |o: CheckOutcome| s.by_outcome.get(&o).copied().unwrap_or(0);
+    count(CheckOutcome::Current) + count(CheckOutcome::Behind) > 0
+        && count(CheckOutcome::Error) == 0
 }

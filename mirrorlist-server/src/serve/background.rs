@@ -58,6 +58,41 @@ async fn locate_mirrors(state: &AppState) {
     }
 }
 
+/// Applies each maintenance window of the snapshot in use when it starts (looked for every
+/// second), so a mirror leaves the answers then even when no new snapshot comes.
+pub fn maintenance(state: AppState, cancel: CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            let Some(current) = state.current() else {
+                continue;
+            };
+            let now = shared::time::now();
+            let starting = current
+                .snapshot
+                .mirrors
+                .iter()
+                .flat_map(|m| &m.maintenance)
+                .any(|w| !w.holds && w.holds_at(now));
+            if !starting {
+                continue;
+            }
+            let snap = current.snapshot.clone();
+            if let Ok(loaded) = tokio::task::spawn_blocking(move || Loaded::new(snap)).await {
+                tracing::info!(
+                    serial = loaded.snapshot.serial,
+                    "a maintenance window started"
+                );
+                state.swap(loaded);
+                pages(&state);
+            }
+        }
+    });
+}
+
 /// Builds the status pages of the snapshot in use in the background, so that the first
 /// page request does not wait for them.
 pub fn pages(state: &AppState) {

@@ -54,6 +54,7 @@ pub async fn serve(cli: Cli) -> Result<()> {
         hangup,
         cancel.clone(),
     ));
+    background::maintenance(state.clone(), cancel.clone());
     if !cli.no_locate_mirrors {
         background::locate(state.clone(), every, cancel.clone());
     }

@@ -55,14 +55,16 @@ pub fn build(input: &SnapshotInput, serial: u64, now: i64, generator: &str) -> S
         .iter()
         .map(|d| directory(input, d, &verdicts, &checks, &copies, now))
         .collect();
-    Snapshot {
+    let mut snap = Snapshot {
         serial,
         created_at: now,
         generator: generator.to_string(),
         catalog: input.catalog.clone(),
         mirrors,
         directories,
-    }
+    };
+    super::maintenance::apply(&mut snap, now);
+    snap
 }
 
 /// Each mirror's recent errors, by directory path, a few of them.

@@ -33,7 +33,7 @@ use std::io::Write;
 use std::path::Path;
 
 pub const MAGIC: &[u8; 8] = b"MIRRSNAP";
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 /// Additions to the JSON header within [`FORMAT_VERSION`].
 pub const FORMAT_MINOR: u32 = 0;
 const PREFIX: usize = 16;

@@ -5,6 +5,7 @@
 pub mod build;
 mod file;
 pub mod history;
+pub mod maintenance;
 pub mod propagation;
 pub mod sign;
 pub mod verdict;
@@ -73,6 +74,8 @@ pub struct SnapMirror {
     pub ipv6: bool,
     /// Its sponsor, last check and sync, availability and recent history.
     pub record: history::Record,
+    /// Its maintenance windows that hold or are still to come.
+    pub maintenance: Vec<maintenance::Window>,
 }
 
 /// Protocol bits in [`DirMirror::protocols`].
@@ -216,6 +219,13 @@ impl Snapshot {
             crate::model::Family::Any => m.ipv4 || m.ipv6,
         };
         if !family_ok {
+            let scope = match family {
+                crate::model::Family::V6 => crate::model::Scope::V6,
+                _ => crate::model::Scope::V4,
+            };
+            if let Some(w) = m.maintenance.iter().find(|w| w.holds && w.scope == scope) {
+                return Err(w.reason());
+            }
             let capability = family.as_str().to_string();
             let reason = m
                 .down

@@ -4,7 +4,7 @@
 //! same values, so what the server does and what an operator is told cannot disagree.
 //!
 //! The decision, in order (the first that applies wins):
-//! 1. the mirror: disabled, not approved, not checked yet;
+//! 1. the mirror: held by an admin, disabled, not approved, not checked yet;
 //! 2. its capabilities, after the health rule's hysteresis: a protocol or address family that
 //!    is down is not served (all of them down: the mirror is not served);
 //! 3. the directory over that protocol, from its latest check: the current version or an
@@ -12,6 +12,9 @@
 //!    metalink lists, a 404 are not; a failed check, or a copy matching no version, keeps the
 //!    last copy that did match (while it is still an alternate) until the health rule takes
 //!    the protocol, or the mirror's content, down.
+//!
+//! Last, a maintenance window takes out what it covers (the mirror, a protocol, a family)
+//! while it holds, and until a check after it ends ([`super::maintenance`]).
 //!
 //! Private mirrors the registry marks `checked: false` skip 2 and 3: they are served, unchecked,
 //! to their own networks only.
@@ -49,6 +52,11 @@ pub enum NotServed {
     HalfSynced { problem: String },
     /// An admin holds it out of the answers, for this reason.
     Held { reason: String },
+    /// In a maintenance window its operator declared (the whole mirror, or this protocol or
+    /// family of it), until then.
+    Maintenance { until: i64, note: String },
+    /// Its maintenance window ended then, and no check has found it current since.
+    AfterMaintenance { ended: i64 },
 }
 
 impl fmt::Display for NotServed {
@@ -58,6 +66,22 @@ impl fmt::Display for NotServed {
             NotServed::Held { reason } => {
                 write!(f, "held out of the answers by an admin: {reason}")
             }
+            NotServed::Maintenance { until, note } => {
+                write!(
+                    f,
+                    "in maintenance until {}",
+                    crate::duration::utc_minute(*until)
+                )?;
+                if !note.is_empty() {
+                    write!(f, ": {note}")?;
+                }
+                Ok(())
+            }
+            NotServed::AfterMaintenance { ended } => write!(
+                f,
+                "its maintenance ended at {}; served again once a check finds it current",
+                crate::duration::utc_minute(*ended)
+            ),
             NotServed::NotApproved => f.write_str("waiting for approval (approved: false)"),
             NotServed::NotCheckedYet => f.write_str("not checked yet"),
             NotServed::Down { capability, reason } => write!(f, "{capability} down: {reason}"),

@@ -157,6 +157,7 @@ pub fn all_current_input(
         located: std::collections::HashMap::new(),
         activity: std::collections::HashMap::new(),
         arrivals: Vec::new(),
+        maintenance: std::collections::HashMap::new(),
     }
 }
 

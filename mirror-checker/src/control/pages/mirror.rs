@@ -21,6 +21,7 @@ pub fn page(
     status: &str,
     pending: Option<&PendingChange>,
     tokens: &Tokens<'_>,
+    maintenance: &super::maintenance::Windows<'_>,
 ) -> String {
     let join = |items: Vec<String>| {
         if items.is_empty() {
@@ -86,6 +87,7 @@ pub fn page(
                 }
             }
         }
+        (super::maintenance::section(who, &m.name, maintenance))
         (tokens_section(who, &m.name, tokens))
         @if managed {
             h2 { "Delete" }

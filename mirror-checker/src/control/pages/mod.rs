@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod edit;
+pub mod maintenance;
 pub mod mirror;
 pub mod registration;
 

@@ -4,6 +4,7 @@
 
 mod edit;
 mod hold;
+mod maintenance;
 mod ownership;
 mod registration;
 mod smtp;

@@ -31,6 +31,8 @@ pub struct SnapshotInput {
     pub activity: HashMap<i64, Activity>,
     /// When mirrors first served the versions published in the last 7 days.
     pub arrivals: Vec<crate::snapshot::propagation::Arrival>,
+    /// Maintenance windows not long over, by store id.
+    pub maintenance: HashMap<i64, Vec<crate::snapshot::maintenance::Window>>,
 }
 
 /// A mirror's recent past as the store keeps it.

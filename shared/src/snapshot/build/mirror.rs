@@ -275,5 +275,14 @@ pub(super) fn snap_mirror(
         ipv4: v.ipv4,
         ipv6: v.ipv6,
         record: record(m, input.activity.get(&id), caps, mean_lag, now),
+        maintenance: windows(input, id),
     }
+}
+
+/// The mirror's windows still to come or holding, and those ended that no good check has
+/// confirmed yet (the store marks them `awaiting_check`), which hold until one does.
+fn windows(input: &SnapshotInput, id: i64) -> Vec<crate::snapshot::maintenance::Window> {
+    let mut out = input.maintenance.get(&id).cloned().unwrap_or_default();
+    out.sort_by_key(|w| (w.from, w.until));
+    out
 }

@@ -189,6 +189,7 @@ fn only_mirrors_holding_a_version_in_the_window_over_a_healthy_protocol_are_list
         located: HashMap::new(),
         activity: HashMap::new(),
         arrivals: Vec::new(),
+        maintenance: HashMap::new(),
     };
     let snap = build(&input, 3, NOW, "test");
     assert_eq!(snap, build(&input, 3, NOW, "test"), "deterministic");
