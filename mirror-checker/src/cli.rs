@@ -149,6 +149,20 @@ pub enum Command {
         #[command(subcommand)]
         command: MaintenanceCommand,
     },
+    /// Send one notice to every mirror's contacts (or those of one country), through the
+    /// same outbox and mail as the checker's messages (a new release coming, the master's
+    /// new address); recorded in the audit log.
+    Notice {
+        /// Its subject.
+        #[arg(long)]
+        subject: String,
+        /// Its text.
+        #[arg(long)]
+        body: String,
+        /// Only the contacts of mirrors the registry places in this country (ISO code).
+        #[arg(long)]
+        country: Option<String>,
+    },
     /// Make a snapshot signing key: the private key (PEM, readable by its owner only) for
     /// `snapshot_signing_key`, and PATH.pub, the public key servers take as --snapshot-key.
     Keygen {

@@ -178,19 +178,33 @@ async fn dispatch(config: Config, opened: &Opened, cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Keygen { path } => keygen(&path),
+        c @ (Command::Serve { .. }
+        | Command::Mail { .. }
+        | Command::Admin { .. }
+        | Command::Notice { .. }
+        | Command::Maintenance { .. }) => control_plane(config, opened, c).await,
+    }
+}
+
+/// The control plane's commands: `serve`, `mail`, `admin`, `notice`, `maintenance`.
+async fn control_plane(config: Config, opened: &Opened, command: Command) -> Result<()> {
+    use crate::control::commands as control;
+    if let Command::Mail { command } = command {
+        return control::mail(&config, command);
+    }
+    let store = opened.store(&config).await?;
+    match command {
         Command::Serve { listen } => {
-            let store = opened.store(&config).await?;
-            crate::control::commands::serve(&config, store, listen, shutdown_signal()).await
+            control::serve(&config, store, listen, shutdown_signal()).await
         }
-        Command::Mail { command } => crate::control::commands::mail(&config, command),
-        Command::Admin { command } => {
-            let store = opened.store(&config).await?;
-            crate::control::commands::admin(&config, store, command).await
-        }
-        Command::Maintenance { command } => {
-            let store = opened.store(&config).await?;
-            crate::control::commands::maintenance(&config, store, command).await
-        }
+        Command::Admin { command } => control::admin(&config, store, command).await,
+        Command::Notice {
+            subject,
+            body,
+            country,
+        } => control::notice(&store, &subject, &body, country.as_deref()).await,
+        Command::Maintenance { command } => control::maintenance(&config, store, command).await,
+        _ => unreachable!("dispatch() hands over the control plane's commands only"),
     }
 }
 

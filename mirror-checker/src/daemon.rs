@@ -72,10 +72,15 @@ impl Checker {
                  saying what the checker is and from which addresses it crawls"
             );
         }
+        let mailer = crate::control::mail::Mailer::of(&self.config.control)
+            .map_err(|e| Error::Config(format!("[control]: {e}")))?;
         let mut state = DaemonState::default();
         loop {
             if state.leader {
                 self.recheck_ownership(&mut state).await;
+            }
+            if let Err(e) = self.deliver_notifications(&mailer).await {
+                tracing::warn!(error = %e, "notifications not delivered; trying again next tick");
             }
             match self.tick(&mut state, &cancel).await {
                 Ok(()) => self.metrics.tick(true),

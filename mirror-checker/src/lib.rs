@@ -20,6 +20,7 @@ pub mod geo;
 pub mod health;
 pub mod http;
 pub mod metrics;
+pub mod notifications;
 pub mod output;
 pub mod packages;
 pub mod publish;

@@ -23,6 +23,9 @@ pub struct Metrics {
     mirrors: IntGaugeVec,
     coverage: IntGaugeVec,
     maintenance: IntGaugeVec,
+    notifications: IntCounterVec,
+    outbox_waiting: IntGauge,
+    outbox_oldest: IntGauge,
     propagation: IntGaugeVec,
     behind: IntGaugeVec,
     upstream_age: IntGaugeVec,
@@ -63,6 +66,9 @@ impl Metrics {
             propagation: reg(&r, IntGaugeVec::new(Opts::new("mirror_checker_directory_propagation_seconds", "How long after its publication the current version of each directory reached 50, 90 and 99% (share) of the mirrors watched since before it; absent while not reached."), &["directory", "share"]).unwrap()),
             behind: reg(&r, IntGaugeVec::new(Opts::new("mirror_checker_directory_behind_mirrors", "Mirrors watched since before the current version of each directory was published that do not serve it yet."), &["directory"]).unwrap()),
             coverage: reg(&r, IntGaugeVec::new(Opts::new("mirror_checker_directory_mirrors", "Mirrors listed as up to date for each catalog directory in the last snapshot."), &["directory"]).unwrap()),
+            notifications: reg(&r, IntCounterVec::new(Opts::new("mirror_checker_notifications_total", "Messages to operators this checker tried to deliver, by result: sent, retried (the relay failed; tried again with backoff), given_up (still failing a day after it was written: shown on the mirror's page)."), &["result"]).unwrap()),
+            outbox_waiting: reg(&r, IntGauge::new("mirror_checker_outbox_messages", "Messages to operators waiting to be delivered (neither sent nor given up).").unwrap()),
+            outbox_oldest: reg(&r, IntGauge::new("mirror_checker_outbox_oldest_seconds", "Age of the oldest message waiting to be delivered; 0 with none. Alert: NotificationsBacklog.").unwrap()),
             maintenance: reg(&r, IntGaugeVec::new(Opts::new("mirror_checker_mirrors_in_maintenance", "Mirrors a maintenance window took out of the last snapshot: wholly (scope=mirror, including those waiting for a check after their window) or one protocol or family of them (scope=part)."), &["scope"]).unwrap()),
             upstream_age: reg(&r, IntGaugeVec::new(Opts::new("mirror_checker_upstream_age_seconds", "Seconds since the master's current repomd.xml of each directory was first seen."), &["directory"]).unwrap()),
             upstream_errors: reg(&r, IntGauge::new("mirror_checker_upstream_errors", "Directories whose master repomd.xml could not be read at the last scan.").unwrap()),
@@ -77,6 +83,9 @@ impl Metrics {
         // Both series exist from the start: a panel or rule reading failed ticks has a 0.
         for ok in ["true", "false"] {
             m.ticks.with_label_values(&[ok]);
+        }
+        for result in ["sent", "retried", "given_up"] {
+            m.notifications.with_label_values(&[result]);
         }
         m
     }
@@ -128,6 +137,24 @@ impl Metrics {
     }
 
     /// A heartbeat: the last snapshot still holds as of `at`.
+    pub fn notifications(
+        &self,
+        sent: usize,
+        retried: usize,
+        gave_up: usize,
+        (waiting, oldest): (i64, Option<i64>),
+        now: i64,
+    ) {
+        for (result, n) in [("sent", sent), ("retried", retried), ("given_up", gave_up)] {
+            self.notifications
+                .with_label_values(&[result])
+                .inc_by(n as u64);
+        }
+        self.outbox_waiting.set(waiting);
+        self.outbox_oldest
+            .set(oldest.map_or(0, |o| (now - o).max(0)));
+    }
+
     pub fn heartbeat(&self, at: i64) {
         self.snapshot_fresh.set(at);
     }

@@ -142,6 +142,21 @@ impl Checker {
         })
     }
 
+    /// Delivers the operators' messages due now through `mailer` (each once, whichever
+    /// checker sends it), counting what happened.
+    pub async fn deliver_notifications(
+        &self,
+        mailer: &crate::control::mail::Mailer,
+    ) -> Result<usize> {
+        let now = shared::time::now();
+        let (sent, retried, gave_up) =
+            crate::notifications::deliver(&self.store, mailer, &self.id, now).await?;
+        let backlog = self.store.outbox_backlog().await?;
+        self.metrics
+            .notifications(sent, retried, gave_up, backlog, now);
+        Ok(sent)
+    }
+
     /// `e`, with who holds the store when it was kept waiting.
     pub async fn explain(&self, e: Error) -> Error {
         crate::config::explain(&self.store, e).await
@@ -307,6 +322,11 @@ impl Checker {
             started_at + started.elapsed().as_secs() as i64,
         );
         judgement.run.checker = self.id.clone();
+        if !judgement.run.ignored {
+            let base = self.config.control.public_url(self.config.control.listen);
+            let told = crate::notifications::compose(&input.mirrors, &judgement.events, &base);
+            writer.notify(told);
+        }
         crate::crawl_io::apply(&self.store, writer, &judgement, claimed).await?;
         let applied = started.elapsed();
         for e in &judgement.events {

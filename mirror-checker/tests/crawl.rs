@@ -1721,6 +1721,14 @@ async fn a_mirror_in_maintenance_is_not_judged_and_returns_after_a_check() {
         Mix::AllCurrent,
     )
     .await;
+    let mut resting = mirror("resting.sim.test");
+    resting.email = Some("op@example.org".into());
+    let steady = mirror("steady.sim.test");
+    net.checker
+        .store
+        .apply_registry(&[resting, steady], true)
+        .await
+        .unwrap();
     let cancel = CancellationToken::new();
     net.checker.crawl(None, &cancel).await.unwrap();
     assert!(!net.listed("resting.sim.test").is_empty());
@@ -1769,6 +1777,8 @@ async fn a_mirror_in_maintenance_is_not_judged_and_returns_after_a_check() {
     );
     assert!(net.listed("resting.sim.test").is_empty());
     assert!(!net.listed("steady.sim.test").is_empty());
+    let told = store.deliveries(None, 10).await.unwrap();
+    assert!(told.is_empty(), "nothing is sent during a window: {told:?}");
     // Ended early, while still broken: a check after the end fails, so it stays out.
     store
         .end_window(w.id, shared::time::now())
@@ -1822,4 +1832,97 @@ async fn mirrors_in_maintenance_do_not_trip_the_70_percent_rule() {
     for n in &names {
         assert_eq!(net.health(n, "http").await.0, HealthState::Unknown, "{n}");
     }
+}
+
+/// An operator hears of each change of state once, by mail through the outbox: down after
+/// the health rule, nothing more while it stays down, back up once; nothing for a first
+/// finding. A relay that refuses keeps the message waiting, with the reason, for a retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_is_told_once_per_change_of_state_through_the_outbox() {
+    use mirror_checker::control::{mail::Mailer, ControlConfig};
+    let net = Net::start(
+        &[
+            ("flaky.sim.test", Behavior::Current, Families::V4),
+            ("steady.sim.test", Behavior::Current, Families::V4),
+        ],
+        Mix::AllCurrent,
+    )
+    .await;
+    let mut mirrors = vec![mirror("flaky.sim.test"), mirror("steady.sim.test")];
+    mirrors[0].email = Some("op@example.org".into());
+    mirrors[1].email = Some("other@example.org".into());
+    net.checker
+        .store
+        .apply_registry(&mirrors, true)
+        .await
+        .unwrap();
+    let folder = net._dir.path().join("mail");
+    let mailer = Mailer::of(&ControlConfig {
+        mail_folder: folder.clone(),
+        ..ControlConfig::default()
+    })
+    .unwrap();
+    let mail = || mirror_checker::control::mail::list(&folder).unwrap_or_default();
+    let cancel = CancellationToken::new();
+    net.checker.crawl(None, &cancel).await.unwrap();
+    assert_eq!(
+        net.checker.deliver_notifications(&mailer).await.unwrap(),
+        0,
+        "first findings"
+    );
+    let mut config = net.checker.config.clone();
+    for r in &mut config.http.connect_to {
+        if r.host == "flaky.sim.test" && r.port == 443 {
+            r.addrs = vec![net.sim.refused];
+        }
+    }
+    let broken = Checker::new(config).await.unwrap();
+    broken.crawl(None, &cancel).await.unwrap();
+    assert!(mail().is_empty(), "one failed run changes no state");
+    broken.crawl(None, &cancel).await.unwrap();
+    assert_eq!(net.checker.deliver_notifications(&mailer).await.unwrap(), 1);
+    let sent = mail();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].1, "op@example.org");
+    let text = std::fs::read_to_string(&sent[0].0).unwrap();
+    assert_eq!(sent[0].2, "flaky.sim.test: https, content down", "{text}");
+    let text = std::fs::read_to_string(&sent[0].0).unwrap();
+    assert!(
+        text.contains("https went down at") && text.contains("/mirrors/flaky.sim.test"),
+        "{text}"
+    );
+    // Still down: nothing more; delivered once, whoever asks again.
+    broken.crawl(None, &cancel).await.unwrap();
+    assert_eq!(net.checker.deliver_notifications(&mailer).await.unwrap(), 0);
+    assert_eq!(broken.deliver_notifications(&mailer).await.unwrap(), 0);
+    assert_eq!(mail().len(), 1);
+    // Repaired: two good runs bring it back, told once. The relay refuses at first: the
+    // message waits, with the reason, and goes when the relay works.
+    net.checker.crawl(None, &cancel).await.unwrap();
+    net.checker.crawl(None, &cancel).await.unwrap();
+    let refusing = Mailer::of(&ControlConfig {
+        smtp_relay: "127.0.0.1".into(),
+        smtp_port: net.sim.refused.port(),
+        smtp_security: mirror_checker::control::config::SmtpSecurity::None,
+        ..ControlConfig::default()
+    })
+    .unwrap();
+    assert_eq!(
+        net.checker.deliver_notifications(&refusing).await.unwrap(),
+        0
+    );
+    let waiting = net.checker.store.deliveries(None, 10).await.unwrap();
+    let back = &waiting[0];
+    assert_eq!(back.subject, "flaky.sim.test: https, content back up");
+    assert!(back.delivered_at.is_none() && back.gave_up_at.is_none());
+    assert!(back.last_error.is_some(), "{back:?}");
+    assert_eq!(net.checker.store.outbox_backlog().await.unwrap().0, 1);
+    // Due again after its backoff (a minute): the test moves the clock by the store's rule.
+    sqlx::query("UPDATE outbox SET due_at = 0 WHERE delivered_at IS NULL")
+        .execute(net.checker.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(net.checker.deliver_notifications(&mailer).await.unwrap(), 1);
+    assert_eq!(mail().len(), 2);
+    assert_eq!(net.checker.store.outbox_backlog().await.unwrap(), (0, None));
 }

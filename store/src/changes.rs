@@ -110,14 +110,17 @@ impl Store {
     }
 
     /// Holds `name` out of the answers for `reason` (an admin's), or lifts the hold with
-    /// `None`; false when no mirror is so named.
+    /// `None`, with `tell` (the messages telling of it) written in the same transaction;
+    /// false when no mirror is so named.
     pub async fn set_hold(
         &self,
         name: &str,
         reason: Option<&str>,
         by: &str,
         at: i64,
+        tell: &[crate::OutboxMessage],
     ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE mirrors SET held_reason = $2, held_by = $3, held_at = $4, updated_at = $5
               WHERE name = $1",
@@ -127,8 +130,13 @@ impl Store {
         .bind(reason.map(|_| by))
         .bind(reason.map(|_| at))
         .bind(at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        crate::outbox::write(&mut tx, tell, at).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

@@ -61,6 +61,7 @@ impl Store {
             store: self.clone(),
             run: Some(self.begin_work("crawl").await?),
             claims: Vec::new(),
+            outbox: Vec::new(),
         })
     }
 
@@ -102,11 +103,18 @@ pub struct CrawlWriter {
     run: Option<String>,
     /// Claims to complete when the crawl finishes.
     claims: Vec<(String, Vec<super::Claim>, super::Schedule, i64)>,
+    /// Messages telling of the crawl's changes, written in its transaction.
+    outbox: Vec<super::OutboxMessage>,
 }
 
 impl CrawlWriter {
     fn run(&self) -> &str {
         self.run.as_deref().expect("used after finish or abandon")
+    }
+
+    /// Messages to write with the crawl's changes when it finishes (none if it does not).
+    pub fn notify(&mut self, messages: Vec<super::OutboxMessage>) {
+        self.outbox.extend(messages);
     }
 
     /// Stages results (replacing earlier ones of this crawl for the same keys) in a short
@@ -265,6 +273,7 @@ impl CrawlWriter {
             super::schedule::complete(&mut tx, &holder, &claims, &schedule, now).await?;
         }
         write_run(&mut tx, run, changes).await?;
+        super::outbox::write(&mut tx, &std::mem::take(&mut self.outbox), run.finished_at).await?;
         sqlx::query("DELETE FROM store_work WHERE id = $1")
             .bind(&key)
             .execute(&mut *tx)

@@ -11,6 +11,7 @@ mod health;
 mod located;
 mod maintenance;
 mod mirrors;
+mod outbox;
 mod ownership;
 mod registrations;
 mod results;
@@ -32,6 +33,7 @@ pub use health::{HealthEvent, HealthRecord};
 pub use located::{FetchedSubnets, SubnetChange};
 pub use maintenance::{MaintenanceWindow, WindowPlan};
 pub use mirrors::ApplyOutcome;
+pub use outbox::{Delivery, OutboxMessage, Outgoing};
 pub use ownership::Ownership;
 pub use registrations::{Registration, RegistrationState};
 pub use results::CheckRecord;
@@ -190,6 +192,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "maintenance windows",
         include_str!("../migrations/sqlite/0016_maintenance_windows.sql"),
     ),
+    (
+        17,
+        "outbox",
+        include_str!("../migrations/sqlite/0017_outbox.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -272,6 +279,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         16,
         "maintenance windows",
         include_str!("../migrations/postgres/0016_maintenance_windows.sql"),
+    ),
+    (
+        17,
+        "outbox",
+        include_str!("../migrations/postgres/0017_outbox.sql"),
     ),
 ];
 

@@ -207,6 +207,21 @@ impl Store {
         reason: Option<&str>,
         at: i64,
     ) -> Result<bool> {
+        self.decide_registration_telling(name, approved, by, reason, at, &[])
+            .await
+    }
+
+    /// [`Store::decide_registration`], writing `tell` (the messages telling of it) to the
+    /// outbox in the same transaction.
+    pub async fn decide_registration_telling(
+        &self,
+        name: &str,
+        approved: Option<&Mirror>,
+        by: &str,
+        reason: Option<&str>,
+        at: i64,
+        tell: &[crate::OutboxMessage],
+    ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let state = if approved.is_some() {
             "approved"
@@ -234,6 +249,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        crate::outbox::write(&mut tx, tell, at).await?;
         tx.commit().await?;
         Ok(true)
     }

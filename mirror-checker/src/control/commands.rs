@@ -299,3 +299,38 @@ pub async fn maintenance(config: &Config, store: Store, command: MaintenanceComm
     }
     Ok(())
 }
+
+/// `notice`: one message to every contact (or those of `country`), audited.
+pub async fn notice(store: &Store, subject: &str, body: &str, country: Option<&str>) -> Result<()> {
+    let (subject, body) = (subject.trim(), body.trim());
+    if subject.is_empty() || body.is_empty() {
+        return Err(Error::Usage(
+            "a notice needs a --subject and a --body".into(),
+        ));
+    }
+    let mirrors = store.load_mirrors().await?;
+    let messages = crate::notifications::notice(&mirrors, subject, body, country);
+    if messages.is_empty() {
+        return Err(Error::Usage(match country {
+            Some(c) => format!("no mirror placed in {c} by the registry has a contact"),
+            None => "no mirror has a contact".into(),
+        }));
+    }
+    let now = shared::time::now();
+    store.enqueue(&messages, now).await?;
+    store
+        .audit(&AuditEntry {
+            at: now,
+            actor: "cli".into(),
+            via: "cli".into(),
+            action: "notice".into(),
+            subject: country.map_or("every mirror".into(), |c| format!("mirrors in {c}")),
+            before: None,
+            after: Some(format!("{subject}: {} contacts", messages.len())),
+        })
+        .await?;
+    let n = messages.len();
+    let plural = if n == 1 { "" } else { "s" };
+    say!("{n} contact{plural} will be sent \"{subject}\" by the checker daemons");
+    Ok(())
+}

@@ -45,8 +45,17 @@ pub async fn hold(
         )));
     };
     let now = shared::time::now();
+    let kind = if hold { "held" } else { "released" };
+    let contacts = before.email.clone().unwrap_or_default();
+    // Lifting a hold there was not is no news.
+    let tell = match hold || before.held.is_some() {
+        true => {
+            crate::notifications::decision(&contacts, name, kind, reason.as_deref(), &c.public_url)
+        }
+        false => Vec::new(),
+    };
     c.store
-        .set_hold(name, reason.as_deref(), &who.address, now)
+        .set_hold(name, reason.as_deref(), &who.address, now, &tell)
         .await?;
     let entry = AuditEntry {
         at: now,

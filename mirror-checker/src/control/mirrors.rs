@@ -83,8 +83,10 @@ pub async fn mirror_page_with(
     let mirror = own(c, who, name).await?;
     let now = shared::time::now();
     let windows = c.store.windows(Some(name), now).await?;
+    let told = c.store.deliveries(Some(name), 10).await?;
     let maintenance = pages::maintenance::Windows {
         list: &windows,
+        told: &told,
         problem,
         now,
     };

@@ -191,9 +191,12 @@ pub async fn decide(
     let stored = if approve { mirror.as_ref() } else { None };
     let now = shared::time::now();
     let reason = reason.map(|t| shared::text::bounded(t, 500));
+    let kind = if approve { "approved" } else { "refused" };
+    let tell =
+        crate::notifications::decision(&r.contact, name, kind, reason.as_deref(), &c.public_url);
     let done = c
         .store
-        .decide_registration(name, stored, &who.address, reason.as_deref(), now)
+        .decide_registration_telling(name, stored, &who.address, reason.as_deref(), now, &tell)
         .await?;
     if !done {
         return Err(Refused::Forbidden(format!(

@@ -9,6 +9,8 @@ use store::MaintenanceWindow;
 /// The windows to show, and a refusal to show beside the form: (field, message).
 pub struct Windows<'a> {
     pub list: &'a [MaintenanceWindow],
+    /// The messages its contacts were told, shown after the windows.
+    pub told: &'a [store::Delivery],
     pub problem: Option<(&'a str, &'a str)>,
     pub now: i64,
 }
@@ -92,5 +94,6 @@ pub fn section(who: &Who, name: &str, w: &Windows<'_>) -> Markup {
             }
             button type="submit" { "Declare the window" }
         }
+        (super::messages::section(w.told))
     }
 }

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod edit;
 pub mod maintenance;
+pub mod messages;
 pub mod mirror;
 pub mod registration;
 

@@ -53,5 +53,26 @@ async fn an_admin_holds_a_registry_mirror_out_of_the_answers_and_an_import_keeps
             .map(|e| e.action)
             .collect();
         assert_eq!(&actions[..2], ["release", "hold"]);
+        // The operator is told of both, through the outbox, with the admin's reason.
+        let told = p
+            .store
+            .deliveries(Some("own.example.org"), 10)
+            .await
+            .unwrap();
+        let subjects: Vec<&str> = told.iter().map(|d| d.subject.as_str()).collect();
+        assert_eq!(
+            subjects,
+            [
+                "own.example.org: hold lifted",
+                "own.example.org: held out of the answers"
+            ]
+        );
+        assert!(told.iter().all(|d| d.recipient == "op@example.org"));
+        let page = p.get("/mirrors/own.example.org", &op).await;
+        assert!(
+            page.body.contains("Messages to its contacts") && page.body.contains("hold lifted"),
+            "{}",
+            page.body
+        );
     }
 }

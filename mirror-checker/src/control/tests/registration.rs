@@ -185,6 +185,14 @@ async fn a_new_operator_registers_proves_and_an_admin_approves() {
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        // The operator is told, through the outbox written with the decision.
+        let told = p
+            .store
+            .deliveries(Some("new.example.com"), 5)
+            .await
+            .unwrap();
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert_eq!(told[0].subject, "new.example.com: approved");
         let outcome = p.store.apply_registry(&[], true).await.unwrap();
         assert_eq!(outcome.removed.len(), 2, "{outcome:?}");
         let names: Vec<String> = p
