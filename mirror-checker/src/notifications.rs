@@ -222,9 +222,10 @@ pub async fn deliver(
     store: &Store,
     mailer: &Mailer,
     holder: &str,
+    (retry_secs, lease_secs): (i64, i64),
     now: i64,
 ) -> store::Result<(usize, usize, usize)> {
-    let claimed = store.claim_outbox(holder, now, 120, 20).await?;
+    let claimed = store.claim_outbox(holder, now, lease_secs, 20).await?;
     let (mut sent, mut retried, mut gave_up) = (0, 0, 0);
     for m in claimed {
         let message = Message {
@@ -246,7 +247,7 @@ pub async fn deliver(
                 sent += 1;
             }
             Err(e) => {
-                let backoff = (60i64 << m.attempts.clamp(0, 6)).min(3600);
+                let backoff = (retry_secs.max(1) << m.attempts.clamp(0, 12)).min(3600);
                 let retry = (at + backoff < m.created_at + GIVE_UP_SECS).then_some(at + backoff);
                 tracing::warn!(to = %m.recipient, error = %e, retry = retry.is_some(), "notification not sent");
                 store.outbox_failed(m.id, holder, at, &e, retry).await?;

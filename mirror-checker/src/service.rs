@@ -150,11 +150,21 @@ impl Checker {
     ) -> Result<usize> {
         let now = shared::time::now();
         let (sent, retried, gave_up) =
-            crate::notifications::deliver(&self.store, mailer, &self.id, now).await?;
+            crate::notifications::deliver(&self.store, mailer, &self.id, self.notify_timing(), now)
+                .await?;
         let backlog = self.store.outbox_backlog().await?;
         self.metrics
             .notifications(sent, retried, gave_up, backlog, now);
         Ok(sent)
+    }
+
+    /// `[control] notify_retry` and `notify_lease`, in seconds.
+    fn notify_timing(&self) -> (i64, i64) {
+        let c = &self.config.control;
+        (
+            c.notify_retry.as_secs() as i64,
+            c.notify_lease.as_secs() as i64,
+        )
     }
 
     /// `e`, with who holds the store when it was kept waiting.

@@ -53,6 +53,12 @@ pub struct ControlConfig {
     pub ownership_grace: Human,
     /// The longest maintenance window an operator may declare (merged windows included).
     pub maintenance_max: Human,
+    /// A message to an operator the relay did not take is tried again after this, then
+    /// after twice as long each time (at most an hour), for a day.
+    pub notify_retry: Human,
+    /// A checker delivering a message holds it this long; one killed meanwhile leaves it
+    /// to another checker when it lapses.
+    pub notify_lease: Human,
 }
 
 impl Default for ControlConfig {
@@ -77,6 +83,8 @@ impl Default for ControlConfig {
             proof_every: Human::secs(10),
             ownership_grace: Human::secs(3 * 86400),
             maintenance_max: Human::secs(14 * 86400),
+            notify_retry: Human::secs(60),
+            notify_lease: Human::secs(120),
         }
     }
 }

@@ -40,6 +40,12 @@ impl Drop for Sink {
 /// Starts the sink on 127.0.0.1, writing to `folder`; `None` (after [`super::skip`]) when
 /// python3-aiosmtpd is not installed.
 pub fn start(folder: &Path, options: &Options<'_>) -> Option<Sink> {
+    start_on(folder, options, 0)
+}
+
+/// [`start`] on `port` (0: any free one), so that a sink stopped can come back where a
+/// relay setting points.
+pub fn start_on(folder: &Path, options: &Options<'_>, port: u16) -> Option<Sink> {
     let probe = Command::new("/usr/bin/python3")
         .args(["-c", "import aiosmtpd"])
         .stderr(Stdio::null())
@@ -53,6 +59,8 @@ pub fn start(folder: &Path, options: &Options<'_>) -> Option<Sink> {
     command
         .arg("--folder")
         .arg(folder)
+        .arg("--port")
+        .arg(port.to_string())
         .arg("--mode")
         .arg(match options.mode {
             Mode::Plain => "plain",
