@@ -1,7 +1,7 @@
 //! The README's first command: `scripts/demo` brings the whole system up, answers, and stops
 //! every process it started on Ctrl-C.
 
-use e2e::{http_get, project_root, test_dir, workspace_bin};
+use e2e::{http_get, project_root, test_dir, wait_for, workspace_bin};
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -101,6 +101,24 @@ fn the_demo_comes_up_answers_and_stops_everything() {
         "{body}"
     );
 
+    // The notice it sends every contact reaches the mail folder, delivered by the daemon.
+    let mail = out.path().join("mail");
+    wait_for(
+        "the demo's notice in the mail folder",
+        Duration::from_secs(60),
+        || {
+            let n = std::fs::read_dir(&mail).map_or(0, |d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| {
+                        std::fs::read_to_string(e.path())
+                            .is_ok_and(|t| t.contains("Subject: Welcome to the demo network"))
+                    })
+                    .count()
+            });
+            (n > 0).then_some(())
+        },
+    );
+    assert!(text.contains("mail list"), "{text}");
     // The maintenance window the demo declares: on the status page, with its note.
     assert!(text.contains("maintenance list"), "{text}");
     let (status, body) = get(&listen, "/mirrors/jp.mirror.example");

@@ -1,13 +1,13 @@
 //! Ownership looked at again at each sweep: a served control-plane mirror's token must stay
 //! at `<base>/.well-known/mirror-verification`. Missing for `ownership_grace`, the mirror is
-//! flagged (once) to its operator and the admins by mail and in the audit log: the domain
+//! flagged (once) to its operator and the admins (by mail, through the outbox) and in the
+//! audit log: the domain
 //! may have changed hands. It is a flag, not a verdict: the mirror is served on its checks.
 
-use super::mail::{Mailer, Message};
 use super::proof;
 use crate::http::HttpClient;
 use std::sync::Arc;
-use store::{AuditEntry, Ownership, Registration, Store};
+use store::{AuditEntry, OutboxMessage, Ownership, Registration, Store};
 
 /// How many mirrors' tokens are fetched at once.
 const AT_ONCE: usize = 8;
@@ -25,7 +25,6 @@ pub struct Looked {
 pub struct Recheck {
     pub store: Store,
     pub client: HttpClient,
-    pub mailer: Mailer,
     /// Who hears of a flag besides the operator.
     pub admins: Vec<String>,
     pub grace_secs: i64,
@@ -41,7 +40,6 @@ impl Recheck {
         Ok(Recheck {
             store: store.clone(),
             client: HttpClient::new(config.http.clone())?,
-            mailer: Mailer::of(c).map_err(crate::error::Error::Config)?,
             admins,
             grace_secs: c.ownership_grace.as_secs() as i64,
             public_url: c.public_url(c.listen),
@@ -109,12 +107,15 @@ impl Recheck {
             })
             .await?;
         if outcome == Ownership::Flagged {
-            self.tell(r, words, &reasons).await;
+            self.store
+                .enqueue(&self.tell(r, words, &reasons), now)
+                .await?;
         }
         Ok(outcome)
     }
 
-    async fn tell(&self, r: &Registration, words: &str, reasons: &[String]) {
+    /// The messages telling the operator and the admins of a flag.
+    fn tell(&self, r: &Registration, words: &str, reasons: &[String]) -> Vec<OutboxMessage> {
         let grace = shared::duration::format_duration(self.grace_secs as u64);
         let body = format!(
             "The ownership token of the mirror {name} {words} under its base URLs, and has not \
@@ -133,15 +134,15 @@ impl Recheck {
                 .filter(|a| !a.eq_ignore_ascii_case(&r.contact))
                 .cloned(),
         );
-        for address in to {
-            let m = Message {
-                to: address.clone(),
+        to.into_iter()
+            .map(|recipient| OutboxMessage {
+                mirror: r.name.clone(),
+                kind: "ownership".into(),
+                channel: "email".into(),
+                recipient,
                 subject: format!("Ownership of {} is no longer proven", r.name),
                 body: body.clone(),
-            };
-            if let Err(e) = self.mailer.send(&m).await {
-                tracing::error!("ownership mail to {address} not sent: {e}");
-            }
-        }
+            })
+            .collect()
     }
 }

@@ -49,7 +49,6 @@ async fn a_served_mirror_whose_token_goes_is_flagged_once_and_restored() {
             let recheck = Recheck {
                 store: p.store.clone(),
                 client: crate::http::HttpClient::new(http.clone()).unwrap(),
-                mailer: mail::Mailer::of(&control).unwrap(),
                 admins: vec!["root@example.org".into()],
                 grace_secs: 0,
                 public_url: "http://127.0.0.1:8081".into(),
@@ -60,6 +59,11 @@ async fn a_served_mirror_whose_token_goes_is_flagged_once_and_restored() {
         *server.token.lock().unwrap() = None;
         let flagged = look().await.unwrap();
         assert_eq!(flagged.flagged, ["served.example.com"]);
+        // Told through the outbox, which a daemon delivers.
+        let mailer = mail::Mailer::of(&control).unwrap();
+        let now = shared::time::now();
+        let sent = crate::notifications::deliver(&p.store, &mailer, "test", (60, 120), now);
+        assert_eq!(sent.await.unwrap().0, 2);
         let mail = p.mail(2).await;
         assert!(
             mail.iter().any(|m| m.contains("To: op@example.org")),
