@@ -78,6 +78,9 @@ impl Checker {
         loop {
             if state.leader {
                 self.recheck_ownership(&mut state).await;
+                if let Err(e) = self.remind().await {
+                    tracing::warn!(error = %e, "reminders not written; trying again next tick");
+                }
             }
             if let Err(e) = self.deliver_notifications(&mailer).await {
                 tracing::warn!(error = %e, "notifications not delivered; trying again next tick");

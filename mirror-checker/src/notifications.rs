@@ -216,6 +216,130 @@ pub fn notice(
         .collect()
 }
 
+/// Reminders of what is still down: one per mirror and contact, for a mirror whose told
+/// capabilities (those `went_down` says went from up to down, not a first finding such as
+/// an IPv6 address it never had) have been down longer than `every` and whose contacts were last told of it
+/// longer than `every` ago (`told`, by mirror); none for a mirror `resting` (a maintenance
+/// window holds on it).
+pub fn reminders(
+    mirrors: &[(i64, Mirror)],
+    health: &[store::HealthRecord],
+    went_down: &std::collections::HashSet<(i64, String)>,
+    told: &std::collections::HashMap<String, i64>,
+    resting: &std::collections::HashSet<i64>,
+    (every, now): (i64, i64),
+    base: &str,
+) -> Vec<OutboxMessage> {
+    let mut out = Vec::new();
+    for (id, m) in mirrors
+        .iter()
+        .filter(|(id, m)| m.enabled && !resting.contains(id))
+    {
+        let down: Vec<&store::HealthRecord> = health
+            .iter()
+            .filter(|h| h.mirror_id == *id && h.state == HealthState::Down)
+            .filter(|h| TOLD.contains(&h.capability.as_str()) && h.since <= now - every)
+            .filter(|h| went_down.contains(&(h.mirror_id, h.capability.clone())))
+            .collect();
+        let recently = told.get(&m.name).is_some_and(|at| *at > now - every);
+        if down.is_empty() || recently {
+            continue;
+        }
+        let mut body = String::from("Still down, as the mirror checker finds it:\n\n");
+        for h in &down {
+            body.push_str(&format!(
+                "{}: {} down since {}: {}\n  What to do: {}.\n",
+                m.name,
+                h.capability,
+                utc_minute(h.since),
+                h.reason,
+                advice(&h.capability)
+            ));
+        }
+        body.push_str(&format!(
+            "\nIts page: {base}/mirrors/{}\n\nYou are reminded at most once a day while it lasts; \
+             a maintenance window on the mirror's page silences it, and disabling the mirror ends it.\n",
+            m.name
+        ));
+        let caps: Vec<&str> = down.iter().map(|h| h.capability.as_str()).collect();
+        for to in contacts_of(m) {
+            out.push(OutboxMessage {
+                mirror: m.name.clone(),
+                kind: "reminder".into(),
+                channel: "email".into(),
+                recipient: to,
+                subject: format!("{}: {} still down", m.name, caps.join(", ")),
+                body: body.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// Writes reminders of what is still down, by `control`'s `remind_every`; returns how many.
+pub async fn remind(
+    store: &Store,
+    control: &crate::control::config::ControlConfig,
+) -> store::Result<usize> {
+    let every = control.remind_every.as_secs() as i64;
+    if every == 0 {
+        return Ok(0);
+    }
+    let now = shared::time::now();
+    let resting: std::collections::HashSet<i64> = store
+        .windows_by_mirror(now)
+        .await?
+        .into_iter()
+        .filter(|(_, ws)| ws.iter().any(|w| !w.awaiting_check && w.holds_at(now)))
+        .map(|(id, _)| id)
+        .collect();
+    // The last change of each capability in 30 days: reminded of only if it went down.
+    let mut last: std::collections::HashMap<(i64, String), bool> = Default::default();
+    for e in store.health_events_since(now - 30 * 86_400).await? {
+        let went = e.old_state == HealthState::Up && e.new_state == HealthState::Down;
+        last.insert((e.mirror_id, e.capability), went);
+    }
+    let went_down = last
+        .into_iter()
+        .filter(|(_, d)| *d)
+        .map(|(k, _)| k)
+        .collect();
+    let base = control.public_url(control.listen);
+    let reminders = reminders(
+        &store.load_mirrors_with_ids().await?,
+        &store.load_health().await?,
+        &went_down,
+        &store.last_told_down().await?,
+        &resting,
+        (every, now),
+        &base,
+    );
+    store.enqueue(&reminders, now).await?;
+    Ok(reminders.len())
+}
+
+/// [`deliver`] with `control`'s timing, its outcome counted in `metrics`; returns how many
+/// were sent.
+pub async fn deliver_counted(
+    (store, control, metrics): (
+        &Store,
+        &crate::control::config::ControlConfig,
+        &crate::metrics::Metrics,
+    ),
+    mailer: &Mailer,
+    holder: &str,
+) -> store::Result<usize> {
+    let now = shared::time::now();
+    let timing = (
+        control.notify_retry.as_secs() as i64,
+        control.notify_lease.as_secs() as i64,
+    );
+    let (sent, retried, gave_up) = deliver(store, mailer, holder, timing, now).await?;
+    let backlog = store.outbox_backlog().await?;
+    metrics.notifications(sent, retried, gave_up, backlog, now);
+    Ok(sent)
+}
+
 /// Delivers the messages due now that `holder` claims, each through `mailer`; returns how
 /// many were sent, retried and given up.
 pub async fn deliver(

@@ -143,28 +143,19 @@ impl Checker {
     }
 
     /// Delivers the operators' messages due now through `mailer` (each once, whichever
-    /// checker sends it), counting what happened.
+    /// checker sends it), counting what happened; returns how many were sent.
     pub async fn deliver_notifications(
         &self,
         mailer: &crate::control::mail::Mailer,
     ) -> Result<usize> {
-        let now = shared::time::now();
-        let (sent, retried, gave_up) =
-            crate::notifications::deliver(&self.store, mailer, &self.id, self.notify_timing(), now)
-                .await?;
-        let backlog = self.store.outbox_backlog().await?;
-        self.metrics
-            .notifications(sent, retried, gave_up, backlog, now);
-        Ok(sent)
+        let c = (&self.store, &self.config.control, &self.metrics);
+        Ok(crate::notifications::deliver_counted(c, mailer, &self.id).await?)
     }
 
-    /// `[control] notify_retry` and `notify_lease`, in seconds.
-    fn notify_timing(&self) -> (i64, i64) {
-        let c = &self.config.control;
-        (
-            c.notify_retry.as_secs() as i64,
-            c.notify_lease.as_secs() as i64,
-        )
+    /// Writes reminders of what is still down (the leader does, each tick); returns how
+    /// many.
+    pub async fn remind(&self) -> Result<usize> {
+        Ok(crate::notifications::remind(&self.store, &self.config.control).await?)
     }
 
     /// `e`, with who holds the store when it was kept waiting.

@@ -1896,6 +1896,16 @@ async fn an_operator_is_told_once_per_change_of_state_through_the_outbox() {
     assert_eq!(net.checker.deliver_notifications(&mailer).await.unwrap(), 0);
     assert_eq!(broken.deliver_notifications(&mailer).await.unwrap(), 0);
     assert_eq!(mail().len(), 1);
+    // While it stays down, a reminder at most once per remind_every (a second here).
+    let mut reminding = net.checker.config.clone();
+    reminding.control.remind_every = Human::secs(1);
+    let reminding = Checker::new(reminding).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(reminding.remind().await.unwrap(), 1);
+    assert_eq!(reminding.remind().await.unwrap(), 0, "told just now");
+    assert_eq!(net.checker.deliver_notifications(&mailer).await.unwrap(), 1);
+    let reminded = mail();
+    assert_eq!(reminded[1].2, "flaky.sim.test: content, https still down");
     // Repaired: two good runs bring it back, told once. The relay refuses at first: the
     // message waits, with the reason, and goes when the relay works.
     net.checker.crawl(None, &cancel).await.unwrap();
@@ -1923,6 +1933,6 @@ async fn an_operator_is_told_once_per_change_of_state_through_the_outbox() {
         .await
         .unwrap();
     assert_eq!(net.checker.deliver_notifications(&mailer).await.unwrap(), 1);
-    assert_eq!(mail().len(), 2);
+    assert_eq!(mail().len(), 3);
     assert_eq!(net.checker.store.outbox_backlog().await.unwrap(), (0, None));
 }

@@ -205,6 +205,19 @@ impl Store {
         Ok((col(&row, "n")?, col(&row, "oldest")?))
     }
 
+    /// When each mirror's contacts were last told it was down (a change or a reminder).
+    pub async fn last_told_down(&self) -> Result<std::collections::HashMap<String, i64>> {
+        let rows = sqlx::query(
+            "SELECT mirror, MAX(created_at) AS at FROM outbox
+             WHERE kind IN ('down', 'changes', 'reminder') GROUP BY mirror",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((col(r, "mirror")?, col(r, "at")?)))
+            .collect()
+    }
+
     /// The newest messages about `mirror` (or to anyone), newest first.
     pub async fn deliveries(&self, mirror: Option<&str>, limit: i64) -> Result<Vec<Delivery>> {
         let rows = sqlx::query(

@@ -59,6 +59,8 @@ pub struct ControlConfig {
     /// A checker delivering a message holds it this long; one killed meanwhile leaves it
     /// to another checker when it lapses.
     pub notify_lease: Human,
+    /// While a mirror stays down, its contacts are reminded this often; 0 for never.
+    pub remind_every: Human,
 }
 
 impl Default for ControlConfig {
@@ -85,6 +87,7 @@ impl Default for ControlConfig {
             maintenance_max: Human::secs(14 * 86400),
             notify_retry: Human::secs(60),
             notify_lease: Human::secs(120),
+            remind_every: Human::secs(86_400),
         }
     }
 }

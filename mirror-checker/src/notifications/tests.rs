@@ -108,3 +108,49 @@ fn a_notice_reaches_each_contact_once_or_those_of_one_country() {
     assert!(de_only[0].body.starts_with("Sync it."));
     assert!(notice(&all, "x", "y", Some("JP")).is_empty());
 }
+
+fn down(id: i64, capability: &str, since: i64) -> store::HealthRecord {
+    store::HealthRecord {
+        mirror_id: id,
+        capability: capability.into(),
+        state: HealthState::Down,
+        since,
+        reason: format!("{capability}: connection refused"),
+        consecutive_ok: 0,
+        consecutive_failed: 5,
+    }
+}
+
+#[test]
+fn what_stays_down_is_recalled_at_most_once_a_day_never_a_first_finding_or_in_maintenance() {
+    use std::collections::{HashMap, HashSet};
+    const DAY: i64 = 86_400;
+    let now = 1_795_320_664;
+    let mirrors = vec![
+        (1, mirror("a.example.org", Some("op@example.org"))),
+        (2, mirror("resting.example.org", Some("op@example.org"))),
+    ];
+    let health = vec![
+        down(1, "https", now - 2 * DAY),
+        // Never had an IPv6 address: down since its first check, never told.
+        down(1, "ipv6", now - 5 * DAY),
+        down(2, "https", now - 2 * DAY),
+    ];
+    let went: HashSet<(i64, String)> = [(1, "https".to_string()), (2, "https".to_string())].into();
+    let none = HashMap::new();
+    let resting: HashSet<i64> = [2].into();
+    let r = reminders(&mirrors, &health, &went, &none, &resting, (DAY, now), BASE);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].subject, "a.example.org: https still down");
+    assert_eq!(r[0].kind, "reminder");
+    assert!(
+        r[0].body.contains("https down since 2026-11-20 04:11 UTC"),
+        "{}",
+        r[0].body
+    );
+    // Told within the day: not again. Down for less than a day: not yet.
+    let told: HashMap<String, i64> = [("a.example.org".to_string(), now - DAY / 2)].into();
+    assert!(reminders(&mirrors, &health, &went, &told, &resting, (DAY, now), BASE).is_empty());
+    let fresh = vec![down(1, "https", now - DAY / 2)];
+    assert!(reminders(&mirrors, &fresh, &went, &none, &resting, (DAY, now), BASE).is_empty());
+}
