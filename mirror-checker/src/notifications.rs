@@ -334,17 +334,20 @@ pub async fn deliver_counted(
         control.notify_retry.as_secs() as i64,
         control.notify_lease.as_secs() as i64,
     );
-    let (sent, retried, gave_up) = deliver(store, mailer, holder, timing, now).await?;
+    let base = control.public_url(control.listen);
+    let (sent, retried, gave_up) = deliver(store, (mailer, &base), holder, timing, now).await?;
     let backlog = store.outbox_backlog().await?;
     metrics.notifications(sent, retried, gave_up, backlog, now);
     Ok(sent)
 }
 
-/// Delivers the messages due now that `holder` claims, each through `mailer`; returns how
-/// many were sent, retried and given up.
+/// Delivers the messages due now that `holder` claims, each through `mailer` with a
+/// one-click unsubscribe link under `base` (the control plane's address); a contact who
+/// unsubscribed from the mirror's mail is not sent it. Returns how many were sent, retried
+/// and given up.
 pub async fn deliver(
     store: &Store,
-    mailer: &Mailer,
+    (mailer, base): (&Mailer, &str),
     holder: &str,
     (retry_secs, lease_secs): (i64, i64),
     now: i64,
@@ -352,10 +355,22 @@ pub async fn deliver(
     let claimed = store.claim_outbox(holder, now, lease_secs, 20).await?;
     let (mut sent, mut retried, mut gave_up) = (0, 0, 0);
     for m in claimed {
+        if store.optouts(&m.mirror).await?.contains(&m.recipient) {
+            let why = "not sent: the contact unsubscribed from this mirror's mail";
+            store.outbox_failed(m.id, holder, now, why, None).await?;
+            gave_up += 1;
+            continue;
+        }
+        let token = crate::control::secret::new_token();
+        let hash = crate::control::secret::hash(&token);
+        store
+            .create_unsubscribe_link(&hash, &m.recipient, &m.mirror, now)
+            .await?;
         let message = Message {
             to: m.recipient.clone(),
             subject: m.subject.clone(),
             body: m.body.clone(),
+            unsubscribe: Some(format!("{base}/unsubscribe/{token}")),
         };
         let result =
             match tokio::time::timeout(std::time::Duration::from_secs(60), mailer.send(&message))

@@ -197,6 +197,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "outbox",
         include_str!("../migrations/sqlite/0017_outbox.sql"),
     ),
+    (
+        18,
+        "mail opt-outs",
+        include_str!("../migrations/sqlite/0018_mail_optouts.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -284,6 +289,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         17,
         "outbox",
         include_str!("../migrations/postgres/0017_outbox.sql"),
+    ),
+    (
+        18,
+        "mail opt-outs",
+        include_str!("../migrations/postgres/0018_mail_optouts.sql"),
     ),
 ];
 

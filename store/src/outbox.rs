@@ -24,6 +24,7 @@ pub struct OutboxMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
     pub id: i64,
+    pub mirror: String,
     pub channel: String,
     pub recipient: String,
     pub subject: String,
@@ -134,7 +135,7 @@ impl Store {
             .rows_affected();
             if won == 1 {
                 let row = sqlx::query(
-                    "SELECT id, channel, recipient, subject, body, attempts, created_at
+                    "SELECT id, mirror, channel, recipient, subject, body, attempts, created_at
                      FROM outbox WHERE id = $1",
                 )
                 .bind(id)
@@ -142,6 +143,7 @@ impl Store {
                 .await?;
                 claimed.push(Outgoing {
                     id,
+                    mirror: col(&row, "mirror")?,
                     channel: col(&row, "channel")?,
                     recipient: col(&row, "recipient")?,
                     subject: col(&row, "subject")?,
@@ -203,6 +205,67 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         Ok((col(&row, "n")?, col(&row, "oldest")?))
+    }
+
+    /// Stores an unsubscribe link's token hash for `address` and `mirror`.
+    pub async fn create_unsubscribe_link(
+        &self,
+        hash: &str,
+        address: &str,
+        mirror: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO unsubscribe_links (hash, address, mirror, created_at)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(hash)
+        .bind(address)
+        .bind(mirror)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The (address, mirror) an unsubscribe link names, when it is one.
+    pub async fn unsubscribe_link(&self, hash: &str) -> Result<Option<(String, String)>> {
+        let row = sqlx::query("SELECT address, mirror FROM unsubscribe_links WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((col(&r, "address")?, col(&r, "mirror")?)))
+            .transpose()
+    }
+
+    /// Records (or, with `out` false, lifts) `address`'s opt-out of `mirror`'s mail.
+    pub async fn set_optout(&self, address: &str, mirror: &str, out: bool, now: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM mail_optouts WHERE address = $1 AND mirror = $2")
+            .bind(address)
+            .bind(mirror)
+            .execute(&mut *tx)
+            .await?;
+        if out {
+            sqlx::query("INSERT INTO mail_optouts (address, mirror, at) VALUES ($1, $2, $3)")
+                .bind(address)
+                .bind(mirror)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The addresses that opted out of `mirror`'s mail.
+    pub async fn optouts(&self, mirror: &str) -> Result<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT address FROM mail_optouts WHERE mirror = $1 ORDER BY address")
+                .bind(mirror)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(|r| col(r, "address")).collect()
     }
 
     /// When each mirror's contacts were last told it was down (a change or a reminder).

@@ -11,6 +11,9 @@ pub struct Message {
     pub to: String,
     pub subject: String,
     pub body: String,
+    /// A one-click unsubscribe URL (RFC 8058), sent as `List-Unsubscribe` with
+    /// `List-Unsubscribe-Post`.
+    pub unsubscribe: Option<String>,
 }
 
 /// Where messages go.
@@ -45,7 +48,10 @@ impl Mailer {
                 .write(m)
                 .map(drop)
                 .map_err(|e| format!("cannot write to {}: {e}", f.folder.display())),
-            Mailer::Relay(r) => r.send(&m.to, &m.subject, &m.body).await,
+            Mailer::Relay(r) => {
+                let text = (m.to.as_str(), m.subject.as_str(), m.body.as_str());
+                r.send(text, m.unsubscribe.as_deref()).await
+            }
         }
     }
 }
@@ -72,9 +78,14 @@ impl Folder {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         let name = format!("{nanos:020}-{}.eml", &id[..12]);
+        let unsubscribe = m.unsubscribe.as_ref().map_or(String::new(), |u| {
+            format!(
+                "List-Unsubscribe: <{u}>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+            )
+        });
         let text = format!(
             "From: {}\r\nTo: {}\r\nSubject: {}\r\nDate: {}\r\nMessage-ID: <{}@{}>\r\n\
-             MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             {unsubscribe}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
              Content-Transfer-Encoding: 8bit\r\n\r\n{}",
             self.from,
             m.to,
@@ -144,6 +155,7 @@ mod tests {
             to: "op@example.org".into(),
             subject: "Sign in".into(),
             body: "Follow http://127.0.0.1:8081/signin/abc within 15 minutes.\n".into(),
+            unsubscribe: None,
         };
         let path = mailer.write(&m).unwrap();
         let listed = list(&folder).unwrap();

@@ -84,9 +84,11 @@ pub async fn mirror_page_with(
     let now = shared::time::now();
     let windows = c.store.windows(Some(name), now).await?;
     let told = c.store.deliveries(Some(name), 10).await?;
+    let optouts = c.store.optouts(name).await?;
     let maintenance = pages::maintenance::Windows {
         list: &windows,
         told: &told,
+        optouts: &optouts,
         problem,
         now,
     };

@@ -20,10 +20,11 @@ pub mod proof;
 mod register;
 mod registration;
 mod request;
-mod secret;
+pub(crate) mod secret;
 mod signin;
 mod smtp;
 mod tokens;
+mod unsubscribe;
 mod web;
 mod who;
 
@@ -145,6 +146,11 @@ pub fn router(control: Control) -> axum::Router {
         .route(
             "/mirrors/{name}/maintenance/{id}/{verb}",
             post(maintenance::window_form),
+        )
+        .route("/mirrors/{name}/subscribe", post(unsubscribe::subscribe))
+        .route(
+            "/unsubscribe/{token}",
+            get(unsubscribe::page).post(unsubscribe::one_click),
         )
         .route("/mirrors/{name}/tokens", post(tokens::create_form))
         .route(

@@ -157,6 +157,7 @@ pub async fn send_link(c: &Control, address: &str, subject: &str, intro: &str) {
              Open this link within 15 minutes to sign in; it works once:\n\n{link}\n\n\
              If it was not you, ignore this message: nothing happens without the link.\n"
         ),
+        unsubscribe: None,
     };
     if let Err(e) = c.mailer.send(&message).await {
         tracing::error!("sign-in mail to {address} not sent: {e}");

@@ -73,15 +73,29 @@ impl Relay {
         })
     }
 
-    /// Sends `body` to `to` under `subject`; the error says what the relay answered.
-    pub async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), String> {
+    /// Sends `body` to `to` under `subject`, with a one-click `unsubscribe` URL when given;
+    /// the error says what the relay answered.
+    pub async fn send(
+        &self,
+        (to, subject, body): (&str, &str, &str),
+        unsubscribe: Option<&str>,
+    ) -> Result<(), String> {
+        use lettre::message::header::{HeaderName, HeaderValue};
         let to: Mailbox = to.parse().map_err(|e| format!("to {to}: {e}"))?;
         let body = as_written(body);
-        let message = lettre::Message::builder()
+        let mut builder = lettre::Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(subject)
-            .header(lettre::message::header::ContentType::TEXT_PLAIN)
+            .header(lettre::message::header::ContentType::TEXT_PLAIN);
+        if let Some(url) = unsubscribe {
+            let name = HeaderName::new_from_ascii_str("List-Unsubscribe");
+            builder = builder.raw_header(HeaderValue::new(name, format!("<{url}>")));
+            let post = HeaderName::new_from_ascii_str("List-Unsubscribe-Post");
+            builder =
+                builder.raw_header(HeaderValue::new(post, "List-Unsubscribe=One-Click".into()));
+        }
+        let message = builder
             .body(body)
             .map_err(|e| format!("the message cannot be built: {e}"))?;
         self.transport

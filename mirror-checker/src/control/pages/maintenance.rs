@@ -11,6 +11,8 @@ pub struct Windows<'a> {
     pub list: &'a [MaintenanceWindow],
     /// The messages its contacts were told, shown after the windows.
     pub told: &'a [store::Delivery],
+    /// The contacts who unsubscribed from its mail.
+    pub optouts: &'a [String],
     pub problem: Option<(&'a str, &'a str)>,
     pub now: i64,
 }
@@ -94,6 +96,6 @@ pub fn section(who: &Who, name: &str, w: &Windows<'_>) -> Markup {
             }
             button type="submit" { "Declare the window" }
         }
-        (super::messages::section(w.told))
+        (super::messages::section(who, name, w.told, w.optouts))
     }
 }

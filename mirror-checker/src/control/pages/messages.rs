@@ -18,9 +18,24 @@ fn state(d: &Delivery) -> String {
     }
 }
 
-pub fn section(list: &[Delivery]) -> Markup {
+/// The messages, and who unsubscribed (`who` may subscribe again).
+pub fn section(
+    who: &crate::control::who::Who,
+    name: &str,
+    list: &[Delivery],
+    optouts: &[String],
+) -> Markup {
     html! {
         h2 #messages { "Messages to its contacts" }
+        @if !optouts.is_empty() {
+            p { "Not mailed (unsubscribed): " (optouts.join(", ")) }
+        }
+        @if optouts.contains(&who.address) {
+            form method="post" action={ "/mirrors/" (name) "/subscribe" } {
+                input type="hidden" name="csrf" value=(who.csrf());
+                button type="submit" { "Mail me about it again" }
+            }
+        }
         @if list.is_empty() {
             p { "Nothing sent yet. Its contacts are mailed when it goes down or comes back, and of an admin's decision." }
         } @else {

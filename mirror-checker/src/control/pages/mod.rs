@@ -67,6 +67,11 @@ pub(super) fn layout(title: &str, who: Option<&Who>, body: Markup) -> String {
     .into_string()
 }
 
+/// A page with no one signed in (an unsubscribe link's, say).
+pub fn plain(title: &str, body: Markup) -> String {
+    layout(title, None, body)
+}
+
 /// A page saying why there is nothing to show.
 pub fn message(title: &str, text: &str) -> String {
     layout(

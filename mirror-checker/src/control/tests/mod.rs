@@ -9,6 +9,7 @@ mod ownership;
 mod registration;
 mod smtp;
 mod tokens;
+mod unsubscribe;
 
 use super::*;
 use axum::body::Body;

@@ -41,6 +41,7 @@ fn message() -> Message {
         body: format!(
             "Someone (we hope you) registered the mirror served.example.org with op@example.org as its contact.\n\nOpen this link within 15 minutes:\n\n{link}\n"
         ),
+        unsubscribe: Some("http://127.0.0.1:8081/unsubscribe/tok".into()),
     }
 }
 
@@ -77,6 +78,14 @@ async fn mail_goes_through_a_relay_over_starttls_with_a_login() {
     assert!(got.contains("X-Envelope-To: op@example.org"), "{got}");
     assert!(got.contains("Subject: Your sign-in link"), "{got}");
     assert!(got.contains("with op@example.org as its contact."), "{got}");
+    assert!(
+        got.contains("List-Unsubscribe: <http://127.0.0.1:8081/unsubscribe/tok>"),
+        "{got}"
+    );
+    assert!(
+        got.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+        "{got}"
+    );
     let link = mail::link_in(&got).unwrap();
     assert_eq!(link, message().body.split_whitespace().last().unwrap());
 
