@@ -55,7 +55,7 @@ pub struct Validators {
     pub last_modified: Option<String>,
 }
 
-type HyperClient = Client<Connector, http_body_util::Empty<Bytes>>;
+type HyperClient = Client<Connector, http_body_util::Full<Bytes>>;
 
 /// One pooled client per address-family choice.
 #[derive(Clone)]
@@ -177,6 +177,43 @@ impl HttpClient {
         .await
     }
 
+    /// POSTs `body` as JSON to `url` with `headers`, over any family, within the configured
+    /// bounds and the no-internal-address rule; a redirect is not followed. The answer's
+    /// status (its body is read up to a few KiB and dropped).
+    pub async fn post_json(
+        &self,
+        url: &Url,
+        headers: &[(&'static str, String)],
+        body: Bytes,
+    ) -> Result<u16, FetchError> {
+        let mut req = hyper::Request::builder()
+            .method(hyper::Method::POST)
+            .uri(url.as_str())
+            .header(hyper::header::USER_AGENT, &self.config.user_agent)
+            .header(hyper::header::CONTENT_TYPE, "application/json");
+        for (name, value) in headers {
+            req = req.header(*name, value);
+        }
+        let req = req
+            .body(http_body_util::Full::new(body))
+            .map_err(|e| FetchError::Protocol(e.to_string()))?;
+        let total = Duration::from(self.config.total_timeout);
+        let sent = async {
+            let response = self
+                .any
+                .request(req)
+                .await
+                .map_err(|e| classify_client_error(&e))?;
+            let status = response.status().as_u16();
+            let _ = read_capped(response.into_body(), 4096, None).await;
+            Ok(status)
+        };
+        match tokio::time::timeout(total, sent).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchError::Timeout("before the whole response arrived")),
+        }
+    }
+
     async fn request(
         &self,
         method: hyper::Method,
@@ -225,7 +262,7 @@ impl HttpClient {
                 }
             }
             let req = req
-                .body(http_body_util::Empty::new())
+                .body(http_body_util::Full::new(Bytes::new()))
                 .map_err(|e| FetchError::Protocol(e.to_string()))?;
             let first_byte = Duration::from(self.config.first_byte_timeout);
             let response = match tokio::time::timeout(first_byte, client.request(req)).await {
