@@ -15,6 +15,7 @@ pub mod control;
 pub mod crawl;
 pub mod crawl_io;
 pub mod daemon;
+pub mod delivery;
 pub mod error;
 pub mod geo;
 pub mod health;
@@ -28,6 +29,7 @@ pub mod repomd;
 pub mod report;
 pub mod service;
 pub mod upstream;
+pub mod webhooks;
 
 pub use cli::Cli;
 pub use commands::run;

@@ -1,13 +1,11 @@
 //! Telling operators what changed: a crawl's health changes composed into messages to each
 //! mirror's contact (one per contact per crawl, however many of their mirrors changed),
-//! written to the outbox in the crawl's transaction, and delivered from there by every
-//! checker under a lease, retried with backoff for a day.
+//! written to the outbox in the crawl's transaction (delivered from there: `delivery`).
 //!
 //! Only a change of a known state is told (up to down, down to up): a new mirror's first
 //! findings are on its page. A run the 70% rule sets aside changes no state, and a
 //! maintenance window's capabilities are not judged, so neither is ever told.
 
-use crate::control::mail::{Mailer, Message};
 use shared::duration::utc_minute;
 use shared::model::HealthState;
 use shared::registry::Mirror;
@@ -16,9 +14,6 @@ use store::{HealthEvent, OutboxMessage, Store};
 
 /// The capabilities whose changes are told.
 const TOLD: &[&str] = &["http", "https", "ipv4", "ipv6", "content", "sync"];
-
-/// A message is given up this long after it was written.
-const GIVE_UP_SECS: i64 = 86_400;
 
 fn advice(capability: &str) -> &'static str {
     match capability {
@@ -316,89 +311,6 @@ pub async fn remind(
     );
     store.enqueue(&reminders, now).await?;
     Ok(reminders.len())
-}
-
-/// [`deliver`] with `control`'s timing, its outcome counted in `metrics`; returns how many
-/// were sent.
-pub async fn deliver_counted(
-    (store, control, metrics): (
-        &Store,
-        &crate::control::config::ControlConfig,
-        &crate::metrics::Metrics,
-    ),
-    mailer: &Mailer,
-    holder: &str,
-) -> store::Result<usize> {
-    let now = shared::time::now();
-    let timing = (
-        control.notify_retry.as_secs() as i64,
-        control.notify_lease.as_secs() as i64,
-    );
-    let base = control.public_url(control.listen);
-    let (sent, retried, gave_up) = deliver(store, (mailer, &base), holder, timing, now).await?;
-    let backlog = store.outbox_backlog().await?;
-    metrics.notifications(sent, retried, gave_up, backlog, now);
-    Ok(sent)
-}
-
-/// Delivers the messages due now that `holder` claims, each through `mailer` with a
-/// one-click unsubscribe link under `base` (the control plane's address); a contact who
-/// unsubscribed from the mirror's mail is not sent it. Returns how many were sent, retried
-/// and given up.
-pub async fn deliver(
-    store: &Store,
-    (mailer, base): (&Mailer, &str),
-    holder: &str,
-    (retry_secs, lease_secs): (i64, i64),
-    now: i64,
-) -> store::Result<(usize, usize, usize)> {
-    let claimed = store.claim_outbox(holder, now, lease_secs, 20).await?;
-    let (mut sent, mut retried, mut gave_up) = (0, 0, 0);
-    for m in claimed {
-        if store.optouts(&m.mirror).await?.contains(&m.recipient) {
-            let why = "not sent: the contact unsubscribed from this mirror's mail";
-            store.outbox_failed(m.id, holder, now, why, None).await?;
-            gave_up += 1;
-            continue;
-        }
-        let token = crate::control::secret::new_token();
-        let hash = crate::control::secret::hash(&token);
-        store
-            .create_unsubscribe_link(&hash, &m.recipient, &m.mirror, now)
-            .await?;
-        let message = Message {
-            to: m.recipient.clone(),
-            subject: m.subject.clone(),
-            body: m.body.clone(),
-            unsubscribe: Some(format!("{base}/unsubscribe/{token}")),
-        };
-        let result =
-            match tokio::time::timeout(std::time::Duration::from_secs(60), mailer.send(&message))
-                .await
-            {
-                Ok(r) => r,
-                Err(_) => Err("the mail relay did not answer within 60 s".into()),
-            };
-        let at = shared::time::now();
-        match result {
-            Ok(()) => {
-                store.outbox_delivered(m.id, holder, at).await?;
-                sent += 1;
-            }
-            Err(e) => {
-                let backoff = (retry_secs.max(1) << m.attempts.clamp(0, 12)).min(3600);
-                let retry = (at + backoff < m.created_at + GIVE_UP_SECS).then_some(at + backoff);
-                tracing::warn!(to = %m.recipient, error = %e, retry = retry.is_some(), "notification not sent");
-                store.outbox_failed(m.id, holder, at, &e, retry).await?;
-                if retry.is_some() {
-                    retried += 1;
-                } else {
-                    gave_up += 1;
-                }
-            }
-        }
-    }
-    Ok((sent, retried, gave_up))
 }
 
 #[cfg(test)]

@@ -149,7 +149,8 @@ impl Checker {
         mailer: &crate::control::mail::Mailer,
     ) -> Result<usize> {
         let c = (&self.store, &self.config.control, &self.metrics);
-        Ok(crate::notifications::deliver_counted(c, mailer, &self.id).await?)
+        let channels = (mailer, &self.client);
+        Ok(crate::delivery::deliver_counted(c, channels, &self.id).await?)
     }
 
     /// Writes reminders of what is still down (the leader does, each tick); returns how
@@ -325,7 +326,15 @@ impl Checker {
         judgement.run.checker = self.id.clone();
         if !judgement.run.ignored {
             let base = self.config.control.public_url(self.config.control.listen);
-            let told = crate::notifications::compose(&input.mirrors, &judgement.events, &base);
+            let mut told = crate::notifications::compose(&input.mirrors, &judgement.events, &base);
+            let hooks = self.store.webhooks(None).await?.into_iter();
+            let hooks = hooks.map(|h| (h.mirror, h.url)).collect();
+            told.extend(crate::webhooks::messages(
+                &input.mirrors,
+                &judgement.events,
+                &hooks,
+                &base,
+            ));
             writer.notify(told);
         }
         crate::crawl_io::apply(&self.store, writer, &judgement, claimed).await?;

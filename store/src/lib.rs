@@ -24,6 +24,7 @@ mod snapshots;
 pub mod testing;
 mod tokens;
 mod upstream;
+mod webhooks;
 mod work;
 
 pub use changes::PendingChange;
@@ -41,6 +42,7 @@ pub use schedule::{Claim, Schedule, ScheduleRow};
 pub use snapshot_input::dir_check;
 pub use snapshots::SnapshotRecord;
 pub use tokens::{ApiToken, TokenUse};
+pub use webhooks::Webhook;
 pub use work::{Holders, Work, STALE_SECS};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
@@ -202,6 +204,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "mail opt-outs",
         include_str!("../migrations/sqlite/0018_mail_optouts.sql"),
     ),
+    (
+        19,
+        "webhooks",
+        include_str!("../migrations/sqlite/0019_webhooks.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -294,6 +301,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         18,
         "mail opt-outs",
         include_str!("../migrations/postgres/0018_mail_optouts.sql"),
+    ),
+    (
+        19,
+        "webhooks",
+        include_str!("../migrations/postgres/0019_webhooks.sql"),
     ),
 ];
 

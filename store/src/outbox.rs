@@ -47,6 +47,8 @@ pub struct Delivery {
     pub delivered_at: Option<i64>,
     pub gave_up_at: Option<i64>,
     pub last_error: Option<String>,
+    /// The HTTP status a webhook answered the last attempt with.
+    pub last_status: Option<i64>,
 }
 
 /// Writes `messages` in `tx` (the transaction of the change they tell of), due at `now`.
@@ -86,6 +88,7 @@ fn delivery(row: &AnyRow) -> Result<Delivery> {
         delivered_at: col(row, "delivered_at")?,
         gave_up_at: col(row, "gave_up_at")?,
         last_error: col(row, "last_error")?,
+        last_status: col(row, "last_status")?,
     })
 }
 
@@ -158,13 +161,26 @@ impl Store {
 
     /// `holder` delivered message `id`; false when its lease had passed to another.
     pub async fn outbox_delivered(&self, id: i64, holder: &str, now: i64) -> Result<bool> {
+        self.outbox_answered(id, holder, now, None).await
+    }
+
+    /// [`Store::outbox_delivered`], recording the HTTP `status` the receiver answered.
+    pub async fn outbox_answered(
+        &self,
+        id: i64,
+        holder: &str,
+        now: i64,
+        status: Option<u16>,
+    ) -> Result<bool> {
         let n = sqlx::query(
-            "UPDATE outbox SET delivered_at = $1, attempts = attempts + 1, lease_until = NULL
+            "UPDATE outbox SET delivered_at = $1, attempts = attempts + 1, lease_until = NULL,
+               last_status = $4
              WHERE id = $2 AND lease_holder = $3 AND delivered_at IS NULL",
         )
         .bind(now)
         .bind(id)
         .bind(holder)
+        .bind(status.map(i64::from))
         .execute(&self.pool)
         .await?
         .rows_affected();
@@ -285,7 +301,7 @@ impl Store {
     pub async fn deliveries(&self, mirror: Option<&str>, limit: i64) -> Result<Vec<Delivery>> {
         let rows = sqlx::query(
             "SELECT id, mirror, kind, channel, recipient, subject, created_at, attempts,
-                    delivered_at, gave_up_at, last_error
+                    delivered_at, gave_up_at, last_error, last_status
              FROM outbox WHERE ($1 = '' OR mirror = $1) ORDER BY id DESC LIMIT $2",
         )
         .bind(mirror.unwrap_or(""))

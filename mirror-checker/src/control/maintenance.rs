@@ -258,7 +258,7 @@ async fn refused_on_page(
     field: &str,
     message: &str,
 ) -> Response {
-    match mirror_page_with(c, who, mirror, None, Some((field, message))).await {
+    match mirror_page_with(c, who, mirror, None, Some((field, message)), None).await {
         Ok(page) => web::html(StatusCode::UNPROCESSABLE_ENTITY, page),
         Err(r) => r.into_response(false),
     }

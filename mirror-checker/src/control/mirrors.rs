@@ -69,26 +69,31 @@ pub async fn mirror_page(
     name: &str,
     new: Option<(&str, &str)>,
 ) -> Result<String, Refused> {
-    mirror_page_with(c, who, name, new, None).await
+    mirror_page_with(c, who, name, new, None, None).await
 }
 
-/// [`mirror_page`], with a maintenance window's refusal (field, message) beside its form.
+/// [`mirror_page`], with a maintenance window's refusal (field, message) beside its form,
+/// or a webhook's secret just made shown once.
 pub async fn mirror_page_with(
     c: &Control,
     who: &Who,
     name: &str,
     new: Option<(&str, &str)>,
     problem: Option<(&str, &str)>,
+    new_secret: Option<&str>,
 ) -> Result<String, Refused> {
     let mirror = own(c, who, name).await?;
     let now = shared::time::now();
     let windows = c.store.windows(Some(name), now).await?;
     let told = c.store.deliveries(Some(name), 10).await?;
     let optouts = c.store.optouts(name).await?;
+    let webhook = c.store.webhooks(Some(name)).await?.pop();
     let maintenance = pages::maintenance::Windows {
         list: &windows,
         told: &told,
         optouts: &optouts,
+        webhook: webhook.as_ref(),
+        new_secret,
         problem,
         now,
     };

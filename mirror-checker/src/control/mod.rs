@@ -26,6 +26,7 @@ mod smtp;
 mod tokens;
 mod unsubscribe;
 mod web;
+mod webhook;
 mod who;
 
 #[cfg(test)]
@@ -148,6 +149,8 @@ pub fn router(control: Control) -> axum::Router {
             post(maintenance::window_form),
         )
         .route("/mirrors/{name}/subscribe", post(unsubscribe::subscribe))
+        .route("/mirrors/{name}/webhook", post(webhook::set_form))
+        .route("/mirrors/{name}/webhook/remove", post(webhook::remove_form))
         .route(
             "/unsubscribe/{token}",
             get(unsubscribe::page).post(unsubscribe::one_click),
@@ -184,6 +187,14 @@ pub fn router(control: Control) -> axum::Router {
         .route(
             "/api/v1/mirrors/{name}/maintenance/{id}/{verb}",
             post(maintenance::api_window),
+        )
+        .route(
+            "/api/v1/mirrors/{name}/webhook",
+            get(webhook::api_get).post(webhook::api_set),
+        )
+        .route(
+            "/api/v1/mirrors/{name}/webhook/remove",
+            post(webhook::api_remove),
         )
         .route(
             "/api/v1/mirrors/{name}/tokens",

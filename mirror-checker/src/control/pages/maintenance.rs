@@ -13,6 +13,9 @@ pub struct Windows<'a> {
     pub told: &'a [store::Delivery],
     /// The contacts who unsubscribed from its mail.
     pub optouts: &'a [String],
+    /// Its webhook, and the secret of one just set (shown this once).
+    pub webhook: Option<&'a store::Webhook>,
+    pub new_secret: Option<&'a str>,
     pub problem: Option<(&'a str, &'a str)>,
     pub now: i64,
 }
@@ -96,6 +99,5 @@ pub fn section(who: &Who, name: &str, w: &Windows<'_>) -> Markup {
             }
             button type="submit" { "Declare the window" }
         }
-        (super::messages::section(who, name, w.told, w.optouts))
     }
 }

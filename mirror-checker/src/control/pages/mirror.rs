@@ -88,6 +88,7 @@ pub fn page(
             }
         }
         (super::maintenance::section(who, &m.name, maintenance))
+        (super::messages::section(who, &m.name, maintenance))
         (tokens_section(who, &m.name, tokens))
         @if managed {
             h2 { "Delete" }

@@ -10,6 +10,7 @@ mod registration;
 mod smtp;
 mod tokens;
 mod unsubscribe;
+mod webhook;
 
 use super::*;
 use axum::body::Body;
@@ -177,6 +178,24 @@ impl Plane {
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         let text = self.mail(before + 1).await.pop().unwrap();
         self.follow(&text, &cookie, &csrf).await
+    }
+}
+
+/// Mail through `mailer`, links under the planes' address, webhooks through a client that
+/// may reach loopback.
+fn channels(mailer: &mail::Mailer) -> crate::delivery::Channels<'_> {
+    static CLIENT: std::sync::OnceLock<crate::http::HttpClient> = std::sync::OnceLock::new();
+    let client = CLIENT.get_or_init(|| {
+        crate::http::HttpClient::new(crate::http::HttpConfig {
+            allow_internal: vec!["127.0.0.0/8".parse().unwrap()],
+            ..Default::default()
+        })
+        .unwrap()
+    });
+    crate::delivery::Channels {
+        mailer,
+        client,
+        base: "http://127.0.0.1:8081",
     }
 }
 

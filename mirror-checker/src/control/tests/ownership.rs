@@ -62,13 +62,8 @@ async fn a_served_mirror_whose_token_goes_is_flagged_once_and_restored() {
         // Told through the outbox, which a daemon delivers.
         let mailer = mail::Mailer::of(&control).unwrap();
         let now = shared::time::now();
-        let sent = crate::notifications::deliver(
-            &p.store,
-            (&mailer, "http://127.0.0.1:8081"),
-            "test",
-            (60, 120),
-            now,
-        );
+        let ch = channels(&mailer);
+        let sent = crate::delivery::deliver(&p.store, &ch, "test", (60, 120), now);
         assert_eq!(sent.await.unwrap().0, 2);
         let mail = p.mail(2).await;
         assert!(

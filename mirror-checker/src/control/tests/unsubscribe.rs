@@ -27,7 +27,7 @@ async fn a_contact_unsubscribes_in_one_click_and_subscribes_again_on_the_page() 
         let base = ("http://127.0.0.1:8081", (60, 120));
         let deliver = || async {
             let now = shared::time::now();
-            crate::notifications::deliver(&p.store, (&mailer, base.0), "test", base.1, now)
+            crate::delivery::deliver(&p.store, &channels(&mailer), "test", base.1, now)
                 .await
                 .unwrap()
         };
