@@ -47,7 +47,16 @@ pub async fn queue(State(c): State<Control>, headers: HeaderMap) -> Response {
     let result = async {
         let who = admin(&c, &headers).await?;
         let changes = c.store.pending_changes(None).await?;
-        Ok::<_, Refused>(pages::admin::queue(&who, &open(&c).await?, &changes))
+        // Messages that could not be delivered (or wait with a failure): channels to fix.
+        let failing: Vec<store::Delivery> = c
+            .store
+            .deliveries(None, 200)
+            .await?
+            .into_iter()
+            .filter(|d| d.delivered_at.is_none() && d.last_error.is_some())
+            .collect();
+        let open = open(&c).await?;
+        Ok::<_, Refused>(pages::admin::queue(&who, &open, &changes, &failing))
     };
     match result.await {
         Ok(page) => web::html(StatusCode::OK, page),

@@ -6,9 +6,28 @@ use maud::html;
 use store::{AuditEntry, PendingChange, Registration};
 
 /// Registrations not yet decided, the ones waiting for an admin first.
-pub fn queue(who: &Who, open: &[Registration], changes: &[PendingChange]) -> String {
+pub fn queue(
+    who: &Who,
+    open: &[Registration],
+    changes: &[PendingChange],
+    failing: &[store::Delivery],
+) -> String {
     let body = html! {
         p { a href="/admin/audit" { "The audit log" } }
+        @if !failing.is_empty() {
+            h2 { "Messages not delivered" }
+            table {
+                tr { th { "Mirror" } th { "To" } th { "Subject" } th { "Why" } }
+                @for d in failing {
+                    tr {
+                        td { a href={ "/mirrors/" (d.mirror) } { (d.mirror) } }
+                        td.why { (d.recipient) }
+                        td.why { (d.subject) }
+                        td.why { (if d.gave_up_at.is_some() { "given up: " } else { "retrying: " }) (d.last_error.as_deref().unwrap_or("")) }
+                    }
+                }
+            }
+        }
         @if !changes.is_empty() {
             h2 { "Changes to served mirrors" }
             table {

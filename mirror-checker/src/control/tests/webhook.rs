@@ -206,6 +206,15 @@ async fn a_webhook_is_signed_delivered_to_https_and_its_status_kept() {
             "{:?}",
             list[0]
         );
+        // The admins see the failing channel too.
+        let admin = p.sign_in("root@example.org").await;
+        let queue = p.get("/admin", &admin).await;
+        assert!(
+            queue.body.contains("Messages not delivered")
+                && queue.body.contains("answered HTTP 500"),
+            "{}",
+            queue.body
+        );
         // Removed: what waits is dropped, with the reason.
         let r = p
             .post_json(&format!("{api}/remove"), &op, &serde_json::json!({}))
