@@ -1846,12 +1846,14 @@ async fn mirrors_in_maintenance_do_not_trip_the_70_percent_rule() {
     }
 }
 
-/// An operator hears of each change of state once, by mail through the outbox: down after
-/// the health rule, nothing more while it stays down, back up once; nothing for a first
-/// finding. A relay that refuses keeps the message waiting, with the reason, for a retry.
+/// An operator hears of each change of state once, through the outbox, by mail through a
+/// real SMTP server and on their HTTPS webhook (signed): down after the health rule, nothing
+/// more while it stays down but a reminder, back up once; nothing for a first finding. A
+/// relay that refuses keeps the message waiting, with the reason, for a retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_operator_is_told_once_per_change_of_state_through_the_outbox() {
-    use mirror_checker::control::{mail::Mailer, ControlConfig};
+async fn an_operator_is_told_once_per_change_of_state_by_mail_and_webhook() {
+    use mirror_checker::control::{config::SmtpSecurity, mail::Mailer, ControlConfig};
+    use shared::testing::smtp::{self, Mode, Options};
     let net = Net::start(
         &[
             ("flaky.sim.test", Behavior::Current, Families::V4),
@@ -1863,25 +1865,58 @@ async fn an_operator_is_told_once_per_change_of_state_through_the_outbox() {
     let mut mirrors = vec![mirror("flaky.sim.test"), mirror("steady.sim.test")];
     mirrors[0].email = Some("op@example.org".into());
     mirrors[1].email = Some("other@example.org".into());
-    net.checker
-        .store
-        .apply_registry(&mirrors, true)
+    let store = &net.checker.store;
+    store.apply_registry(&mirrors, true).await.unwrap();
+    let plain = Options {
+        mode: Mode::Plain,
+        cert: None,
+        login: None,
+    };
+    let Some(sink) = smtp::start(&net._dir.path().join("sink"), &plain) else {
+        return;
+    };
+    let relay = |port: u16| {
+        Mailer::of(&ControlConfig {
+            smtp_relay: "127.0.0.1".into(),
+            smtp_port: port,
+            smtp_security: SmtpSecurity::None,
+            ..ControlConfig::default()
+        })
+        .unwrap()
+    };
+    let mailer = relay(sink.port);
+    let hook = mirror_sim::webhook::Receiver::start().await.unwrap();
+    store
+        .set_webhook(&store::Webhook {
+            mirror: "flaky.sim.test".into(),
+            url: hook.url("/hook"),
+            secret: "s3cret".into(),
+            created_by: "op@example.org".into(),
+            created_at: shared::time::now(),
+        })
         .await
         .unwrap();
-    let folder = net._dir.path().join("mail");
-    let mailer = Mailer::of(&ControlConfig {
-        mail_folder: folder.clone(),
-        ..ControlConfig::default()
-    })
-    .unwrap();
-    let mail = || mirror_checker::control::mail::list(&folder).unwrap_or_default();
+    // The deliverer trusts the receiver's CA and may reach loopback.
+    let ca = net._dir.path().join("hook-ca.pem");
+    std::fs::write(&ca, &hook.ca_pem).unwrap();
+    let mut config = net.checker.config.clone();
+    config.http.extra_ca_files.push(ca);
+    config.http.allow_internal = vec!["127.0.0.0/8".parse().unwrap()];
+    config.control.remind_every = Human::secs(1);
+    let deliverer = Checker::new(config).await.unwrap();
+    let subjects = || {
+        sink.messages()
+            .iter()
+            .map(|m| {
+                let subject = m.lines().find_map(|l| l.strip_prefix("Subject: "));
+                subject.unwrap_or("").to_string()
+            })
+            .collect::<Vec<_>>()
+    };
     let cancel = CancellationToken::new();
     net.checker.crawl(None, &cancel).await.unwrap();
-    assert_eq!(
-        net.checker.deliver_notifications(&mailer).await.unwrap(),
-        0,
-        "first findings"
-    );
+    let first = deliverer.deliver_notifications(&mailer).await.unwrap();
+    assert_eq!(first, 0, "first findings");
     let mut config = net.checker.config.clone();
     for r in &mut config.http.connect_to {
         if r.host == "flaky.sim.test" && r.port == 443 {
@@ -1890,61 +1925,58 @@ async fn an_operator_is_told_once_per_change_of_state_through_the_outbox() {
     }
     let broken = Checker::new(config).await.unwrap();
     broken.crawl(None, &cancel).await.unwrap();
-    assert!(mail().is_empty(), "one failed run changes no state");
+    let none = deliverer.deliver_notifications(&mailer).await.unwrap();
+    assert_eq!(none, 0, "one failed run changes no state");
     broken.crawl(None, &cancel).await.unwrap();
-    assert_eq!(net.checker.deliver_notifications(&mailer).await.unwrap(), 1);
-    let sent = mail();
-    assert_eq!(sent.len(), 1, "{sent:?}");
-    assert_eq!(sent[0].1, "op@example.org");
-    let text = std::fs::read_to_string(&sent[0].0).unwrap();
-    assert_eq!(sent[0].2, "flaky.sim.test: https, content down", "{text}");
-    let text = std::fs::read_to_string(&sent[0].0).unwrap();
+    let two = deliverer.deliver_notifications(&mailer).await.unwrap();
+    assert_eq!(two, 2, "a mail and a webhook");
+    let sent = sink.wait_for(1);
+    assert_eq!(subjects(), ["flaky.sim.test: https, content down"]);
     assert!(
-        text.contains("https went down at") && text.contains("/mirrors/flaky.sim.test"),
-        "{text}"
+        sent[0].contains("X-Envelope-To: op@example.org"),
+        "{}",
+        sent[0]
     );
-    // Still down: nothing more; delivered once, whoever asks again.
+    assert!(sent[0].contains("https went down at") && sent[0].contains("/mirrors/flaky.sim.test"));
+    assert!(sent[0].contains("List-Unsubscribe: <"), "{}", sent[0]);
+    let posted = hook.taken();
+    assert_eq!(posted.len(), 1);
+    let ts: i64 = posted[0].timestamp.parse().unwrap();
+    let signed = mirror_checker::webhooks::signature("s3cret", ts, &posted[0].body);
+    assert_eq!(posted[0].signature, signed);
+    let payload: serde_json::Value = serde_json::from_str(&posted[0].body).unwrap();
+    assert_eq!(payload["events"][0]["to"], "down", "{payload}");
+    // Still down: nothing more, whoever delivers; then a reminder (remind_every: 1 s).
     broken.crawl(None, &cancel).await.unwrap();
-    assert_eq!(net.checker.deliver_notifications(&mailer).await.unwrap(), 0);
+    assert_eq!(deliverer.deliver_notifications(&mailer).await.unwrap(), 0);
     assert_eq!(broken.deliver_notifications(&mailer).await.unwrap(), 0);
-    assert_eq!(mail().len(), 1);
-    // While it stays down, a reminder at most once per remind_every (a second here).
-    let mut reminding = net.checker.config.clone();
-    reminding.control.remind_every = Human::secs(1);
-    let reminding = Checker::new(reminding).await.unwrap();
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_eq!(reminding.remind().await.unwrap(), 1);
-    assert_eq!(reminding.remind().await.unwrap(), 0, "told just now");
-    assert_eq!(net.checker.deliver_notifications(&mailer).await.unwrap(), 1);
-    let reminded = mail();
-    assert_eq!(reminded[1].2, "flaky.sim.test: content, https still down");
-    // Repaired: two good runs bring it back, told once. The relay refuses at first: the
-    // message waits, with the reason, and goes when the relay works.
+    assert_eq!(deliverer.remind().await.unwrap(), 1);
+    assert_eq!(deliverer.remind().await.unwrap(), 0, "told just now");
+    assert_eq!(deliverer.deliver_notifications(&mailer).await.unwrap(), 1);
+    sink.wait_for(2);
+    assert_eq!(subjects()[1], "flaky.sim.test: content, https still down");
+    // Repaired: two good runs bring it back, told once on each channel. The relay refuses
+    // at first: the mail waits, with the reason, and goes when the relay works.
     net.checker.crawl(None, &cancel).await.unwrap();
     net.checker.crawl(None, &cancel).await.unwrap();
-    let refusing = Mailer::of(&ControlConfig {
-        smtp_relay: "127.0.0.1".into(),
-        smtp_port: net.sim.refused.port(),
-        smtp_security: mirror_checker::control::config::SmtpSecurity::None,
-        ..ControlConfig::default()
-    })
-    .unwrap();
-    assert_eq!(
-        net.checker.deliver_notifications(&refusing).await.unwrap(),
-        0
-    );
-    let waiting = net.checker.store.deliveries(None, 10).await.unwrap();
-    let back = &waiting[0];
+    let refusing = relay(net.sim.refused.port());
+    let hooked = deliverer.deliver_notifications(&refusing).await.unwrap();
+    assert_eq!(hooked, 1, "the webhook");
+    assert_eq!(hook.taken().len(), 2);
+    let waiting = store.deliveries(None, 10).await.unwrap();
+    let back = waiting.iter().find(|d| d.channel == "email").unwrap();
     assert_eq!(back.subject, "flaky.sim.test: https, content back up");
     assert!(back.delivered_at.is_none() && back.gave_up_at.is_none());
     assert!(back.last_error.is_some(), "{back:?}");
-    assert_eq!(net.checker.store.outbox_backlog().await.unwrap().0, 1);
+    assert_eq!(store.outbox_backlog().await.unwrap().0, 1);
     // Due again after its backoff (a minute): the test moves the clock by the store's rule.
     sqlx::query("UPDATE outbox SET due_at = 0 WHERE delivered_at IS NULL")
-        .execute(net.checker.store.pool())
+        .execute(store.pool())
         .await
         .unwrap();
-    assert_eq!(net.checker.deliver_notifications(&mailer).await.unwrap(), 1);
-    assert_eq!(mail().len(), 3);
-    assert_eq!(net.checker.store.outbox_backlog().await.unwrap(), (0, None));
+    assert_eq!(deliverer.deliver_notifications(&mailer).await.unwrap(), 1);
+    sink.wait_for(3);
+    assert_eq!(subjects().len(), 3);
+    assert_eq!(store.outbox_backlog().await.unwrap(), (0, None));
 }

@@ -13,6 +13,7 @@ pub mod repo;
 pub mod scenario;
 pub mod server;
 pub mod tls;
+pub mod webhook;
 
 pub use scenario::{Behavior, Families, Mix, Profile};
 pub use server::MASTER_HOST;

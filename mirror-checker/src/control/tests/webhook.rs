@@ -3,90 +3,16 @@
 //! checks the signature, its status kept, a failing answer retried.
 
 use super::*;
-use rustls_pki_types::pem::PemObject;
-use std::sync::{Arc, Mutex};
-
-/// What the receiver got: (timestamp, signature, body).
-type Got = Arc<Mutex<Vec<(String, String, String)>>>;
-
-/// An HTTPS server on 127.0.0.1 answering `status` (shared, so the test can change it).
-async fn receiver(status: Arc<Mutex<u16>>) -> (u16, Got, std::path::PathBuf, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let certs = mirror_sim::tls::CertStore::new(Default::default()).unwrap();
-    let (cert, key) = certs.issue_pem("127.0.0.1").unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, certs.ca_pem()).unwrap();
-    let chain = rustls_pki_types::CertificateDer::from_pem_slice(cert.as_bytes()).unwrap();
-    let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![chain], key)
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let got: Got = Arc::default();
-    let seen = got.clone();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let (acceptor, seen, status) = (acceptor.clone(), seen.clone(), status.clone());
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let service = hyper::service::service_fn(
-                    move |req: hyper::Request<hyper::body::Incoming>| {
-                        let (seen, status) = (seen.clone(), status.clone());
-                        async move {
-                            let header = |n: &str| {
-                                req.headers()
-                                    .get(n)
-                                    .and_then(|v| v.to_str().ok())
-                                    .unwrap_or("")
-                                    .to_string()
-                            };
-                            let (ts, sig) =
-                                (header("x-mirror-timestamp"), header("x-mirror-signature"));
-                            let body = http_body_util::BodyExt::collect(req.into_body())
-                                .await
-                                .unwrap()
-                                .to_bytes();
-                            seen.lock().unwrap().push((
-                                ts,
-                                sig,
-                                String::from_utf8_lossy(&body).into_owned(),
-                            ));
-                            let code = *status.lock().unwrap();
-                            Ok::<_, std::convert::Infallible>(
-                                hyper::Response::builder()
-                                    .status(code)
-                                    .body(http_body_util::Full::new(bytes::Bytes::new()))
-                                    .unwrap(),
-                            )
-                        }
-                    },
-                );
-                let io = hyper_util::rt::TokioIo::new(tls);
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(io, service)
-                    .await;
-            });
-        }
-    });
-    (port, got, ca, dir)
-}
 
 #[tokio::test]
 async fn a_webhook_is_signed_delivered_to_https_and_its_status_kept() {
     for p in planes("control_webhook", "http://127.0.0.1:8081").await {
-        let status = Arc::new(Mutex::new(204u16));
-        let (port, got, ca, _dir) = receiver(status.clone()).await;
+        let hook = mirror_sim::webhook::Receiver::start().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, &hook.ca_pem).unwrap();
         let api = "/api/v1/mirrors/own.example.org/webhook";
-        let url = format!("https://127.0.0.1:{port}/hook");
+        let url = hook.url("/hook");
         let op = p.sign_in("op@example.org").await;
         // Refused: plain http, an internal address, another operator.
         for (bad, words) in [
@@ -161,9 +87,12 @@ async fn a_webhook_is_signed_delivered_to_https_and_its_status_kept() {
                 .unwrap(),
             (1, 0, 0)
         );
-        let (ts, sig, body) = got.lock().unwrap()[0].clone();
-        let ts: i64 = ts.parse().unwrap();
-        assert_eq!(sig, crate::webhooks::signature(&secret, ts, &body));
+        let got = hook.taken().pop().unwrap();
+        let (ts, body) = (got.timestamp.parse::<i64>().unwrap(), got.body);
+        assert_eq!(
+            got.signature,
+            crate::webhooks::signature(&secret, ts, &body)
+        );
         let payload: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(payload["mirror"], "own.example.org");
         assert_eq!(payload["events"][0]["to"], "down");
@@ -180,7 +109,7 @@ async fn a_webhook_is_signed_delivered_to_https_and_its_status_kept() {
             page.body
         );
         // The receiver fails: the message waits for a retry, with the answer.
-        *status.lock().unwrap() = 500;
+        hook.answer(500);
         p.store
             .enqueue(&messages, shared::time::now())
             .await
