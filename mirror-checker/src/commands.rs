@@ -202,7 +202,7 @@ async fn control_plane(config: Config, opened: &Opened, command: Command) -> Res
             subject,
             body,
             country,
-        } => control::notice(&store, &subject, &body, country.as_deref()).await,
+        } => control::notice((&config, &store), &subject, &body, country.as_deref()).await,
         Command::Maintenance { command } => control::maintenance(&config, store, command).await,
         _ => unreachable!("dispatch() hands over the control plane's commands only"),
     }

@@ -68,6 +68,73 @@ pub fn messages(
         .collect()
 }
 
+/// A webhook message for `mirror` carrying `what` (a `notice` or a `decision` object) beside
+/// the empty `events`.
+fn other(
+    mirror: &str,
+    url: &str,
+    (key, what): (&str, serde_json::Value),
+    subject: &str,
+    base: &str,
+) -> OutboxMessage {
+    let mut body = payload(mirror, &[], base);
+    body[key] = what;
+    OutboxMessage {
+        mirror: mirror.to_string(),
+        kind: key.into(),
+        channel: "webhook".into(),
+        recipient: url.to_string(),
+        subject: subject.to_string(),
+        body: body.to_string(),
+    }
+}
+
+/// The ops' notice to the webhooks of `hooks` (mirror → URL) among `mirrors` (those of
+/// `country`, when given).
+pub fn notice(
+    mirrors: &[Mirror],
+    hooks: &BTreeMap<String, String>,
+    (subject, text): (&str, &str),
+    country: Option<&str>,
+    base: &str,
+) -> Vec<OutboxMessage> {
+    mirrors
+        .iter()
+        .filter(|m| {
+            country.is_none_or(|c| {
+                m.geo
+                    .country
+                    .as_deref()
+                    .is_some_and(|mc| mc.eq_ignore_ascii_case(c))
+            })
+        })
+        .filter_map(|m| {
+            let url = hooks.get(&m.name)?;
+            let what = serde_json::json!({ "subject": subject, "body": text });
+            Some(other(&m.name, url, ("notice", what), subject, base))
+        })
+        .collect()
+}
+
+/// An admin's decision on `mirror` (`approved`, `refused`, `held`, `released`) to its
+/// webhook at `url`.
+pub fn decision(
+    mirror: &str,
+    url: &str,
+    kind: &str,
+    reason: Option<&str>,
+    base: &str,
+) -> OutboxMessage {
+    let what = serde_json::json!({ "kind": kind, "reason": reason });
+    other(
+        mirror,
+        url,
+        ("decision", what),
+        &format!("{mirror}: {kind}"),
+        base,
+    )
+}
+
 /// `sha256=HEX` of HMAC-SHA256 with `secret` over `TIMESTAMP.BODY`.
 pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
@@ -115,5 +182,33 @@ mod tests {
             "sha256=dc7943cccf20f64327d263db5e2aca27c2b8175e8e6e7ea04f482091bf456b0f"
         );
         assert_ne!(signature("Jefe", 2, "{}"), signature("Jefe", 1, "{}"));
+    }
+
+    #[test]
+    fn a_notice_reaches_the_webhooks_of_the_mirrors_it_is_for() {
+        let mut de = Mirror::new("de.example.org", "DE");
+        de.geo.country = Some("DE".into());
+        let fr = Mirror::new("fr.example.org", "FR");
+        let hooks: BTreeMap<String, String> = [
+            (
+                "de.example.org".to_string(),
+                "https://hooks.example.de/x".to_string(),
+            ),
+            (
+                "fr.example.org".to_string(),
+                "https://hooks.example.fr/x".to_string(),
+            ),
+        ]
+        .into();
+        let all = [de, fr];
+        let text = ("10.2 is coming", "Sync it by Friday.");
+        let base = "https://control.example.org";
+        assert_eq!(notice(&all, &hooks, text, None, base).len(), 2);
+        let de_only = notice(&all, &hooks, text, Some("de"), base);
+        assert_eq!(de_only.len(), 1);
+        assert_eq!(de_only[0].recipient, "https://hooks.example.de/x");
+        let body: serde_json::Value = serde_json::from_str(&de_only[0].body).unwrap();
+        assert_eq!(body["notice"]["subject"], "10.2 is coming");
+        assert_eq!(body["events"], serde_json::json!([]));
     }
 }

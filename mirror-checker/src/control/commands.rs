@@ -301,7 +301,12 @@ pub async fn maintenance(config: &Config, store: Store, command: MaintenanceComm
 }
 
 /// `notice`: one message to every contact (or those of `country`), audited.
-pub async fn notice(store: &Store, subject: &str, body: &str, country: Option<&str>) -> Result<()> {
+pub async fn notice(
+    (config, store): (&Config, &Store),
+    subject: &str,
+    body: &str,
+    country: Option<&str>,
+) -> Result<()> {
     let (subject, body) = (subject.trim(), body.trim());
     if subject.is_empty() || body.is_empty() {
         return Err(Error::Usage(
@@ -309,7 +314,14 @@ pub async fn notice(store: &Store, subject: &str, body: &str, country: Option<&s
         ));
     }
     let mirrors = store.load_mirrors().await?;
-    let messages = crate::notifications::notice(&mirrors, subject, body, country);
+    let mut messages = crate::notifications::notice(&mirrors, subject, body, country);
+    let hooks = store.webhooks(None).await?.into_iter();
+    let hooks = hooks.map(|h| (h.mirror, h.url)).collect();
+    let base = config.control.public_url(config.control.listen);
+    let text = (subject, body);
+    messages.extend(crate::webhooks::notice(
+        &mirrors, &hooks, text, country, &base,
+    ));
     if messages.is_empty() {
         return Err(Error::Usage(match country {
             Some(c) => format!("no mirror placed in {c} by the registry has a contact"),
@@ -331,6 +343,6 @@ pub async fn notice(store: &Store, subject: &str, body: &str, country: Option<&s
         .await?;
     let n = messages.len();
     let plural = if n == 1 { "" } else { "s" };
-    say!("{n} contact{plural} will be sent \"{subject}\" by the checker daemons");
+    say!("{n} message{plural} (mail to each contact, webhooks) will be sent \"{subject}\" by the checker daemons");
     Ok(())
 }

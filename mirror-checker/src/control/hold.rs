@@ -54,6 +54,17 @@ pub async fn hold(
         }
         false => Vec::new(),
     };
+    let mut tell = tell;
+    if let (false, Some(hook)) = (tell.is_empty(), c.store.webhooks(Some(name)).await?.pop()) {
+        let base = &c.public_url;
+        tell.push(crate::webhooks::decision(
+            name,
+            &hook.url,
+            kind,
+            reason.as_deref(),
+            base,
+        ));
+    }
     c.store
         .set_hold(name, reason.as_deref(), &who.address, now, &tell)
         .await?;

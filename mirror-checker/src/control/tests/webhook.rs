@@ -74,7 +74,11 @@ async fn a_webhook_is_signed_delivered_to_https_and_its_status_kept() {
             ..Default::default()
         })
         .unwrap();
-        let mailer = mail::Mailer::of(&ControlConfig::default()).unwrap();
+        let mailer = mail::Mailer::of(&ControlConfig {
+            mail_folder: p.mail.clone(),
+            ..ControlConfig::default()
+        })
+        .unwrap();
         let ch = crate::delivery::Channels {
             mailer: &mailer,
             client: &client,
@@ -108,6 +112,23 @@ async fn a_webhook_is_signed_delivered_to_https_and_its_status_kept() {
             "{}",
             page.body
         );
+        // An admin's hold reaches the webhook too, beside the operator's mail.
+        let admin = p.sign_in("root@example.org").await;
+        let held = serde_json::json!({"reason": "abuse report"});
+        let r = p
+            .post_json("/api/v1/mirrors/own.example.org/admin/hold", &admin, &held)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let now = shared::time::now();
+        assert_eq!(
+            crate::delivery::deliver(&p.store, &ch, "t", (1, 60), now)
+                .await
+                .unwrap(),
+            (2, 0, 0)
+        );
+        let decided: serde_json::Value = serde_json::from_str(&hook.taken()[1].body).unwrap();
+        assert_eq!(decided["decision"]["kind"], "held", "{decided}");
+        assert_eq!(decided["decision"]["reason"], "abuse report");
         // The receiver fails: the message waits for a retry, with the answer.
         hook.answer(500);
         p.store
@@ -136,7 +157,6 @@ async fn a_webhook_is_signed_delivered_to_https_and_its_status_kept() {
             list[0]
         );
         // The admins see the failing channel too.
-        let admin = p.sign_in("root@example.org").await;
         let queue = p.get("/admin", &admin).await;
         assert!(
             queue.body.contains("Messages not delivered")
@@ -165,6 +185,6 @@ async fn a_webhook_is_signed_delivered_to_https_and_its_status_kept() {
             .into_iter()
             .map(|e| e.action)
             .collect();
-        assert_eq!(&actions[..2], ["remove webhook", "set webhook"]);
+        assert_eq!(&actions[..3], ["remove webhook", "hold", "set webhook"]);
     }
 }
