@@ -7,16 +7,14 @@ use super::web::{self, Refused};
 use super::{pages, Control};
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
-use http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use http::{HeaderMap, StatusCode};
 use shared::registry::change::fields_of;
 use shared::registry::form::FIELDS;
 use std::collections::BTreeMap;
 
 fn see(name: &str) -> Response {
-    let to =
-        HeaderValue::from_str(&format!("/mirrors/{name}")).unwrap_or(HeaderValue::from_static("/"));
-    (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
+    web::see_other(&format!("/mirrors/{name}"))
 }
 
 /// `GET /mirrors/NAME/edit`.
@@ -198,11 +196,7 @@ pub async fn delete_form(
         .await
     };
     match result.await {
-        Ok(()) => (
-            StatusCode::SEE_OTHER,
-            [(header::LOCATION, HeaderValue::from_static("/"))],
-        )
-            .into_response(),
+        Ok(()) => web::see_other("/"),
         Err(r) => r.into_response(false),
     }
 }

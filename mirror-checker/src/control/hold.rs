@@ -7,8 +7,8 @@ use super::web::{self, Refused, Who};
 use super::Control;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
-use http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use http::{HeaderMap, StatusCode};
 use store::AuditEntry;
 
 /// Holds `name` for `reason`, or with `None` lifts its hold.
@@ -116,11 +116,7 @@ pub async fn form(
         .await
     };
     match result.await {
-        Ok(()) => {
-            let to = HeaderValue::from_str(&format!("/mirrors/{name}"))
-                .unwrap_or(HeaderValue::from_static("/"));
-            (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
-        }
+        Ok(()) => web::see_other(&format!("/mirrors/{name}")),
         Err(r) => r.into_response(false),
     }
 }

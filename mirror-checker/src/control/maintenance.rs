@@ -8,8 +8,8 @@ use super::web::{self, Refused, Who};
 use super::Control;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
-use http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use http::{HeaderMap, StatusCode};
 use shared::duration::utc_minute;
 use std::collections::HashMap;
 use store::{AuditEntry, MaintenanceWindow, WindowPlan};
@@ -223,9 +223,7 @@ pub fn json_of(w: &MaintenanceWindow, now: i64) -> serde_json::Value {
 }
 
 fn back_to(mirror: &str) -> Response {
-    let to = HeaderValue::from_str(&format!("/mirrors/{mirror}"))
-        .unwrap_or(HeaderValue::from_static("/"));
-    (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
+    web::see_other(&format!("/mirrors/{mirror}"))
 }
 
 const FIELDS: &[&str] = &["csrf", "scope", "from", "until", "note"];

@@ -258,11 +258,7 @@ pub async fn switch_form(
         switch(&c, &who, &name, verb_of(&verb)?, reason, "page").await
     };
     match result.await {
-        Ok(()) => {
-            let to = http::HeaderValue::from_str(&format!("/mirrors/{name}"))
-                .unwrap_or(http::HeaderValue::from_static("/"));
-            (StatusCode::SEE_OTHER, [(http::header::LOCATION, to)]).into_response()
-        }
+        Ok(()) => web::see_other(&format!("/mirrors/{name}")),
         Err(r) => r.into_response(false),
     }
 }

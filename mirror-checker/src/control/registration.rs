@@ -9,8 +9,8 @@ use super::web::{self, Refused, Who};
 use super::{pages, Control};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::response::{IntoResponse, Response};
-use http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use http::{HeaderMap, StatusCode};
 use shared::registry::Rules;
 use std::net::SocketAddr;
 use store::{AuditEntry, Registration, RegistrationState};
@@ -125,9 +125,7 @@ pub async fn prove_now(c: &Control, who: &Who, name: &str) -> Result<Registratio
 }
 
 fn see(name: &str) -> Response {
-    let to = HeaderValue::from_str(&format!("/registrations/{name}"))
-        .unwrap_or(HeaderValue::from_static("/"));
-    (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
+    web::see_other(&format!("/registrations/{name}"))
 }
 
 /// `POST /registrations/NAME/prove`.

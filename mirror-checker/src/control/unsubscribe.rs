@@ -8,8 +8,8 @@ use super::web::{self, Refused};
 use super::{pages, secret, Control};
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
-use http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use http::{HeaderMap, StatusCode};
 use maud::html;
 use store::AuditEntry;
 
@@ -96,11 +96,7 @@ pub async fn subscribe(
         Ok::<_, Refused>(c.store.audit(&entry).await?)
     };
     match result.await {
-        Ok(()) => {
-            let to = HeaderValue::from_str(&format!("/mirrors/{mirror}"))
-                .unwrap_or(HeaderValue::from_static("/"));
-            (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
-        }
+        Ok(()) => web::see_other(&format!("/mirrors/{mirror}")),
         Err(r) => r.into_response(false),
     }
 }

@@ -117,6 +117,13 @@ pub fn home_setting(cookie: HeaderValue) -> Response {
 }
 
 /// A page, with the headers every page gets.
+/// A 303 to `path` (a form's answer: the page it changed), or to the start when `path`
+/// is no header value.
+pub fn see_other(path: &str) -> Response {
+    let to = HeaderValue::from_str(path).unwrap_or(HeaderValue::from_static("/"));
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
+}
+
 pub fn html(status: StatusCode, body: String) -> Response {
     (
         status,

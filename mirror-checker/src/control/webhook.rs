@@ -8,8 +8,8 @@ use super::web::{self, Refused, Who};
 use super::{secret, Control};
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
-use http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use http::{HeaderMap, StatusCode};
 use store::{AuditEntry, Webhook};
 
 fn url_of(c: &Control, raw: Option<&str>) -> Result<String, Refused> {
@@ -146,11 +146,7 @@ pub async fn remove_form(
         remove(&c, &who, &mirror, "page").await
     };
     match result.await {
-        Ok(()) => {
-            let to = HeaderValue::from_str(&format!("/mirrors/{mirror}"))
-                .unwrap_or(HeaderValue::from_static("/"));
-            (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
-        }
+        Ok(()) => web::see_other(&format!("/mirrors/{mirror}")),
         Err(r) => r.into_response(false),
     }
 }
