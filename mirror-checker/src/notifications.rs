@@ -46,7 +46,9 @@ fn line(e: &HealthEvent, mirror: &str, base: &str) -> String {
     }
 }
 
-fn told(e: &HealthEvent) -> bool {
+/// Whether `e` is told (mail and webhooks alike): a change of a known state of a told
+/// capability.
+pub fn told(e: &HealthEvent) -> bool {
     TOLD.contains(&e.capability.as_str())
         && matches!(
             (e.old_state, e.new_state),
@@ -56,14 +58,27 @@ fn told(e: &HealthEvent) -> bool {
 
 /// The contacts of a mirror: its `email`, split where several are listed.
 fn contacts_of(m: &Mirror) -> Vec<String> {
-    m.email
-        .as_deref()
-        .unwrap_or("")
-        .split([',', ' ', ';'])
+    contacts_in(m.email.as_deref().unwrap_or(""))
+}
+
+/// The addresses in a contact field (several separated by commas, spaces or semicolons).
+fn contacts_in(text: &str) -> Vec<String> {
+    text.split([',', ' ', ';'])
         .map(str::trim)
         .filter(|a| a.contains('@'))
         .map(str::to_ascii_lowercase)
         .collect()
+}
+
+/// Whether `m` is one of those a notice for `country` (every mirror, with none) is for:
+/// the registry places it there.
+pub fn for_country(m: &Mirror, country: Option<&str>) -> bool {
+    country.is_none_or(|c| {
+        m.geo
+            .country
+            .as_deref()
+            .is_some_and(|mc| mc.eq_ignore_ascii_case(c))
+    })
 }
 
 /// The messages telling `mirrors`' contacts of `events`; `base` is the control plane's
@@ -160,11 +175,7 @@ pub fn decision(
         ),
     };
     let reason = reason.map_or(String::new(), |r| format!("Reason: {r}\n"));
-    let probe = Mirror {
-        email: Some(contacts.to_string()),
-        ..Mirror::new(name, "")
-    };
-    contacts_of(&probe)
+    contacts_in(contacts)
         .into_iter()
         .map(|to| OutboxMessage {
             mirror: name.into(),
@@ -187,12 +198,7 @@ pub fn notice(
 ) -> Vec<OutboxMessage> {
     let mut to: BTreeMap<String, &str> = BTreeMap::new();
     for m in mirrors {
-        let here = country.is_none_or(|c| {
-            m.geo
-                .country
-                .as_deref()
-                .is_some_and(|mc| mc.eq_ignore_ascii_case(c))
-        });
+        let here = for_country(m, country);
         if here {
             for address in contacts_of(m) {
                 to.entry(address).or_insert(m.name.as_str());

@@ -5,13 +5,9 @@
 //! delivered and retried the same way; each attempt's HTTP status is kept for the page.
 
 use crate::http::HttpClient;
-use shared::model::HealthState;
 use shared::registry::Mirror;
 use std::collections::BTreeMap;
 use store::{HealthEvent, OutboxMessage, Store};
-
-/// The capabilities whose changes are sent (as for mail).
-const SENT: &[&str] = &["http", "https", "ipv4", "ipv6", "content", "sync"];
 
 /// The payload for `mirror`'s `events`, as the OpenAPI document describes it.
 pub fn payload(mirror: &str, events: &[&HealthEvent], base: &str) -> serde_json::Value {
@@ -38,14 +34,7 @@ pub fn messages(
     base: &str,
 ) -> Vec<OutboxMessage> {
     let mut by_mirror: BTreeMap<&str, Vec<&HealthEvent>> = BTreeMap::new();
-    for e in events {
-        let known = matches!(
-            (e.old_state, e.new_state),
-            (HealthState::Up, HealthState::Down) | (HealthState::Down, HealthState::Up)
-        );
-        if !known || !SENT.contains(&e.capability.as_str()) {
-            continue;
-        }
+    for e in events.iter().filter(|e| crate::notifications::told(e)) {
         if let Some((_, m)) = mirrors.iter().find(|(id, _)| *id == e.mirror_id) {
             if hooks.contains_key(&m.name) {
                 by_mirror.entry(m.name.as_str()).or_default().push(e);
@@ -100,14 +89,7 @@ pub fn notice(
 ) -> Vec<OutboxMessage> {
     mirrors
         .iter()
-        .filter(|m| {
-            country.is_none_or(|c| {
-                m.geo
-                    .country
-                    .as_deref()
-                    .is_some_and(|mc| mc.eq_ignore_ascii_case(c))
-            })
-        })
+        .filter(|m| crate::notifications::for_country(m, country))
         .filter_map(|m| {
             let url = hooks.get(&m.name)?;
             let what = serde_json::json!({ "subject": subject, "body": text });
