@@ -324,7 +324,7 @@ impl Checker {
             started_at + started.elapsed().as_secs() as i64,
         );
         judgement.run.checker = self.id.clone();
-        if !judgement.run.ignored {
+        if !judgement.run.ignored && !judgement.events.is_empty() {
             let base = self.config.control.public_url(self.config.control.listen);
             let mut told = crate::notifications::compose(&input.mirrors, &judgement.events, &base);
             let hooks = self.store.webhooks(None).await?.into_iter();

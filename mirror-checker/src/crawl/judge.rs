@@ -49,11 +49,17 @@ pub fn judge(
     let all = summaries;
     // A mirror wholly in maintenance is expected to fail: it does not speak for the
     // checker's network.
-    let counted: Vec<MirrorSummary> = all
-        .iter()
-        .filter(|s| !input.in_maintenance(s.mirror_id, ""))
-        .cloned()
-        .collect();
+    // (Copied only when there is such a mirror: most crawls have none.)
+    let resting = |s: &MirrorSummary| input.in_maintenance(s.mirror_id, "");
+    let counted: std::borrow::Cow<[MirrorSummary]> = if all.iter().any(resting) {
+        all.iter()
+            .filter(|s| !resting(s))
+            .cloned()
+            .collect::<Vec<_>>()
+            .into()
+    } else {
+        all.into()
+    };
     let summaries = &counted[..];
     let mut by_outcome: BTreeMap<CheckOutcome, usize> = BTreeMap::new();
     for (outcome, n) in summaries.iter().flat_map(|s| &s.by_outcome) {
