@@ -47,19 +47,7 @@ pub fn judge(
     now: i64,
 ) -> Judgement {
     let all = summaries;
-    // A mirror wholly in maintenance is expected to fail: it does not speak for the
-    // checker's network.
-    // (Copied only when there is such a mirror: most crawls have none.)
-    let resting = |s: &MirrorSummary| input.in_maintenance(s.mirror_id, "");
-    let counted: std::borrow::Cow<[MirrorSummary]> = if all.iter().any(resting) {
-        all.iter()
-            .filter(|s| !resting(s))
-            .cloned()
-            .collect::<Vec<_>>()
-            .into()
-    } else {
-        all.into()
-    };
+    let counted = counted(input, all);
     let summaries = &counted[..];
     let mut by_outcome: BTreeMap<CheckOutcome, usize> = BTreeMap::new();
     for (outcome, n) in summaries.iter().flat_map(|s| &s.by_outcome) {
@@ -191,6 +179,25 @@ pub fn judge(
             .filter(|s| found_current(s))
             .map(|s| s.mirror_id)
             .collect(),
+    }
+}
+
+/// The summaries the 70% rule counts: a mirror wholly in maintenance is expected to fail and
+/// does not speak for the checker's network. Copied only when there is such a mirror (most
+/// crawls have none).
+fn counted<'a>(
+    input: &CrawlInput,
+    all: &'a [MirrorSummary],
+) -> std::borrow::Cow<'a, [MirrorSummary]> {
+    let resting = |s: &MirrorSummary| input.in_maintenance(s.mirror_id, "");
+    if all.iter().any(resting) {
+        all.iter()
+            .filter(|s| !resting(s))
+            .cloned()
+            .collect::<Vec<_>>()
+            .into()
+    } else {
+        all.into()
     }
 }
 
