@@ -166,6 +166,37 @@ impl AppState {
         });
     }
 
+    /// Stops using `db` (a database whose whole check failed after it began answering):
+    /// answers are chosen without client locations, as with none configured. Nothing
+    /// changes when another database has been swapped in meanwhile.
+    pub fn withdraw_geo(&self, db: &Arc<GeoDb>) {
+        let withdrawn = self.update(|view| {
+            let same = view.geo.as_ref().is_some_and(|g| Arc::ptr_eq(g, db));
+            if same {
+                view.geo = None;
+            }
+            same
+        });
+        if withdrawn {
+            self.0.metrics.geoip_loaded.set(0);
+            self.0.metrics.geoip_built.set(0);
+        }
+    }
+
+    /// As [`AppState::withdraw_geo`], for the ASN database.
+    pub fn withdraw_asn(&self, db: &Arc<AsnDb>) {
+        let withdrawn = self.update(|view| {
+            let same = view.asn.as_ref().is_some_and(|a| Arc::ptr_eq(a, db));
+            if same {
+                view.asn = None;
+            }
+            same
+        });
+        if withdrawn {
+            self.0.metrics.asn_loaded.set(0);
+        }
+    }
+
     pub fn set_asn(&self, db: Option<AsnDb>) {
         self.0.metrics.asn_loaded.set(i64::from(db.is_some()));
         self.update(|view| {

@@ -606,6 +606,65 @@ fn a_wrong_or_missing_geoip_database_stops_the_start() {
     assert!(err.contains("/nonexistent/city.mmdb"), "{err}");
 }
 
+/// The whole check of the GeoIP database runs after the first answer: a database whose
+/// damage the probe lookups miss answers at first, then is no longer used, with an error
+/// that names it.
+#[test]
+fn a_geoip_database_damaged_beyond_the_probes_is_withdrawn() {
+    use std::io::BufRead;
+    let Some(broken) =
+        shared::testing::shared_data("geoip/GeoIP2-City-Test-Broken-Double-Format.mmdb")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.bin");
+    snapshot::write_atomic(&example_snapshot(1), &path, None).unwrap();
+    let log = dir.path().join("stderr");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mirrorlist-server"))
+        .args(["--snapshot", &path.display().to_string()])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--geoip",
+            &broken.display().to_string(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let line = std::io::BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let addr = line.strip_prefix("listening on ").unwrap().to_string();
+    let _child = KillOnDrop(child);
+    let loaded = || {
+        let (_, metrics) = get(&addr, "/metrics").unwrap();
+        metrics
+            .lines()
+            .find(|l| l.starts_with("mirrorlist_geoip_loaded "))
+            .unwrap()
+            .to_string()
+    };
+    for _ in 0..100 {
+        if loaded() == "mirrorlist_geoip_loaded 0" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(loaded(), "mirrorlist_geoip_loaded 0");
+    let (code, body) = get(&addr, "/mirrorlist?repo=baseos-9&arch=x86_64").unwrap();
+    assert_eq!(code, 200, "{body}");
+    let err = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        err.contains("GeoIP2-City-Test-Broken-Double-Format.mmdb: not a valid MaxMind DB file")
+            && err.contains("the GeoIP database is no longer used"),
+        "{err}"
+    );
+}
+
 #[test]
 fn metrics_can_have_a_listener_of_their_own() {
     use std::io::BufRead;

@@ -1,7 +1,10 @@
 //! Start-up: the settings from the command line, and every input read once before the first
 //! answer (the snapshot, from a source when there is none on disk yet; the GeoIP and ASN
 //! databases, cloud ranges and TLS certificates). A configured input that is missing, broken
-//! or of the wrong kind is an operator's mistake: the start is refused.
+//! or of the wrong kind is an operator's mistake: the start is refused. The GeoIP and ASN
+//! databases answer once their probe lookups pass; their whole check (a second for a
+//! whole-Internet city database) runs in the background, and a database it refuses stops
+//! being used, with an error in the log.
 
 use crate::cli::Cli;
 use crate::error::Result;
@@ -62,12 +65,28 @@ pub fn inputs(
     tracing::info!("{}", crate::describe(&loaded.snapshot));
     state.swap(loaded);
     if let Some(path) = &cli.geoip {
-        state.set_geo(Some(GeoDb::open(path)?));
+        let (db, pending) = GeoDb::open_probed(path)?;
+        state.set_geo(Some(db));
+        let db = state.view().geo.clone();
+        let state = state.clone();
+        check_whole(pending, "GeoIP", move || {
+            if let Some(db) = &db {
+                state.withdraw_geo(db);
+            }
+        });
     } else {
         tracing::warn!("no GeoIP database configured; answering without locations");
     }
     if let Some(path) = &cli.asn_db {
-        state.set_asn(Some(AsnDb::open(path)?));
+        let (db, pending) = AsnDb::open_probed(path)?;
+        state.set_asn(Some(db));
+        let db = state.view().asn.clone();
+        let state = state.clone();
+        check_whole(pending, "ASN", move || {
+            if let Some(db) = &db {
+                state.withdraw_asn(db);
+            }
+        });
     }
     if !cli.cloud_ranges.is_empty() {
         let ranges = crate::cloud::CloudRanges::load(&cli.cloud_ranges)?;
@@ -78,6 +97,24 @@ pub fn inputs(
         (Some(cert), Some(key)) => Some(crate::tls::Certs::open(cert, key)?),
         _ => None,
     })
+}
+
+/// Decodes every record of a database already answering, in the background; `withdraw`
+/// stops using it when it is damaged after all.
+fn check_whole(
+    pending: crate::geoip::Pending,
+    what: &'static str,
+    withdraw: impl FnOnce() + Send + 'static,
+) {
+    tokio::task::spawn_blocking(move || match pending.finish() {
+        Ok(()) => tracing::debug!("the {what} database passed its whole check"),
+        Err(e) => {
+            tracing::error!(
+                "{e}; the {what} database is no longer used: answers are chosen without it"
+            );
+            withdraw();
+        }
+    });
 }
 
 /// Warnings for settings that work but open a door.
