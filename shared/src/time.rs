@@ -16,3 +16,11 @@ pub fn clock_noise() -> u32 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos())
 }
+
+/// CPU time the calling thread has used so far (Linux's schedstat, in nanoseconds): the
+/// work a step did, apart from the time it waited for a core. `None` where unavailable.
+pub fn thread_cpu() -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns = stat.split_whitespace().next()?.parse().ok()?;
+    Some(std::time::Duration::from_nanos(ns))
+}

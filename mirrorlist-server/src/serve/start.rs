@@ -33,6 +33,19 @@ pub fn load_snapshot(
     Ok(Loaded::new(snap))
 }
 
+/// Runs `load` (a snapshot's read, verification and indexing) and records its time, wall
+/// and CPU, in the metrics.
+pub fn timed_load<T>(state: &AppState, load: impl FnOnce() -> T) -> T {
+    let (started, cpu) = (std::time::Instant::now(), shared::time::thread_cpu());
+    let loaded = load();
+    let metrics = state.metrics();
+    metrics.swap_seconds.set(started.elapsed().as_secs_f64());
+    if let (Some(before), Some(after)) = (cpu, shared::time::thread_cpu()) {
+        metrics.swap_cpu_seconds.set((after - before).as_secs_f64());
+    }
+    loaded
+}
+
 /// The settings that shape answers.
 pub fn settings(cli: &Cli) -> Settings {
     Settings {
@@ -61,7 +74,7 @@ pub fn inputs(
     state: &AppState,
     key: Option<&PublicKey>,
 ) -> Result<Option<Arc<crate::tls::Certs>>> {
-    let loaded = load_snapshot(&cli.snapshot, key, state.located())?;
+    let loaded = timed_load(state, || load_snapshot(&cli.snapshot, key, state.located()))?;
     tracing::info!("{}", crate::describe(&loaded.snapshot));
     state.swap(loaded);
     if let Some(path) = &cli.geoip {

@@ -92,11 +92,12 @@ pub fn snapshot(cli: &Cli, key: Option<PublicKey>) -> Watched {
     let path = cli.snapshot.clone();
     Watched::new("snapshot", vec![path.clone()], move |state| {
         let started = Instant::now();
-        let loaded = load_snapshot(&path, key.as_ref(), state.located())
-            .map_err(|e| format!("new snapshot refused ({e}); the one in use keeps serving"))?;
+        let loaded = super::start::timed_load(state, || {
+            load_snapshot(&path, key.as_ref(), state.located())
+        })
+        .map_err(|e| format!("new snapshot refused ({e}); the one in use keeps serving"))?;
         let serial = loaded.snapshot.serial;
         let elapsed = started.elapsed();
-        state.metrics().swap_seconds.set(elapsed.as_secs_f64());
         if !state.swap(loaded) {
             return Err(format!(
                 "snapshot {serial} is older than the one in use, or another snapshot with its \
