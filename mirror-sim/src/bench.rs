@@ -50,12 +50,16 @@ pub fn synthetic_snapshot(args: SyntheticSnapshot) -> anyhow::Result<()> {
     });
     // One above the snapshot already there, so a running server swaps the new one in.
     let serial = shared::snapshot::read(&args.out).map_or(1, |old| old.serial + 1);
+    let started = std::time::Instant::now();
     let snap = shared::snapshot::build(&input, serial, now, "mirror-sim synthetic-snapshot");
+    let built = started.elapsed();
     shared::snapshot::write_atomic(&snap, &args.out, None)?;
     println!(
-        "wrote snapshot {serial}: {} mirrors, {} up-to-date pairs",
+        "wrote snapshot {serial}: {} mirrors, {} up-to-date pairs; built in {} ms, written in {} ms",
         snap.mirrors.len(),
-        snap.up_to_date_pairs()
+        snap.up_to_date_pairs(),
+        built.as_millis(),
+        (started.elapsed() - built).as_millis()
     );
     Ok(())
 }
