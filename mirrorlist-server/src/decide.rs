@@ -134,7 +134,9 @@ pub struct Ask {
 pub fn choose(loaded: &Loaded, ask: Ask, client: Client, placed: Placed, seed: u64) -> Chosen {
     let choices = select::choose_in(
         &loaded.index,
-        loaded.index.candidates(ask.dir, ask.any_arch),
+        loaded
+            .index
+            .candidates(&loaded.snapshot, ask.dir, ask.any_arch),
         &client,
         ask.protocols,
         ask.limits,

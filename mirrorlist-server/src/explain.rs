@@ -218,7 +218,7 @@ impl<'a> Reasons<'a> {
             snap,
             asked,
             choices,
-            candidates: index.candidates(asked.dir, asked.any_arch),
+            candidates: index.candidates(snap, asked.dir, asked.any_arch),
             family: family_of(asked.client.ip),
             wanted: [(HTTPS, Protocol::Https), (HTTP, Protocol::Http)]
                 .into_iter()
@@ -243,7 +243,7 @@ impl<'a> Reasons<'a> {
         if let Some(why) = &m.refused {
             return format!("not served at all: {why}");
         }
-        let Some(&slot) = self.candidates.slot.get(&at) else {
+        let Some(slot) = self.candidates.slot(at) else {
             return self.not_a_candidate(at);
         };
         let c = &self.candidates.candidates[slot as usize];

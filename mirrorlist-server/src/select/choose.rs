@@ -177,7 +177,7 @@ impl<'a> Chooser<'a> {
 
     /// A mirror matched by netblock or ASN, if it can serve this request.
     fn matched(&self, m: u32) -> Option<(u32, &'a Candidate, u8)> {
-        let slot = *self.d.slot.get(&m)?;
+        let slot = self.d.slot(m)?;
         let c = &self.d.candidates[slot as usize];
         self.who.usable(c).map(|p| (slot, c, p))
     }

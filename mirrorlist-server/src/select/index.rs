@@ -1,11 +1,15 @@
 //! What selection needs that depends on the snapshot only, built once per snapshot: the
 //! mirrors' netblocks ([`NetblockIndex`]), an ASN map, and per directory its candidates reduced to
 //! flags and integer codes, the public ones grouped by country and continent with cumulative
-//! bandwidth weights.
+//! bandwidth weights. What a candidate takes from its mirror is worked out once per mirror
+//! ([`Facts`]), not once per directory; a release/repo's all-arches index is built on its
+//! first request.
 
 use crate::netblocks::NetblockIndex;
+use shared::registry::Protocol;
 use shared::snapshot::{SnapMirror, Snapshot, HTTP, HTTPS};
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 pub use shared::geo::code;
 
@@ -39,8 +43,9 @@ pub struct Candidate {
 #[derive(Debug, Default)]
 pub struct DirIndex {
     pub candidates: Vec<Candidate>,
-    /// Mirror → position in `candidates` (for netblock and ASN matches).
-    pub(crate) slot: HashMap<u32, u32>,
+    /// Mirror → position in `candidates` (for netblock and ASN matches): [`NONE`] for a
+    /// mirror that is not one.
+    slots: Vec<u32>,
     pub(super) by_country: HashMap<u16, Group>,
     pub(super) by_continent: HashMap<u16, Group>,
     pub(super) public: Group,
@@ -64,6 +69,8 @@ impl Group {
     }
 }
 
+const NONE: u32 = u32::MAX;
+
 /// Everything selection needs that depends on the snapshot only.
 #[derive(Debug)]
 pub struct Index {
@@ -72,82 +79,149 @@ pub struct Index {
     /// Parallel to the snapshot's directories.
     pub dirs: Vec<DirIndex>,
     /// A release/repo with several arches, under its first directory: the mirrors holding
-    /// any of them (the path form without `arch`, as AlmaLinux answers it).
-    pub any_arch: HashMap<usize, DirIndex>,
+    /// any of them (the path form without `arch`, as AlmaLinux answers it), built on its
+    /// first request.
+    any_arch: HashMap<usize, AllArches>,
+    facts: Vec<Facts>,
+}
+
+#[derive(Debug)]
+struct AllArches {
+    dirs: Vec<usize>,
+    index: OnceLock<DirIndex>,
+}
+
+/// What a candidate takes from its mirror, the same in every directory.
+#[derive(Debug)]
+struct Facts {
+    /// The mirror as a candidate, over no protocol yet.
+    candidate: Candidate,
+    weight: f64,
+    cloud: Option<(String, Vec<String>)>,
+    /// The protocols it has a URL for: in its tree, and in each module's.
+    urls: u8,
+    module_urls: HashMap<String, u8>,
+}
+
+fn url_bits(urls: &std::collections::BTreeMap<Protocol, String>) -> u8 {
+    let has = |p| urls.contains_key(&p);
+    let bit = |p, b| if has(p) { b } else { 0 };
+    bit(Protocol::Http, HTTP) | bit(Protocol::Https, HTTPS)
+}
+
+impl Facts {
+    fn of(at: u32, m: &SnapMirror) -> Facts {
+        let candidate = Candidate {
+            mirror: at,
+            protocols: 0,
+            families: if m.ipv4 { V4 } else { 0 } | if m.ipv6 { V6 } else { 0 },
+            // Private and cloud mirrors are reached only through their own tiers.
+            private: m.private || !m.audience.is_public(),
+            monopoly: m.monopoly,
+            allowed: m.countries_allowed.iter().map(|c| code(c)).collect(),
+            country: m.country.as_deref().map_or(0, code),
+            continent: m.continent.as_deref().map_or(0, code),
+            inv_weight: 1.0 / weight(m),
+            position: m.latitude.zip(m.longitude).map(unit_vector),
+        };
+        let cloud = match &m.audience {
+            shared::snapshot::Audience::Cloud { provider, regions } => {
+                Some((provider.to_ascii_lowercase(), regions.clone()))
+            }
+            _ => None,
+        };
+        Facts {
+            candidate,
+            weight: weight(m),
+            cloud,
+            urls: url_bits(&m.urls),
+            module_urls: m
+                .module_urls
+                .iter()
+                .map(|(k, u)| (k.clone(), url_bits(u)))
+                .collect(),
+        }
+    }
+
+    /// The protocols it has a URL for in a directory of `module`.
+    fn urls(&self, module: Option<&str>) -> u8 {
+        match module {
+            None => self.urls,
+            Some(module) => self.module_urls.get(module).copied().unwrap_or(0),
+        }
+    }
 }
 
 impl Index {
     /// The candidates of directory `dir`, or of every arch of its release/repo.
-    pub fn candidates(&self, dir: usize, any_arch: bool) -> &DirIndex {
-        match any_arch {
-            true => self.any_arch.get(&dir).unwrap_or(&self.dirs[dir]),
-            false => &self.dirs[dir],
+    pub fn candidates(&self, snap: &Snapshot, dir: usize, any_arch: bool) -> &DirIndex {
+        match any_arch.then(|| self.any_arch.get(&dir)).flatten() {
+            Some(all) => all
+                .index
+                .get_or_init(|| DirIndex::build(snap, &self.facts, &all.dirs)),
+            None => &self.dirs[dir],
         }
     }
 }
 
 impl DirIndex {
+    /// Where mirror `m` is in [`DirIndex::candidates`], if it is one.
+    pub fn slot(&self, m: u32) -> Option<u32> {
+        self.slots.get(m as usize).copied().filter(|&s| s != NONE)
+    }
+
     /// The candidates of the directories `dirs` (of one release/repo, so one module), a
     /// mirror once with every protocol it is current over in any of them.
-    fn build(snap: &Snapshot, dirs: &[usize]) -> DirIndex {
-        let mut d = DirIndex::default();
+    fn build(snap: &Snapshot, facts: &[Facts], dirs: &[usize]) -> DirIndex {
+        let mut d = DirIndex {
+            slots: vec![NONE; snap.mirrors.len()],
+            ..DirIndex::default()
+        };
         for &i in dirs {
             let (dir, sd) = (&snap.catalog.directories[i], &snap.directories[i]);
             for dm in &sd.mirrors {
-                let m = &snap.mirrors[dm.mirror as usize];
-                let urls = match &dir.module {
-                    None => Some(&m.urls),
-                    Some(module) => m.module_urls.get(module),
-                };
-                let mut protocols = 0;
-                for (bit, p) in [
-                    (HTTP, shared::registry::Protocol::Http),
-                    (HTTPS, shared::registry::Protocol::Https),
-                ] {
-                    if dm.protocols & bit != 0 && urls.is_some_and(|u| u.contains_key(&p)) {
-                        protocols |= bit;
-                    }
-                }
+                let f = &facts[dm.mirror as usize];
+                let protocols = dm.protocols & f.urls(dir.module.as_deref());
                 if protocols == 0 {
                     continue;
                 }
-                if let Some(&at) = d.slot.get(&dm.mirror) {
-                    d.candidates[at as usize].protocols |= protocols;
-                    continue;
-                }
-                let c = Candidate {
-                    mirror: dm.mirror,
-                    protocols,
-                    families: if m.ipv4 { V4 } else { 0 } | if m.ipv6 { V6 } else { 0 },
-                    // Private and cloud mirrors are reached only through their own tiers.
-                    private: m.private || !m.audience.is_public(),
-                    monopoly: m.monopoly,
-                    allowed: m.countries_allowed.iter().map(|c| code(c)).collect(),
-                    country: m.country.as_deref().map_or(0, code),
-                    continent: m.continent.as_deref().map_or(0, code),
-                    inv_weight: 1.0 / weight(m),
-                    position: m.latitude.zip(m.longitude).map(unit_vector),
-                };
-                let at = d.candidates.len() as u32;
-                d.slot.insert(dm.mirror, at);
-                if let shared::snapshot::Audience::Cloud { provider, regions } = &m.audience {
-                    d.cloud
-                        .push((at, provider.to_ascii_lowercase(), regions.clone()));
-                }
-                if !c.private {
-                    let w = weight(m);
-                    d.public.push(at, w);
-                    if c.country != 0 {
-                        d.by_country.entry(c.country).or_default().push(at, w);
-                    }
-                    if c.continent != 0 {
-                        d.by_continent.entry(c.continent).or_default().push(at, w);
-                    }
-                }
-                d.candidates.push(c);
+                d.add(dm.mirror, f, protocols);
             }
         }
         d
+    }
+
+    fn add(&mut self, mirror: u32, f: &Facts, protocols: u8) {
+        let known = self.slots[mirror as usize];
+        if known != NONE {
+            self.candidates[known as usize].protocols |= protocols;
+            return;
+        }
+        let at = self.candidates.len() as u32;
+        self.slots[mirror as usize] = at;
+        if let Some((provider, regions)) = &f.cloud {
+            self.cloud.push((at, provider.clone(), regions.clone()));
+        }
+        let c = Candidate {
+            protocols,
+            ..f.candidate.clone()
+        };
+        if !c.private {
+            self.public.push(at, f.weight);
+            if c.country != 0 {
+                self.by_country
+                    .entry(c.country)
+                    .or_default()
+                    .push(at, f.weight);
+            }
+            if c.continent != 0 {
+                self.by_continent
+                    .entry(c.continent)
+                    .or_default()
+                    .push(at, f.weight);
+            }
+        }
+        self.candidates.push(c);
     }
 }
 
@@ -163,8 +237,11 @@ impl Index {
                 by_asn.entry(*asn).or_default().push(i as u32);
             }
         }
+        let facts: Vec<Facts> = (snap.mirrors.iter().enumerate())
+            .map(|(i, m)| Facts::of(i as u32, m))
+            .collect();
         let dirs: Vec<DirIndex> = (0..snap.directories.len())
-            .map(|i| DirIndex::build(snap, &[i]))
+            .map(|i| DirIndex::build(snap, &facts, &[i]))
             .collect();
         // Each release/repo's arches together, under its first directory.
         let mut arches: HashMap<(&str, &str, Option<&str>), Vec<usize>> = HashMap::new();
@@ -177,13 +254,17 @@ impl Index {
         let any_arch = arches
             .into_values()
             .filter(|all| all.len() > 1)
-            .map(|all| (all[0], DirIndex::build(snap, &all)))
+            .map(|dirs| {
+                let index = OnceLock::new();
+                (dirs[0], AllArches { dirs, index })
+            })
             .collect();
         Index {
             netblocks: NetblockIndex::build(&snap.mirrors),
             by_asn,
             dirs,
             any_arch,
+            facts,
         }
     }
 }
