@@ -11,9 +11,8 @@ pub use directory::{alternates, versions_in_window};
 pub use input::{Activity, CapabilityState, DirCheck, Located, SnapshotInput};
 
 use super::{SnapMirror, Snapshot};
-use crate::registry::Protocol;
 use arrivals::{copies, mean_lags};
-use directory::{directory, Judged};
+use directory::{directory, ChecksOf, Judged};
 use mirror::{mirror_verdict, snap_mirror, Capabilities};
 use std::collections::HashMap;
 
@@ -44,11 +43,13 @@ pub fn build(input: &SnapshotInput, serial: u64, now: i64, generator: &str) -> S
         });
     }
     add_errors(input, &mut mirrors);
-    let checks: HashMap<(i64, i64, Protocol), &DirCheck> = input
-        .checks
-        .iter()
-        .map(|c| ((c.mirror_id, c.directory_id, c.protocol), c))
-        .collect();
+    let mut checks: ChecksOf = HashMap::new();
+    for c in &input.checks {
+        checks
+            .entry(c.directory_id)
+            .or_default()
+            .insert((c.mirror_id, c.protocol), c);
+    }
     let directories = input
         .catalog
         .directories
