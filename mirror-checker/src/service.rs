@@ -279,12 +279,20 @@ impl Checker {
         } = run;
         let started = Instant::now();
         let started_at = at.unwrap_or_else(now);
+        // Each phase's own peak memory, for the phases' log line.
+        let mut peaks = [0.0f64; 5];
+        let mut peak = |phase: usize| {
+            peaks[phase] = shared::telemetry::peak_rss_mib().unwrap_or(0.0);
+            shared::telemetry::reset_peak_rss();
+        };
+        shared::telemetry::reset_peak_rss();
         let scan = if scan {
             Some(self.scan(started_at).await?)
         } else {
             None
         };
         let scanned = started.elapsed();
+        peak(0);
         let mut input = crate::crawl_io::load_input(&self.store).await?;
         if let Some(ids) = only {
             input = input.only(ids);
@@ -300,6 +308,7 @@ impl Checker {
         }
         let input = Arc::new(input);
         let loaded = started.elapsed();
+        peak(1);
         let mut writer = self.store.begin_crawl().await?;
         let summaries = crawl::check_all(
             input.clone(),
@@ -312,6 +321,7 @@ impl Checker {
         )
         .await?;
         let checked = started.elapsed();
+        peak(2);
         // The runs before this one, for the sample the 70% rule judges.
         let recent = self.store.crawl_runs(RECENT_RUNS).await?;
         let mut judgement = crawl::judge(
@@ -339,6 +349,7 @@ impl Checker {
         }
         crate::crawl_io::apply(&self.store, writer, &judgement, claimed).await?;
         let applied = started.elapsed();
+        peak(3);
         for e in &judgement.events {
             // A first finding on a new mirror is routine; a change of a known state is news.
             if e.old_state == shared::model::HealthState::Unknown {
@@ -358,13 +369,15 @@ impl Checker {
             None
         };
         let duration = started.elapsed();
+        peak(4);
         tracing::info!(
             scan_s = scanned.as_secs_f64(),
             load_s = (loaded - scanned).as_secs_f64(),
             check_s = (checked - loaded).as_secs_f64(),
             store_s = (applied - checked).as_secs_f64(),
             publish_s = (duration - applied).as_secs_f64(),
-            "crawl phases"
+            peak_rss_mib = ?peaks.map(|p| p.round()),
+            "crawl phases (peak RSS of scan, load, check, store, publish)"
         );
         self.metrics.crawl(duration.as_secs_f64(), &judgement);
         self.metrics.health(&self.store.load_health().await?);

@@ -21,3 +21,18 @@ pub fn init(filter: Option<&str>, json: bool) {
         builder.try_init()
     };
 }
+
+/// The process's peak resident memory (VmHWM) since it started or since the last
+/// [`reset_peak_rss`], in MiB; `None` where unavailable.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Starts [`peak_rss_mib`]'s count again from the memory resident now (Linux's clear_refs),
+/// so each step of a run can report its own peak.
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
