@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod notifications;
 pub mod output;
 pub mod packages;
+pub mod phases;
 pub mod publish;
 pub mod repomd;
 pub mod report;

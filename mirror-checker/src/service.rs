@@ -12,7 +12,7 @@ use shared::snapshot;
 use shared::time::now;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use store::{SnapshotRecord, Store};
 use tokio_util::sync::CancellationToken;
 
@@ -277,22 +277,14 @@ impl Checker {
             on_schedule,
             at,
         } = run;
-        let started = Instant::now();
+        let mut phases = crate::phases::Phases::start();
         let started_at = at.unwrap_or_else(now);
-        // Each phase's own peak memory, for the phases' log line.
-        let mut peaks = [0.0f64; 5];
-        let mut peak = |phase: usize| {
-            peaks[phase] = shared::telemetry::peak_rss_mib().unwrap_or(0.0);
-            shared::telemetry::reset_peak_rss();
-        };
-        shared::telemetry::reset_peak_rss();
         let scan = if scan {
             Some(self.scan(started_at).await?)
         } else {
             None
         };
-        let scanned = started.elapsed();
-        peak(0);
+        phases.next();
         let mut input = crate::crawl_io::load_input(&self.store).await?;
         if let Some(ids) = only {
             input = input.only(ids);
@@ -307,8 +299,7 @@ impl Checker {
                 .collect();
         }
         let input = Arc::new(input);
-        let loaded = started.elapsed();
-        peak(1);
+        phases.next();
         let mut writer = self.store.begin_crawl().await?;
         let summaries = crawl::check_all(
             input.clone(),
@@ -320,8 +311,7 @@ impl Checker {
             &mut writer,
         )
         .await?;
-        let checked = started.elapsed();
-        peak(2);
+        phases.next();
         // The runs before this one, for the sample the 70% rule judges.
         let recent = self.store.crawl_runs(RECENT_RUNS).await?;
         let mut judgement = crawl::judge(
@@ -331,7 +321,7 @@ impl Checker {
             &self.config.crawl,
             self.config.health,
             started_at,
-            started_at + started.elapsed().as_secs() as i64,
+            started_at + phases.elapsed().as_secs() as i64,
         );
         judgement.run.checker = self.id.clone();
         if !judgement.run.ignored && !judgement.events.is_empty() {
@@ -348,8 +338,7 @@ impl Checker {
             writer.notify(told);
         }
         crate::crawl_io::apply(&self.store, writer, &judgement, claimed).await?;
-        let applied = started.elapsed();
-        peak(3);
+        phases.next();
         for e in &judgement.events {
             // A first finding on a new mirror is routine; a change of a known state is news.
             if e.old_state == shared::model::HealthState::Unknown {
@@ -368,17 +357,9 @@ impl Checker {
         } else {
             None
         };
-        let duration = started.elapsed();
-        peak(4);
-        tracing::info!(
-            scan_s = scanned.as_secs_f64(),
-            load_s = (loaded - scanned).as_secs_f64(),
-            check_s = (checked - loaded).as_secs_f64(),
-            store_s = (applied - checked).as_secs_f64(),
-            publish_s = (duration - applied).as_secs_f64(),
-            peak_rss_mib = ?peaks.map(|p| p.round()),
-            "crawl phases (peak RSS of scan, load, check, store, publish)"
-        );
+        let duration = phases.elapsed();
+        phases.next();
+        phases.log();
         self.metrics.crawl(duration.as_secs_f64(), &judgement);
         self.metrics.health(&self.store.load_health().await?);
         Ok(CrawlSummary {
