@@ -39,7 +39,7 @@ pub use ownership::Ownership;
 pub use registrations::{Registration, RegistrationState};
 pub use results::CheckRecord;
 pub use schedule::{Claim, Schedule, ScheduleRow};
-pub use snapshot_input::dir_check;
+pub use snapshot_input::{dir_check, Hashes};
 pub use snapshots::SnapshotRecord;
 pub use tokens::{ApiToken, TokenUse};
 pub use webhooks::Webhook;

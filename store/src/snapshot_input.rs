@@ -5,17 +5,34 @@ use super::{CheckRecord, Result, Store};
 use shared::snapshot::history::{Change, WEEK};
 use shared::snapshot::{Activity, CapabilityState, DirCheck, SnapshotInput};
 use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The hashes checks read, each kept once however many copies hold it.
+#[derive(Default)]
+pub struct Hashes(std::collections::HashSet<Arc<str>>);
+
+impl Hashes {
+    fn share(&mut self, sha: Option<String>) -> Option<Arc<str>> {
+        let sha = sha?;
+        if let Some(known) = self.0.get(sha.as_str()) {
+            return Some(known.clone());
+        }
+        let shared: Arc<str> = sha.into();
+        self.0.insert(shared.clone());
+        Some(shared)
+    }
+}
 
 /// A check as the verdicts read it. Checks pinned to an address family are probes (the
 /// family's health speaks for them): only the family-neutral ones judge a directory.
-pub fn dir_check(c: CheckRecord) -> Option<DirCheck> {
-    (c.family == shared::model::Family::Any).then_some(DirCheck {
+pub fn dir_check(c: CheckRecord, hashes: &mut Hashes) -> Option<DirCheck> {
+    (c.family == shared::model::Family::Any).then(|| DirCheck {
         mirror_id: c.mirror_id,
         directory_id: c.directory_id,
         protocol: c.protocol,
         outcome: c.outcome,
-        sha256: c.sha256_seen,
-        good_sha256: c.good_sha256,
+        sha256: hashes.share(c.sha256_seen),
+        good_sha256: hashes.share(c.good_sha256),
         versions_behind: c.versions_behind,
         lag_seconds: c.lag_seconds,
         http_status: c.http_status,
@@ -29,8 +46,9 @@ impl Store {
         let Some(catalog) = self.load_catalog().await? else {
             return Ok(None);
         };
-        let mut checks = Vec::new();
-        self.visit_checks(|c| checks.extend(dir_check(c))).await?;
+        let (mut checks, mut hashes) = (Vec::new(), Hashes::default());
+        self.visit_checks(|c| checks.extend(dir_check(c, &mut hashes)))
+            .await?;
         let health = self
             .load_health()
             .await?

@@ -166,7 +166,7 @@ fn lags_follow_the_masters_publications() {
         .iter_mut()
         .filter(|c| c.directory_id == dir && c.mirror_id == fast)
     {
-        c.sha256 = Some(version(now - H).sha256);
+        c.sha256 = Some(version(now - H).sha256.into());
         c.good_sha256 = c.sha256.clone();
     }
     for (sha, at, observed) in [(50 * H, 60 * H, false), (now - H, now - 40 * 60, true)] {

@@ -108,6 +108,7 @@ pub fn all_current_input(
         let Some(version) = version_of(d) else {
             continue;
         };
+        let sha: std::sync::Arc<str> = version.sha256.as_str().into();
         for (id, m) in &mirrors {
             for protocol in [Protocol::Http, Protocol::Https] {
                 if m.base_url(d.module.as_deref(), protocol).is_some() {
@@ -116,8 +117,8 @@ pub fn all_current_input(
                         directory_id: i as i64,
                         protocol,
                         outcome: CheckOutcome::Current,
-                        sha256: Some(version.sha256.clone()),
-                        good_sha256: Some(version.sha256.clone()),
+                        sha256: Some(sha.clone()),
+                        good_sha256: Some(sha.clone()),
                         versions_behind: Some(0),
                         lag_seconds: Some(0),
                         http_status: Some(200),

@@ -52,10 +52,11 @@ pub struct DirCheck {
     pub directory_id: i64,
     pub protocol: Protocol,
     pub outcome: CheckOutcome,
-    /// The copy's sha256, when one was read.
-    pub sha256: Option<String>,
+    /// The copy's sha256, when one was read. Shared: most copies of a directory hold the
+    /// same version, and a network's checks are read whole to build a snapshot.
+    pub sha256: Option<std::sync::Arc<str>>,
     /// The last copy that matched a version of the master, kept across failed checks.
-    pub good_sha256: Option<String>,
+    pub good_sha256: Option<std::sync::Arc<str>>,
     /// For an intermediate copy (behind, not a version the checker knows): how many versions
     /// behind, and for how long.
     pub versions_behind: Option<i64>,

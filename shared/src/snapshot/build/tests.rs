@@ -89,8 +89,8 @@ fn check(mirror: i64, dir: i64, protocol: Protocol, sha: Option<&str>) -> Option
         } else {
             CheckOutcome::Unknown
         },
-        good_sha256: known.then(|| sha.clone()),
-        sha256: Some(sha),
+        good_sha256: known.then(|| sha.as_str().into()),
+        sha256: Some(sha.into()),
         versions_behind: None,
         lag_seconds: None,
         http_status: Some(200),
